@@ -1,0 +1,274 @@
+"""Procedural toy videos with exact ground truth, for training and checking the tiny AR model.
+
+Weights of real video models cannot be downloaded here, so real decoding runs use a model
+trained in this project on these videos. The world is built so that temporal structure is
+real but learnable by a tiny model: a static textured background (identical across
+frames, so most token positions repeat frame to frame, which is what FastCar replay
+exploits) and 1-3 solid sprites that move with integer velocities, bounce off the walls
+and occlude each other in a fixed z order.
+
+The class label of a video is its motion type (`MOTIONS`) and speed (`SPEEDS`), shared by
+all its sprites: label = motion + len(MOTIONS) * speed, 8 classes, matching the
+`toyworld` model preset. The class token thus conditions something a model must use to
+predict frame t+1 from frame t.
+
+Everything is numpy and deterministic from (seed, index): video `i` of a data set is the
+same whatever the size of the data set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+MOTIONS = ("horizontal", "vertical", "diagonal", "gravity")
+SPEEDS = ("slow", "fast")
+SHAPES = ("square", "disc", "triangle", "cross", "diamond", "ring")
+BACKGROUNDS = ("stripes", "checker", "gradient")
+
+# Bright sprite colours and muted background colours (RGB), so sprites stand out and a
+# 256-code patch codebook can cover the world.
+SPRITE_COLOURS = np.array(
+    [
+        [230, 40, 40], [40, 200, 60], [50, 90, 240], [240, 220, 40],
+        [230, 60, 220], [40, 220, 230], [250, 140, 20], [245, 245, 245],
+    ],
+    dtype=np.uint8,
+)
+BACKGROUND_COLOURS = np.array(
+    [
+        [20, 20, 30], [70, 60, 50], [40, 70, 90], [90, 40, 60],
+        [50, 90, 50], [110, 110, 120], [30, 40, 80], [100, 80, 40],
+    ],
+    dtype=np.uint8,
+)
+
+
+@dataclass(frozen=True)
+class ToyWorldConfig:
+    """Geometry of the toy world. Defaults give 64x64 frames = 16x16 patches of 4x4 px."""
+
+    frame_px: int = 64
+    num_frames: int = 8
+    min_sprites: int = 1
+    max_sprites: int = 3
+    min_sprite_px: int = 10
+    max_sprite_px: int = 16
+    gradient_noise_std: float = 4.0
+
+    @property
+    def num_classes(self) -> int:
+        return len(MOTIONS) * len(SPEEDS)
+
+
+@dataclass
+class Video:
+    """One video and its exact ground truth.
+
+    positions[t, s] is the (row, col) of sprite s's top-left corner in frame t and
+    velocities[t, s] the displacement applied between frames t and t+1 (before a bounce);
+    bounced[t, s] says a wall reflection happened on that step. Sprite s is drawn above
+    sprites 0..s-1 (z order = index). silhouettes are the unoccluded shapes, visible
+    masks what is left of them after occlusion.
+    """
+
+    frames: np.ndarray  # uint8 [F, H, W, 3]
+    label: int
+    shapes: tuple[str, ...]
+    sizes_px: np.ndarray  # int [S]
+    colours: np.ndarray  # uint8 [S, 3]
+    positions: np.ndarray  # int [F, S, 2]
+    velocities: np.ndarray  # int [F, S, 2]
+    acceleration: np.ndarray  # int [2], shared by all sprites
+    bounced: np.ndarray  # bool [F, S]
+    background: str
+    silhouettes: np.ndarray  # bool [F, S, H, W]
+    visible_masks: np.ndarray  # bool [F, S, H, W]
+
+    @property
+    def motion(self) -> str:
+        return MOTIONS[self.label % len(MOTIONS)]
+
+    @property
+    def speed(self) -> str:
+        return SPEEDS[self.label // len(MOTIONS)]
+
+
+@lru_cache(maxsize=None)
+def shape_mask(shape: str, size_px: int) -> np.ndarray:
+    """Boolean size x size template of a shape (cached: templates are reused constantly)."""
+    centre = (size_px - 1) / 2.0
+    y, x = np.mgrid[0:size_px, 0:size_px].astype(np.float64)
+    dy, dx = y - centre, x - centre
+    radius = size_px / 2.0
+    if shape == "square":
+        mask = np.ones((size_px, size_px), dtype=bool)
+    elif shape == "disc":
+        mask = dy**2 + dx**2 <= radius**2
+    elif shape == "triangle":
+        mask = np.abs(dx) <= (y + 1.0) / 2.0
+    elif shape == "cross":
+        arm = size_px / 6.0
+        mask = (np.abs(dx) <= arm) | (np.abs(dy) <= arm)
+    elif shape == "diamond":
+        mask = np.abs(dx) + np.abs(dy) <= radius
+    elif shape == "ring":
+        distance = np.sqrt(dy**2 + dx**2)
+        mask = (distance <= radius) & (distance >= radius * 0.5)
+    else:
+        raise ValueError(f"unknown shape {shape!r}; known: {SHAPES}")
+    mask.setflags(write=False)
+    return mask
+
+
+def video_rng(seed: int, index: int) -> np.random.Generator:
+    """The random stream of video `index` of the data set with base `seed`."""
+    return np.random.default_rng([int(seed), int(index)])
+
+
+def _background(rng: np.random.Generator, config: ToyWorldConfig) -> tuple[str, np.ndarray]:
+    size = config.frame_px
+    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    first, second = rng.choice(len(BACKGROUND_COLOURS), size=2, replace=False)
+    colour_a = BACKGROUND_COLOURS[first].astype(np.float64)
+    colour_b = BACKGROUND_COLOURS[second].astype(np.float64)
+    y, x = np.mgrid[0:size, 0:size]
+    if kind == "stripes":
+        period = int(rng.choice([4, 8, 16]))
+        coordinate = (y, x, x + y)[rng.integers(3)]
+        pick = (coordinate // (period // 2)) % 2 == 1
+        image = np.where(pick[..., None], colour_b, colour_a)
+    elif kind == "checker":
+        cell = int(rng.choice([4, 8, 16]))
+        pick = ((y // cell) + (x // cell)) % 2 == 1
+        image = np.where(pick[..., None], colour_b, colour_a)
+    else:
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        ramp = (np.cos(angle) * x + np.sin(angle) * y) / size
+        ramp = (ramp - ramp.min()) / max(ramp.max() - ramp.min(), 1e-9)
+        image = colour_a + ramp[..., None] * (colour_b - colour_a)
+        image = image + rng.normal(0.0, config.gradient_noise_std, size=image.shape)
+    return kind, np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def class_name(label: int) -> str:
+    """Human name of a class label, e.g. 5 -> "fast vertical"."""
+    return f"{SPEEDS[label // len(MOTIONS)]} {MOTIONS[label % len(MOTIONS)]}"
+
+
+def _initial_motion(rng: np.random.Generator, label: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Velocities [count, 2] (row, col) and the shared acceleration for a class.
+
+    Slow classes move 1-2 px per frame along each moving axis, fast ones 3-4 (gravity:
+    1 or 3 px sideways while falling with 1 px/frame^2 and bouncing off the floor).
+    """
+    motion, fast = MOTIONS[label % len(MOTIONS)], label >= len(MOTIONS)
+    low = 3 if fast else 1
+    signs = rng.choice([-1, 1], size=(count, 2))
+    speeds = rng.integers(low, low + 2, size=(count, 2))
+    velocity = np.zeros((count, 2), dtype=np.int64)
+    acceleration = np.zeros(2, dtype=np.int64)
+    if motion == "horizontal":
+        velocity[:, 1] = speeds[:, 1] * signs[:, 1]
+    elif motion == "vertical":
+        velocity[:, 0] = speeds[:, 0] * signs[:, 0]
+    elif motion == "diagonal":
+        velocity[:] = speeds * signs
+    else:
+        velocity[:, 0] = rng.integers(-4, 1, size=count)
+        velocity[:, 1] = low * signs[:, 1]
+        acceleration[0] = 1
+    return velocity, acceleration
+
+
+def _bounce(position: np.ndarray, velocity: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Move by velocity inside [0, high] per axis, reflecting off the walls."""
+    moved = position + velocity
+    velocity = velocity.copy()
+    bounced = False
+    for axis in range(2):
+        if moved[axis] < 0:
+            moved[axis] = -moved[axis]
+            velocity[axis] = -velocity[axis]
+            bounced = True
+        elif moved[axis] > high[axis]:
+            moved[axis] = 2 * high[axis] - moved[axis]
+            velocity[axis] = -velocity[axis]
+            bounced = True
+    return np.clip(moved, 0, high), velocity, bounced
+
+
+def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
+    """Draw one video's scene and its exact trajectories (no pixels yet)."""
+    label = int(rng.integers(config.num_classes))
+    count = int(rng.integers(config.min_sprites, config.max_sprites + 1))
+    shapes = tuple(SHAPES[i] for i in rng.integers(len(SHAPES), size=count))
+    sizes = rng.integers(config.min_sprite_px, config.max_sprite_px + 1, size=count)
+    colours = SPRITE_COLOURS[rng.choice(len(SPRITE_COLOURS), size=count, replace=False)]
+    high = np.stack([config.frame_px - sizes, config.frame_px - sizes], axis=1)
+    position = (rng.random((count, 2)) * (high + 1)).astype(np.int64)
+    velocity, acceleration = _initial_motion(rng, label, count)
+    frames = config.num_frames
+    positions = np.zeros((frames, count, 2), dtype=np.int64)
+    velocities = np.zeros((frames, count, 2), dtype=np.int64)
+    bounced = np.zeros((frames, count), dtype=bool)
+    for t in range(frames):
+        positions[t], velocities[t] = position, velocity
+        if t + 1 == frames:
+            break
+        for s in range(count):
+            position[s], velocity[s], bounced[t, s] = _bounce(position[s], velocity[s], high[s])
+        velocity = velocity + acceleration
+    background, image = _background(rng, config)
+    return dict(
+        label=label, shapes=shapes, sizes_px=sizes, colours=colours, positions=positions,
+        velocities=velocities, acceleration=acceleration, bounced=bounced,
+        background=background, background_image=image,
+    )
+
+
+def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Paint the sprites over the background, lowest z first."""
+    size = config.frame_px
+    frames = np.repeat(scene["background_image"][None], config.num_frames, axis=0)
+    count = len(scene["shapes"])
+    silhouettes = visible = None
+    if with_masks:
+        silhouettes = np.zeros((config.num_frames, count, size, size), dtype=bool)
+    for t in range(config.num_frames):
+        for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"])):
+            mask = shape_mask(shape, int(px))
+            row, col = scene["positions"][t, s]
+            frames[t, row:row + px, col:col + px][mask] = scene["colours"][s]
+            if with_masks:
+                silhouettes[t, s, row:row + px, col:col + px] = mask
+    if with_masks:
+        # A pixel is visible for sprite s if no sprite above it covers that pixel.
+        above = np.flip(np.logical_or.accumulate(np.flip(silhouettes, axis=1), axis=1), axis=1)
+        covered_by_higher = np.concatenate([above[:, 1:], np.zeros_like(above[:, :1])], axis=1)
+        visible = silhouettes & ~covered_by_higher
+    return frames, silhouettes, visible
+
+
+def generate_video(seed: int, index: int = 0, config: ToyWorldConfig = ToyWorldConfig()) -> Video:
+    """Video `index` of the data set with base `seed`, with its full ground truth."""
+    scene = _simulate(video_rng(seed, index), config)
+    frames, silhouettes, visible = _render(scene, config, with_masks=True)
+    scene.pop("background_image")
+    return Video(frames=frames, silhouettes=silhouettes, visible_masks=visible, **scene)
+
+
+def generate_videos(count: int, seed: int, config: ToyWorldConfig = ToyWorldConfig(), start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Frames uint8 [count, F, H, W, 3] and labels int64 [count] of videos start..start+count-1.
+
+    Same pixels as `generate_video(seed, i)` but without the masks, for bulk data.
+    """
+    frames = np.empty((count, config.num_frames, config.frame_px, config.frame_px, 3), dtype=np.uint8)
+    labels = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        scene = _simulate(video_rng(seed, start + i), config)
+        frames[i], _, _ = _render(scene, config, with_masks=False)
+        labels[i] = scene["label"]
+    return frames, labels

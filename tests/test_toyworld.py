@@ -1,0 +1,105 @@
+"""The toy world: deterministic per seed, ground truth consistent with the pixels."""
+
+import time
+
+import numpy as np
+
+from models.toyworld import (
+    MOTIONS, SPEEDS, ToyWorldConfig, generate_video, generate_videos, shape_mask,
+)
+
+
+def test_same_seed_same_video_and_other_seed_differs():
+    a, b = generate_video(seed=7, index=3), generate_video(seed=7, index=3)
+    assert np.array_equal(a.frames, b.frames) and a.label == b.label
+    assert np.array_equal(a.positions, b.positions)
+    c = generate_video(seed=8, index=3)
+    assert not np.array_equal(a.frames, c.frames)
+
+
+def test_bulk_generation_matches_single_videos_whatever_the_count():
+    frames, labels = generate_videos(6, seed=2)
+    later, later_labels = generate_videos(2, seed=2, start=4)
+    assert np.array_equal(frames[4:], later) and np.array_equal(labels[4:], later_labels)
+    for i in (0, 5):
+        video = generate_video(seed=2, index=i)
+        assert np.array_equal(frames[i], video.frames) and labels[i] == video.label
+
+
+def test_shapes_and_dtypes():
+    config = ToyWorldConfig()
+    video = generate_video(0)
+    assert video.frames.shape == (8, 64, 64, 3) and video.frames.dtype == np.uint8
+    sprites = len(video.shapes)
+    assert config.min_sprites <= sprites <= config.max_sprites
+    assert video.positions.shape == (8, sprites, 2)
+    assert video.silhouettes.shape == (8, sprites, 64, 64)
+    assert config.num_classes == len(MOTIONS) * len(SPEEDS) == 8
+
+
+def test_silhouette_moves_by_velocity_unless_it_bounced():
+    checked_moves = checked_bounces = 0
+    for index in range(40):
+        video = generate_video(seed=1, index=index)
+        for t in range(7):
+            for s in range(len(video.shapes)):
+                rows, cols = np.nonzero(video.silhouettes[t, s])
+                rows_next, cols_next = np.nonzero(video.silhouettes[t + 1, s])
+                shift = np.array([rows_next.min() - rows.min(), cols_next.min() - cols.min()])
+                if video.bounced[t, s]:
+                    checked_bounces += 1
+                else:
+                    assert np.array_equal(shift, video.velocities[t, s])
+                    checked_moves += 1
+                # The silhouette is the shape's template at the ground-truth position.
+                row, col = video.positions[t, s]
+                px = int(video.sizes_px[s])
+                template = shape_mask(video.shapes[s], px)
+                assert np.array_equal(video.silhouettes[t, s, row:row + px, col:col + px], template)
+                assert video.silhouettes[t, s].sum() == template.sum()
+    assert checked_moves > 100 and checked_bounces > 5
+
+
+def test_bounces_keep_every_sprite_fully_inside_the_frame():
+    for index in range(40):
+        video = generate_video(seed=3, index=index)
+        size = video.sizes_px[None, :, None]
+        assert (video.positions >= 0).all() and (video.positions + size <= 64).all()
+        # Nothing of a sprite is ever cut off: its silhouette keeps its template's area.
+        areas = video.silhouettes.sum(axis=(2, 3))
+        for s, (shape, px) in enumerate(zip(video.shapes, video.sizes_px)):
+            assert (areas[:, s] == shape_mask(shape, int(px)).sum()).all()
+
+
+def test_visible_pixels_show_the_sprite_colour_and_higher_sprites_occlude():
+    for index in range(20):
+        video = generate_video(seed=4, index=index)
+        for s in range(len(video.shapes)):
+            pixels = video.frames[video.visible_masks[:, s]]
+            assert (pixels == video.colours[s]).all()
+        top = len(video.shapes) - 1
+        assert np.array_equal(video.visible_masks[:, top], video.silhouettes[:, top])
+        assert not (video.visible_masks.sum(axis=1) > 1).any()
+
+
+def test_motion_type_of_the_class_is_respected():
+    for index in range(60):
+        video = generate_video(seed=5, index=index)
+        v = video.velocities[0]
+        if video.motion == "horizontal":
+            assert (v[:, 0] == 0).all() and (v[:, 1] != 0).all()
+        elif video.motion == "vertical":
+            assert (v[:, 1] == 0).all() and (v[:, 0] != 0).all()
+        elif video.motion == "diagonal":
+            assert (v != 0).all()
+        else:
+            assert video.acceleration.tolist() == [1, 0]
+        moving = np.abs(v[v != 0]) if video.motion != "gravity" else np.abs(v[:, 1])
+        assert ((moving >= 3) == (video.speed == "fast")).all()
+
+
+def test_a_thousand_videos_take_seconds():
+    start = time.perf_counter()
+    frames, labels = generate_videos(1000, seed=0)
+    assert time.perf_counter() - start < 10.0
+    assert set(np.unique(labels)) == set(range(8))
