@@ -1,0 +1,147 @@
+"""FastCar: cache attentive replay of MLP outputs across frames (FACTS.md section 1).
+
+For layer l and the token at sequence position p the Temporal Attention Score is
+
+    TAS_l(p) = mean over heads h of <q_h(p), k_h(p - F)> / sqrt(head_dim)
+
+with F the tokens per frame, so k_h(p - F) is this layer's cached key of the same spatial
+position one frame earlier (for GQA, the kv head that query head h reads). When
+TAS_l(p) > tau_l (strictly) the layer skips its post-attention norm and MLP and adds the
+MLP output it used for position p - F instead. Attention and the KV cache always run in
+full, frame 1 is always dense, and the ring keeps the value actually used, so a value
+replayed in frame 2 can be replayed again in frame 3.
+
+Unlike the reference code, the skip is real: replayed rows never enter the MLP, and the
+ring is a preallocated [layers, rows, F, hidden] tensor that never grows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cosim.errors import UserError
+
+TAS_FORMS = ("rope", "prerope")
+ROW_POLICIES = ("each", "all", "any")
+
+
+class TemporalAttentionScore(nn.Module):
+    """TAS of one layer for one token per row: query [B, H, d], previous-frame key [B, KV, d] -> [B].
+
+    A parameter-free module so that a graph tracer sees it as `layers.N.tas`.
+    """
+
+    def __init__(self, num_heads: int, num_kv_heads: int, head_dim: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = head_dim
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        batch = query.shape[0]
+        grouped = query.reshape(batch, self.num_kv_heads, self.num_heads // self.num_kv_heads, self.head_dim)
+        dots = (grouped * key.unsqueeze(2)).sum(dim=-1)  # [B, KV, groups]: one dot per query head
+        return dots.mean(dim=(1, 2)) * (1.0 / math.sqrt(self.head_dim))
+
+
+@dataclass(frozen=True)
+class FastCarSettings:
+    """Per-layer thresholds and the variants of the rule.
+
+    tas_form: "rope" compares the query after RoPE with the cached key (after RoPE), so
+    the score depends only on the one-frame offset; "prerope" reproduces the reference
+    code, which takes the query before RoPE. row_policy, for several batch rows (CFG):
+    "each" row decides for itself; "all" replays only when every row wants to (so the
+    hardware can skip reading the MLP weights); "any" replays every row when one wants to.
+    """
+
+    thresholds: tuple[float, ...]
+    tas_form: str = "rope"
+    row_policy: str = "each"
+
+    def __post_init__(self) -> None:
+        if self.tas_form not in TAS_FORMS:
+            raise UserError(None, "tas_form", f"one of {', '.join(TAS_FORMS)}", self.tas_form)
+        if self.row_policy not in ROW_POLICIES:
+            raise UserError(None, "row_policy", f"one of {', '.join(ROW_POLICIES)}", self.row_policy)
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+
+    @classmethod
+    def uniform(cls, threshold: float, num_layers: int, **kwargs) -> "FastCarSettings":
+        return cls(thresholds=(float(threshold),) * num_layers, **kwargs)
+
+
+class FastCarRun:
+    """FastCar state of one decoding run: the replay ring and the per-step log.
+
+    `prefix_len` is the number of prompt tokens before video position 0. The decode loop
+    sets `step` before each decode step; while it is None (prefill) every MLP runs and
+    only fills the ring. Logs: `tas[step, layer, row]` (NaN where undefined) and
+    `replay[step, layer, row]` (the decisions after the row policy).
+    """
+
+    def __init__(self, settings: FastCarSettings, config, batch: int, prefix_len: int, max_steps: int,
+                 *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> None:
+        if len(settings.thresholds) != config.num_layers:
+            raise UserError(None, "thresholds", f"{config.num_layers} values (one per layer)",
+                            len(settings.thresholds))
+        self.settings = settings
+        self.frame_tokens = config.tokens_per_frame
+        self.prefix_len = prefix_len
+        self.ring = torch.zeros(config.num_layers, batch, self.frame_tokens, config.hidden, device=device, dtype=dtype)
+        self.tas = torch.full((max_steps, config.num_layers, batch), float("nan"), device=device)
+        self.replay = torch.zeros((max_steps, config.num_layers, batch), dtype=torch.bool, device=device)
+        self.step: int | None = None
+        self._rows = torch.arange(batch, device=device)
+
+    def mlp_output(self, layer, h: torch.Tensor, q_pre: torch.Tensor, q_rot: torch.Tensor,
+                   keys: torch.Tensor, start: int) -> torch.Tensor:
+        """The MLP branch of `layer` for hidden h [B, T, hidden] at positions start.., replayed or computed."""
+        index = layer.layer_idx
+        video_pos = start - self.prefix_len
+        if self.step is None or h.shape[1] != 1 or video_pos < self.frame_tokens:
+            out = layer.dense_mlp(h)
+            self._store_dense(index, video_pos, out)
+            return out
+        query = (q_rot if self.settings.tas_form == "rope" else q_pre)[:, :, 0]
+        tas = layer.tas(query, keys[:, :, start - self.frame_tokens])
+        self.tas[self.step, index] = tas
+        if h.device.type == "meta":  # no values to decide on: trace the dense branch
+            return layer.dense_mlp(h)
+        wants = (tas > self.settings.thresholds[index]).tolist()
+        policy = self.settings.row_policy
+        if policy == "all":
+            wants = [all(wants)] * len(wants)
+        elif policy == "any":
+            wants = [any(wants)] * len(wants)
+        slot = video_pos % self.frame_tokens
+        cached = self.ring[index, :, slot]  # [B, hidden], the value used one frame earlier
+        if all(wants):
+            self.replay[self.step, index] = True
+            return cached.unsqueeze(1)
+        if not any(wants):
+            out = layer.dense_mlp(h)
+            cached.copy_(out[:, 0])
+            return out
+        self.replay[self.step, index] = torch.tensor(wants)
+        compute = self._rows[torch.tensor([not w for w in wants], device=self._rows.device)]
+        cached.index_copy_(0, compute, layer.dense_mlp(h.index_select(0, compute))[:, 0])
+        return cached.unsqueeze(1)
+
+    def _store_dense(self, index: int, video_pos: int, out: torch.Tensor) -> None:
+        """Write MLP outputs [B, T, hidden] of video positions video_pos.. into the ring."""
+        count = out.shape[1]
+        first = max(video_pos, video_pos + count - self.frame_tokens, 0)
+        if first >= video_pos + count:
+            return  # prompt tokens only
+        positions = torch.arange(first, video_pos + count, device=out.device)
+        self.ring[index].index_copy_(1, positions % self.frame_tokens, out[:, positions - video_pos])
+
+    def layer_replay_ratio(self, steps: int | None = None) -> torch.Tensor:
+        """Fraction of replayed (step, row) pairs per layer over the first `steps` steps."""
+        logged = self.replay if steps is None else self.replay[:steps]
+        return logged.float().mean(dim=(0, 2))

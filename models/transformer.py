@@ -1,0 +1,305 @@
+"""LLaMA-style AR video decoder: RMSNorm, RoPE, SwiGLU MLP, MHA/GQA attention, KV cache.
+
+Module names follow Hugging Face LLaMA (`layers.N.self_attn.q_proj`, `layers.N.mlp.gate_proj`,
+`layers.N.input_layernorm`, `layers.N.post_attention_layernorm`, `norm`, `embed_tokens`,
+`lm_head`) so real checkpoints map onto them by stripping the `model.` prefix, and so the
+graph tracer can name ops by module. The forward passes are plain torch ops (attention is
+written out as score / softmax / value matmuls, not a fused kernel) and the model can be
+built on the meta device, so the 7B geometry can be traced without allocating weights.
+
+Three entry points:
+  * `forward(tokens)` - full causal sequence, no cache: training.
+  * `prefill(embeds, cache)` - the prompt, filling the KV cache (and the FastCar ring).
+  * `step(codes, cache)` - one decode step: embed the codes of one position, run every
+    layer on that one token (FastCar replay and sparse attention plug in here), and
+    predict the codes of the next position.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.config import DepthConfig, ModelConfig
+from models.fastcar import TemporalAttentionScore
+from models.kv_cache import KVCache
+
+Pick = Callable[[torch.Tensor], torch.Tensor]
+"""Chooses one code per batch row from logits [B, V] -> long [B] (sampling, CFG)."""
+
+
+def greedy_pick(logits: torch.Tensor) -> torch.Tensor:
+    """Argmax per row; works on the meta device, so traced steps need no sampler."""
+    return logits.argmax(dim=-1)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, hidden: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        variance = x.float().pow(2).mean(-1, keepdim=True)
+        return (x.float() * torch.rsqrt(variance + self.eps)).to(x.dtype) * self.weight
+
+
+class RotaryEmbedding(nn.Module):
+    """cos/sin tables of rotary position embedding for the given positions."""
+
+    def __init__(self, head_dim: int, theta: float) -> None:
+        super().__init__()
+        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, start: int, count: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = torch.arange(start, start + count, device=self.inv_freq.device, dtype=torch.float32)
+        freqs = torch.outer(positions, self.inv_freq)
+        angles = torch.cat((freqs, freqs), dim=-1)
+        return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """x [B, heads, T, d] rotated by the tables [T, d] (Hugging Face half-split layout)."""
+    return x * cos + rotate_half(x) * sin
+
+
+class Attention(nn.Module):
+    """Multi-head attention with grouped kv heads (GQA when num_kv_heads < num_heads)."""
+
+    def __init__(self, hidden: int, num_heads: int, num_kv_heads: int, layer_idx: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = hidden // num_heads
+        self.groups = num_heads // num_kv_heads
+        self.layer_idx = layer_idx
+        self.q_proj = nn.Linear(hidden, num_heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(hidden, num_kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(hidden, num_kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(num_heads * self.head_dim, hidden, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: KVCache | None,
+        start: int,
+        attention=None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x [B, T, hidden] at positions start..start+T-1.
+
+        Returns (output [B, T, hidden], query before RoPE [B, H, T, d], query after RoPE,
+        all keys of this layer [B, KV, start+T, d]) - FastCar reads the last three.
+        With a cache the new keys/values are stored and attention covers the cache;
+        without one it covers this sequence only (training).
+        """
+        batch, count, _ = x.shape
+        d = self.head_dim
+        q = self.q_proj(x).view(batch, count, self.num_heads, d).transpose(1, 2)
+        k = self.k_proj(x).view(batch, count, self.num_kv_heads, d).transpose(1, 2)
+        v = self.v_proj(x).view(batch, count, self.num_kv_heads, d).transpose(1, 2)
+        q_rot = apply_rope(q, cos, sin)
+        k_rot = apply_rope(k, cos, sin)
+        if cache is None:
+            keys, values = k_rot, v
+        else:
+            cache.write(self.layer_idx, start, k_rot, v)
+            keys = cache.keys[self.layer_idx][:, :, : start + count]
+            values = cache.values[self.layer_idx][:, :, : start + count]
+        all_keys = keys
+        if attention is not None and count == 1:
+            keys, values = attention.select(self.layer_idx, q_rot, keys, values)
+        # Group the query heads that share a kv head: [B, KV, groups*T, d].
+        q_grouped = q_rot.reshape(batch, self.num_kv_heads, self.groups * count, d)
+        scores = torch.matmul(q_grouped, keys.transpose(-1, -2)) * (1.0 / math.sqrt(d))
+        if count > 1:
+            total = keys.shape[2]
+            query_pos = torch.arange(start, start + count, device=x.device)
+            key_pos = torch.arange(total, device=x.device)
+            future = (key_pos[None, :] > query_pos[:, None]).repeat(self.groups, 1)
+            scores = scores.masked_fill(future, float("-inf"))
+        probs = torch.softmax(scores.float(), dim=-1).to(values.dtype)
+        context = torch.matmul(probs, values)  # [B, KV, groups*T, d]
+        context = context.reshape(batch, self.num_heads, count, d).transpose(1, 2)
+        out = self.o_proj(context.reshape(batch, count, self.num_heads * d))
+        return out, q, q_rot, all_keys
+
+
+class MLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, hidden: int, mlp_hidden: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, mlp_hidden, bias=False)
+        self.up_proj = nn.Linear(hidden, mlp_hidden, bias=False)
+        self.down_proj = nn.Linear(mlp_hidden, hidden, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, hidden: int, num_heads: int, num_kv_heads: int, mlp_hidden: int,
+                 norm_eps: float, layer_idx: int) -> None:
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.input_layernorm = RMSNorm(hidden, norm_eps)
+        self.self_attn = Attention(hidden, num_heads, num_kv_heads, layer_idx)
+        self.post_attention_layernorm = RMSNorm(hidden, norm_eps)
+        self.mlp = MLP(hidden, mlp_hidden)
+        self.tas = TemporalAttentionScore(num_heads, num_kv_heads, hidden // num_heads)
+
+    def dense_mlp(self, h: torch.Tensor) -> torch.Tensor:
+        """The MLP branch FastCar may skip: post-attention norm then SwiGLU."""
+        return self.mlp(self.post_attention_layernorm(h))
+
+    def forward(self, x, cos, sin, cache=None, start=0, replay=None, attention=None) -> torch.Tensor:
+        attn_out, q_pre, q_rot, keys = self.self_attn(self.input_layernorm(x), cos, sin, cache, start, attention)
+        h = x + attn_out
+        if replay is None:
+            return h + self.dense_mlp(h)
+        return h + replay.mlp_output(self, h, q_pre, q_rot, keys, start)
+
+
+class DepthTransformer(nn.Module):
+    """Turns one LLM hidden state into D residual codes, and D codes into the next input.
+
+    RQ-Transformer style: slot 0 holds the projected LLM state, slot d the cumulative sum
+    of the first d code embeddings; a small causal transformer over the slots predicts
+    code d from slot d-1. The next LLM input is `in_proj` of the sum of the D code
+    embeddings. (VILA-U's own depth transformer is not public in what we read; its
+    geometry is an estimate, see models/config.py.)
+    """
+
+    def __init__(self, depth: DepthConfig, llm_hidden: int, norm_eps: float) -> None:
+        super().__init__()
+        self.config = depth
+        self.code_embed = nn.Embedding(depth.codebook_size, depth.hidden)
+        self.in_proj = nn.Linear(depth.hidden, llm_hidden, bias=False)
+        self.context_proj = nn.Linear(llm_hidden, depth.hidden, bias=False)
+        self.rotary_emb = RotaryEmbedding(depth.head_dim, 10000.0)
+        self.layers = nn.ModuleList(
+            DecoderLayer(depth.hidden, depth.num_heads, depth.num_heads, depth.mlp_hidden, norm_eps, i)
+            for i in range(depth.num_layers)
+        )
+        self.norm = RMSNorm(depth.hidden, norm_eps)
+        self.head = nn.Linear(depth.hidden, depth.codebook_size, bias=False)
+
+    def embed(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [..., D] -> LLM input [..., llm_hidden]."""
+        return self.in_proj(self.code_embed(codes).sum(dim=-2))
+
+    def forward(self, state: torch.Tensor, pick: Pick) -> torch.Tensor:
+        """LLM hidden state [B, llm_hidden] -> codes [B, D]."""
+        slots = self.context_proj(state).unsqueeze(1)  # [B, 1, dh]
+        running = torch.zeros_like(slots[:, 0])
+        codes = []
+        for _ in range(self.config.codes_per_position):
+            cos, sin = self.rotary_emb(0, slots.shape[1], slots.dtype)
+            x = slots
+            for layer in self.layers:
+                x = layer(x, cos, sin)
+            code = pick(self.head(self.norm(x[:, -1])))
+            codes.append(code)
+            running = running + self.code_embed(code)
+            slots = torch.cat((slots, running.unsqueeze(1)), dim=1)
+        return torch.stack(codes, dim=-1)
+
+
+class VideoTransformer(nn.Module):
+    """The AR video decoder built from a `ModelConfig`.
+
+    Without a depth transformer a position is one code whose id is also its vocabulary
+    id; with one (VILA-U) a position is D codes embedded through `depth`.
+    """
+
+    def __init__(self, config: ModelConfig, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.config = config
+        with torch.device(device or "cpu"):
+            self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden)
+            self.layers = nn.ModuleList(
+                DecoderLayer(config.hidden, config.num_heads, config.num_kv_heads, config.mlp_hidden,
+                             config.norm_eps, i)
+                for i in range(config.num_layers)
+            )
+            self.norm = RMSNorm(config.hidden, config.norm_eps)
+            self.lm_head = nn.Linear(config.hidden, config.vocab_size, bias=False)
+            self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
+            self.depth = DepthTransformer(config.depth, config.hidden, config.norm_eps) if config.depth else None
+            self._init_weights()
+        self.to(dtype)
+
+    @torch.no_grad()
+    def _init_weights(self) -> None:
+        """Normal(0, 0.02) for linear and embedding weights, as Hugging Face LLaMA does."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.normal_(0.0, 0.02)
+
+    # -- embeddings and heads ------------------------------------------------------------
+    def embed_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes [B, T, D] of video positions -> inputs [B, T, hidden]."""
+        if self.depth is not None:
+            return self.depth.embed(codes)
+        return self.embed_tokens(codes[..., 0])
+
+    def predict_codes(self, hidden: torch.Tensor, pick: Pick = greedy_pick) -> torch.Tensor:
+        """Final hidden state [B, hidden] -> codes [B, D] of the next position.
+
+        With a depth transformer the text `lm_head` is still evaluated first, as the
+        reference code does every step, and its logits are discarded.
+        """
+        normed = self.norm(hidden)
+        logits = self.lm_head(normed)
+        if self.depth is not None:
+            return self.depth(normed, pick)
+        return pick(logits[:, : self.config.codebook_size]).unsqueeze(-1)
+
+    # -- running the decoder -------------------------------------------------------------
+    def _layers(self, x, cache, start, replay=None, attention=None) -> torch.Tensor:
+        cos, sin = self.rotary_emb(start, x.shape[1], x.dtype)
+        for layer in self.layers:
+            x = layer(x, cos, sin, cache, start, replay, attention)
+        if cache is not None:
+            cache.advance(x.shape[1])
+        return x
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Training path: token ids [B, T] -> logits [B, T, vocab], causal, no cache."""
+        return self.lm_head(self.norm(self._layers(self.embed_tokens(tokens), None, 0)))
+
+    def prefill(self, embeds: torch.Tensor, cache: KVCache, replay=None) -> torch.Tensor:
+        """Run the prompt embeds [B, T, hidden] into `cache`; returns final hidden [B, T, hidden].
+
+        Prefill is always dense; with `replay` (a FastCar run) the MLP outputs of the video
+        positions it covers are written to the replay ring.
+        """
+        return self._layers(embeds, cache, cache.length, replay)
+
+    def decode_step(self, embeds: torch.Tensor, cache: KVCache, replay=None, attention=None) -> torch.Tensor:
+        """One token per row, embeds [B, 1, hidden] -> final hidden [B, 1, hidden]."""
+        return self._layers(embeds, cache, cache.length, replay, attention)
+
+    def step(self, codes: torch.Tensor, cache: KVCache, replay=None, attention=None,
+             pick: Pick = greedy_pick) -> torch.Tensor:
+        """The decode step: codes [B, D] of the current position -> codes [B, D] of the next."""
+        hidden = self.decode_step(self.embed_codes(codes.unsqueeze(1)), cache, replay, attention)
+        return self.predict_codes(hidden[:, 0], pick)
+
+    def new_cache(self, batch: int, max_len: int) -> KVCache:
+        """A KV cache on this model's device and dtype."""
+        weight = self.embed_tokens.weight
+        return KVCache.for_model(self.config, batch, max_len, device=weight.device, dtype=weight.dtype)
