@@ -155,13 +155,13 @@ PRESETS: dict[str, ModelConfig] = {
         num_heads=4,
         num_kv_heads=2,
         mlp_hidden=352,
-        vocab_size=256 + 4 + 1,
+        vocab_size=256 + 8 + 1,
         rope_theta=10000.0,
         norm_eps=1e-5,
         frames=8,
         frame_rows=16,
         frame_cols=16,
-        num_classes=4,  # the toy world's motion classes (models/toyworld.py MOTIONS)
+        num_classes=8,  # the toy world's classes, motion x speed (models/toyworld.py)
         codebook_size=256,  # the toy world's patch codebook (models/tokenizer.py)
         depth=None,
     ),
