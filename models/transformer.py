@@ -49,16 +49,20 @@ class RMSNorm(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
-    """cos/sin tables of rotary position embedding for the given positions."""
+    """cos/sin tables of rotary position embedding for the given positions.
+
+    Computed on the fly in float32 (no buffer: nothing to keep in sync with the model's
+    dtype or device, and nothing left uninitialised by `to_empty`)."""
 
     def __init__(self, head_dim: int, theta: float) -> None:
         super().__init__()
-        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.head_dim, self.theta = head_dim, theta
 
-    def forward(self, start: int, count: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        positions = torch.arange(start, start + count, device=self.inv_freq.device, dtype=torch.float32)
-        freqs = torch.outer(positions, self.inv_freq)
+    def forward(self, start: int, count: int, dtype: torch.dtype,
+                device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        exponents = torch.arange(0, self.head_dim, 2, dtype=torch.float32, device=device) / self.head_dim
+        positions = torch.arange(start, start + count, dtype=torch.float32, device=device)
+        freqs = torch.outer(positions, 1.0 / (self.theta ** exponents))
         angles = torch.cat((freqs, freqs), dim=-1)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
@@ -102,7 +106,7 @@ class Attention(nn.Module):
         Returns (output [B, T, hidden], query before RoPE [B, H, T, d], query after RoPE,
         all keys of this layer [B, KV, start+T, d]) - FastCar reads the last three.
         With a cache the new keys/values are stored and attention covers the cache;
-        without one it covers this sequence only (training).
+        without one it covers this sequence only (training, fused kernel).
         """
         batch, count, _ = x.shape
         d = self.head_dim
@@ -112,11 +116,15 @@ class Attention(nn.Module):
         q_rot = apply_rope(q, cos, sin)
         k_rot = apply_rope(k, cos, sin)
         if cache is None:
-            keys, values = k_rot, v
-        else:
-            cache.write(self.layer_idx, start, k_rot, v)
-            keys = cache.keys[self.layer_idx][:, :, : start + count]
-            values = cache.values[self.layer_idx][:, :, : start + count]
+            # Training: torch's fused kernel, same mathematics as the explicit path below
+            # (decode and prefill keep the explicit ops so a tracer sees score/softmax/value).
+            context = F.scaled_dot_product_attention(q_rot, k_rot, v, is_causal=True,
+                                                     enable_gqa=self.groups > 1)
+            out = self.o_proj(context.transpose(1, 2).reshape(batch, count, self.num_heads * d))
+            return out, q, q_rot, k_rot
+        cache.write(self.layer_idx, start, k_rot, v)
+        keys = cache.keys[self.layer_idx][:, :, : start + count]
+        values = cache.values[self.layer_idx][:, :, : start + count]
         all_keys = keys
         if attention is not None and count == 1:
             keys, values = attention.select(self.layer_idx, q_rot, keys, values)
@@ -206,7 +214,7 @@ class DepthTransformer(nn.Module):
         running = torch.zeros_like(slots[:, 0])
         codes = []
         for _ in range(self.config.codes_per_position):
-            cos, sin = self.rotary_emb(0, slots.shape[1], slots.dtype)
+            cos, sin = self.rotary_emb(0, slots.shape[1], slots.dtype, slots.device)
             x = slots
             for layer in self.layers:
                 x = layer(x, cos, sin)
@@ -215,6 +223,17 @@ class DepthTransformer(nn.Module):
             running = running + self.code_embed(code)
             slots = torch.cat((slots, running.unsqueeze(1)), dim=1)
         return torch.stack(codes, dim=-1)
+
+
+@torch.no_grad()
+def initialise(module: nn.Module) -> None:
+    """Random weights as Hugging Face LLaMA draws them: Normal(0, 0.02) for linear and
+    embedding weights, ones for norms."""
+    for sub in module.modules():
+        if isinstance(sub, (nn.Linear, nn.Embedding)):
+            sub.weight.normal_(0.0, 0.02)
+        elif isinstance(sub, RMSNorm):
+            sub.weight.fill_(1.0)
 
 
 class VideoTransformer(nn.Module):
@@ -242,12 +261,8 @@ class VideoTransformer(nn.Module):
             self._init_weights()
         self.to(dtype)
 
-    @torch.no_grad()
     def _init_weights(self) -> None:
-        """Normal(0, 0.02) for linear and embedding weights, as Hugging Face LLaMA does."""
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                module.weight.normal_(0.0, 0.02)
+        initialise(self)
 
     # -- embeddings and heads ------------------------------------------------------------
     def embed_codes(self, codes: torch.Tensor) -> torch.Tensor:
@@ -270,7 +285,7 @@ class VideoTransformer(nn.Module):
 
     # -- running the decoder -------------------------------------------------------------
     def _layers(self, x, cache, start, replay=None, attention=None) -> torch.Tensor:
-        cos, sin = self.rotary_emb(start, x.shape[1], x.dtype)
+        cos, sin = self.rotary_emb(start, x.shape[1], x.dtype, x.device)
         for layer in self.layers:
             x = layer(x, cos, sin, cache, start, replay, attention)
         if cache is not None:
