@@ -76,7 +76,9 @@ def _design_from_document(document: YamlDocument, base_dir: Path | None) -> Desi
             raise document.error(("device",), f"one of {_names(available_devices(device_dir))}", name)
         device = _device_from_file(found)
     # Without a device (the key is missing or not a name) validation stops at that field.
-    return _validate(Design, document, {"device": device} if device else None)
+    design = _validate(Design, document, {"device": device} if device else None)
+    design._source = document
+    return design
 
 
 def _device_from_file(path: Path) -> Device:

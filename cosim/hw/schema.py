@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from cosim.hw.issues import ConfigIssue, ConfigIssues, nested_issue
+from cosim.hw.yaml_document import YamlDocument
 
 # --------------------------------------------------------------------------- tables
 
@@ -432,6 +433,7 @@ class Design(StrictModel):
     energy: EnergyTable = Field(default_factory=EnergyTable, description="Per-action energy table.")
 
     _device: Device | None = PrivateAttr(default=None)
+    _source: YamlDocument | None = PrivateAttr(default=None)
 
     @field_validator("speed_grade", mode="before")
     @classmethod
@@ -525,6 +527,11 @@ class Design(StrictModel):
         if self._device is None:
             raise RuntimeError("design was built without validation; use cosim.hw.load_design or design_from_dict")
         return self._device
+
+    @property
+    def source(self) -> YamlDocument:
+        """The file (and its key lines) this design came from, for messages about it."""
+        return self._source if self._source is not None else YamlDocument(f"<design {self.name}>", None)
 
     @property
     def memory_spec(self) -> OffChipMemory:
