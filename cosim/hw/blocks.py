@@ -1,7 +1,7 @@
 """Mapping a buffer onto whole BRAM36 / URAM288 blocks, and what rounding costs.
 
 A buffer of W-bit words and D words occupies ceil(W / block width) blocks side by side
-and ceil(D / block depth) rows of them (FACTS.md section 5):
+and ceil(D / block depth) rows of them (block shapes from AMD UG573, UltraScale memory resources):
 
 - BRAM36, simple dual-port (one read, one write per cycle): 72 bits x 512 words
 - BRAM36, true dual-port (two read/write ports): 36 bits x 1024 words per port

@@ -100,8 +100,28 @@ def _strip_optional(annotation: Any) -> Any:
 
 
 def validation_errors(error: ValidationError, model: type[BaseModel], document: YamlDocument) -> list[UserError]:
-    """One `UserError` (file:line: key: expected ..., found ...) per pydantic error."""
-    return [_one(item, model, document) for item in error.errors(include_url=False)]
+    """One `UserError` (file:line: key: expected ..., found ...) per pydantic error.
+
+    Unknown keys come first: a misspelled key is usually why a required key is missing,
+    and the "did you mean" line already names it, so that missing-key line is dropped.
+    """
+    items = error.errors(include_url=False)
+    extras = [i for i in items if i["type"] == "extra_forbidden"]
+    suggested = set()
+    for item in extras:
+        _, parent = field_at(model, tuple(item["loc"][:-1]))
+        close = difflib.get_close_matches(str(item["loc"][-1]), _keys_of(parent), n=1)
+        suggested.update((*item["loc"][:-1], name) for name in close)
+    rest = [i for i in items if i["type"] != "extra_forbidden"
+            and not (i["type"] == "missing" and tuple(i["loc"]) in suggested)]
+    return [_one(item, model, document) for item in extras + rest]
+
+
+def _keys_of(annotation: Any) -> list[str]:
+    annotation = _strip_optional(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
 
 
 def _one(item: dict[str, Any], model: type[BaseModel], document: YamlDocument) -> UserError:
@@ -119,8 +139,7 @@ def _one(item: dict[str, Any], model: type[BaseModel], document: YamlDocument) -
         return document.error(loc, f"{what} (a required key)", "nothing", found_is_text=True)
     if kind == "extra_forbidden":
         _, parent = field_at(model, loc[:-1])
-        parent = _strip_optional(parent)
-        allowed = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        allowed = _keys_of(parent)
         name = str(loc[-1])
         found = f"unknown key {name!r}"
         close = difflib.get_close_matches(name, allowed, n=1)

@@ -67,6 +67,9 @@ def design_from_dict(data: dict[str, Any], source: str = "<design>", base_dir: P
 
 def _design_from_document(document: YamlDocument, base_dir: Path | None) -> Design:
     data = document.data
+    if isinstance(data, dict) and "resources" in data and "engines" not in data:
+        raise document.error((), "a design file (a device file is named by a design's 'device' key)",
+                             "a device file", found_is_text=True)
     device = None
     name = data.get("device") if isinstance(data, dict) else None
     if isinstance(name, str):

@@ -41,10 +41,7 @@ BYTES_PER_ELEMENT: dict[str, float] = {"int4": 0.5, "int8": 1.0, "int16": 2.0, "
 
 DspKind = Literal["DSP48E2", "DSP58"]
 
-# MACs one DSP slice performs per cycle: (default, largest plausible), FACTS.md section 4.
-# DSP48E2 int8: 2 with two multiplications sharing one operand (AMD WP487);
-# int4 x int8: 2, up to 4 with LUT correction [paper]; fp16 0.5-1 [est];
-# DSP58 int8: 3 in dot-product mode [ds]; int4 on DSP58 assumed like int8 [est].
+# MACs one DSP slice performs per cycle: (default, largest plausible); sources in DSP_PACKING_SOURCES.
 DSP_MACS_PER_CYCLE: dict[tuple[str, str], tuple[float, float]] = {
     ("DSP48E2", "int4"): (2.0, 4.0),
     ("DSP48E2", "int8"): (2.0, 2.0),
@@ -56,9 +53,20 @@ DSP_MACS_PER_CYCLE: dict[tuple[str, str], tuple[float, float]] = {
     ("DSP58", "fp16"): (1.0, 1.0),
 }
 
+DSP_PACKING_SOURCES: dict[tuple[str, str], str] = {
+    ("DSP48E2", "int4"): "up to 4 with LUT correction [paper]",
+    ("DSP48E2", "int8"): "two multiplications sharing one operand (AMD WP487); 1.75 average without LUT help",
+    ("DSP48E2", "int16"): "one 27x18 multiplier [ds]",
+    ("DSP48E2", "fp16"): "DSP for the mantissa, LUTs for the rest [est]",
+    ("DSP58", "int4"): "assumed like int8 [est]",
+    ("DSP58", "int8"): "dot-product mode [ds]",
+    ("DSP58", "int16"): "[ds]",
+    ("DSP58", "fp16"): "hard floating-point mode [ds]",
+}
+
 MemoryKind = Literal["ddr4", "lpddr4", "hbm2"]
 
-# Defaults per off-chip memory kind; a device file may override each (FACTS.md section 6).
+# Defaults per off-chip memory kind; a device file may override each.
 DRAM_PJ_PER_BIT: dict[str, float] = {
     "ddr4": 15.0,  # [est] 10-25 pJ/bit
     "lpddr4": 8.0,  # Accelergy CACTI plug-in [code]
@@ -72,7 +80,12 @@ DRAM_CONTROLLER_MW_PER_CHANNEL: dict[str, float] = {
 DRAM_TYPICAL_EFFICIENCY: dict[str, float] = {
     "ddr4": 0.8,  # [est] sequential bursts with refresh and turnarounds
     "lpddr4": 0.75,  # [est]
-    "hbm2": 0.92,  # 425 of 460 GB/s measured on U280 (FACTS.md section 3)
+    "hbm2": 0.92,  # about 425 of 460 GB/s measured on U280 (Shuhai HBM benchmark, FCCM 2020)
+}
+DRAM_DEFAULT_SOURCES: dict[str, str] = {
+    "ddr4": "all [est]",
+    "lpddr4": "energy: Accelergy CACTI plug-in; others [est]",
+    "hbm2": "energy: O'Connor et al. MICRO'17 via Accelergy; efficiency: U280 measurement (Shuhai, FCCM 2020); others [est]",
 }
 DRAM_ACCESS_LATENCY_NS: dict[str, float] = {
     "ddr4": 100.0,  # [est] first data of a read burst, idle controller
@@ -84,7 +97,7 @@ DRAM_ACCESS_LATENCY_NS: dict[str, float] = {
 def mac_precision(weights: str, activations: str) -> MacPrecision:
     """The precision class of a weight x activation multiply: the wider operand wins.
 
-    int4 x int8 and int4 x int4 count as "int4" (FACTS.md section 4 lists int4 x int8).
+    int4 x int8 and int4 x int4 count as "int4" (the DSP packing figures are for int4 x int8).
     """
     pair = {weights, activations}
     if pair & {"fp16", "bf16"}:
@@ -146,7 +159,7 @@ class OffChipMemory(StrictModel):
         None, ge=0, description="Latency from request to first data of an idle channel, ns. Default: by kind."
     )
     access_pj_per_bit: float | None = Field(
-        None, ge=0, description="Energy per bit read or written, pJ. Default: by kind (FACTS.md section 6)."
+        None, ge=0, description="Energy per bit read or written, pJ. Default: by kind (table below)."
     )
     controller_mw_per_channel: float | None = Field(
         None, ge=0, description="Static power of the FPGA-side controller and PHY per channel in use, mW. Default: by kind."
@@ -195,7 +208,7 @@ class Device(StrictModel):
     family: Literal["zynq_ultrascale_plus", "virtex_ultrascale_plus", "versal"] = Field(
         description="Device family; decides typical timing closure and DSP kind."
     )
-    resources: DeviceResources
+    resources: DeviceResources = Field(description="Programmable-logic resources of the chip.")
     speed_grades: dict[str, SpeedGrade] = Field(
         min_length=1, description='Speed grades the part is sold in, keyed by name ("-1", "-2", ...).'
     )
@@ -269,7 +282,7 @@ class MatrixEngine(StrictModel):
     macs_per_dsp_per_cycle: float | None = Field(
         None,
         gt=0,
-        description="MACs one DSP slice performs per cycle (packing). Default: by DSP kind and precision (FACTS.md section 4).",
+        description="MACs one DSP slice performs per cycle (packing). Default: by DSP kind and precision (table below).",
     )
 
     @model_validator(mode="after")
@@ -305,7 +318,7 @@ class VectorEngine(StrictModel):
 class Engines(StrictModel):
     """Compute engines of the design."""
 
-    matrix: MatrixEngine
+    matrix: MatrixEngine = Field(description="Linear layers and attention (scores, values).")
     vector: VectorEngine = Field(description="Softmax, norms, RoPE, activations, elementwise.")
     tas: VectorEngine = Field(description="Temporal attention score dot products (FastCar).")
 
@@ -375,7 +388,7 @@ class Scheduling(StrictModel):
 
     policy: Literal["static", "time_multiplexed", "drs"] = Field(
         description="static: fixed split; time_multiplexed: all arrays on one op at a time; "
-        "drs: dynamic resource scheduling driven by TAS replay decisions (docs/drs.md)."
+        "drs: dynamic resource scheduling driven by TAS replay decisions (the DRS design in docs/)."
     )
     static_split: StaticSplit | None = Field(
         None, description="Required for static and drs; not allowed for time_multiplexed."
@@ -393,7 +406,7 @@ class Scheduling(StrictModel):
 
 
 class EnergyTable(StrictModel):
-    """Per-action energies and static power [est unless noted]; every key overridable (FACTS.md section 6)."""
+    """Per-action energies and static power [est unless noted]; every key overridable."""
 
     mac_int4_pj: float = Field(0.45, ge=0, description="One int4 x int8 MAC, pJ [est: 0.6 x int8].")
     mac_int8_pj: float = Field(0.75, ge=0, description="One int8 MAC on a DSP, pJ [est, Horowitz ISSCC'14 scaled].")
@@ -422,14 +435,14 @@ class Design(StrictModel):
     device: str = Field(description="Device by file stem (hwconfigs/devices/<device>.yaml).")
     speed_grade: str | None = Field(None, description="Speed grade of the part. Default: the device's default_speed_grade.")
     clock_mhz: float = Field(gt=0, description="Design clock, MHz; all cycle counts are in this clock.")
-    precision: PrecisionConfig
-    engines: Engines
+    precision: PrecisionConfig = Field(description="Number formats of weights, activations and KV cache.")
+    engines: Engines = Field(description="Compute engines.")
     buffers: list[Buffer] = Field(min_length=1, description="On-chip buffers; weights, activations and kv_cache are required.")
-    dram: DramConfig
+    dram: DramConfig = Field(description="Off-chip memory use.")
     replay_cache: Literal["dram", "buffer"] = Field(
         description="Where FastCar keeps the replayed MLP outputs: in DRAM, or in a buffer with purpose replay_cache."
     )
-    scheduling: Scheduling
+    scheduling: Scheduling = Field(description="Sharing of the matrix arrays between attention and MLP.")
     energy: EnergyTable = Field(default_factory=EnergyTable, description="Per-action energy table.")
 
     _device: Device | None = PrivateAttr(default=None)
@@ -492,7 +505,8 @@ class Design(StrictModel):
         packing = self.engines.matrix.macs_per_dsp_per_cycle or 0
         if packing > largest:
             issues.append(ConfigIssue(("engines", "matrix", "macs_per_dsp_per_cycle"),
-                                      f"at most {largest:g} for {self.mac_precision} MACs on {kind}", packing))
+                                      f"at most {largest:g} for {self.mac_precision} MACs on {kind}", f"{packing:g}",
+                                      found_is_text=True))
         seen: dict[str, int] = {}
         for index, buffer in enumerate(self.buffers):
             if buffer.name in seen:

@@ -200,10 +200,10 @@ class _Checker:
         kind = device.resources.dsp_kind
         if d.clock_mhz > d.dsp_fmax_mhz:
             self.error(("clock_mhz",), f"at most {d.dsp_fmax_mhz:g} MHz ({kind} Fmax at speed grade "
-                       f"{d.speed_grade} of {device.name})", d.clock_mhz, text=False)
+                       f"{d.speed_grade} of {device.name})", f"{d.clock_mhz:g}")
         elif d.clock_mhz > device.typical_max_clock_mhz:
             self.warn(("clock_mhz",), f"at most about {device.typical_max_clock_mhz:g} MHz (what full "
-                      f"{device.family} designs typically close timing at)", d.clock_mhz, text=False)
+                      f"{device.family} designs typically close timing at)", f"{d.clock_mhz:g}")
 
     def dram(self) -> None:
         d = self.d
