@@ -187,3 +187,26 @@ def test_design_finds_devices_beside_its_own_folder(tmp_path):
     (tmp_path / "designs" / "d.yaml").write_text(KV260.read_text().replace("device: kv260", "device: mykv"))
     d = load_design(tmp_path / "designs" / "d.yaml")
     assert d.device_spec.name == "mykv" and d.device_spec.available("dsp") == 2000
+
+
+def test_shipped_design_loads_by_name():
+    assert load_design("kv260-fastcar").name == "kv260-fastcar"
+    with pytest.raises(UserError) as caught:
+        load_design("kv260-fastcat")
+    assert str(caught.value) == ("design: expected a design file or one of the shipped designs 'kv260-fastcar', "
+                                 "'u280-fastcar', 'zcu104-fastcar', found 'kv260-fastcat'")
+
+
+def test_overrides_rederive_device_defaults():
+    from cosim.hw import override_design
+
+    u280 = load_design(U280)
+    moved = override_design(u280, {"device": "kv260", "dram.memory": "ddr", "dram.channels": 1})
+    # the U280 file does not set efficiency or static power, so the KV260 figures apply
+    assert (moved.dram.efficiency, moved.energy.static_w, moved.energy.dram_pj_per_bit) == (0.8, 1.0, 15.0)
+    assert u280.dram.channels == 28  # the original is untouched
+    tuned = override_design(u280, {"engines.matrix.arrays": 16, "buffers.1.bytes": 4096, "energy.static_w": 20})
+    assert (tuned.engines.matrix.arrays, tuned.buffers[1].bytes, tuned.energy.static_w) == (16, 4096, 20)
+    with pytest.raises(UserError) as caught:
+        override_design(u280, {"engines.matrix.arrayz": 16})
+    assert "engines.matrix.arrayz: expected one of the keys" in str(caught.value)

@@ -4,6 +4,7 @@ Public API:
     load_device(name_or_path) -> Device
     load_design(path) -> Design        (design.device_spec is the resolved Device)
     design_from_dict(data, source, base_dir) -> Design
+    override_design(design, {"engines.matrix.arrays": 4, ...}) -> Design   (sweeps)
     available_devices(), shipped_designs(), hwconfigs_dir()
     BYTES_PER_ELEMENT, mac_precision, DSP_MACS_PER_CYCLE
 """
@@ -14,6 +15,7 @@ from cosim.hw.library import (
     hwconfigs_dir,
     load_design,
     load_device,
+    override_design,
     shipped_designs,
 )
 from cosim.hw.schema import (
@@ -55,5 +57,6 @@ __all__ = [
     "load_design",
     "load_device",
     "mac_precision",
+    "override_design",
     "shipped_designs",
 ]

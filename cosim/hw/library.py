@@ -8,9 +8,10 @@ becomes a `UserError` naming file, line, key path, expected and found.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -55,14 +56,61 @@ def load_device(name_or_path: str | Path) -> Device:
 
 
 def load_design(path: str | Path) -> Design:
-    """Load and check a design file; its device is resolved and reachable as `design.device_spec`."""
+    """Load and check a design file (or a shipped design by name, e.g. "kv260-fastcar").
+
+    The device is resolved and reachable as `design.device_spec`.
+    """
+    text = str(path)
+    if not Path(text).exists() and not text.endswith((".yaml", ".yml")) and "/" not in text and os.sep not in text:
+        shipped = {p.stem: p for p in shipped_designs()}
+        if text not in shipped:
+            raise UserError(None, "design", f"a design file or one of the shipped designs {_names(sorted(shipped))}",
+                            text)
+        path = shipped[text]
     document = read_yaml(path)
     return _design_from_document(document, Path(path).resolve().parent)
 
 
 def design_from_dict(data: dict[str, Any], source: str = "<design>", base_dir: Path | None = None) -> Design:
-    """Validate a design given as a dict (e.g. a sweep point), with `source` naming it in errors."""
-    return _design_from_document(YamlDocument(source, data), base_dir)
+    """Validate a design given as a dict (e.g. a sweep point), with `source` naming it in errors.
+
+    `base_dir` is the folder the design would live in: devices are looked up in
+    `base_dir/../devices` before the shipped library.
+    """
+    return _design_from_document(YamlDocument(source, copy.deepcopy(data)), base_dir)
+
+
+def override_design(design: Design, overrides: Mapping[str, Any]) -> Design:
+    """A new design: the original file's contents with dotted keys replaced, checked again.
+
+    Keys are dotted paths, list items by index ("engines.matrix.arrays", "buffers.0.bytes").
+    Working from the file as written (not the loaded design) means that defaults taken from
+    the device are derived again, e.g. when an override changes the device or the memory.
+    """
+    data = copy.deepcopy(design.source.data if design.source.data is not None else design.model_dump())
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        target: Any = data
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(target, list):
+                if not part.isdigit() or int(part) >= len(target):
+                    raise UserError(design.source.path, dotted, f"an index below {len(target)} at "
+                                    f"{'.'.join(parts[:depth]) or 'the top'}", part)
+                key: str | int = int(part)
+            elif isinstance(target, dict):
+                key = part
+                if not last and key not in target:
+                    target[key] = {}
+            else:
+                raise UserError(design.source.path, dotted, f"a mapping or list at {'.'.join(parts[:depth])}",
+                                target)
+            if last:
+                target[key] = value
+            else:
+                target = target[key]
+    changes = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+    return design_from_dict(data, f"{design.source.path} with {changes}", design._base_dir)
 
 
 def _design_from_document(document: YamlDocument, base_dir: Path | None) -> Design:
@@ -81,6 +129,7 @@ def _design_from_document(document: YamlDocument, base_dir: Path | None) -> Desi
     # Without a device (the key is missing or not a name) validation stops at that field.
     design = _validate(Design, document, {"device": device} if device else None)
     design._source = document
+    design._base_dir = base_dir
     return design
 
 

@@ -14,6 +14,7 @@ dumping it gives all the values the simulator used.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -447,6 +448,7 @@ class Design(StrictModel):
 
     _device: Device | None = PrivateAttr(default=None)
     _source: YamlDocument | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
 
     @field_validator("speed_grade", mode="before")
     @classmethod
