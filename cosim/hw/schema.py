@@ -485,9 +485,9 @@ class Design(StrictModel):
                 self.energy.dram_controller_mw_per_channel = memory.controller_mw_per_channel
         if self.energy.static_w is None:
             self.energy.static_w = device.static_power_w
-        packing = DSP_MACS_PER_CYCLE[(device.resources.dsp_kind, self.mac_precision)]
         if self.engines.matrix.macs_per_dsp_per_cycle is None:
-            self.engines.matrix.macs_per_dsp_per_cycle = packing[0]
+            default_packing, _ = DSP_MACS_PER_CYCLE[(device.resources.dsp_kind, self.mac_precision)]
+            self.engines.matrix.macs_per_dsp_per_cycle = default_packing
 
     def _cross_check(self, device: Device) -> None:
         """Checks that need the device or several fields; budgets are left to `cosim validate`."""
