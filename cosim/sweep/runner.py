@@ -1,0 +1,231 @@
+"""Running a sweep: ask the strategy, run points on the executor, store each result at once.
+
+The runner is the only writer of the sweep folder. It keeps just enough points in
+flight to fill the executor, prepares each workload recipe once before the points that
+need it, writes each record the moment it arrives, and tells the strategy. Points whose
+key is already stored are not evaluated again, so an interrupted sweep resumes where it
+stopped and re-running a spec into its folder costs nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cosim.sweep.evaluate import run_point
+from cosim.sweep.executor import Finished, PointExecutor, make_executor
+from cosim.sweep.plan import Point, SweepPlan
+from cosim.sweep.results import write_table
+from cosim.sweep.spec import LoadedSpec
+from cosim.sweep.store import ResultStore
+from cosim.sweep.strategies import Candidate, SearchStrategy, make_strategy
+from cosim.sweep.workloads import prepare_workload
+
+STATUSES = ("ok", "invalid", "failed")
+
+
+@dataclass
+class SweepSummary:
+    """What a run of `run_sweep` did."""
+
+    out_dir: Path
+    total: int
+    reused: int
+    recorded: int
+    counts: dict[str, int]
+    executor: str
+    interrupted: bool = False
+    tables: list[Path] = field(default_factory=list)
+
+
+def run_sweep(
+    loaded: LoadedSpec,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> SweepSummary:
+    """Run (or resume) `loaded`'s sweep into `out_dir`; see the module docstring.
+
+    `scheduler` (an address) or `client` (a `distributed.Client`) run the points on Dask;
+    otherwise `workers` local processes do (default: one per core). Ctrl-C stops at once,
+    keeps every finished point, writes the table and returns with ``interrupted`` set.
+    """
+    plan = SweepPlan(loaded)
+    store = ResultStore.create(out_dir, loaded)
+    strategy = make_strategy(loaded)
+    done = _records_of_sweep(plan, store, retry_failed)
+    initial = strategy.prime(list(done.values()))
+    executor = make_executor(workers=workers, scheduler=scheduler, client=client)
+    run = _Run(plan, store, strategy, executor, done)
+    bar = tqdm(total=strategy.total, initial=min(initial, strategy.total), unit="point", desc="sweep",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    interrupted = False
+    try:
+        run.loop(bar)
+        executor.close()
+    except KeyboardInterrupt:
+        interrupted = True
+        executor.close(cancel=True)
+    finally:
+        bar.close()
+    records = list(run.records.values())
+    tables = write_table(records, loaded, Path(out_dir))
+    counts = {status: sum(r["status"] == status for r in records) for status in STATUSES}
+    return SweepSummary(Path(out_dir), strategy.total, len(done), run.recorded, counts, executor.description,
+                        interrupted, tables)
+
+
+def _records_of_sweep(plan: SweepPlan, store: ResultStore, retry_failed: bool) -> dict[str, dict[str, Any]]:
+    """Stored records that are points of this sweep under the current code (by recomputed key)."""
+    found = {}
+    for record in store.records():
+        if retry_failed and record["status"] == "failed":
+            continue
+        try:
+            key = plan.resolve(record["params"]).key
+        except (KeyError, ValueError):
+            continue
+        if key == record["key"]:
+            found[key] = record
+    return found
+
+
+class _Run:
+    """The state of one run: what is in flight, parked behind a workload, or finished."""
+
+    def __init__(self, plan: SweepPlan, store: ResultStore, strategy: SearchStrategy, executor: PointExecutor,
+                 done: dict[str, dict[str, Any]]) -> None:
+        self.plan, self.store, self.strategy, self.executor = plan, store, strategy, executor
+        self.records = dict(done)
+        self.uncounted = set(done)  # stored before: already on the progress bar once
+        self.points: dict[str, Point] = {}
+        self.waiting: dict[str, list[Candidate]] = {}
+        self.parked: dict[str, list[tuple[Candidate, Point]]] = {}
+        self.prepared: dict[str, dict[str, Any]] = {}
+        self.in_flight = 0
+        self.recorded = 0
+        self.exhausted = False
+
+    def loop(self, bar: tqdm) -> None:
+        self.bar = bar
+        while True:
+            self._fill()
+            parked = sum(len(v) for v in self.parked.values())
+            if self.exhausted and self.in_flight == 0 and parked == 0:
+                return
+            for finished in self.executor.wait(timeout=0.5):
+                self.in_flight -= 1
+                kind, key = finished.tag
+                if kind == "prepare":
+                    self._prepared(key, finished)
+                else:
+                    self._finished(key, finished)
+
+    # ---- proposing ---------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        while not self.exhausted:
+            parked = sum(len(v) for v in self.parked.values())
+            if self.in_flight + parked >= self.executor.slots:
+                return
+            candidate = self.strategy.ask()
+            if candidate is None:
+                self.exhausted = True
+                return
+            self._offer(candidate, self.plan.resolve(candidate.params))
+
+    def _offer(self, candidate: Candidate, point: Point) -> None:
+        record = self.records.get(point.key)
+        if record is not None:
+            self.strategy.tell(candidate, record)
+            if point.key in self.uncounted:
+                self.uncounted.discard(point.key)
+            else:
+                self.bar.update(1)
+            return
+        if point.key in self.waiting:
+            self.waiting[point.key].append(candidate)
+            return
+        recipe = point.recipe_key
+        if recipe is None or self._ready(recipe):
+            self._submit(candidate, point)
+            return
+        if recipe not in self.parked:
+            self.parked[recipe] = []
+            workload = point.config["workload"]
+            out_dir = self.store.workload_dir(recipe)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.executor.submit(("prepare", recipe), prepare_workload, workload, self.plan.inputs, str(out_dir))
+            self.in_flight += 1
+        self.parked[recipe].append((candidate, point))
+
+    def _ready(self, recipe: str) -> bool:
+        if recipe not in self.prepared:
+            info = self.store.prepared(recipe)
+            if info is None:
+                return False
+            self.prepared[recipe] = info
+        return True
+
+    def _submit(self, candidate: Candidate, point: Point) -> None:
+        files = self.prepared[point.recipe_key]["files"] if point.recipe_key else None
+        self.points[point.key] = point
+        self.waiting[point.key] = [candidate]
+        self.executor.submit(("point", point.key), run_point, point.config, self.plan.context(point, files))
+        self.in_flight += 1
+
+    # ---- results -----------------------------------------------------------------------
+
+    def _prepared(self, recipe: str, finished: Finished) -> None:
+        info = finished.value if finished.error is None else {"error": finished.error}
+        parked = self.parked.pop(recipe)
+        if "error" not in info:
+            self.store.save_prepared(recipe, info)
+            self.prepared[recipe] = info
+            for candidate, point in parked:
+                self._offer(candidate, point)
+            return
+        for candidate, point in parked:
+            self.points[point.key] = point
+            self.waiting.setdefault(point.key, []).append(candidate)
+            self._record(point, _failure(f"preparing the workload failed: {info['error']}"))
+
+    def _finished(self, key: str, finished: Finished) -> None:
+        outcome = finished.value if finished.error is None else _failure(finished.error)
+        self._record(self.points[key], outcome)
+
+    def _record(self, point: Point, outcome: dict[str, Any]) -> None:
+        workload_metrics = self.prepared.get(point.recipe_key, {}).get("metrics", {}) if point.recipe_key else {}
+        record = {
+            "key": point.key,
+            "params": point.params,
+            "status": outcome["status"],
+            "metrics": {**workload_metrics, **outcome["metrics"]},
+            "error": outcome["error"],
+            "elapsed_s": outcome["elapsed_s"],
+            "host": outcome.get("host"),
+            "pid": outcome.get("pid"),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "recipe_key": point.recipe_key,
+            "config": point.config,
+        }
+        self.store.write(record)
+        self.records[point.key] = record
+        self.recorded += 1
+        self.points.pop(point.key, None)
+        for candidate in self.waiting.pop(point.key, []):
+            self.strategy.tell(candidate, record)
+            self.bar.update(1)
+
+
+def _failure(error: str) -> dict[str, Any]:
+    return {"status": "failed", "metrics": {}, "error": error, "elapsed_s": None}

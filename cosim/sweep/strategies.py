@@ -1,0 +1,219 @@
+"""Search strategies: which points to evaluate next, chosen by name in the spec.
+
+Every strategy speaks ask/tell, so all of them feed the same executor and results store:
+`ask` proposes parameter values (None when it has nothing more to propose for now),
+`tell` hands back the finished record. Grid and random sampling decide everything up
+front; NSGA-II (Optuna) decides each proposal from the results told so far.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from cosim.sweep.evaluate import is_number
+from cosim.sweep.plan import canonical_json
+from cosim.sweep.spec import Constraint, GridStrategy, LoadedSpec, Nsga2Strategy, RandomStrategy
+
+
+@dataclass
+class Candidate:
+    """Parameter values proposed by a strategy, with the strategy's own handle (a trial)."""
+
+    params: dict[str, Any]
+    handle: Any = None
+
+
+class SearchStrategy(ABC):
+    """Proposes points; `total` is how many it proposes over the whole sweep."""
+
+    total: int
+
+    @abstractmethod
+    def ask(self) -> Candidate | None:
+        """The next point, or None when nothing more is to be proposed now."""
+
+    def tell(self, candidate: Candidate, record: dict[str, Any]) -> None:
+        """The finished record of a proposed point (ignored by fixed designs of experiments)."""
+
+    @abstractmethod
+    def prime(self, records: list[dict[str, Any]]) -> int:
+        """Results of this sweep stored before (a resumed sweep); returns how many count toward `total`."""
+
+
+class _FixedList(SearchStrategy):
+    def __init__(self, points: list[dict[str, Any]]) -> None:
+        self.points = points
+        self.total = len(points)
+        self._next = 0
+
+    def ask(self) -> Candidate | None:
+        if self._next >= len(self.points):
+            return None
+        self._next += 1
+        return Candidate(dict(self.points[self._next - 1]))
+
+    def prime(self, records: list[dict[str, Any]]) -> int:
+        # Stored points are met again when asked; the runner skips them by key.
+        return len(records)
+
+
+class Grid(_FixedList):
+    """Every combination, the last parameter varying fastest."""
+
+    def __init__(self, loaded: LoadedSpec) -> None:
+        names = list(loaded.spec.parameters)
+        domains = [loaded.choices(name) for name in names]
+        super().__init__([dict(zip(names, values)) for values in itertools.product(*domains)])
+
+
+class RandomSampling(_FixedList):
+    """`n` distinct points, uniform over each parameter's values (or interval), seeded."""
+
+    def __init__(self, loaded: LoadedSpec, strategy: RandomStrategy) -> None:
+        names = list(loaded.spec.parameters)
+        domains = {name: loaded.choices(name) for name in names}
+        rng = np.random.default_rng(strategy.seed)
+        points: dict[str, dict[str, Any]] = {}
+        for _ in range(50 * strategy.n):
+            if len(points) == strategy.n:
+                break
+            point = {}
+            for name in names:
+                values = domains[name]
+                if values is None:
+                    value_range = loaded.ranges[name]
+                    point[name] = float(rng.uniform(value_range.low, value_range.high))
+                else:
+                    point[name] = values[int(rng.integers(len(values)))]
+            points.setdefault(canonical_json(point), point)
+        super().__init__(list(points.values()))
+
+
+class Nsga2(SearchStrategy):
+    """NSGA-II over the spec's objectives and constraints (Optuna, ask/tell).
+
+    A parameter with a list of values is searched by its index: ordered (an integer
+    distribution) when the values are numbers, unordered (categorical) otherwise.
+    Failed and invalid points are told as failed trials, so the search avoids nothing
+    on their account but never learns a made-up objective value.
+    """
+
+    def __init__(self, loaded: LoadedSpec, strategy: Nsga2Strategy) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self.total = strategy.n_trials
+        self.objectives = dict(loaded.spec.objectives)
+        self.constraints: list[Constraint] = loaded.constraints
+        self.names = list(loaded.spec.parameters)
+        self.domains = {name: loaded.choices(name) for name in self.names}
+        self.ranges = loaded.ranges
+        self.distributions = {name: self._distribution(loaded, name) for name in self.names}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.NSGAIISampler(
+                population_size=strategy.population,
+                seed=strategy.seed,
+                constraints_func=_constraints_of if self.constraints else None,
+            )
+        self.study = optuna.create_study(directions=[
+            "minimize" if goal == "min" else "maximize" for goal in self.objectives.values()
+        ], sampler=sampler)
+        self.asked = 0
+
+    def _distribution(self, loaded: LoadedSpec, name: str) -> Any:
+        distributions = self._optuna.distributions
+        values = self.domains[name]
+        if values is None:
+            value_range = loaded.ranges[name]
+            return distributions.FloatDistribution(float(value_range.low), float(value_range.high))
+        if all(is_number(v) for v in values) and values == sorted(values):
+            return distributions.IntDistribution(0, len(values) - 1)
+        return distributions.CategoricalDistribution(list(range(len(values))))
+
+    def ask(self) -> Candidate | None:
+        if self.asked >= self.total:
+            return None
+        self.asked += 1
+        trial = self.study.ask(self.distributions)
+        return Candidate(self._decode(trial.params), trial)
+
+    def tell(self, candidate: Candidate, record: dict[str, Any]) -> None:
+        values = self._values(record)
+        trial = candidate.handle
+        if values is None:
+            self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+            return
+        trial.set_user_attr("constraint_violations", [c.violation(record["metrics"]) for c in self.constraints])
+        self.study.tell(trial, values)
+
+    def prime(self, records: list[dict[str, Any]]) -> int:
+        taken = 0
+        for record in records[: self.total]:
+            encoded = self._encode(record["params"])
+            if encoded is None:
+                continue
+            self.study.enqueue_trial(encoded)
+            trial = self.study.ask(self.distributions)
+            self.tell(Candidate(record["params"], trial), record)
+            taken += 1
+        self.asked += taken
+        return taken
+
+    def _values(self, record: dict[str, Any]) -> list[float] | None:
+        if record["status"] != "ok":
+            return None
+        values = [record["metrics"].get(name) for name in self.objectives]
+        if not all(is_number(v) and math.isfinite(v) for v in values):
+            return None
+        return [float(v) for v in values]
+
+    def _decode(self, encoded: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: encoded[name] if self.domains[name] is None else self.domains[name][int(encoded[name])]
+            for name in self.names
+        }
+
+    def _encode(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Trial parameters of stored values; None when a value is outside this spec's domains."""
+        encoded = {}
+        for name in self.names:
+            if name not in params:
+                return None
+            values = self.domains[name]
+            if values is None:
+                value_range = self.ranges[name]
+                if not is_number(params[name]) or not value_range.low <= params[name] <= value_range.high:
+                    return None
+                encoded[name] = float(params[name])
+                continue
+            texts = [canonical_json(v) for v in values]
+            wanted = canonical_json(params[name])
+            if wanted not in texts:
+                return None
+            encoded[name] = texts.index(wanted)
+        return encoded
+
+
+def _constraints_of(trial: Any) -> list[float]:
+    return trial.user_attrs.get("constraint_violations", [])
+
+
+STRATEGIES: dict[type, Callable[[LoadedSpec, Any], SearchStrategy]] = {
+    GridStrategy: lambda loaded, _: Grid(loaded),
+    RandomStrategy: RandomSampling,
+    Nsga2Strategy: Nsga2,
+}
+
+
+def make_strategy(loaded: LoadedSpec) -> SearchStrategy:
+    """The strategy the spec names."""
+    return STRATEGIES[type(loaded.strategy)](loaded, loaded.strategy)
