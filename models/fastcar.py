@@ -30,7 +30,7 @@ ROW_POLICIES = ("each", "all", "any")
 
 
 class TemporalAttentionScore(nn.Module):
-    """TAS of one layer for one token per row: query [B, H, d], previous-frame key [B, KV, d] -> [B].
+    """TAS of one layer for one token per row, from its query and the previous frame's key.
 
     A parameter-free module so that a graph tracer sees it as `layers.N.tas`.
     """
@@ -42,10 +42,11 @@ class TemporalAttentionScore(nn.Module):
         self.head_dim = head_dim
 
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """query [B, H, 1, d] (one token), key [B, KV, 1, d] (position p - F) -> TAS [B]."""
         batch = query.shape[0]
         grouped = query.reshape(batch, self.num_kv_heads, self.num_heads // self.num_kv_heads, self.head_dim)
-        dots = (grouped * key.unsqueeze(2)).sum(dim=-1)  # [B, KV, groups]: one dot per query head
-        return dots.mean(dim=(1, 2)) * (1.0 / math.sqrt(self.head_dim))
+        # One dot per query head with its kv head, summed, then / (heads * sqrt(d)): the mean.
+        return (grouped * key).sum(dim=(1, 2, 3)) * (1.0 / (self.num_heads * math.sqrt(self.head_dim)))
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class FastCarRun:
     `prefix_len` is the number of prompt tokens before video position 0. The decode loop
     sets `step` before each decode step; while it is None (prefill) every MLP runs and
     only fills the ring. Logs: `tas[step, layer, row]` (NaN where undefined) and
-    `replay[step, layer, row]` (the decisions after the row policy).
+    `replay[step, layer, row]` (the decisions after the row policy). On the meta device
+    TAS is traced but nothing is decided or logged.
     """
 
     def __init__(self, settings: FastCarSettings, config, batch: int, prefix_len: int, max_steps: int,
@@ -93,10 +95,17 @@ class FastCarRun:
         self.frame_tokens = config.tokens_per_frame
         self.prefix_len = prefix_len
         self.ring = torch.zeros(config.num_layers, batch, self.frame_tokens, config.hidden, device=device, dtype=dtype)
-        self.tas = torch.full((max_steps, config.num_layers, batch), float("nan"), device=device)
-        self.replay = torch.zeros((max_steps, config.num_layers, batch), dtype=torch.bool, device=device)
-        self.step: int | None = None
+        self._ring_layers = list(self.ring.unbind(0))  # per-layer views, looked up once
+        self._thresholds = list(settings.thresholds)
+        # Logs as preallocated Python lists: the decision needs the values on the host
+        # anyway, and a list store costs far less than a tensor write per layer.
+        self._tas_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
+        self._replay_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
+        self._batch = batch
         self._rows = torch.arange(batch, device=device)
+        self._rope_form = settings.tas_form == "rope"
+        self._policy = settings.row_policy
+        self.step: int | None = None
 
     def mlp_output(self, layer, h: torch.Tensor, q_pre: torch.Tensor, q_rot: torch.Tensor,
                    keys: torch.Tensor, start: int) -> torch.Tensor:
@@ -107,30 +116,43 @@ class FastCarRun:
             out = layer.dense_mlp(h)
             self._store_dense(index, video_pos, out)
             return out
-        query = (q_rot if self.settings.tas_form == "rope" else q_pre)[:, :, 0]
-        tas = layer.tas(query, keys[:, :, start - self.frame_tokens])
-        self.tas[self.step, index] = tas
+        previous = start - self.frame_tokens
+        tas = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
         if h.device.type == "meta":  # no values to decide on: trace the dense branch
             return layer.dense_mlp(h)
-        wants = (tas > self.settings.thresholds[index]).tolist()
-        policy = self.settings.row_policy
-        if policy == "all":
+        values = tas.tolist()
+        threshold = self._thresholds[index]
+        wants = [value > threshold for value in values]
+        if self._policy == "all":
             wants = [all(wants)] * len(wants)
-        elif policy == "any":
+        elif self._policy == "any":
             wants = [any(wants)] * len(wants)
-        slot = video_pos % self.frame_tokens
-        cached = self.ring[index, :, slot]  # [B, hidden], the value used one frame earlier
+        self._tas_log[self.step][index] = values
+        self._replay_log[self.step][index] = wants
+        cached = self._ring_layers[index][:, video_pos % self.frame_tokens]  # the value used one frame earlier
         if all(wants):
-            self.replay[self.step, index] = True
             return cached.unsqueeze(1)
         if not any(wants):
             out = layer.dense_mlp(h)
             cached.copy_(out[:, 0])
             return out
-        self.replay[self.step, index] = torch.tensor(wants)
         compute = self._rows[torch.tensor([not w for w in wants], device=self._rows.device)]
         cached.index_copy_(0, compute, layer.dense_mlp(h.index_select(0, compute))[:, 0])
         return cached.unsqueeze(1)
+
+    @property
+    def tas(self) -> torch.Tensor:
+        """TAS [steps, layers, rows], float32, NaN where not computed."""
+        nan = [float("nan")] * self._batch
+        return torch.tensor([[v if v is not None else nan for v in step] for step in self._tas_log],
+                            dtype=torch.float32).reshape(len(self._tas_log), len(self._thresholds), self._batch)
+
+    @property
+    def replay(self) -> torch.Tensor:
+        """Replay decisions [steps, layers, rows] after the row policy."""
+        none = [False] * self._batch
+        return torch.tensor([[v if v is not None else none for v in step] for step in self._replay_log],
+                            dtype=torch.bool).reshape(len(self._replay_log), len(self._thresholds), self._batch)
 
     def _store_dense(self, index: int, video_pos: int, out: torch.Tensor) -> None:
         """Write MLP outputs [B, T, hidden] of video positions video_pos.. into the ring."""
@@ -141,7 +163,3 @@ class FastCarRun:
         positions = torch.arange(first, video_pos + count, device=out.device)
         self.ring[index].index_copy_(1, positions % self.frame_tokens, out[:, positions - video_pos])
 
-    def layer_replay_ratio(self, steps: int | None = None) -> torch.Tensor:
-        """Fraction of replayed (step, row) pairs per layer over the first `steps` steps."""
-        logged = self.replay if steps is None else self.replay[:steps]
-        return logged.float().mean(dim=(0, 2))

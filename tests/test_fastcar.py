@@ -21,8 +21,8 @@ F = 16  # tokens per frame of the tiny model (4 x 4)
 
 def test_tas_of_a_small_case_by_hand():
     # 2 query heads sharing 1 kv head (GQA), head_dim 2.
-    query = torch.tensor([[1.0, 2.0, 3.0, 4.0]])  # heads (1, 2) and (3, 4)
-    key = torch.tensor([[[1.0, 1.0]]])
+    query = torch.tensor([[1.0, 2.0, 3.0, 4.0]]).view(1, 2, 1, 2)  # heads (1, 2) and (3, 4)
+    key = torch.tensor([[1.0, 1.0]]).view(1, 1, 1, 2)
     # dots 3 and 7, mean 5, / sqrt(2)
     assert TemporalAttentionScore(2, 1, 2)(query, key).item() == pytest.approx(5 / math.sqrt(2))
 
