@@ -1,0 +1,234 @@
+"""`cosim decode`: generate a video with FastCar replay (and sparse attention), print how
+often each layer replayed and what it cost in quality, and write the ReplayTrace.
+
+The model is the shipped toy-world checkpoint by default (its first frame and class come
+from a held-out toy video, so PSNR against the true frames is available), a toy
+checkpoint given with --checkpoint, or a folder of Hugging Face LLaMA/VILA-U safetensors.
+Thresholds are a single value, one value per layer, or calibrated to a target replay
+ratio or to a token-agreement budget. Quality is measured against a dense run from the
+same start and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from cosim.errors import UserError
+
+NAME = "decode"
+HELP = "decode a video with FastCar replay / sparse attention, report replay ratios and quality, write a ReplayTrace"
+
+# command-line option -> knob of the policy
+_ATTENTION_KNOBS = {"streaming": {"sink": "sink", "window": "window"}, "window": {"window": "window"},
+                    "block": {"block_size": "block_size", "block_top_k": "top_k"}}
+_CALIBRATION_INDEX_OFFSET = 1000  # calibration videos sit after the decoded one among the held-out videos
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    model = parser.add_argument_group("model")
+    model.add_argument("--preset", default="toyworld", help="model geometry (default: toyworld)")
+    model.add_argument("--checkpoint", default=None,
+                       help="a `cosim train-toy` .pt file or a folder of LLaMA/VILA-U safetensors "
+                            "(default for toyworld: the shipped checkpoint)")
+    model.add_argument("--random-weights", action="store_true", help="use random weights instead of a checkpoint")
+    model.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+
+    video = parser.add_argument_group("video")
+    video.add_argument("--frames", type=int, default=None, help="frames to produce, first one given (default: preset)")
+    video.add_argument("--video", type=int, default=0, help="which held-out toy video gives the first frame and class")
+    video.add_argument("--class-id", type=int, default=None, help="class to condition on (default: the video's)")
+    video.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    video.add_argument("--no-cfg", action="store_true", help="one batch row, no classifier-free guidance")
+    video.add_argument("--cfg-scale", type=float, default=3.0, help="CFG scale (default: 3.0)")
+    video.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    video.add_argument("--sample-top-k", type=int, default=None, help="sample among the k most likely codes")
+    video.add_argument("--sample-top-p", type=float, default=None, help="nucleus sampling mass")
+
+    fastcar = parser.add_argument_group("FastCar")
+    choice = fastcar.add_mutually_exclusive_group()
+    choice.add_argument("--threshold", default="inf",
+                        help="TAS threshold: one value or a comma list per layer; inf records TAS without "
+                             "replaying (default: inf)")
+    choice.add_argument("--target-ratio", type=float, default=None,
+                        help="calibrate per-layer thresholds to this replay ratio")
+    choice.add_argument("--quality-budget", type=float, default=None,
+                        help="calibrate to the largest ratio keeping this token agreement with dense")
+    fastcar.add_argument("--calibration-videos", type=int, default=4, help="videos used to calibrate (default: 4)")
+    fastcar.add_argument("--calibration-rounds", type=int, default=2,
+                         help="replay-aware refinement rounds for --target-ratio (default: 2)")
+    fastcar.add_argument("--tas-form", choices=("rope", "prerope"), default="rope",
+                         help="rope: query after RoPE (default); prerope: the reference code's form")
+    fastcar.add_argument("--row-policy", choices=("each", "all", "any"), default="each",
+                         help="how CFG rows decide (default: each)")
+
+    attention = parser.add_argument_group("sparse attention")
+    attention.add_argument("--attention", choices=("dense", "streaming", "window", "block"), default="dense")
+    attention.add_argument("--sink", type=int, default=None, help="streaming: sink entries (default 4)")
+    attention.add_argument("--window", type=int, default=None,
+                           help="streaming/window: recent entries (default: one frame)")
+    attention.add_argument("--block-size", type=int, default=None, help="block: entries per block (default 64)")
+    attention.add_argument("--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)")
+
+    out = parser.add_argument_group("output")
+    out.add_argument("-o", "--out", default=None, help="write the ReplayTrace here (.npz)")
+    out.add_argument("--no-compare", action="store_true", help="skip the dense reference run (no quality figures)")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _thresholds(text: str, num_layers: int) -> float | list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(None, "--threshold", "a number or a comma list of numbers", text) from None
+    if len(values) == 1:
+        return values[0]
+    if len(values) != num_layers:
+        raise UserError(None, "--threshold", f"one value or {num_layers} values (one per layer)", len(values))
+    return values
+
+
+def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
+    """The sparse-attention policy of the options; a knob given to a policy without it is an error."""
+    from models.sparse_attention import make_policy
+
+    knobs = _ATTENTION_KNOBS.get(args.attention, {})
+    for option in ("sink", "window", "block_size", "block_top_k"):
+        if getattr(args, option) is not None and option not in knobs:
+            raise UserError(None, f"--{option.replace('_', '-')}", f"no value with --attention {args.attention}",
+                            getattr(args, option))
+    if args.attention == "dense":
+        return None
+    chosen = {name: getattr(args, option) for option, name in knobs.items() if getattr(args, option) is not None}
+    if "window" in knobs and "window" not in chosen:
+        chosen["window"] = tokens_per_frame
+    return make_policy(args.attention, **chosen)
+
+
+def _load(args: argparse.Namespace):
+    """(model, tokenizer or None, toy world config or None, video seed, description)."""
+    import torch
+
+    from models.config import get_preset
+    from models.train import DEFAULT_CHECKPOINT, load_toy_checkpoint
+    from models.transformer import VideoTransformer
+
+    preset = get_preset(args.preset)
+    if args.random_weights:
+        if args.checkpoint:
+            raise UserError(None, "--random-weights", "no --checkpoint with it", args.checkpoint)
+        torch.manual_seed(args.seed)
+        return VideoTransformer(preset).eval(), None, None, 0, "random weights"
+    path = Path(args.checkpoint) if args.checkpoint else None
+    if path is None:
+        if preset.name != "toyworld":
+            raise UserError(None, "--checkpoint", f"a safetensors folder for {preset.name} (or --random-weights)",
+                            "nothing", found_is_text=True)
+        path = DEFAULT_CHECKPOINT
+    if path.is_dir():
+        from models.weights import load_weights
+
+        model, random_init = load_weights(path, preset)
+        note = f" ({len(random_init)} depth tensors random)" if random_init else ""
+        return model, None, None, 0, f"safetensors {path}{note}"
+    from models.toyworld import ToyWorldConfig
+
+    model, tokenizer, metadata = load_toy_checkpoint(path)
+    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
+    return model, tokenizer, world, int(metadata.get("seed", 0)), f"checkpoint {path}"
+
+
+def _start(model, tokenizer, world, video_seed: int, index: int, seed: int):
+    """(first frame codes, class id, true frames or None) of held-out toy video `index`."""
+    import numpy as np
+
+    from models.train import HELDOUT_START
+
+    config = model.config
+    if tokenizer is None:
+        rng = np.random.default_rng([seed, index])
+        first = rng.integers(0, config.code_vocab, (config.frame_rows, config.frame_cols)
+                             + ((config.codes_per_position,) if config.codes_per_position > 1 else ()))
+        return first, index % max(config.num_classes, 1), None
+    from models.toyworld import generate_video
+
+    video = generate_video(video_seed, HELDOUT_START + index, world)
+    return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from models.calibrate import Start, calibrate_quality, calibrate_ratio
+    from models.decode import decode_video
+    from models.sampling import Sampling
+
+    if args.threads < 1:
+        raise UserError(None, "--threads", "an integer >= 1", args.threads)
+    torch.set_num_threads(args.threads)
+    model, tokenizer, world, video_seed, source = _load(args)
+    config = model.config
+    if config.num_classes == 0:
+        raise UserError(None, "--preset", "a model with class tokens (decode conditions on a class)", config.name)
+    frames = args.frames if args.frames is not None else config.frames
+    first, class_id, true_frames = _start(model, tokenizer, world, video_seed, args.video, args.seed)
+    if args.class_id is not None:
+        class_id = args.class_id
+    sampling = Sampling(args.temperature, args.sample_top_k, args.sample_top_p)
+    common = dict(frames=frames, tas_form=args.tas_form, row_policy=args.row_policy,
+                  attention_policy=_attention_policy(args, config.tokens_per_frame),
+                  cfg_scale=None if args.no_cfg else args.cfg_scale, sampling=sampling, seed=args.seed)
+    print(f"cosim decode: {config.name}, {source}, {frames} frames, class {class_id}", file=sys.stderr)
+
+    thresholds: float | list[float] = _thresholds(args.threshold, config.num_layers)
+    calibration = None
+    if args.target_ratio is not None or args.quality_budget is not None:
+        if args.calibration_videos < 1:
+            raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
+        starts = []
+        for i in range(args.calibration_videos):
+            codes, label, _ = _start(model, tokenizer, world, video_seed, _CALIBRATION_INDEX_OFFSET + i, args.seed)
+            starts.append(Start(codes, label))
+        print(f"cosim decode: calibrating on {len(starts)} videos", file=sys.stderr)
+        if args.target_ratio is not None:
+            calibration = calibrate_ratio(model, starts, args.target_ratio, rounds=args.calibration_rounds, **common)
+        else:
+            calibration = calibrate_quality(model, starts, args.quality_budget, **common)
+        thresholds = calibration.thresholds
+
+    result = decode_video(model, first, class_id, thresholds=thresholds, progress=not args.no_progress, **common)
+    steps = len(result.replay)
+    print(f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)")
+    print("layer  threshold    replay_ratio  mean_kv_attended")
+    for layer, ratio in enumerate(result.layer_replay_ratio):
+        tau = result.meta["thresholds"][layer] if result.meta["thresholds"] else math.inf
+        print(f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {result.kv_attended[:, layer].mean():16.1f}")
+    print(f"overall replay ratio {result.replay_ratio:.3f}")
+    if calibration is not None:
+        print(f"calibration runs replayed {calibration.replay_ratio:.3f}"
+              + (f", token agreement {calibration.token_agreement:.3f}" if calibration.token_agreement is not None else ""))
+
+    if not args.no_compare:
+        from models import quality
+
+        dense = decode_video(model, first, class_id, thresholds=None,
+                             **dict(common, attention_policy=None), progress=not args.no_progress)
+        generated = slice(1, None)
+        print(f"token agreement with dense decoding: {quality.token_agreement(result.codes[generated], dense.codes[generated]):.4f}"
+              f"  (dense took {dense.wall_time_s:.2f} s, speed-up {dense.wall_time_s / result.wall_time_s:.2f}x)")
+        if tokenizer is not None:
+            versus_dense = quality.compare_runs(result.codes[generated], dense.codes[generated], tokenizer)
+            print(f"PSNR vs dense decoding: {versus_dense.psnr_db:.2f} dB")
+            if true_frames is not None and frames <= len(true_frames):
+                truth = true_frames[:frames]
+                ours = quality.compare_to_ground_truth(result.codes[generated], truth[generated], tokenizer)
+                base = quality.compare_to_ground_truth(dense.codes[generated], truth[generated], tokenizer)
+                print(f"PSNR vs ground truth: {ours.psnr_db:.2f} dB (dense {base.psnr_db:.2f} dB); "
+                      f"token agreement vs tokenised truth {ours.token_agreement:.4f} (dense {base.token_agreement:.4f})")
+    if args.out:
+        path = result.save_trace(args.out)
+        print(f"wrote {path}")
+    return 0
