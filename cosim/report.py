@@ -163,7 +163,7 @@ class Report:
         """The content of report.json."""
         first = self.runs[0].result
         design = self.design
-        return _jsonable({
+        return to_jsonable({
             "schema_version": SCHEMA_VERSION,
             "design": {
                 "name": design.name,
@@ -277,25 +277,30 @@ class Report:
         written.append(out / "report.json")
         return written
 
-    def summary_table(self) -> str:
-        """A short fixed-width table of the runs for the terminal."""
-        header = ["run", "replay", "latency/video", "latency/token", "tokens/s", "energy/video", "MLP share",
-                  "vs dense", "vs sparse"]
+    SUMMARY_HEADER = ("run", "replay", "latency/video", "latency/token", "tokens/s", "energy/video",
+                      "MLP share", "vs dense", "vs sparse")
+
+    def summary_rows(self, prefix: str = "") -> list[list[str]]:
+        """Rows of the terminal summary (columns `SUMMARY_HEADER`), run labels after `prefix`."""
         rows = []
         for run in self.runs:
             f = self.run_figures(run)
             rows.append([
-                run.label,
-                _fmt_ratio(f["replay_ratio"]),
+                prefix + run.label,
+                format_percent(f["replay_ratio"]),
                 format_seconds(f["latency"]["per_video_s"]),
                 format_seconds(f["latency"]["per_token_mean_s"]),
                 f"{f['latency']['tokens_per_s']:.4g}",
                 format_joules(f["energy"]["total_j"]),
-                f"{100 * f['mlp_share_of_latency']:.1f} %",
-                _fmt_speedup(f["speedup_over_dense"]),
-                _fmt_speedup(f["speedup_over_sparse_attention"]),
+                format_percent(f["mlp_share_of_latency"]),
+                format_speedup(f["speedup_over_dense"]),
+                format_speedup(f["speedup_over_sparse_attention"]),
             ])
-        return format_table(header, rows)
+        return rows
+
+    def summary_table(self) -> str:
+        """A short fixed-width table of the runs for the terminal."""
+        return format_table(self.SUMMARY_HEADER, self.summary_rows())
 
 
 def build_report(runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] | None = None,
@@ -407,11 +412,13 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"
 
 
-def _fmt_speedup(value: float | None) -> str:
+def format_speedup(value: float | None) -> str:
+    """A speedup as "2.13x", or "-" when there is no baseline."""
     return "-" if value is None else f"{value:.2f}x"
 
 
-def _fmt_ratio(value: float | None) -> str:
+def format_percent(value: float | None) -> str:
+    """A fraction as a percentage with one decimal, or "-"."""
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
@@ -424,14 +431,14 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; non-finite floats become None (JSON has no NaN)."""
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types (numpy values and arrays converted); non-finite floats become None (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return to_jsonable(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

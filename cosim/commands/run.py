@@ -1,0 +1,69 @@
+"""`cosim run`: the end-to-end job on shipped defaults (cosim/pipeline.py): decode a toy-world
+video with FastCar, trace the toy model and VILA-U 7B, simulate both on the KV260 design
+(dense, each scheduling policy, a sparse-attention baseline), print a summary, write
+everything to out/run/."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cosim.comparison import POLICIES
+
+NAME = "run"
+HELP = "end to end: decode with FastCar, trace, simulate on the edge design, report (to out/run/)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cosim.pipeline import DEFAULT_MODELS, RunSettings
+
+    defaults = RunSettings()
+    parser.add_argument("-o", "--out", default=str(defaults.out), help=f"output directory (default: {defaults.out})")
+    parser.add_argument("--design", default=defaults.design,
+                        help=f"design YAML file or shipped design name (default: {defaults.design})")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help=f"comma list of model presets to trace and simulate (default: {','.join(DEFAULT_MODELS)})")
+    parser.add_argument("--policy", action="append", choices=POLICIES,
+                        help="scheduling policy for the FastCar runs; repeat for several (default: all three)")
+    parser.add_argument("--checkpoint", default=None, help="toy-world checkpoint (default: the shipped one)")
+    parser.add_argument("--frames", type=int, default=None, help="frames per video, the first one given (default: 8)")
+    parser.add_argument("--video", type=int, default=defaults.video,
+                        help="held-out toy video giving the first frame and class (default: 0)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed (default: 0)")
+    parser.add_argument("--target-replay-ratio", type=float, default=defaults.target_replay_ratio,
+                        help=f"replay ratio FastCar's thresholds are calibrated to (default: {defaults.target_replay_ratio})")
+    parser.add_argument("--calibration-videos", type=int, default=defaults.calibration_videos,
+                        help=f"held-out videos used to calibrate (default: {defaults.calibration_videos})")
+    parser.add_argument("--calibration-rounds", type=int, default=defaults.calibration_rounds,
+                        help=f"replay-aware calibration rounds (default: {defaults.calibration_rounds})")
+    parser.add_argument("--sparse-window", type=int, default=defaults.sparse_window,
+                        help=f"StreamingLLM window of the sparse-attention baseline (default: {defaults.sparse_window})")
+    parser.add_argument("--no-sparse-baseline", action="store_true", help="skip the sparse-attention baseline")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads (default: 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars or stage messages")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cosim.pipeline import RunSettings, run_pipeline
+
+    settings = RunSettings(
+        out=Path(args.out),
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        design=args.design,
+        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        policies=tuple(args.policy or POLICIES),
+        frames=args.frames,
+        video=args.video,
+        seed=args.seed,
+        target_replay_ratio=args.target_replay_ratio,
+        calibration_videos=args.calibration_videos,
+        calibration_rounds=args.calibration_rounds,
+        sparse_window=None if args.no_sparse_baseline else args.sparse_window,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    result = run_pipeline(settings)
+    print(result.summary_text(), end="")
+    print(f"wrote {len(result.files)} files to {settings.out}/ (summary.json, decode.json, trace.npz, graphs/, "
+          f"one report directory per model; open <model>/timeline.json in ui.perfetto.dev)")
+    return 0

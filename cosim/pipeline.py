@@ -1,0 +1,287 @@
+"""The end-to-end job (`cosim run`): decode a video with the shipped toy model and FastCar,
+trace the models, simulate them on an edge design, and report.
+
+1. Decode: a held-out toy-world video gives the first frame and the class. FastCar's
+   per-layer thresholds are calibrated on other held-out videos to a target replay ratio
+   (a hand-set threshold would give an arbitrary ratio on a new model; see
+   models/calibrate.py). The same start is decoded three ways with the same seed: FastCar,
+   dense (the quality reference) and a StreamingLLM sparse-attention baseline (sink 4,
+   window of one frame, FACTS.md section 2). Quality = token agreement and PSNR against
+   the dense decode, and PSNR against the true frames.
+2. Trace: one decode step of each model as a ComputeGraph (the toy model and the VILA-U 7B
+   geometry on meta tensors); the toy decisions are mapped onto the 7B model's 32 layers
+   by relative depth (`ReplayTrace.map_to_layers`).
+3. Simulate each model on the design: dense, FastCar under each scheduling policy and the
+   sparse-attention baseline; write one report directory per model.
+
+Everything touching torch is imported inside the functions, so importing this module
+(as the CLI does) does not import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cosim.atomic import atomic_write_text
+from cosim.comparison import POLICIES
+from cosim.errors import UserError
+
+if TYPE_CHECKING:
+    from cosim.replay_trace import ReplayTrace
+    from cosim.report import Report
+
+# The CLI reads RunSettings' defaults at start-up: everything heavy is imported inside
+# the functions (torch and models only while decoding and tracing).
+
+TOY_PRESET = "toyworld"
+DEFAULT_MODELS = (TOY_PRESET, "vila-u-7b-256")
+CALIBRATION_VIDEO_OFFSET = 1000  # calibration starts are held-out videos far from the decoded one
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Knobs of the end-to-end job; the defaults are what `cosim run` does."""
+
+    out: Path = Path("out/run")
+    checkpoint: Path | None = None  # None: the shipped models/checkpoints/toyworld.pt
+    design: str = "kv260-fastcar"
+    models: tuple[str, ...] = DEFAULT_MODELS
+    policies: tuple[str, ...] = POLICIES
+    frames: int | None = None  # None: the model's frames (8)
+    video: int = 0  # held-out toy video giving the first frame and class
+    seed: int = 0
+    target_replay_ratio: float = 0.5
+    calibration_videos: int = 2
+    calibration_rounds: int = 1
+    sparse_window: int | None = 256  # StreamingLLM window of the baseline; None: no baseline
+    sparse_sink: int = 4
+    threads: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.target_replay_ratio <= 1.0:
+            raise UserError(None, "--target-replay-ratio", "a fraction in [0, 1]", self.target_replay_ratio)
+        for key in ("calibration_videos", "threads"):
+            if getattr(self, key) < 1:
+                raise UserError(None, f"--{key.replace('_', '-')}", "an integer >= 1", getattr(self, key))
+        if self.calibration_rounds < 0:
+            raise UserError(None, "--calibration-rounds", "an integer >= 0", self.calibration_rounds)
+        if self.frames is not None and self.frames < 2:
+            raise UserError(None, "--frames", "an integer >= 2 (frame 1 is the given first frame)", self.frames)
+        if not self.models:
+            raise UserError(None, "--models", "at least one model preset", "none", found_is_text=True)
+
+
+@dataclass
+class PipelineResult:
+    """What the job produced: decode figures, one report per model, files written."""
+
+    settings: RunSettings
+    decode: dict[str, Any]
+    reports: dict[str, Report]
+    files: list[Path] = field(default_factory=list)
+    wall_time_s: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The content of summary.json: decode quality and each model's headline figures."""
+        models = {}
+        for name, report in self.reports.items():
+            document = report.to_dict()
+            models[name] = {
+                "report_dir": name,
+                "comparisons": document["comparisons"],
+                "runs": {label: {"latency_per_video_s": run["latency"]["per_video_s"],
+                                 "latency_per_token_s": run["latency"]["per_token_mean_s"],
+                                 "energy_per_video_j": run["energy"]["total_j"],
+                                 "mlp_share_of_latency": run["mlp_share_of_latency"],
+                                 "speedup_over_dense": run["speedup_over_dense"],
+                                 "speedup_over_sparse_attention": run["speedup_over_sparse_attention"]}
+                         for label, run in document["runs"].items()},
+            }
+        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.settings).items()}
+        return {"schema_version": 1, "settings": settings, "decode": self.decode, "models": models,
+                "wall_time_s": self.wall_time_s}
+
+    def summary_text(self) -> str:
+        """The tables `cosim run` prints."""
+        from cosim.report import Report, format_percent, format_table
+
+        decode = self.decode
+        lines = [f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
+                 f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
+                 f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"]
+        rows = []
+        for name, run in decode["runs"].items():
+            rows.append([name, format_percent(run['replay_ratio']), _fixed(run.get("token_agreement_vs_dense"), 4),
+                         _db(run.get("psnr_vs_dense_db")), _db(run.get("psnr_vs_truth_db")),
+                         f"{run['wall_time_s']:.2f} s"])
+        lines.append(format_table(["decode", "replay", "token agreement", "PSNR vs dense", "PSNR vs truth",
+                                   "CPU time"], rows))
+        table = [row for name, report in self.reports.items() for row in report.summary_rows(f"{name} ")]
+        design = next(iter(self.reports.values())).design.name if self.reports else "-"
+        lines.append(f"Simulated on {design}:")
+        lines.append(format_table(("model run", *Report.SUMMARY_HEADER[1:]), table))
+        return "\n".join(lines)
+
+
+def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
+    """Decode, trace, simulate and report; write everything under ``settings.out``."""
+    import torch
+
+    from cosim.comparison import check_sparse_baseline, simulate_runs
+    from cosim.graph import save_graph
+    from cosim.hw import load_design
+    from cosim.report import build_report
+    from models.graph_trace import trace_model
+
+    started = time.perf_counter()
+    out = Path(settings.out)
+    design = load_design(settings.design)  # a bad design name fails before any decoding
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        decode, traces = decode_runs(settings)
+    finally:
+        torch.set_num_threads(threads)
+    timings = {"decode": time.perf_counter() - started}
+    files = [traces["fastcar"].save(out / "trace.npz")]
+    if "sparse-attention" in traces:
+        files.append(traces["sparse-attention"].save(out / "trace_sparse_attention.npz"))
+    files.append(_write_json(out / "decode.json", decode))
+
+    reports: dict[str, Report] = {}
+    for preset in settings.models:
+        step_started = time.perf_counter()
+        _say(f"tracing {preset}", settings)
+        graph = trace_model(preset, phase="decode")
+        files.append(save_graph(graph, out / "graphs" / f"{preset}.json"))
+        layers = int(graph.graph["num_layers"])
+        trace = traces["fastcar"]
+        sparse = traces.get("sparse-attention")
+        if trace.num_layers != layers:
+            trace = trace.map_to_layers(layers)
+            sparse = sparse.map_to_layers(layers) if sparse is not None else None
+        if sparse is not None:
+            check_sparse_baseline(sparse, trace, out / "trace_sparse_attention.npz")
+        runs = simulate_runs(graph, trace, design, policies=settings.policies, sparse_trace=sparse,
+                             progress=settings.progress)
+        report = build_report(runs, design, quality=decode,
+                              inputs={"graph": f"graphs/{preset}.json", "trace": "trace.npz",
+                                      "design": settings.design, "mapped_from": trace.meta.get("mapped_from")})
+        files += report.write(out / preset)
+        reports[preset] = report
+        timings[f"trace_and_simulate_{preset}"] = time.perf_counter() - step_started
+    timings["total"] = time.perf_counter() - started
+    result = PipelineResult(settings=settings, decode=decode, reports=reports, files=files, wall_time_s=timings)
+    files.append(_write_json(out / "summary.json", result.summary()))
+    atomic_write_text(out / "summary.txt", result.summary_text())
+    files.append(out / "summary.txt")
+    return result
+
+
+def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, ReplayTrace]]:
+    """Calibrate FastCar, decode FastCar / dense / sparse-attention runs; measure quality.
+
+    Returns the decode figures (for decode.json and the reports' ``quality``) and the
+    ReplayTraces of the FastCar run and of the sparse-attention baseline.
+    """
+    from models import quality
+    from models.calibrate import Start, calibrate_ratio
+    from models.decode import decode_video
+    from models.sparse_attention import make_policy
+    from models.toyworld import ToyWorldConfig, generate_video
+    from models.train import DEFAULT_CHECKPOINT, HELDOUT_START, load_toy_checkpoint
+
+    checkpoint = Path(settings.checkpoint) if settings.checkpoint else DEFAULT_CHECKPOINT
+    model, tokenizer, metadata = load_toy_checkpoint(checkpoint)
+    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
+    video_seed = int(metadata.get("seed", 0))
+    config = model.config
+    frames = settings.frames or config.frames
+    if frames > world.num_frames:
+        raise UserError(None, "--frames", f"at most {world.num_frames} (frames of a toy-world video)", frames)
+
+    def start(index: int) -> tuple[Any, int, Any]:
+        video = generate_video(video_seed, HELDOUT_START + index, world)
+        return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames]
+
+    common = dict(frames=frames, seed=settings.seed)
+    _say(f"calibrating FastCar thresholds to a {settings.target_replay_ratio:.0%} replay ratio on "
+         f"{settings.calibration_videos} held-out videos", settings)
+    starts = [Start(*start(CALIBRATION_VIDEO_OFFSET + i)[:2]) for i in range(settings.calibration_videos)]
+    calibration = calibrate_ratio(model, starts, settings.target_replay_ratio, rounds=settings.calibration_rounds,
+                                  **common)
+    first, class_id, truth = start(settings.video)
+
+    plan = [("fastcar", calibration.thresholds, None), ("dense", None, None)]
+    if settings.sparse_window is not None:
+        policy = make_policy("streaming", sink=settings.sparse_sink, window=settings.sparse_window)
+        plan.append(("sparse-attention", None, policy))
+    results = {}
+    for name, thresholds, attention in plan:
+        _say(f"decoding {name}", settings)
+        results[name] = decode_video(model, first, class_id, thresholds=thresholds, attention_policy=attention,
+                                     progress=settings.progress, **common)
+    dense = results["dense"]
+    generated = slice(1, None)  # frame 1 is the given first frame
+    runs: dict[str, Any] = {}
+    for name, result in results.items():
+        figures = {"replay_ratio": result.replay_ratio, "wall_time_s": result.wall_time_s,
+                   "layer_replay_ratio": result.layer_replay_ratio.tolist()}
+        versus_truth = quality.compare_to_ground_truth(result.codes[generated], truth[generated], tokenizer)
+        figures["psnr_vs_truth_db"] = versus_truth.psnr_db
+        figures["token_agreement_vs_truth"] = versus_truth.token_agreement
+        if name != "dense":
+            versus_dense = quality.compare_runs(result.codes[generated], dense.codes[generated], tokenizer)
+            figures.update(token_agreement_vs_dense=versus_dense.token_agreement,
+                           psnr_vs_dense_db=versus_dense.psnr_db,
+                           agreement_per_frame_vs_dense=versus_dense.agreement_per_frame,
+                           psnr_per_frame_vs_dense_db=versus_dense.psnr_per_frame_db)
+        runs[name] = figures
+    decode = {
+        "model": config.name,
+        "checkpoint": str(checkpoint),
+        "frames": frames,
+        "steps": int(len(results["fastcar"].replay)),
+        "batch_rows": int(results["fastcar"].replay.shape[2]),
+        "video": settings.video,
+        "class_id": class_id,
+        "seed": settings.seed,
+        "target_replay_ratio": settings.target_replay_ratio,
+        "thresholds": calibration.thresholds,
+        "calibration": {"videos": settings.calibration_videos, "rounds": settings.calibration_rounds,
+                        "replay_ratio": calibration.replay_ratio},
+        "sparse_attention": ({"policy": "streaming", "sink": settings.sparse_sink, "window": settings.sparse_window}
+                             if settings.sparse_window is not None else None),
+        "runs": runs,
+    }
+    traces = {"fastcar": results["fastcar"].to_trace()}
+    if "sparse-attention" in results:
+        traces["sparse-attention"] = results["sparse-attention"].to_trace()
+    return decode, traces
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> Path:
+    from cosim.report import to_jsonable
+
+    atomic_write_text(path, json.dumps(to_jsonable(document), indent=2, allow_nan=False))
+    return path
+
+
+def _say(message: str, settings: RunSettings) -> None:
+    if settings.progress:
+        print(f"cosim run: {message}", file=sys.stderr, flush=True)
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _db(value: float | None) -> str:
+    return "-" if value is None else ("inf" if value == float("inf") else f"{value:.2f} dB")
+
