@@ -76,7 +76,7 @@ def per_layer_thresholds(thresholds: float | Sequence[float] | None, num_layers:
     """A single value for every layer, or one value per layer; None means no FastCar."""
     if thresholds is None:
         return None
-    if isinstance(thresholds, (int, float)):
+    if np.ndim(thresholds) == 0:
         return (float(thresholds),) * num_layers
     values = tuple(float(t) for t in thresholds)
     if len(values) != num_layers:

@@ -172,7 +172,9 @@ class DecoderLayer(nn.Module):
         """The MLP branch FastCar may skip: post-attention norm then SwiGLU."""
         return self.mlp(self.post_attention_layernorm(h))
 
-    def forward(self, x, cos, sin, cache=None, start=0, replay=None, attention=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None,
+                start: int = 0, replay=None, attention=None) -> torch.Tensor:
+        """x [B, T, hidden] -> [B, T, hidden]; `replay` is a FastCar run, `attention` a sparse-attention run."""
         attn_out, q_pre, q_rot, keys = self.self_attn(self.input_layernorm(x), cos, sin, cache, start, attention)
         h = x + attn_out
         if replay is None:
@@ -209,19 +211,24 @@ class DepthTransformer(nn.Module):
         return self.in_proj(self.code_embed(codes).sum(dim=-2))
 
     def forward(self, state: torch.Tensor, pick: Pick) -> torch.Tensor:
-        """LLM hidden state [B, llm_hidden] -> codes [B, D]."""
-        slots = self.context_proj(state).unsqueeze(1)  # [B, 1, dh]
-        running = torch.zeros_like(slots[:, 0])
+        """LLM hidden state [B, llm_hidden] -> codes [B, D], one slot at a time with a small KV cache."""
+        depth = self.config
+        batch = state.shape[0]
+        cache = KVCache(depth.num_layers, batch, depth.num_heads, depth.codes_per_position, depth.head_dim,
+                        device=state.device, dtype=state.dtype)
+        x = self.context_proj(state).unsqueeze(1)  # slot 0: [B, 1, dh]
+        running = None
         codes = []
-        for _ in range(self.config.codes_per_position):
-            cos, sin = self.rotary_emb(0, slots.shape[1], slots.dtype, slots.device)
-            x = slots
+        for slot in range(depth.codes_per_position):
+            cos, sin = self.rotary_emb(slot, 1, x.dtype, x.device)
             for layer in self.layers:
-                x = layer(x, cos, sin)
-            code = pick(self.head(self.norm(x[:, -1])))
+                x = layer(x, cos, sin, cache, slot)
+            cache.advance(1)
+            code = pick(self.head(self.norm(x[:, 0])))
             codes.append(code)
-            running = running + self.code_embed(code)
-            slots = torch.cat((slots, running.unsqueeze(1)), dim=1)
+            embedded = self.code_embed(code)
+            running = embedded if running is None else running + embedded
+            x = running.unsqueeze(1)  # slot d + 1: sum of the first d + 1 code embeddings
         return torch.stack(codes, dim=-1)
 
 
@@ -284,7 +291,8 @@ class VideoTransformer(nn.Module):
         return pick(logits[:, : self.config.codebook_size]).unsqueeze(-1)
 
     # -- running the decoder -------------------------------------------------------------
-    def _layers(self, x, cache, start, replay=None, attention=None) -> torch.Tensor:
+    def _layers(self, x: torch.Tensor, cache: KVCache | None, start: int, replay=None,
+                attention=None) -> torch.Tensor:
         cos, sin = self.rotary_emb(start, x.shape[1], x.dtype, x.device)
         for layer in self.layers:
             x = layer(x, cos, sin, cache, start, replay, attention)

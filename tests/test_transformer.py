@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from cosim.errors import UserError
 from models.config import get_preset
@@ -54,8 +55,24 @@ def test_vila_u_geometry_builds_on_meta_without_weights():
                  "layers.5.post_attention_layernorm", "norm", "lm_head", "depth.in_proj", "layers.0.tas"):
         assert name in names
     cache = model.new_cache(batch=2, max_len=300)
-    codes = model.step(torch.zeros(2, 4, dtype=torch.long, device="meta"), cache)
+    with _OpNames() as ops:
+        codes = model.step(torch.zeros(2, 4, dtype=torch.long, device="meta"), cache)
     assert codes.shape == (2, 4) and cache.length == 1
+    # Explicit score / softmax / value ops (LLM and depth transformer), no fused kernel.
+    assert "aten._softmax.default" in ops.names
+    assert not any("scaled_dot_product" in name for name in ops.names)
+
+
+class _OpNames(TorchDispatchMode):
+    """Records the names of the aten ops run inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(str(func))
+        return func(*args, **(kwargs or {}))
 
 
 @torch.no_grad()
