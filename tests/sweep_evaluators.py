@@ -1,15 +1,19 @@
 """Cheap evaluators for the sweep tests, selected by `evaluator: sweep_evaluators:<name>`.
 
 `analytic` is a closed-form stand-in for the simulator whose numbers are easy to check
-by hand: latency 1 / (arrays x clock_mhz), energy arrays x clock_mhz / 1000. It also
-misbehaves on purpose for chosen values, so the tests can see how a sweep copes:
-arrays = 3 raises, arrays = 99 kills its worker process, clock_mhz = 999 is invalid.
-Environment: SWEEP_TEST_MARKERS (a folder: one file per evaluation, named by the point's
-key), SWEEP_TEST_DELAY_S (seconds each evaluation sleeps).
+by hand: latency_s = 1 / (arrays x clock_mhz), energy_j = arrays x clock_mhz / 1000,
+dsp_util = arrays / 10. It misbehaves on purpose for chosen values, so the tests see
+how a sweep copes: clock_mhz = 999 is invalid, arrays = 3 raises, arrays = 99 kills its
+worker process.
+
+Test settings come from `sweep_test.json` beside the base design (worker processes do
+not see a test's environment): ``markers`` (a folder that gets one file per evaluation,
+named by the point's key) and ``delay_s`` (seconds each evaluation sleeps).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -19,24 +23,25 @@ from pathlib import Path
 from cosim.sweep.evaluate import InvalidPoint
 from cosim.sweep.plan import sha256_of
 
+SETTINGS = "sweep_test.json"
+
 
 def analytic(config: dict) -> dict:
+    settings_file = Path(config["context"]["design_file"]).with_name(SETTINGS)
+    settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
     design = config["design"]
     arrays = design["engines"]["matrix"]["arrays"]
     clock = design["clock_mhz"]
-    delay = float(os.environ.get("SWEEP_TEST_DELAY_S", "0"))
-    if delay:
-        time.sleep(delay)
+    time.sleep(settings.get("delay_s", 0))
     if clock == 999:
         raise InvalidPoint("clock_mhz 999 is above the DSP Fmax", {"dsp_util": arrays / 10})
     if arrays == 3:
         raise RuntimeError("arrays = 3 is cursed")
     if arrays == 99:
         os.kill(os.getpid(), signal.SIGKILL)
-    markers = os.environ.get("SWEEP_TEST_MARKERS")
-    if markers:
+    if settings.get("markers"):
         key = sha256_of({k: v for k, v in config.items() if k != "context"})
-        Path(markers, f"{key}.{uuid.uuid4().hex}").touch()
+        Path(settings["markers"], f"{key}.{uuid.uuid4().hex}").touch()
     return {
         "latency_s": 1.0 / (arrays * clock),
         "energy_j": arrays * clock / 1000.0,

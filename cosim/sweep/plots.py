@@ -83,7 +83,9 @@ def plot_heatmap(table: pd.DataFrame, x: str, y: str, value: str, *, reduce: str
         for col in range(grid.shape[1]):
             cell = grid.iat[row, col]
             if pd.notna(cell):
-                axes.text(col, row, f"{cell:.3g}", ha="center", va="center", fontsize="x-small", color="white")
+                bright = image.norm(cell) > 0.6  # viridis is light at the top: dark text there
+                axes.text(col, row, f"{cell:.3g}", ha="center", va="center", fontsize="x-small",
+                          color="black" if bright else "white")
     figure.colorbar(image, ax=axes, label=f"{value} ({reduce} over other knobs)")
     axes.set_xlabel(x)
     axes.set_ylabel(y)

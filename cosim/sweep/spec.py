@@ -179,6 +179,13 @@ class SyntheticRecipe(StrictModel):
     rows_agree: bool = Field(True, description="All batch rows take the same decision.")
     seed: int = Field(0, description="Seed of the draw.")
 
+    @model_validator(mode="after")
+    def _rates(self) -> "SyntheticRecipe":
+        rates = self.layer_rates if isinstance(self.layer_rates, list) else [self.layer_rates]
+        if not rates or any(not 0 <= rate <= 1 for rate in rates):
+            raise nested_issue("layer_rates", "rates in [0, 1]", self.layer_rates)
+        return self
+
 
 class WorkloadSpec(StrictModel):
     """`graph` + `trace` files, or `graph` + a `synthetic` recipe, or a `decode` recipe

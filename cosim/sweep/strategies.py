@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -117,13 +116,7 @@ class Nsga2(SearchStrategy):
         self.domains = {name: loaded.choices(name) for name in self.names}
         self.ranges = loaded.ranges
         self.distributions = {name: self._distribution(loaded, name) for name in self.names}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = optuna.samplers.NSGAIISampler(
-                population_size=strategy.population,
-                seed=strategy.seed,
-                constraints_func=_constraints_of if self.constraints else None,
-            )
+        sampler = optuna.samplers.NSGAIISampler(population_size=strategy.population, seed=strategy.seed)
         self.study = optuna.create_study(directions=[
             "minimize" if goal == "min" else "maximize" for goal in self.objectives.values()
         ], sampler=sampler)
@@ -152,7 +145,8 @@ class Nsga2(SearchStrategy):
         if values is None:
             self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
             return
-        trial.set_user_attr("constraint_violations", [c.violation(record["metrics"]) for c in self.constraints])
+        for constraint in self.constraints:
+            trial.set_constraint(str(constraint), constraint.violation(record["metrics"]))
         self.study.tell(trial, values)
 
     def prime(self, records: list[dict[str, Any]]) -> int:
@@ -201,10 +195,6 @@ class Nsga2(SearchStrategy):
                 return None
             encoded[name] = texts.index(wanted)
         return encoded
-
-
-def _constraints_of(trial: Any) -> list[float]:
-    return trial.user_attrs.get("constraint_violations", [])
 
 
 STRATEGIES: dict[type, Callable[[LoadedSpec, Any], SearchStrategy]] = {
