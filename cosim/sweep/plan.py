@@ -18,7 +18,7 @@ from typing import Any
 
 import cosim
 from cosim.errors import UserError
-from cosim.hw import load_design, load_device
+from cosim.hw import load_design, load_device, shipped_designs
 from cosim.hw.describe import field_at
 from cosim.hw.schema import Design
 from cosim.hw.yaml_document import read_yaml
@@ -70,9 +70,7 @@ class SweepPlan:
         self.loaded = loaded
         spec = loaded.spec
         self.names = list(spec.parameters)
-        self.design_file = loaded.resolve(spec.base_design)
-        if not self.design_file.is_file():
-            raise loaded.error(("base_design",), "an existing design file", str(self.design_file))
+        self.design_file = self._design_path(spec.base_design)
         self.base_design: dict[str, Any] = read_yaml(self.design_file).data
         self.base_device = load_design(self.design_file).device_spec.model_dump(mode="json")
         self.workload, self.inputs = self._pin_workload()
@@ -101,7 +99,7 @@ class SweepPlan:
             "cosim_version": cosim.__version__,
         }
         recipe_key = None
-        if workload["kind"] != "files":
+        if workload["kind"] != "files" or workload.get("model") is not None:
             recipe_key = sha256_of({"workload": workload, "cosim_version": cosim.__version__})
         ordered = {name: params[name] for name in self.names}
         return Point(ordered, config, sha256_of(config), recipe_key)
@@ -113,10 +111,23 @@ class SweepPlan:
 
     # ---- set-up checks -----------------------------------------------------------------
 
+    def _design_path(self, text: str) -> Path:
+        """A design file relative to the spec, or a shipped design by name (kv260-fastcar)."""
+        path = self.loaded.resolve(text)
+        if path.is_file():
+            return path
+        shipped = {p.stem: p for p in shipped_designs()}
+        if text in shipped:
+            return shipped[text]
+        raise self.loaded.error(("base_design",), f"a design file or a shipped design ({', '.join(sorted(shipped))})",
+                                text)
+
     def _pin_workload(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The workload's identity (hashed) and its input paths (not hashed)."""
         workload = self.loaded.spec.workload
         identity: dict[str, Any] = {"kind": workload.kind}
+        if workload.model is not None:
+            identity["model"] = workload.model
         inputs: dict[str, str] = {}
         for name in ("graph", "trace"):
             relative = getattr(workload, name)
@@ -167,8 +178,15 @@ class SweepPlan:
     def _check_workload_parameter(self, name: str, path: str, values: list[Any]) -> None:
         loaded = self.loaded
         kind = self.workload["kind"]
+        if path == "workload.model" and "model" in self.workload:
+            for value in values:
+                if not isinstance(value, str):
+                    raise loaded.error(("parameters", name, "values"), "model preset names", value)
+            return
         if kind not in RECIPE_MODELS or not path.startswith(f"workload.{kind}."):
-            expected = f"a path under workload.{kind}." if kind in RECIPE_MODELS else "no workload path (files have no knobs)"
+            knobs = [f"workload.{kind}.<knob>"] if kind in RECIPE_MODELS else []
+            knobs += ["workload.model"] if "model" in self.workload else []
+            expected = f"a path like {' or '.join(knobs)}" if knobs else "no workload path (files have no knobs)"
             raise loaded.error(("parameters", name, "path"), expected, path)
         if path.startswith("workload.decode.checkpoint"):
             raise loaded.error(("parameters", name, "path"), "a decode knob other than checkpoint", path)

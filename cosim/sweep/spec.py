@@ -188,10 +188,16 @@ class SyntheticRecipe(StrictModel):
 
 
 class WorkloadSpec(StrictModel):
-    """`graph` + `trace` files, or `graph` + a `synthetic` recipe, or a `decode` recipe
-    (with an optional `graph`; without one the decoded model is traced)."""
+    """What each point simulates: a compute graph and a replay trace.
+
+    The graph is a file (`graph`) or traced from a model preset (`model`); the trace is a
+    file (`trace`), a `synthetic` recipe or a `decode` recipe. Without `graph` or `model`,
+    a decode recipe simulates the decoded model itself; with one of a different depth, the
+    decisions are mapped onto its layers by relative depth.
+    """
 
     graph: str | None = Field(None, description="ComputeGraph file (.json).")
+    model: str | None = Field(None, description="Model preset whose decode step is traced (e.g. vila-u-7b-256).")
     trace: str | None = Field(None, description="ReplayTrace file (.npz).")
     synthetic: SyntheticRecipe | None = None
     decode: DecodeRecipe | None = None
@@ -203,8 +209,11 @@ class WorkloadSpec(StrictModel):
             key = sources[1] if sources else "trace"
             raise nested_issue(key, "exactly one of trace, synthetic or decode", ", ".join(sources) or "none",
                                found_is_text=True)
-        if self.decode is None and self.graph is None:
-            raise nested_issue("graph", f"a graph file with {sources[0]}", "nothing", found_is_text=True)
+        if self.graph is not None and self.model is not None:
+            raise nested_issue("model", "either graph or model, not both", self.model)
+        if self.decode is None and self.graph is None and self.model is None:
+            raise nested_issue("graph", f"a graph file (or a model to trace) with {sources[0]}", "nothing",
+                               found_is_text=True)
         return self
 
     @property

@@ -124,13 +124,17 @@ class ResultStore:
 
 def absolute_spec(loaded: LoadedSpec) -> dict[str, Any]:
     """The spec's data with every file path made absolute, so the copy runs from anywhere."""
+    def absolute(text: str) -> str:
+        path = loaded.resolve(text)
+        return str(path) if path.exists() else text  # e.g. a shipped design's name
+
     data = json.loads(json.dumps(loaded.data))
-    data["base_design"] = str(loaded.resolve(data["base_design"]))
+    data["base_design"] = absolute(data["base_design"])
     workload = data["workload"]
     for name in ("graph", "trace"):
         if workload.get(name) is not None:
-            workload[name] = str(loaded.resolve(workload[name]))
+            workload[name] = absolute(workload[name])
     decode = workload.get("decode")
     if isinstance(decode, dict) and decode.get("checkpoint") is not None:
-        decode["checkpoint"] = str(loaded.resolve(decode["checkpoint"]))
+        decode["checkpoint"] = absolute(decode["checkpoint"])
     return data

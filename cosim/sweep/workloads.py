@@ -15,31 +15,57 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
-from cosim.graph import load_graph
+from cosim.errors import UserError
+from cosim.graph import load_graph, save_graph
 from cosim.replay_trace import ReplayTrace
 from cosim.sweep.evaluate import describe_failure, plain_metrics
 from cosim.synthetic_trace import synthetic_trace
 
 
+# Held-out toy videos used to calibrate thresholds, far from the decoded ones (as `cosim run`).
+CALIBRATION_VIDEO_OFFSET = 1000
+CALIBRATION_VIDEOS = 2
+
+
 def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: str) -> dict[str, Any]:
     """Produce a recipe's files in `out_dir` (runs in a worker).
 
-    Returns ``{"files": {name: path}, "metrics": {...}}`` on success and
-    ``{"error": text}`` otherwise; it never raises, so any failure reaches the runner.
+    Traces the `model` preset's graph if one is named, then makes the trace of a
+    synthetic or decode recipe. Returns ``{"files": {"graph"|"trace": path},
+    "metrics": {...}}`` on success and ``{"error": text}`` otherwise; it never raises,
+    so any failure reaches the runner.
     """
     try:
-        preparer = _PREPARERS[workload["kind"]]
-        files, metrics = preparer(workload, inputs, Path(out_dir))
+        folder = Path(out_dir)
+        files: dict[str, str] = {}
+        if workload.get("model") is not None:
+            files["graph"] = _trace_graph(workload["model"], folder)
+        metrics: dict[str, Any] = {}
+        if workload["kind"] == "synthetic":
+            files["trace"] = _synthetic(workload["synthetic"], files.get("graph") or inputs["graph"], folder)
+        elif workload["kind"] == "decode":
+            trace, metrics, preset = _decode(workload["decode"], inputs, folder)
+            files["trace"] = trace
+            if "graph" not in files and "graph" not in inputs:
+                files["graph"] = _trace_graph(preset, folder)
+        trace = load_cached_trace(files.get("trace") or inputs["trace"])
+        metrics.setdefault("workload_replay_ratio", trace.replay_ratio())
         return {"files": files, "metrics": plain_metrics(metrics)}
     except Exception as failure:  # reported to the runner, which fails the recipe's points
         return {"error": describe_failure(failure)}
 
 
-def _prepare_synthetic(workload: dict[str, Any], inputs: dict[str, str], out_dir: Path) -> tuple[dict, dict]:
-    recipe = workload["synthetic"]
-    graph = load_cached_graph(inputs["graph"])
-    attrs = graph.graph
+def _trace_graph(preset: str, folder: Path) -> str:
+    """One decode step of a model preset as a graph file (meta tensors: no weights)."""
+    from models.graph_trace import trace_model
+
+    return str(save_graph(trace_model(preset, phase="decode"), folder / "graph.json"))
+
+
+def _synthetic(recipe: dict[str, Any], graph_path: str, folder: Path) -> str:
+    attrs = load_cached_graph(graph_path).graph
     tokens = int(attrs["tokens_per_frame"])
     side = math.isqrt(tokens)
     frame_rows, frame_cols = (side, side) if side * side == tokens else (1, tokens)
@@ -56,11 +82,74 @@ def _prepare_synthetic(workload: dict[str, Any], inputs: dict[str, str], out_dir
         seed=recipe["seed"],
         model=str(attrs["model"]),
     )
-    path = trace.save(out_dir / "trace.npz")
-    return {"trace": str(path)}, {"workload_replay_ratio": trace.replay_ratio()}
+    return str(trace.save(folder / "trace.npz"))
 
 
-_PREPARERS = {"synthetic": _prepare_synthetic}
+def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tuple[str, dict[str, Any], str]:
+    """Decode held-out toy-world videos with FastCar (and the recipe's attention policy).
+
+    Quality is measured against a dense decode of the same start and seed (token
+    agreement, PSNR) and against the true frames (PSNR), averaged over the videos; the
+    first video's decisions become the trace. Returns (trace path, metrics, model preset).
+    """
+    import torch
+
+    from models import quality
+    from models.calibrate import Start, calibrate_ratio
+    from models.decode import decode_video
+    from models.sparse_attention import make_policy
+    from models.toyworld import ToyWorldConfig, generate_video
+    from models.train import DEFAULT_CHECKPOINT, HELDOUT_START, load_toy_checkpoint
+
+    torch.set_num_threads(1)  # workers run side by side, one per core
+    if recipe["checkpoint"] is not None:
+        checkpoint = Path(inputs["checkpoint"])
+    elif recipe["preset"] == DEFAULT_CHECKPOINT.stem:
+        checkpoint = DEFAULT_CHECKPOINT
+    else:
+        raise UserError(None, "workload.decode.preset", f"a preset with a shipped checkpoint ({DEFAULT_CHECKPOINT.stem}) "
+                        "or a checkpoint file", recipe["preset"])
+    model, tokenizer, metadata = load_toy_checkpoint(checkpoint)
+    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
+    video_seed = int(metadata.get("seed", 0))
+    frames = recipe["frames"]
+
+    def start(index: int) -> tuple[Any, int, Any]:
+        video = generate_video(video_seed, HELDOUT_START + index, world)
+        return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames]
+
+    attention = recipe["attention"]
+    knobs = {k: attention[k] for k in ("window", "sink") if attention[k] is not None}
+    policy = make_policy(attention["policy"], **knobs) if attention["policy"] != "dense" else None
+    common = {"frames": frames, "seed": recipe["seed"], "attention_policy": policy}
+    thresholds = recipe["thresholds"]
+    if recipe["target_replay_ratio"] is not None:
+        starts = [Start(*start(CALIBRATION_VIDEO_OFFSET + i)[:2]) for i in range(CALIBRATION_VIDEOS)]
+        thresholds = calibrate_ratio(model, starts, recipe["target_replay_ratio"], rounds=1, **common).thresholds
+    generated = slice(1, None)  # frame 1 is given
+    figures: dict[str, list[float]] = {k: [] for k in ("ratio", "agree", "psnr_dense", "psnr_truth", "time")}
+    first_trace = None
+    for video in range(recipe["videos"]):
+        first, class_id, truth = start(video)
+        run = decode_video(model, first, class_id, thresholds=thresholds, **common)
+        dense = decode_video(model, first, class_id, thresholds=None, frames=frames, seed=recipe["seed"])
+        versus_dense = quality.compare_runs(run.codes[generated], dense.codes[generated], tokenizer)
+        versus_truth = quality.compare_to_ground_truth(run.codes[generated], truth[generated], tokenizer)
+        figures["ratio"].append(run.replay_ratio)
+        figures["agree"].append(versus_dense.token_agreement)
+        figures["psnr_dense"].append(versus_dense.psnr_db)
+        figures["psnr_truth"].append(versus_truth.psnr_db)
+        figures["time"].append(run.wall_time_s)
+        if first_trace is None:
+            first_trace = run.to_trace()
+    metrics = {
+        "decode_replay_ratio": float(np.mean(figures["ratio"])),
+        "token_agreement_vs_dense": float(np.mean(figures["agree"])),
+        "psnr_vs_dense_db": float(np.mean(figures["psnr_dense"])),
+        "psnr_vs_truth_db": float(np.mean(figures["psnr_truth"])),
+        "decode_wall_time_s": float(np.sum(figures["time"])),
+    }
+    return str(first_trace.save(folder / "trace.npz")), metrics, model.config.name
 
 
 def load_cached_graph(path: str) -> nx.DiGraph:
