@@ -180,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
     sampling = Sampling(args.temperature, args.sample_top_k, args.sample_top_p)
     common = dict(frames=frames, tas_form=args.tas_form, row_policy=args.row_policy,
                   attention_policy=_attention_policy(args, config.tokens_per_frame),
-                  cfg_scale=None if args.no_cfg else args.cfg_scale, sampling=sampling, seed=args.seed)
+                  cfg_scale=None if args.no_cfg else args.cfg_scale, sampling=sampling, seed=args.seed,
+                  progress=not args.no_progress)
     print(f"cosim decode: {config.name}, {source}, {frames} frames, class {class_id}", file=sys.stderr)
 
     thresholds: float | list[float] = _thresholds(args.threshold, config.num_layers)
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             calibration = calibrate_quality(model, starts, args.quality_budget, **common)
         thresholds = calibration.thresholds
 
-    result = decode_video(model, first, class_id, thresholds=thresholds, progress=not args.no_progress, **common)
+    result = decode_video(model, first, class_id, thresholds=thresholds, **common)
     steps = len(result.replay)
     print(f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)")
     print("layer  threshold    replay_ratio  mean_kv_attended")
@@ -214,8 +215,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_compare:
         from models import quality
 
-        dense = decode_video(model, first, class_id, thresholds=None,
-                             **dict(common, attention_policy=None), progress=not args.no_progress)
+        dense = decode_video(model, first, class_id, thresholds=None, **dict(common, attention_policy=None))
         generated = slice(1, None)
         print(f"token agreement with dense decoding: {quality.token_agreement(result.codes[generated], dense.codes[generated]):.4f}"
               f"  (dense took {dense.wall_time_s:.2f} s, speed-up {dense.wall_time_s / result.wall_time_s:.2f}x)")
