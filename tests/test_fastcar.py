@@ -174,3 +174,44 @@ def test_row_policies_decide_per_batch_and_really_skip(policy):
     if policy == "each":
         assert 1 in computing  # the mixed case ran the MLP on one row only
 
+
+
+@torch.no_grad()
+def test_each_policy_rows_match_running_alone():
+    """Under `each` a row's values depend on its own decisions only, even when the other
+    row decides differently (the mixed case runs the MLP on one row)."""
+    from models.calibrate import thresholds_for_ratio
+
+    model = tiny_model(seed=6)
+    model.embed_tokens.weight[model.config.null_token] *= 50
+    prompts = torch.tensor([[model.config.class_token(1)], [model.config.null_token]])
+    codes = torch.randint(0, 256, (1, 3 * F), generator=torch.Generator().manual_seed(0))
+
+    def run(rows: torch.Tensor, thresholds):
+        batch = rows.shape[0]
+        fastcar = FastCarRun(FastCarSettings(thresholds), model.config, batch, prefix_len=1, max_steps=2 * F)
+        cache = model.new_cache(batch, 1 + 3 * F)
+        model.prefill(model.embed_tokens(torch.cat((rows, codes[:, :F].expand(batch, -1)), 1)), cache, fastcar)
+        hidden = []
+        for k in range(2 * F):
+            fastcar.step = k
+            hidden.append(model.decode_step(model.embed_tokens(codes[:, F + k:F + k + 1].expand(batch, -1)),
+                                            cache, fastcar))
+        return torch.cat(hidden, 1), fastcar
+
+    # Layer 0 sees the same codes in both rows, so its TAS agree; place layer 1's threshold
+    # between the rows' scores where they differ most (layer-1 TAS do not depend on
+    # layer-1 decisions), so at least one step is mixed.
+    _, probe = run(prompts, (float("inf"),) * 2)
+    first = thresholds_for_ratio(probe.tas[:, 0, :].reshape(-1, 1).numpy(), 0.5)[0]
+    _, probe = run(prompts, (first, float("inf")))
+    scores = probe.tas[:, 1, :]
+    widest = int((scores[:, 0] - scores[:, 1]).abs().argmax())
+    thresholds = (first, float(scores[widest].mean()))
+    both, fastcar = run(prompts, thresholds)
+    mixed = fastcar.replay.any(2) & ~fastcar.replay.all(2)
+    assert mixed[:, 1].any() and fastcar.replay[:, 0].float().mean() == 0.5
+    for row in range(2):
+        alone, single = run(prompts[row:row + 1], thresholds)
+        np.testing.assert_array_equal(single.replay[..., 0], fastcar.replay[..., row])
+        torch.testing.assert_close(alone[0], both[row], atol=1e-5, rtol=1e-5)
