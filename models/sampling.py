@@ -36,7 +36,8 @@ class Sampling:
             logits = logits.masked_fill(logits < kth, float("-inf"))
         if self.top_p is not None and self.top_p < 1:
             ordered, order = torch.sort(logits, dim=-1, descending=True)
-            mass_before = torch.softmax(ordered, dim=-1).cumsum(dim=-1) - torch.softmax(ordered, dim=-1)
+            probs = torch.softmax(ordered, dim=-1)
+            mass_before = probs.cumsum(dim=-1) - probs
             # Keep the smallest prefix whose mass reaches top_p (the first id always stays).
             drop = mass_before >= self.top_p
             logits = logits.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))

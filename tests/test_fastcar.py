@@ -215,3 +215,24 @@ def test_each_policy_rows_match_running_alone():
         alone, single = run(prompts[row:row + 1], thresholds)
         np.testing.assert_array_equal(single.replay[..., 0], fastcar.replay[..., row])
         torch.testing.assert_close(alone[0], both[row], atol=1e-5, rtol=1e-5)
+
+
+def test_fastcar_step_traces_on_meta():
+    """On meta tensors TAS is computed (so a tracer sees it) and the MLP runs: no values, no decision."""
+    from models.config import get_preset
+    from models.transformer import VideoTransformer
+
+    config = get_preset("vila-u-7b-256")
+    model = VideoTransformer(config, device="meta", dtype=torch.float16)
+    run = FastCarRun(FastCarSettings.uniform(0.0, 32), config, batch=2, prefix_len=1, max_steps=1, device="meta",
+                     dtype=torch.float16)
+    cache = model.new_cache(batch=2, max_len=600)
+    cache.length = 1 + 300  # a token of frame 2
+    run.step = 0
+    calls = []
+    hooks = [model.layers[i].tas.register_forward_hook(lambda m, a, out: calls.append(out.shape)) for i in (0, 31)]
+    codes = model.step(torch.zeros(2, 4, dtype=torch.long, device="meta"), cache, run)
+    for hook in hooks:
+        hook.remove()
+    assert codes.shape == (2, 4) and calls == [(2,), (2,)]
+    assert not run.replay.any() and torch.isnan(run.tas).all()
