@@ -24,7 +24,6 @@ conventions for a vector unit, not measurements.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -107,7 +106,3 @@ def op_cost(name: str, cls: str, inputs: Sequence[torch.Tensor], outputs: Sequen
     if cls == "sampling":
         return 0, SAMPLING_FLOPS[base] * in_elems
     return 0, 0
-
-
-def numel(shape: Sequence[int]) -> int:
-    return math.prod(shape)
