@@ -1,0 +1,137 @@
+"""On-chip buffers as the simulator sees them, and how ops are tiled to fit them.
+
+Buffers of one purpose (weights, kv_cache, activations, scores, replay_cache, output)
+form one group: their capacities and read-port bandwidths add up (they are striped).
+A group holds ``slots`` tiles of ``slot_bytes`` each: one tile when single-buffered,
+two when double-buffered (the schema's ``bytes`` is the size of one copy), so a tile
+is exactly one copy and double buffering loads tile i+1 while tile i is computed.
+
+A matrix op streams one large operand (weights, or the KV cache for attention) through
+its group; `tile_columns` cuts that operand into tiles along the output columns (or, if
+one column does not fit, along the reduction), so every tile fits a slot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PURPOSES = ("weights", "activations", "kv_cache", "replay_cache", "scores", "output")
+
+
+@dataclass(frozen=True)
+class BufferGroup:
+    """All buffers of one purpose, as one striped buffer."""
+
+    purpose: str
+    names: tuple[str, ...]
+    memories: tuple[str, ...]
+    capacities_bytes: tuple[int, ...]
+    slot_bytes: int
+    slots: int
+    port_bytes_per_cycle: float
+
+    @property
+    def capacity_bytes(self) -> int:
+        """Bytes of all copies of all buffers of the group."""
+        return self.slot_bytes * self.slots
+
+
+class BufferSet:
+    """The design's buffers grouped by purpose; a missing optional purpose falls back."""
+
+    FALLBACK = {"scores": "activations", "output": "activations", "replay_cache": "activations"}
+
+    def __init__(self, groups: dict[str, BufferGroup], buffers: list[tuple[str, str, str, int]]) -> None:
+        self.groups = groups
+        self.buffers = buffers  # (name, purpose, memory, bytes of all copies)
+
+    @classmethod
+    def from_design(cls, design: Any) -> "BufferSet":
+        groups: dict[str, BufferGroup] = {}
+        for purpose in PURPOSES:
+            members = design.buffers_for(purpose)
+            if not members:
+                continue
+            groups[purpose] = BufferGroup(
+                purpose=purpose,
+                names=tuple(b.name for b in members),
+                memories=tuple(b.memory for b in members),
+                capacities_bytes=tuple(b.bytes * b.copies for b in members),
+                slot_bytes=sum(b.bytes for b in members),
+                slots=2 if all(b.double_buffered for b in members) else 1,
+                port_bytes_per_cycle=sum(b.port_bytes_per_cycle for b in members),
+            )
+        buffers = [(b.name, b.purpose, b.memory, b.bytes * b.copies) for b in design.buffers]
+        return cls(groups, buffers)
+
+    def group(self, purpose: str) -> BufferGroup:
+        """The group holding `purpose`, or the one its data falls back to."""
+        while purpose not in self.groups:
+            if purpose not in self.FALLBACK:
+                raise KeyError(f"design has no buffer with purpose {purpose!r}")
+            purpose = self.FALLBACK[purpose]
+        return self.groups[purpose]
+
+    def split_bits(self, bits_by_purpose: dict[str, tuple[int, int]]) -> dict[str, dict[str, Any]]:
+        """Per-buffer read/write bits from per-purpose totals, split in proportion to capacity."""
+        result: dict[str, dict[str, Any]] = {
+            name: {"memory": memory, "purpose": purpose, "read_bits": 0, "write_bits": 0}
+            for name, purpose, memory, _ in self.buffers
+        }
+        for purpose, (read_bits, write_bits) in bits_by_purpose.items():
+            group = self.group(purpose)
+            total = sum(group.capacities_bytes)
+            for key, bits in (("read_bits", read_bits), ("write_bits", write_bits)):
+                given = 0
+                for name, capacity in zip(group.names[:-1], group.capacities_bytes[:-1]):
+                    part = bits * capacity // total
+                    result[name][key] += part
+                    given += part
+                result[group.names[-1]][key] += bits - given
+        return result
+
+
+def tile_columns(total_bytes: int, k: int, n: int, slot_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a streamed operand of `total_bytes` (k x n, reduction x outputs) into slot-sized tiles.
+
+    Returns (bytes, k, n) per tile. Tiles take as many whole output columns as fit a slot;
+    when a single column does not fit, each column is cut along the reduction into equal
+    parts. Tile bytes add up to `total_bytes` exactly.
+    """
+    if total_bytes <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    n = max(n, 1)
+    k = max(k, 1)
+    columns_per_tile = (slot_bytes * n) // total_bytes
+    if columns_per_tile >= 1:
+        columns_per_tile = min(columns_per_tile, n)
+        tiles = math.ceil(n / columns_per_tile)
+        starts = np.arange(tiles, dtype=np.int64) * columns_per_tile
+        ends = np.minimum(starts + columns_per_tile, n)
+        bytes_ = (total_bytes * ends) // n - (total_bytes * starts) // n
+        return bytes_, np.full(tiles, k, np.int64), ends - starts
+    parts = math.ceil(total_bytes / (n * slot_bytes))
+    while math.ceil(total_bytes / (n * parts)) > slot_bytes:
+        parts += 1
+    tiles = n * parts
+    index = np.arange(tiles + 1, dtype=np.int64)
+    bytes_ = np.diff((total_bytes * index) // tiles)
+    k_index = np.arange(parts + 1, dtype=np.int64)
+    k_parts = np.diff((k * k_index) // parts)
+    return bytes_, np.tile(k_parts, n), np.ones(tiles, np.int64)
+
+
+def peak_occupancy(changes: list[tuple[int, int]], start_bytes: int = 0) -> int:
+    """Peak of a running sum of (time, +/- bytes) changes; releases at a time go before fills."""
+    if not changes:
+        return start_bytes
+    ordered = sorted(changes, key=lambda c: (c[0], c[1]))
+    level = peak = start_bytes
+    for _, delta in ordered:
+        level += delta
+        peak = max(peak, level)
+    return peak
