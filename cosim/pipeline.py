@@ -121,7 +121,7 @@ class PipelineResult:
                          _db(run.get("psnr_vs_dense_db")), _db(run.get("psnr_vs_truth_db")),
                          f"{run['wall_time_s']:.2f} s"])
         lines.append(format_table(["decode", "replay", "token agreement", "PSNR vs dense", "PSNR vs truth",
-                                   "CPU time"], rows))
+                                   "decode wall time"], rows))
         table = [row for name, report in self.reports.items() for row in report.summary_rows(f"{name} ")]
         design = next(iter(self.reports.values())).design.name if self.reports else "-"
         lines.append(f"Simulated on {design}:")
@@ -158,7 +158,7 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     for preset in settings.models:
         step_started = time.perf_counter()
         _say(f"tracing {preset}", settings)
-        graph = trace_model(preset, phase="decode")
+        graph = trace_model(preset, phase="decode", batch_rows=traces["fastcar"].batch_rows)
         files.append(save_graph(graph, out / "graphs" / f"{preset}.json"))
         layers = int(graph.graph["num_layers"])
         trace = traces["fastcar"]

@@ -14,7 +14,7 @@ from cosim.synthetic_trace import synthetic_trace
 
 
 def hand_graph() -> nx.DiGraph:
-    """One decoder layer of hidden 8 with attention and a replayable MLP."""
+    """One decoder layer of hidden 8 with attention and a replayable MLP, then an LM head."""
     g = nx.DiGraph(model="hand", phase="decode", batch_rows=2, tokens_per_frame=4, frames=3, num_layers=1,
                    hidden=8, kv_len_ref=6, precision_bytes={"weights": 1, "activations": 1, "kv_cache": 1})
     add_op(g, "qkv", "linear", "attention", layer=0, macs_fixed=192, weight_elems=192, act_read_elems_fixed=8,
@@ -31,6 +31,8 @@ def hand_graph() -> nx.DiGraph:
            act_read_elems_fixed=8, act_write_elems_fixed=32, replayable=True)
     add_op(g, "down", "linear", "mlp", layer=0, after=["up"], macs_fixed=256, weight_elems=256,
            act_read_elems_fixed=32, act_write_elems_fixed=8, replayable=True)
+    add_op(g, "head", "head", "head", after=["down"], macs_fixed=800, weight_elems=800, act_read_elems_fixed=8,
+           act_write_elems_fixed=100)
     return g
 
 
