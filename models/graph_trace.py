@@ -457,11 +457,12 @@ def _account(group: _Group, ops: list[_Op], group_of: dict[int, int], gi: int) -
     flops = sum(op.flops for op in group.ops)
     for op in group.ops:  # a product of two tensors summed right away is a dot product: MACs
         sources = {p for p, _ in op.act_reads}
-        if op.name == "sum" and len(sources) == 1 and (source := sources.pop()) in inside:
-            product = ops[source]
-            if product.name == "mul" and product.tensor_operands == 2 and product.consumers == {op.index}:
-                macs += product.out_elems
-                flops -= product.flops + op.flops
+        if op.name != "sum" or len(sources) != 1 or not sources <= inside:
+            continue
+        product = ops[min(sources)]
+        if product.name == "mul" and product.tensor_operands == 2 and product.consumers == {op.index}:
+            macs += product.out_elems
+            flops -= product.flops + op.flops
     act_reads: dict[int, int] = {}
     weights: dict[str, int] = {}
     kv: dict[str, int] = {}
@@ -577,7 +578,7 @@ def _assemble(traces: list[dict[str, dict]], lengths: list[int], graph: nx.DiGra
 
 # -- public entry point ------------------------------------------------------------------
 def trace_model(
-    model: str | ModelConfig,
+    preset_or_config: str | ModelConfig,
     phase: str = "decode",
     *,
     kv_len: int | None = None,
@@ -596,13 +597,16 @@ def trace_model(
     one. tas: include FastCar's TAS op in decode (needs kv_len > tokens_per_frame, so a
     previous-frame key exists). dtype: the traced precision, behind ``precision_bytes``.
     """
-    config = get_preset(model) if isinstance(model, str) else model
+    config = get_preset(preset_or_config) if isinstance(preset_or_config, str) else preset_or_config
     if phase not in PHASES:
         raise UserError(None, "phase", f"one of {', '.join(PHASES)}", phase)
     if dtype not in DTYPES:
         raise UserError(None, "dtype", f"one of {', '.join(DTYPES)}", dtype)
     _check_int("batch_rows", batch_rows, 1)
     if phase == "decode":
+        if prefill_tokens is not None:
+            raise UserError(None, "prefill_tokens", "no prefill length for a decode trace (use phase prefill)",
+                            prefill_tokens)
         prefill_tokens = 0
         minimum = config.tokens_per_frame + 1 if tas else 1
         kv_len = config.video_tokens if kv_len is None else kv_len

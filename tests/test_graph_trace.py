@@ -2,6 +2,7 @@
 runs, replay marking, KV-length scaling, file round trip and CLI errors."""
 
 import json
+import resource
 from collections import Counter
 
 import pytest
@@ -53,6 +54,11 @@ def test_vila_decode_layer_macs_equal_the_closed_form(vila_graph):
         tas = g.nodes[f"layers.{layer}.tas"]
         assert (tas["macs_fixed"], tas["kv_read_elems_fixed"]) == (HIDDEN, HIDDEN)  # one dot product
     assert g.graph["kv_len_ref"] == 2048 and g.graph["precision_bytes"]["weights"] == 2
+
+
+def test_vila_trace_allocates_no_weights(vila_graph):
+    """The 7B weights alone are 13 GB at float16; the whole test process stays under 1 GB."""
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1_000_000  # KiB on Linux
 
 
 def test_vila_summary_mlp_share(vila_graph):
@@ -183,6 +189,7 @@ def test_cli_rejects_a_damaged_graph_file(toy_graph, tmp_path, capsys, damage, m
     (["--model", "toyworld", "--kv-len", "100", "--summary"], "kv_len: expected an integer >= 257"),
     (["--model", "toyworld", "--phase", "train", "--summary"], "phase: expected one of decode, prefill"),
     (["--model", "toyworld"], "expected -o FILE to write the graph, or --summary"),
+    (["--model", "toyworld", "--prefill-tokens", "8", "--summary"], "prefill_tokens: expected no prefill length"),
 ])
 def test_cli_user_errors(args, message, capsys):
     assert main(["trace", *args]) == 2
