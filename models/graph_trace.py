@@ -481,10 +481,10 @@ def _account(group: _Group, ops: list[_Op], group_of: dict[int, int], gi: int) -
         for key, shape in op.inputs:
             if key[0] != "act" or not all(p in inside for p in key[1:]):
                 shapes.setdefault(key, shape)
-    written = 0
+    written = 0  # outputs that leave the node: to other nodes, to the KV cache, or step results
     for op in group.ops:
         outside = op.consumers - inside
-        if outside or (not op.consumers and not op.kv_consumed):
+        if outside or op.kv_consumed or not op.consumers:
             written += op.out_elems
     producers: dict[int, dict] = {}
     for p, elems in act_reads.items():

@@ -76,6 +76,8 @@ def test_kv_cache_writes_belong_to_the_key_and_value_producers(vila_graph):
     writers = {n: a["kv_write_elems"] for n, a in g.nodes(data=True) if a["kv_write_elems"]}
     assert writers == {name: HIDDEN for layer in range(32)
                        for name in (f"layers.{layer}.self_attn.rope#2", f"layers.{layer}.self_attn.v_proj")}
+    # A matmul's output width is its act_write_elems, also when the output goes to the cache.
+    assert g.nodes["layers.0.self_attn.v_proj"]["act_write_elems_fixed"] == HIDDEN
     # The score reads the key written this step: an edge through the cache.
     assert g.edges["layers.5.self_attn.rope#2", "layers.5.self_attn.attention_score"]["via"] == "kv_cache"
 
