@@ -581,6 +581,8 @@ class SegmentRun:
         self.plans = [self.ctx.plan(op) for op in ops]
         self.descendants = descendants
         self.phase = [WAIT_PREDS] * len(ops)
+        self.not_started = set(range(len(ops)))
+        self.running: set[int] = set()
         self.waiting_for: list[str | None] = [None] * len(ops)
         self.done = [self.env.event() for _ in ops]
         self.stores: list[simpy.Event] = []
@@ -605,6 +607,8 @@ class SegmentRun:
         if op.preds:
             yield env.all_of([self.done[p] for p in op.preds])
         self.phase[i] = WAIT_RESOURCE
+        self.not_started.discard(i)
+        self.running.add(i)
         for name, value in self.ctx.static_counts(op, self.info.block).items():
             m.count(name, value)
         token = None
@@ -649,6 +653,7 @@ class SegmentRun:
         if op.kind == "tas" and m.loader is not None and self.info.resolves is not None:
             m.loader.resolve(self.info.resolves)
         self.phase[i] = DONE
+        self.running.discard(i)
         self.done[i].succeed()
         if op.stores:
             transfer = m.dram.transfer([("write", c, b) for c, b in op.stores], stream)
@@ -731,13 +736,13 @@ class SegmentRun:
         if m.loader is not None and not m.loader.blocked:
             return False
         mine = self.plans[i].engine
-        for j, phase in enumerate(self.phase):
-            if j == i or phase == DONE:
+        if not self.not_started <= self.descendants[i]:
+            return False
+        for j in self.running:
+            if j == i:
                 continue
-            if phase == WAIT_PREDS:
-                if j not in self.descendants[i]:
-                    return False
-            elif phase == WAIT_RESOURCE:
+            phase = self.phase[j]
+            if phase == WAIT_RESOURCE:
                 if self.waiting_for[j] not in (mine, "token"):
                     return False
             elif phase == COMPUTE_ONLY:
@@ -1193,7 +1198,7 @@ def _timeline(wl: Workload, results: list[SegmentResult], ids: np.ndarray, insta
     events: list[TimelineEvent] = []
     for flat in range(first * per_step, last * per_step):
         step, q = divmod(flat, per_step)
-        for track, name, start, duration in results[int(ids[flat])].intervals:
+        for start, track, name, duration in sorted((i[2], i[0], i[1], i[3]) for i in results[int(ids[flat])].intervals):
             if len(events) >= max_events:
                 return events, True
             events.append(TimelineEvent(track, name, int(starts[flat] + start), int(duration), step,

@@ -173,9 +173,12 @@ def _nbytes(elems: int, bytes_per_elem: float) -> int:
     return math.ceil(elems * bytes_per_elem)
 
 
-def _generic_name(module: str) -> str:
-    """``layers.3.mlp.gate_proj`` -> ``mlp.gate_proj`` (the layer is carried separately)."""
-    return re.sub(r"^(?:.*?\.)?layers\.\d+\.", "", module)
+def _generic_name(module: str, layer: int) -> str:
+    """``layers.3.mlp.gate_proj`` -> ``mlp.gate_proj``, ``layers.3`` -> ``layer`` (the layer is carried
+    separately, so that identical layers share one template)."""
+    if layer < 0:
+        return module
+    return re.sub(r"^(?:.*?\.)?layers\.\d+(?:\.|$)", "", module) or "layer"
 
 
 class Workload:
@@ -328,7 +331,7 @@ def _engine_of(kind: str) -> str:
 
 def _template_op(attrs: dict[str, Any], preds: tuple[int, ...]) -> OpTemplate:
     return OpTemplate(
-        name=_generic_name(str(attrs.get("module", ""))) or attrs["kind"],
+        name=_generic_name(str(attrs.get("module", "")), int(attrs["layer"])) or attrs["kind"],
         kind=attrs["kind"],
         engine=_engine_of(attrs["kind"]),
         replayable=bool(attrs["replayable"]),
@@ -446,7 +449,7 @@ def _size_segment(template: SegmentTemplate, param: int, rows: int, hidden: int,
     keep: list[int] = []
     active_rows: dict[int, int] = {}
     for i, op in enumerate(template.ops):
-        if op.role == "tas":
+        if op.kind == "tas":
             n = rows if tas_flag != TAS_NONE else 0
         elif op.role == "replay_read":
             n = replaying
@@ -510,7 +513,7 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
     if op.kv_write_elems:
         stores.append(("kv_write", _nbytes(op.kv_write_elems * rows, s.kv_bytes)))
 
-    if op.role == "tas":
+    if op.kind == "tas":  # the previous-frame key: in the attention's key stream unless attention is sparse
         if tas_flag == TAS_READS_KEY:
             loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
         return OpWork(**common, engine="tas", m=rows, k=macs_row, n=1, instances=1, streamed=None, streamed_bytes=0,

@@ -80,3 +80,68 @@ def llama7b_graph(num_layers: int = 32, vocab: int = 32000) -> nx.DiGraph:
     """The LLaMA-2-7B geometry of VILA-U's language model (FACTS.md section 1)."""
     return llama_graph(num_layers=num_layers, hidden=4096, heads=32, mlp_hidden=11008, vocab=vocab,
                        model="llama-7b-shaped")
+
+
+# --------------------------------------------------------------------------- small cases for hand checks
+
+import copy  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from cosim.replay_trace import ReplayTrace  # noqa: E402
+
+TINY_DESIGN = {
+    # 19.2 GB/s x 0.5 at 200 MHz = 48 bytes per cycle; 100 ns = 20 cycles of latency
+    "name": "tiny", "device": "kv260", "clock_mhz": 200.0,
+    "precision": {"weights": "int8", "activations": "int8", "kv_cache": "int8"},
+    "engines": {
+        "matrix": {"type": "mac_tree", "arrays": 1, "rows": 64, "cols": 64},
+        "vector": {"lanes": 64, "dsps": 0},
+        "tas": {"lanes": 64, "dsps": 0},
+    },
+    "buffers": [
+        # 16384-bit port: 2048 bytes per cycle, so reading a 12288-byte tile takes 6 cycles
+        {"name": "w", "purpose": "weights", "bytes": 12288, "memory": "uram", "width_bits": 16384,
+         "double_buffered": True},
+        {"name": "kv", "purpose": "kv_cache", "bytes": 12288, "memory": "uram", "width_bits": 16384},
+        {"name": "act", "purpose": "activations", "bytes": 1 << 20, "memory": "bram", "width_bits": 512},
+    ],
+    "dram": {"channels": 1, "efficiency": 0.5, "burst_bytes": 4096, "access_latency_ns": 100.0},
+    "replay_cache": "dram",
+    "scheduling": {"policy": "time_multiplexed"},
+}
+
+
+def tiny_design(changes: dict | None = None, matrix: dict | None = None, buffers: dict | None = None,
+                scheduling: dict | None = None):
+    """The tiny design with some keys replaced (``buffers`` maps a buffer name to its changed keys)."""
+    from cosim.hw.library import design_from_dict
+
+    data = copy.deepcopy(TINY_DESIGN)
+    data.update(changes or {})
+    if matrix:
+        data["engines"]["matrix"] = matrix
+    for buffer in data["buffers"]:
+        buffer.update((buffers or {}).get(buffer["name"], {}))
+    if scheduling:
+        data["scheduling"] = scheduling
+    return design_from_dict(data, "tiny")
+
+
+def one_op_graph(kind: str = "linear", **sizes) -> nx.DiGraph:
+    """A one-layer graph holding a single op (in the layer's pre-attention segment)."""
+    g = nx.DiGraph(model="one-op", phase="decode", batch_rows=1, tokens_per_frame=4, frames=2, num_layers=1,
+                   hidden=64, kv_len_ref=1, precision_bytes={"weights": 1})
+    add_op(g, "layers.0.op", kind, "attention", layer=0, **sizes)
+    return g
+
+
+def first_frame_trace(rows: int = 1, num_layers: int = 1, steps: int = 1) -> ReplayTrace:
+    """Steps of the first frame only: no previous frame, so no TAS and no replay."""
+    return ReplayTrace(
+        tas=np.full((steps, num_layers, rows), np.nan, np.float32), replay=np.zeros((steps, num_layers, rows), bool),
+        frame=np.zeros(steps, np.int32), row=np.zeros(steps, np.int32), col=np.arange(steps, dtype=np.int32),
+        kv_len=np.arange(1, steps + 1, dtype=np.int32),
+        kv_attended=np.repeat(np.arange(1, steps + 1, dtype=np.int32)[:, None], num_layers, axis=1),
+        meta={"model": "test", "num_layers": num_layers, "batch_rows": rows, "tokens_per_frame": 4,
+              "frame_rows": 1, "frame_cols": max(steps, 4), "frames": 2, "prompt_len": 0, "source": "synthetic"})
