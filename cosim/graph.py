@@ -18,10 +18,12 @@ file. Node attributes (``Q`` stands for each of ``macs``, ``flops``, ``act_read_
 - ``input_shapes``, ``output_shape``, ``dtype``: as traced
 - ``Q_fixed``, ``Q_per_kv``: ints; ``kv_scaling``: ``"none"`` or ``"linear"``
 - ``weight_elems``: parameters read; ``kv_write_elems``: KV-cache entries appended
-- ``weight_bytes``, ``act_bytes``: bytes at the graph's precision at ``kv_len_ref``
+  (these outputs also count in ``act_write_elems``)
+- ``weight_bytes``, ``act_bytes`` (optional): bytes at the graph's precision at ``kv_len_ref``
 - ``replayable``: FastCar replay skips this op (post-attention norm and MLP)
 
-Edges carry ``elems`` (fixed) and ``elems_per_kv`` passed from producer to consumer.
+Edges carry ``elems`` (fixed) and ``elems_per_kv`` passed from producer to consumer, and
+optionally ``via`` (``activation`` or ``kv_cache``).
 """
 
 from __future__ import annotations
