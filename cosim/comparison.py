@@ -77,5 +77,5 @@ def simulate_runs(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *,
                leave=False)
     for label, kind, run_trace, policy in bar:
         bar.set_postfix_str(label)
-        runs.append(Run(label, kind, simulate(graph, run_trace, design, policy=policy)))
+        runs.append(Run(label, kind, simulate(graph, run_trace, design, policy=policy, progress=progress)))
     return runs
