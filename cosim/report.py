@@ -57,6 +57,7 @@ class Report:
     energies: dict[str, EnergyBreakdown]
     inputs: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] | None = None
+    _figures: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     # -- run lookup ------------------------------------------------------------------------
     def run(self, label: str) -> Run:
@@ -83,9 +84,20 @@ class Report:
     def drs(self) -> Run | None:
         return self._first("fastcar", "drs")
 
+    def _energy_ratio(self, baseline: Run | None, run: Run | None) -> float | None:
+        """Baseline energy / run energy (> 1: the run saves energy); None without both runs."""
+        if baseline is None or run is None or not self.energies[run.label].total_j:
+            return None
+        return self.energies[baseline.label].total_j / self.energies[run.label].total_j
+
     # -- figures ---------------------------------------------------------------------------
     def run_figures(self, run: Run) -> dict[str, Any]:
         """Every figure of one run (the ``runs.<label>`` object of report.json)."""
+        if run.label not in self._figures:
+            self._figures[run.label] = self._compute_figures(run)
+        return self._figures[run.label]
+
+    def _compute_figures(self, run: Run) -> dict[str, Any]:
         result = run.result
         energy = self.energies[run.label]
         seconds_per_cycle = 1.0 / (result.clock_mhz * 1e6)
@@ -133,9 +145,9 @@ class Report:
                 "timeline_truncated": result.timeline_truncated,
             },
         }
-        figures["speedup_over_dense"] = _ratio(self.dense, run, "latency")
-        figures["speedup_over_sparse_attention"] = _ratio(self.sparse, run, "latency")
-        figures["energy_ratio_vs_dense"] = _ratio(self.dense, run, "energy", self.energies)
+        figures["speedup_over_dense"] = _speedup(self.dense, run)
+        figures["speedup_over_sparse_attention"] = _speedup(self.sparse, run)
+        figures["energy_ratio_vs_dense"] = self._energy_ratio(self.dense, run)
         return figures
 
     def comparisons(self) -> dict[str, Any]:
@@ -147,13 +159,13 @@ class Report:
             "dense_baseline": self.dense.label if self.dense else None,
             "sparse_attention_baseline": self.sparse.label if self.sparse else None,
             "fastcar_best_non_drs": best.label if best else None,
-            "fastcar_speedup_over_dense": _ratio(self.dense, best, "latency"),
-            "fastcar_speedup_over_sparse_attention": _ratio(self.sparse, best, "latency"),
+            "fastcar_speedup_over_dense": _speedup(self.dense, best),
+            "fastcar_speedup_over_sparse_attention": _speedup(self.sparse, best),
             "drs_run": drs.label if drs else None,
-            "drs_speedup_over_dense": _ratio(self.dense, drs, "latency"),
-            "drs_speedup_over_sparse_attention": _ratio(self.sparse, drs, "latency"),
-            "drs_speedup_over_policies": {r.label: _ratio(r, drs, "latency") for r in fastcar_other},
-            "drs_energy_ratio_vs_dense": _ratio(self.dense, drs, "energy", self.energies),
+            "drs_speedup_over_dense": _speedup(self.dense, drs),
+            "drs_speedup_over_sparse_attention": _speedup(self.sparse, drs),
+            "drs_speedup_over_policies": {r.label: _speedup(r, drs) for r in fastcar_other},
+            "drs_energy_ratio_vs_dense": self._energy_ratio(self.dense, drs),
             "drs_predictor_accuracy": (drs.result.drs or {}).get("predictor_accuracy") if drs else None,
             "dense_mlp_share_of_latency": (self.dense.result.block_cycles.get("mlp", 0)
                                            / max(self.dense.result.total_cycles, 1)) if self.dense else None,
@@ -370,17 +382,11 @@ def roofline_position(result: SimResult) -> dict[str, Any]:
     }
 
 
-def _ratio(baseline: Run | None, run: Run | None, what: str,
-           energies: dict[str, EnergyBreakdown] | None = None) -> float | None:
-    """baseline / run latency (a speedup) or energy (a saving factor); None without both."""
-    if baseline is None or run is None:
+def _speedup(baseline: Run | None, run: Run | None) -> float | None:
+    """Baseline latency / run latency; None without both runs."""
+    if baseline is None or run is None or run.result.total_cycles == 0:
         return None
-    if what == "latency":
-        num, den = baseline.result.total_cycles / baseline.result.clock_mhz, run.result.total_cycles / run.result.clock_mhz
-    else:
-        assert energies is not None
-        num, den = energies[baseline.label].total_j, energies[run.label].total_j
-    return num / den if den else None
+    return baseline.result.latency_s / run.result.latency_s
 
 
 # -- formatting -------------------------------------------------------------------------------
