@@ -286,6 +286,8 @@ class Workload:
             for op in self.ops(int(template_id), int(param)):
                 for direction, parts in (("read", op.loads), ("write", op.stores)):
                     for category, nbytes in parts:
+                        if not nbytes:
+                            continue
                         totals[(direction, category)] = totals.get((direction, category), 0) + int(count) * nbytes
                 if op.streamed:
                     category = "weights" if op.streamed == "weights" else "kv_read"
@@ -507,9 +509,9 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
                       act_write_bytes=nbytes if op.role == "replay_read" else 0)
 
     excess = act_read + act_write - capacity
-    if excess > 0:  # the part of the op's activations that does not fit on chip goes through DRAM
+    if excess > 0:  # the part of the working set that does not fit goes through DRAM: inputs first, then outputs
         loads.append(("activations", min(act_read, excess)))
-        stores.append(("activations", min(act_write, excess)))
+        stores.append(("activations", excess - min(act_read, excess)))
     if op.kv_write_elems:
         stores.append(("kv_write", _nbytes(op.kv_write_elems * rows, s.kv_bytes)))
 
@@ -517,8 +519,8 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
         if tas_flag == TAS_READS_KEY:
             loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
         return OpWork(**common, engine="tas", m=rows, k=macs_row, n=1, instances=1, streamed=None, streamed_bytes=0,
-                      loads=tuple(loads), stores=tuple(stores), macs=macs_row * rows,
-                      mac_precision=s.kv_mac_precision, vector_elements=0, act_purpose=act_purpose,
+                      loads=tuple(p for p in loads if p[1] > 0), stores=tuple(p for p in stores if p[1] > 0),
+                      macs=macs_row * rows, mac_precision=s.kv_mac_precision, vector_elements=0, act_purpose=act_purpose,
                       act_read_bytes=act_read, act_write_bytes=act_write)
 
     if op.engine == "dma":  # embedding: gather one table row per batch row
