@@ -117,8 +117,9 @@ def energy_figure(runs: Sequence[tuple[str, EnergyBreakdown]]) -> Figure:
             ax.bar(x, values, bottom=bottom, color=colours[key], label=key.replace("_", " "), width=0.65)
             bottom += values
         for xi, total in zip(x, bottom):
-            ax.annotate(f"{total:,.0f}" if total >= 1000 else f"{total:.3g}", (xi, total), ha="center", va="bottom", fontsize=8,
-                        xytext=(0, 2), textcoords="offset points")
+            text = f"{total:,.0f}" if total >= 1000 else f"{total:.3g}"
+            ax.annotate(text, (xi, total), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+                        textcoords="offset points")
         ax.set_xticks(x, labels, rotation=20, ha="right")
         ax.legend(fontsize=8, title=title, title_fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0),
                   ncols=3, frameon=False)
