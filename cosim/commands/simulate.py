@@ -13,7 +13,8 @@ HELP = "simulate a compute graph with a replay trace on a design: dense vs FastC
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graph", required=True, help="ComputeGraph JSON (from the tracer)")
-    parser.add_argument("--trace", required=True, help="ReplayTrace .npz (from a decode run or the synthetic generator)")
+    parser.add_argument("--trace", required=True,
+                        help="ReplayTrace .npz (from a decode run or the synthetic generator)")
     parser.add_argument("--design", required=True,
                         help="design YAML file or shipped design name (e.g. kv260-fastcar)")
     parser.add_argument("--policy", action="append", choices=("static", "time_multiplexed", "drs"),
