@@ -137,11 +137,14 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     from cosim.graph import save_graph
     from cosim.hw import load_design
     from cosim.report import build_report
+    from models.config import get_preset
     from models.graph_trace import trace_model
 
     started = time.perf_counter()
     out = Path(settings.out)
-    design = load_design(settings.design)  # a bad design name fails before any decoding
+    design = load_design(settings.design)  # bad names fail before any decoding
+    for preset in settings.models:
+        get_preset(preset)
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
