@@ -11,8 +11,9 @@ from typing import Any
 
 import networkx as nx
 import yaml
+from simulator_graphs import llama_graph
 
-from cosim.graph import add_op, save_graph
+from cosim.graph import save_graph
 from cosim.hw import hwconfigs_dir
 from cosim.synthetic_trace import synthetic_trace
 
@@ -20,16 +21,9 @@ TESTS = Path(__file__).resolve().parent
 VOLATILE = ["elapsed_s", "host", "finished"]  # columns that differ between equal runs
 
 
-def tiny_graph(layers: int = 2) -> nx.DiGraph:
-    """Two layers of attention projection + replayable MLP, 2 rows, 2x2 frames."""
-    graph = nx.DiGraph(model="tiny", phase="decode", batch_rows=2, tokens_per_frame=4, frames=3, num_layers=layers,
-                       hidden=8, kv_len_ref=6, precision_bytes={"weights": 1, "activations": 1, "kv_cache": 1})
-    for layer in range(layers):
-        add_op(graph, f"q{layer}", "linear", "attention", layer=layer, macs_fixed=64, weight_elems=64,
-               act_read_elems_fixed=8, act_write_elems_fixed=8)
-        add_op(graph, f"up{layer}", "linear", "mlp", layer=layer, after=[f"q{layer}"], macs_fixed=128,
-               weight_elems=128, act_read_elems_fixed=8, act_write_elems_fixed=16, replayable=True)
-    return graph
+def tiny_graph() -> nx.DiGraph:
+    """Two LLaMA-style layers of hidden 64, 2 rows, 2x2 frames: simulates in well under a second."""
+    return llama_graph(num_layers=2, hidden=64, heads=4, mlp_hidden=128, model="tiny", tokens_per_frame=4, frames=3)
 
 
 def make_sweep(folder: Path, parameters: dict[str, Any], *, strategy: dict | None = None,

@@ -46,10 +46,10 @@ def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: 
         if workload["kind"] == "synthetic":
             files["trace"] = _synthetic(workload["synthetic"], files.get("graph") or inputs["graph"], folder)
         elif workload["kind"] == "decode":
-            trace, metrics, preset = _decode(workload["decode"], inputs, folder)
+            trace, metrics, model_config = _decode(workload["decode"], inputs, folder)
             files["trace"] = trace
             if "graph" not in files and "graph" not in inputs:
-                files["graph"] = _trace_graph(preset, folder)
+                files["graph"] = _trace_graph(model_config, folder)
         trace = load_cached_trace(files.get("trace") or inputs["trace"])
         metrics.setdefault("workload_replay_ratio", trace.replay_ratio())
         return {"files": files, "metrics": plain_metrics(metrics)}
@@ -57,11 +57,11 @@ def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: 
         return {"error": describe_failure(failure)}
 
 
-def _trace_graph(preset: str, folder: Path) -> str:
-    """One decode step of a model preset as a graph file (meta tensors: no weights)."""
+def _trace_graph(model: Any, folder: Path) -> str:
+    """One decode step of a model (preset name or config) as a graph file (meta tensors: no weights)."""
     from models.graph_trace import trace_model
 
-    return str(save_graph(trace_model(preset, phase="decode"), folder / "graph.json"))
+    return str(save_graph(trace_model(model, phase="decode"), folder / "graph.json"))
 
 
 def _synthetic(recipe: dict[str, Any], graph_path: str, folder: Path) -> str:
@@ -85,12 +85,12 @@ def _synthetic(recipe: dict[str, Any], graph_path: str, folder: Path) -> str:
     return str(trace.save(folder / "trace.npz"))
 
 
-def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tuple[str, dict[str, Any], str]:
+def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tuple[str, dict[str, Any], Any]:
     """Decode held-out toy-world videos with FastCar (and the recipe's attention policy).
 
     Quality is measured against a dense decode of the same start and seed (token
     agreement, PSNR) and against the true frames (PSNR), averaged over the videos; the
-    first video's decisions become the trace. Returns (trace path, metrics, model preset).
+    first video's decisions become the trace. Returns (trace path, metrics, model config).
     """
     import torch
 
@@ -149,7 +149,7 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
         "psnr_vs_truth_db": float(np.mean(figures["psnr_truth"])),
         "decode_wall_time_s": float(np.sum(figures["time"])),
     }
-    return str(first_trace.save(folder / "trace.npz")), metrics, model.config.name
+    return str(first_trace.save(folder / "trace.npz")), metrics, model.config
 
 
 def load_cached_graph(path: str) -> nx.DiGraph:
