@@ -14,8 +14,9 @@ class TrainConfig:
     """Everything that determines a training run (recorded in the checkpoint)."""
 
     seed: int = 0
-    steps: int = 900
-    batch_size: int = 4
+    steps: int = 1200
+    batch_size: int = 8
+    window_frames: int = 3
     learning_rate: float = 3e-3
     min_learning_rate: float = 3e-4
     warmup_steps: int = 50
@@ -28,7 +29,7 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        positive = ("steps", "batch_size", "train_videos", "heldout_videos", "tokenizer_videos", "threads")
+        positive = ("steps", "batch_size", "window_frames", "train_videos", "heldout_videos", "tokenizer_videos", "threads")
         for key in positive:
             if getattr(self, key) < 1:
                 raise UserError(None, key, "an integer >= 1", getattr(self, key))
