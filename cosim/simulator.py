@@ -27,10 +27,8 @@ processes follow, in one step. Tests check it against the step-by-step run.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import networkx as nx
@@ -385,6 +383,7 @@ class WeightStream:
         self.used = len(self.resident) + (1 if self.inflight else 0)
         self.occupied_bytes = sum(self.resident.values()) + (self.inflight[1] if self.inflight else 0)
         self.waiting = False
+        self.started: dict[int, int] = {}  # element -> cycle its first tile was requested (for the timeline)
         self._wakeup = self.env.event()
         self.process = self.env.process(self._run())
 
@@ -488,12 +487,16 @@ class WeightStream:
                 self.resident[key] = nbytes
                 self._event(key).succeed()
                 self.position = (key[0], key[1] + 1)
+                if key[1] + 1 == len(self.view.tiles(key[0])) and self.m.run is not None:
+                    start = self.started.pop(key[0], self.m.run.start)  # requested before this segment
+                    self.m.run._interval("dram.weights", "weight stream", start, self.env.now)
                 continue
             nxt = self._next_tile() if self.used < self.slots else None
             if nxt is None:
                 yield self._wait()
                 continue
             key, nbytes = nxt
+            self.started.setdefault(key[0], self.env.now)
             self.used += 1
             self.occupied_bytes += nbytes
             self.m.occupancy_change("weights", nbytes)
@@ -530,6 +533,7 @@ class Machine:
         self.occupancy: dict[str, list[tuple[int, int]]] = {}
         self.level: dict[str, int] = {}
         self.loader: WeightStream | None = None
+        self.run: SegmentRun | None = None  # the segment running now
         self.run_id = 0
 
     def count(self, name: str, value: int) -> None:
@@ -590,6 +594,9 @@ class SegmentRun:
         self.record = record
         machine.run_id += 1
         self.run_id = machine.run_id
+        machine.run = self
+        if machine.loader is not None:
+            machine.loader.started = {}  # timeline intervals of the stream stay within one segment
         self.intervals: list[tuple[str, str, int, int]] = []
 
     def run(self) -> Iterator[simpy.Event]:
@@ -996,10 +1003,13 @@ class Simulation:
             templates = np.broadcast_to(wl.segment_template, wl.params.shape)
             keys = np.stack([templates.ravel(), wl.params.ravel()], axis=1)
             unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-            for k, flat in enumerate(first):
+            bar = _progress(len(first), progress, "simulating distinct segments", "segment")
+            for flat in first:
                 step, q = divmod(int(flat), Q)
                 ops, info = self._segment_inputs(step, q)
                 results.append(self.simulate_one(step, q, ops, info, None, None, True))
+                bar.update(1)
+            bar.close()
             ids[:] = inverse.ravel()
             return results, ids
         states: list[LoaderState] = [LoaderState()]
@@ -1008,13 +1018,12 @@ class Simulation:
         state_id = 0
         templates = wl.segment_template.tolist()
         params = wl.params.tolist()
-        layer_keys = [0 if wl.uniform_layers else layer for layer in wl.segment_layer]
-        bar = _progress(wl.steps, progress)
+        bar = _progress(wl.steps, progress, "simulating steps", "step")
         for step in range(wl.steps):
             step_params = params[step]
             for q in range(Q):
                 window_id = self._window_id(step, q)
-                key = (templates[q], step_params[q], layer_keys[q], state_id, window_id)
+                key = (templates[q], step_params[q], state_id, window_id)
                 index = memo.get(key)
                 if index is None:
                     ops, info = self._segment_inputs(step, q)
@@ -1036,11 +1045,11 @@ class Simulation:
         return results, ids
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool, desc: str, unit: str):
     if enabled:
         from tqdm import tqdm
 
-        return tqdm(total=total, desc="simulating steps", unit="step")
+        return tqdm(total=total, desc=desc, unit=unit, leave=False)
 
     class _Null:
         def update(self, _n: int) -> None:
@@ -1121,7 +1130,8 @@ def _assemble(ctx: SimContext, results: list[SegmentResult], ids: np.ndarray, wi
                  for k, t in enumerate(tracks)}
 
     purposes = sorted(ctx.buffers.groups)
-    peaks = np.array([[r.peaks.get(p, 0) for p in purposes] for r in results], dtype=np.int64).reshape(-1, len(purposes))
+    peaks = np.array([[r.peaks.get(p, 0) for p in purposes] for r in results],
+                     dtype=np.int64).reshape(-1, len(purposes))
     step_peak_by_purpose = peaks[ids].reshape(steps, per_step, len(purposes)).max(axis=1) if steps else \
         np.zeros((0, len(purposes)), np.int64)
     step_buffer_peak: dict[str, np.ndarray] = {}

@@ -153,7 +153,7 @@ class Sizing:
     @classmethod
     def from_design(cls, design: Any) -> "Sizing":
         p = design.precision
-        act_cap = design.buffer_bytes("activations") * (2 if all(b.double_buffered for b in design.buffers_for("activations")) else 1)
+        act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
         scores_cap = sum(b.bytes * b.copies for b in scores) if scores else act_cap
         return cls(
@@ -520,8 +520,8 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
             loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
         return OpWork(**common, engine="tas", m=rows, k=macs_row, n=1, instances=1, streamed=None, streamed_bytes=0,
                       loads=tuple(p for p in loads if p[1] > 0), stores=tuple(p for p in stores if p[1] > 0),
-                      macs=macs_row * rows, mac_precision=s.kv_mac_precision, vector_elements=0, act_purpose=act_purpose,
-                      act_read_bytes=act_read, act_write_bytes=act_write)
+                      macs=macs_row * rows, mac_precision=s.kv_mac_precision, vector_elements=0,
+                      act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
 
     if op.engine == "dma":  # embedding: gather one table row per batch row
         loads.append(("weights", _nbytes(act_write_row * rows, s.weight_bytes) if op.weight_elems else 0))
@@ -531,7 +531,9 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
                       act_read_bytes=0, act_write_bytes=act_write)
 
     if op.engine == "matrix":
-        n_out = max(act_write_row, 1)
+        n_out = act_write_row  # outputs; a projection written only to the KV cache: MACs / inputs
+        if n_out <= 0:
+            n_out = max(macs_row // act_read_row, 1) if act_read_row and macs_row % act_read_row == 0 else 1
         k_red = max(math.ceil(macs_row / n_out), 1)
         if op.weight_elems:
             streamed, streamed_bytes, m, instances = "weights", _nbytes(op.weight_elems, s.weight_bytes), rows, 1
