@@ -106,7 +106,6 @@ class _Run:
                  done: dict[str, dict[str, Any]]) -> None:
         self.plan, self.store, self.strategy, self.executor = plan, store, strategy, executor
         self.records = dict(done)
-        self.uncounted = set(done)  # stored before: already on the progress bar once
         self.points: dict[str, Point] = {}
         self.waiting: dict[str, list[Candidate]] = {}
         self.parked: dict[str, list[tuple[Candidate, Point]]] = {}
@@ -146,14 +145,12 @@ class _Run:
     def _offer(self, candidate: Candidate, point: Point) -> None:
         record = self.records.get(point.key)
         if record is not None:
+            self.strategy.repeated(candidate)
             self.strategy.tell(candidate, record)
-            if point.key in self.uncounted:
-                self.uncounted.discard(point.key)
-            else:
-                self.bar.update(1)
             return
         if point.key in self.waiting:
             self.waiting[point.key].append(candidate)
+            self.strategy.repeated(candidate)
             return
         recipe = point.recipe_key
         if recipe is None or self._ready(recipe):
@@ -224,7 +221,7 @@ class _Run:
         self.points.pop(point.key, None)
         for candidate in self.waiting.pop(point.key, []):
             self.strategy.tell(candidate, record)
-            self.bar.update(1)
+        self.bar.update(1)
 
 
 def _failure(error: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ class Candidate:
 
     params: dict[str, Any]
     handle: Any = None
+    repeat: bool = False
 
 
 class SearchStrategy(ABC):
@@ -41,6 +42,9 @@ class SearchStrategy(ABC):
     def tell(self, candidate: Candidate, record: dict[str, Any]) -> None:
         """The finished record of a proposed point (ignored by fixed designs of experiments)."""
 
+    def repeated(self, candidate: Candidate) -> None:
+        """`candidate` is a point already stored or running: it costs no evaluation."""
+
     @abstractmethod
     def prime(self, records: list[dict[str, Any]]) -> int:
         """Results of this sweep stored before (a resumed sweep); returns how many count toward `total`."""
@@ -48,7 +52,7 @@ class SearchStrategy(ABC):
 
 class _FixedList(SearchStrategy):
     def __init__(self, points: list[dict[str, Any]]) -> None:
-        self.points = points
+        self.points = list({canonical_json(point): point for point in points}.values())  # a value listed twice
         self.total = len(points)
         self._next = 0
 
@@ -101,8 +105,13 @@ class Nsga2(SearchStrategy):
     A parameter with a list of values is searched by its index: ordered (an integer
     distribution) when the values are numbers, unordered (categorical) otherwise.
     Failed and invalid points are told as failed trials, so the search avoids nothing
-    on their account but never learns a made-up objective value.
+    on their account but never learns a made-up objective value. `n_trials` counts
+    distinct points: a proposal of a point already evaluated is answered from the store
+    and another is asked for, until `MAX_REPEATS` proposals in a row were repeats (the
+    search has converged, or the domain is exhausted).
     """
+
+    MAX_REPEATS = 200
 
     def __init__(self, loaded: LoadedSpec, strategy: Nsga2Strategy) -> None:
         import optuna
@@ -121,6 +130,7 @@ class Nsga2(SearchStrategy):
             "minimize" if goal == "min" else "maximize" for goal in self.objectives.values()
         ], sampler=sampler)
         self.asked = 0
+        self.repeats = 0
 
     def _distribution(self, loaded: LoadedSpec, name: str) -> Any:
         distributions = self._optuna.distributions
@@ -133,13 +143,15 @@ class Nsga2(SearchStrategy):
         return distributions.CategoricalDistribution(list(range(len(values))))
 
     def ask(self) -> Candidate | None:
-        if self.asked >= self.total:
+        if self.asked >= self.total or self.repeats >= self.MAX_REPEATS:
             return None
         self.asked += 1
         trial = self.study.ask(self.distributions)
         return Candidate(self._decode(trial.params), trial)
 
     def tell(self, candidate: Candidate, record: dict[str, Any]) -> None:
+        if not candidate.repeat:
+            self.repeats = 0
         values = self._values(record)
         trial = candidate.handle
         if values is None:
@@ -148,6 +160,11 @@ class Nsga2(SearchStrategy):
         for constraint in self.constraints:
             trial.set_constraint(str(constraint), constraint.violation(record["metrics"]))
         self.study.tell(trial, values)
+
+    def repeated(self, candidate: Candidate) -> None:
+        candidate.repeat = True
+        self.asked -= 1
+        self.repeats += 1
 
     def prime(self, records: list[dict[str, Any]]) -> int:
         taken = 0
