@@ -46,10 +46,6 @@ class SchedulingPolicy:
     def matrix_engine_for(self, op: OpWork) -> str:
         return "matrix"
 
-    def describe(self) -> dict[str, Any]:
-        return {"policy": self.name, "matrix_engines": self.matrix_engines(), "serial": self.serial,
-                "stream_weights": self.stream_weights}
-
 
 POLICIES: dict[str, type[SchedulingPolicy]] = {}
 

@@ -71,7 +71,6 @@ class CounterLayout:
         self.names = names
         self.index = {n: i for i, n in enumerate(names)}
         self.engines = engines
-        self.purposes = purposes
 
 
 # --------------------------------------------------------------------------- context
@@ -549,7 +548,7 @@ class Machine:
             table[("read", "weights")] = table.get(("read", "weights"), 0) - full
             key = ("read", "weights_prefetch_wasted")
             table[key] = table.get(key, 0) + kept
-        self.count("drs.wasted_bytes", delivered)
+        self.count("drs.wasted_bytes", min(payload, delivered))
 
     def snapshot(self) -> dict[str, int]:
         """All cumulative counters now (DRAM busy brought up to date)."""

@@ -90,10 +90,6 @@ class SegmentTemplate:
     ops: tuple[OpTemplate, ...]
 
     @property
-    def block(self) -> str:
-        return SEGMENT_BLOCK[self.kind]
-
-    @property
     def scales_with_kv(self) -> bool:
         return any(op.scales_with_kv for op in self.ops)
 
@@ -219,7 +215,6 @@ class Workload:
             self.segment_layer.append(layer)
             seq_template.append(intern(template))
         self.segment_template = np.asarray(seq_template, dtype=np.int64)
-        self.segment_layer_arr = np.asarray(self.segment_layer, dtype=np.int64)
         self.uniform_layers = len({tuple(seq_template[i] for i, l in enumerate(self.segment_layer) if l == layer)
                                    for layer in range(num_layers)}) <= 1
 
