@@ -22,6 +22,8 @@ from typing import Any
 
 import simpy
 
+from cosim.errors import UserError
+
 REQUESTER_CLASSES = ("weights", "kv", "activations", "replay")
 DEFAULT_REQUESTER_WEIGHTS = {name: 1 for name in REQUESTER_CLASSES}
 """Arbitration weights by requester class [design choice]; the schema has no field for them."""
@@ -53,9 +55,9 @@ class DramSpec:
         weights = dict(DEFAULT_REQUESTER_WEIGHTS)
         for name, weight in (requester_weights or {}).items():
             if name not in weights:
-                raise ValueError(f"unknown DRAM requester class {name!r}; expected one of {', '.join(weights)}")
-            if not isinstance(weight, int) or weight < 1:
-                raise ValueError(f"DRAM requester weight of {name!r} must be an integer >= 1, got {weight!r}")
+                raise UserError(None, "dram_weights", f"requester classes among {', '.join(weights)}", name)
+            if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
+                raise UserError(None, f"dram_weights.{name}", "an integer >= 1", weight)
             weights[name] = weight
         return cls(bandwidth, int(design.dram.burst_bytes), int(design.dram_access_latency_cycles),
                    tuple(weights.items()))

@@ -108,3 +108,17 @@ def test_spec_from_design():
     assert s.latency_cycles == 25
     assert s.rounded(1) == 4096 and s.rounded(4097) == 8192
     assert s.move_cycles(4096) == 67
+
+
+def test_bad_arbitration_weights_are_user_errors():
+    import pytest
+
+    from cosim.errors import UserError
+    from cosim.hw.library import load_design
+
+    design = load_design("kv260-fastcar")
+    assert DramSpec.from_design(design, {"kv": 3}).weight_of("kv_read") == 3
+    with pytest.raises(UserError, match="dram_weights"):
+        DramSpec.from_design(design, {"prefetch": 2})
+    with pytest.raises(UserError, match="dram_weights.kv"):
+        DramSpec.from_design(design, {"kv": 0})
