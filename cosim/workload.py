@@ -326,9 +326,9 @@ def _engine_of(kind: str) -> str:
     return "vector"
 
 
-def _template_op(attrs: dict[str, Any], preds: tuple[int, ...]) -> OpTemplate:
+def _template_op(node: str, attrs: dict[str, Any], preds: tuple[int, ...]) -> OpTemplate:
     return OpTemplate(
-        name=_generic_name(str(attrs.get("module", "")), int(attrs["layer"])) or attrs["kind"],
+        name=_generic_name(str(node), int(attrs["layer"])) or attrs["kind"],
         kind=attrs["kind"],
         engine=_engine_of(attrs["kind"]),
         replayable=bool(attrs["replayable"]),
@@ -347,7 +347,7 @@ def _make_template(kind: str, nodes: list[tuple[str, dict]], graph: nx.DiGraph,
     ops = []
     for name, attrs in nodes:
         preds = tuple(sorted(index[p] for p in graph.predecessors(name) if p in index))
-        ops.append(_template_op(attrs, preds))
+        ops.append(_template_op(name, attrs, preds))
     for op, _ in extra:
         ops.append(op)
     return SegmentTemplate(kind, tuple(ops))
