@@ -16,7 +16,8 @@ Components (all in joules):
 
 Attribution to op classes (attention, mlp, other) is exact where the simulator counts
 per class (MACs, vector operations) or where a DRAM category has one owner (KV reads and
-writes: attention; replay-cache traffic and wasted MLP-weight prefetches: mlp). The rest
+writes: attention; replay-cache traffic and DRS prefetches wasted by a mispredicted MLP
+decision: mlp). The rest
 -- weight and activation DRAM traffic, on-chip buffer accesses, controller and static
 energy -- is split by time share, i.e. in proportion to ``block_cycles`` (the wall-clock
 cycles of each class), because SimResult does not count those per class. In
