@@ -16,7 +16,7 @@ from models.config import get_preset
 from models.tokenizer import fit_tokenizer
 from models.toyworld import ToyWorldConfig, generate_videos
 from models.train import (
-    DEFAULT_CHECKPOINT, evaluate, fused_attention, learning_rate_at, load_toy_checkpoint,
+    DEFAULT_CHECKPOINT, evaluate, learning_rate_at, window_batch, load_toy_checkpoint,
     save_toy_checkpoint, tokenise_videos, train_model, train_toy_model,
 )
 from models.train_config import TrainConfig
@@ -70,18 +70,10 @@ def test_same_seed_same_weights(data):
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
-def test_fused_training_attention_matches_the_model_forward():
-    torch.manual_seed(1)
-    model = VideoTransformer(CONFIG).eval()
-    tokens = torch.randint(0, CONFIG.vocab_size, (2, 49))
-    with torch.no_grad():
-        explicit = model(tokens)
-        with fused_attention(model):
-            fused = model(tokens)
-        after = model(tokens)
-    torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=1e-5)
-    assert torch.equal(after, explicit)
-    assert "forward" not in vars(model.layers[0].self_attn)  # the patch is gone
+def test_window_batch_is_class_token_then_consecutive_frames():
+    codes = torch.arange(2 * 4 * 3).view(2, 4, 3)  # 2 videos, 4 frames, 3 positions: value = 12v + 3f + p
+    batch = window_batch(codes, torch.tensor([100, 101]), torch.tensor([1, 0]), torch.tensor([2, 0]), 2)
+    assert batch.tolist() == [[101, 18, 19, 20, 21, 22, 23], [100, 0, 1, 2, 3, 4, 5]]
 
 
 def test_learning_rate_schedule_warms_up_then_decays_to_the_minimum():
