@@ -104,11 +104,18 @@ class _Worker:
         self.connection.close()
 
 
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class LocalExecutor(PointExecutor):
     """`workers` local processes (forkserver start: safe beside the driver's threads)."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self.slots = workers or os.cpu_count() or 1
+        self.slots = workers if workers is not None else default_workers()
         if self.slots < 1:
             raise UserError(None, "--workers", "an integer >= 1", self.slots)
         self.description = f"{self.slots} local worker process{'es' if self.slots > 1 else ''}"
@@ -130,8 +137,14 @@ class LocalExecutor(PointExecutor):
                 idle = _Worker(self._context)
                 self._workers.append(idle)
             tag, function, args = self._queue.popleft()
+            try:
+                idle.connection.send((function, args))
+            except (BrokenPipeError, OSError):  # the worker died while idle: replace it
+                self._queue.appendleft((tag, function, args))
+                self._workers.remove(idle)
+                idle.stop(kill=True)
+                continue
             idle.task = tag
-            idle.connection.send((function, args))
 
     def wait(self, timeout: float) -> list[Finished]:
         busy = [w for w in self._workers if w.task is not None]

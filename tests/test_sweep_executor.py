@@ -1,0 +1,37 @@
+"""The local executor: one task per worker, so a dying worker fails exactly its own task."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from cosim.sweep.executor import LocalExecutor
+
+
+def _collect(executor, count, timeout_s=30.0):
+    finished, deadline = [], time.monotonic() + timeout_s
+    while len(finished) < count and time.monotonic() < deadline:
+        finished += executor.wait(timeout=0.5)
+    return {f.tag: f for f in finished}
+
+
+def test_a_dying_task_fails_alone_and_a_new_worker_takes_over():
+    with LocalExecutor(2) as executor:
+        executor.submit("dies", os._exit, 3)
+        executor.submit("lives", divmod, 7, 2)
+        executor.submit("after", divmod, 9, 4)
+        done = _collect(executor, 3)
+    assert done["dies"].error == "the worker process died while evaluating this point (exit code 3)"
+    assert done["lives"].value == (3, 1) and done["after"].value == (2, 1)
+
+
+def test_a_worker_that_died_while_idle_is_replaced():
+    with LocalExecutor(1) as executor:
+        executor.submit("first", os.getpid)
+        first = _collect(executor, 1)["first"].value
+        os.kill(first, signal.SIGKILL)
+        time.sleep(0.2)
+        executor.submit("second", os.getpid)
+        second = _collect(executor, 1)["second"]
+    assert second.error is None and second.value != first
