@@ -81,14 +81,16 @@ def test_folder_refuses_another_spec(tmp_path):
 
 
 def test_cli_runs_resumes_and_reports_user_errors(tmp_path, capsys, monkeypatch):
-    spec = make_sweep(tmp_path / "in", {"arrays": {"path": "engines.matrix.arrays", "values": [1, 2]},
-                                        "clock": {"path": "clock_mhz", "values": [200, 300]}})
+    spec = make_sweep(tmp_path / "in", {"clock": {"path": "clock_mhz", "values": [200, 300]},
+                                        "arrays": {"path": "engines.matrix.arrays", "values": [1, 2]}})
     assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "4 of 4 points stored" in out and "Pareto front of latency_s (min), energy_j (min): 4 points" in out
     assert (tmp_path / "out" / "pareto.png").stat().st_size > 0
+    assert list(load_results(tmp_path / "out").columns[:4]) == ["key", "clock", "arrays", "status"]
     assert main(["sweep", "--resume", str(tmp_path / "out"), "--workers", "1", "--no-progress"]) == 0
     assert "0 new" in capsys.readouterr().out
+    assert list(load_results(tmp_path / "out").columns[:4]) == ["key", "clock", "arrays", "status"]
     assert main(["sweep", str(spec)]) == 2
     assert "-o: expected an output folder" in capsys.readouterr().err
     assert main(["sweep", "--resume", str(tmp_path / "nothing")]) == 2

@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     spec = ResultStore(args.folder).read_spec_data()
     objectives = _objectives(args.objectives, table.columns, spec.get("objectives") or {})
     front = pareto_front(table, objectives, feasible_only=not args.all)
-    knobs = [name for name in spec.get("parameters", {}) if name in table.columns]
+    columns = list(table.columns)
+    knobs = columns[columns.index("key") + 1:columns.index("status")]  # the parameters, in spec order
     shown = [*knobs, *objectives]
     print(f"{len(front)} of {int((table['status'] == 'ok').sum())} finished points on the front of "
           + ", ".join(f"{name} ({goal})" for name, goal in objectives.items()))
@@ -73,7 +74,8 @@ def _objectives(text: str | None, columns, defaults: dict[str, str]) -> dict[str
 def _column(name: str, columns: list[str]) -> str:
     if name in columns:
         return name
-    matches = [c for c in columns if c.startswith(f"{name}_")]
+    # "latency" -> latency_s: the name plus one unit suffix (not latency_per_token_s)
+    matches = [c for c in columns if c.startswith(f"{name}_") and "_" not in c[len(name) + 1:]]
     if len(matches) == 1:
         return matches[0]
     expected = f"one of {', '.join(matches)}" if matches else f"a column of the table ({', '.join(columns)})"

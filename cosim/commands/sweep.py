@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cosim.errors import UserError
+
+if TYPE_CHECKING:
+    from cosim.sweep.spec import LoadedSpec
 
 NAME = "sweep"
 HELP = "Run (or resume) a design-space sweep: points in parallel, results stored as they finish."
@@ -53,10 +58,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_front(loaded, out: str) -> None:
+def _report_front(loaded: LoadedSpec, out: str) -> None:
     """Print the Pareto front of the spec's objectives and plot the first two."""
-    from pathlib import Path
-
     from cosim.sweep.pareto import pareto_front
     from cosim.sweep.results import load_results
 

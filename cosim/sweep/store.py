@@ -58,7 +58,7 @@ class ResultStore:
             atomic_write_text(spec_file, json.dumps({
                 "spec": spec, "spec_file": loaded.file, "cosim_version": cosim.__version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }, indent=2, sort_keys=True))
+            }, indent=2))  # key order kept: parameters stay in the spec's order on --resume
         store.points_dir.mkdir(parents=True, exist_ok=True)
         for stale in store.points_dir.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
