@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from cosim.sweep.spec import LoadedSpec
 
 NAME = "sweep"
+SHOWN_FRONT = 20  # rows of the front printed at the end
 HELP = "Run (or resume) a design-space sweep: points in parallel, results stored as they finish."
 
 
@@ -71,7 +72,9 @@ def _report_front(loaded: LoadedSpec, out: str) -> None:
     columns = [*loaded.spec.parameters, *objectives]
     print(f"Pareto front of {', '.join(f'{k} ({v})' for k, v in objectives.items())}: {len(front)} points")
     if not front.empty:
-        print(front[columns].to_string(index=False))
+        print(front[columns].head(SHOWN_FRONT).to_string(index=False))
+    if len(front) > SHOWN_FRONT:
+        print(f"... {len(front) - SHOWN_FRONT} more: cosim pareto {out}")
     if len(objectives) >= 2 and not front.empty:
         from cosim.sweep.plots import plot_pareto, save_figure
 
