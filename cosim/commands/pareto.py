@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "tokens_per_s:max); a unit suffix may be left out. Default: the spec's objectives")
     parser.add_argument("--all", action="store_true", help="include points that violate the spec's constraints")
     parser.add_argument("-o", "--out", metavar="CSV", help="where to write the front (default: DIR/pareto.csv)")
-    parser.add_argument("--plot", metavar="PNG", help="also plot the first two objectives (coloured by dsp_util)")
+    parser.add_argument("--plot", metavar="PNG", help="also plot the first two objectives, coloured by a resource use that varies")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         if len(objectives) < 2:
             raise UserError(None, "--plot", "two objectives to plot", len(objectives))
-        from cosim.sweep.plots import plot_pareto, save_figure
+        from cosim.sweep.plots import plot_pareto, resource_colour, save_figure
 
         x, y = list(objectives)[:2]
-        color = "dsp_util" if "dsp_util" in table.columns else None
+        color = resource_colour(table, (x, y))
         print(f"plot: {save_figure(plot_pareto(table, x, y, color=color, goals=objectives), args.plot)}")
     return 0
 

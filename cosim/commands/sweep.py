@@ -76,9 +76,9 @@ def _report_front(loaded: LoadedSpec, out: str) -> None:
     if len(front) > SHOWN_FRONT:
         print(f"... {len(front) - SHOWN_FRONT} more: cosim pareto {out}")
     if len(objectives) >= 2 and not front.empty:
-        from cosim.sweep.plots import plot_pareto, save_figure
+        from cosim.sweep.plots import plot_pareto, resource_colour, save_figure
 
         x, y = list(objectives)[:2]
-        color = next((c for c in ("dsp_util", "dsp_used") if c in table.columns), None)
+        color = resource_colour(table, (x, y))
         path = save_figure(plot_pareto(table, x, y, color=color, goals=objectives), Path(out) / "pareto.png")
         print(f"plot: {path}")

@@ -92,6 +92,19 @@ def plot_heatmap(table: pd.DataFrame, x: str, y: str, value: str, *, reduce: str
     return figure
 
 
+RESOURCE_COLOURS = ("dsp_util", "uram_util", "bram_util", "lut_util")
+
+
+def resource_colour(table: pd.DataFrame, axes: tuple[str, ...] = ()) -> str | None:
+    """The first resource use that varies among the finished points and is not plotted already."""
+    finished = table[table["status"] == "ok"] if "status" in table.columns else table
+    for column in RESOURCE_COLOURS:
+        prefix = column.split("_")[0]
+        if column in finished.columns and finished[column].nunique() > 1 and not any(a.startswith(prefix) for a in axes):
+            return column
+    return None
+
+
 def save_figure(figure: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write a figure as PNG atomically and close it."""
     buffer = io.BytesIO()
