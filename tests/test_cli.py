@@ -5,7 +5,7 @@ import sys
 
 from cosim.cli import build_parser, main
 
-COMMANDS = {"decode", "pareto", "run", "simulate", "sweep", "trace", "train-toy", "validate"}
+COMMANDS = {"decode", "pareto", "run", "simulate", "sweep", "synth-trace", "trace", "train-toy", "validate"}
 
 
 def test_every_command_is_listed():
@@ -31,3 +31,22 @@ def test_cosim_side_never_imports_torch():
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "validate" in capsys.readouterr().out
+
+
+def test_synth_trace_writes_a_loadable_trace(tmp_path):
+    from cosim.replay_trace import ReplayTrace
+
+    out = tmp_path / "s.npz"
+    assert main(["synth-trace", "--layers", "4", "--rates", "0,0,1,1", "--frames", "3", "-o", str(out)]) == 0
+    trace = ReplayTrace.load(out)
+    # 2 generated frames x 256 positions; layers 2 and 3 always replay, 0 and 1 never
+    assert trace.num_steps == 512
+    assert trace.layer_replay_ratio().tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert trace.meta["source"] == "synthetic"
+
+
+def test_synth_trace_rejects_a_wrong_rate_count(tmp_path, capsys):
+    assert main(["synth-trace", "--layers", "4", "--rates", "0.1,0.2", "-o", str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "cosim synth-trace: error: --rates: expected 1 or 4 values (one per layer), found 2 values"
+    assert not (tmp_path / "s.npz").exists()
