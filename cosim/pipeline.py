@@ -55,7 +55,7 @@ class RunSettings:
     frames: int | None = None  # None: the model's frames (8)
     video: int = 0  # held-out toy video giving the first frame and class
     seed: int = 0
-    target_replay_ratio: float = 0.5
+    target_replay_ratio: float = 0.7
     calibration_videos: int = 2
     calibration_rounds: int = 1
     sparse_window: int | None = 256  # StreamingLLM window of the baseline; None: no baseline
@@ -218,7 +218,7 @@ def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Replay
          f"{settings.calibration_videos} held-out videos", settings)
     starts = [Start(*start(CALIBRATION_VIDEO_OFFSET + i)[:2]) for i in range(settings.calibration_videos)]
     calibration = calibrate_ratio(model, starts, settings.target_replay_ratio, rounds=settings.calibration_rounds,
-                                  **common)
+                                  progress=settings.progress, **common)
     first, class_id, truth = start(settings.video)
 
     plan = [("fastcar", calibration.thresholds, None), ("dense", None, None)]
