@@ -170,8 +170,11 @@ def roofline_figure(runs: Labelled) -> Figure:
     ax.loglog(x, np.minimum(peak_macs, x * peak_bytes), color="black", linewidth=1.5,
               label=f"roof: {peak_macs:.4g} MACs/cycle, {peak_bytes:.4g} B/cycle")
     ax.axvline(ridge, color="grey", linestyle=":", linewidth=1, label=f"ridge {ridge:.3g} MACs/B")
+    markers = "osD^v<>ph"
     for index, (label, intensity, attained) in enumerate(points):
-        ax.loglog([intensity], [attained], marker="o", linestyle="none", markersize=7, color=f"C{index}",
+        # Hollow markers of different shapes stay visible when runs sit on the same point.
+        ax.loglog([intensity], [attained], marker=markers[index % len(markers)], linestyle="none", markersize=9,
+                  markerfacecolor="none", markeredgewidth=1.8, color=f"C{index}",
                   label=f"{label}: {attained:.3g} MACs/cycle")
     ax.set_xlabel("arithmetic intensity (MACs per DRAM byte)")
     ax.set_ylabel("attained MACs per cycle")
