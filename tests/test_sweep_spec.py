@@ -9,10 +9,12 @@ import yaml
 from sweep_support import make_sweep
 
 from cosim.errors import UserError
+from cosim.hw import hwconfigs_dir
 from cosim.sweep import load_spec
 from cosim.sweep.overrides import OverrideError, apply_overrides
 from cosim.sweep.plan import SweepPlan
 from cosim.sweep.spec import ValueRange
+from cosim.sweep.strategies import make_strategy
 from cosim.synthetic_trace import synthetic_trace
 
 
@@ -98,3 +100,11 @@ def test_key_follows_contents_not_paths(tmp_path):
     spec["evaluator"] = "design"
     (tmp_path / "a" / "spec.yaml").write_text(yaml.safe_dump(spec))
     assert SweepPlan(load_spec(tmp_path / "a" / "spec.yaml")).resolve({"weights": 65536}).key != first.key
+
+
+@pytest.mark.parametrize("name", ["kv260-dsp-split", "toy-tas-threshold", "u280-hbm-clock"])
+def test_shipped_example_specs_resolve(name):
+    loaded = load_spec(hwconfigs_dir() / "sweeps" / f"{name}.yaml")
+    plan, strategy = SweepPlan(loaded), make_strategy(loaded)
+    candidate = strategy.ask()
+    assert candidate is not None and plan.resolve(candidate.params).key
