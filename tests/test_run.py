@@ -115,6 +115,25 @@ def test_simulate_writes_the_report(inputs, tmp_path, capsys):
     assert {e["pid"] for e in timeline["traceEvents"]} == {1, 2, 3, 4}
 
 
+def test_sparse_attention_baseline(inputs, tmp_path, capsys):
+    graph, trace = inputs
+    sparse = dense_baseline_trace(small_trace())
+    sparse.kv_attended[:] = np.minimum(sparse.kv_attended, 3)  # a 3-entry window
+    sparse_path = sparse.save(tmp_path / "sparse.npz")
+    out = tmp_path / "out"
+    assert main(["simulate", "--graph", str(graph), "--trace", str(trace), "--design", "kv260-fastcar",
+                 "--policy", "drs", "--sparse-trace", str(sparse_path), "-o", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    runs = report["runs"]
+    assert set(runs) == {"dense", "sparse-attention", "fastcar-drs"}
+    assert runs["sparse-attention"]["kind"] == "sparse_attention"
+    # fewer KV entries attended than dense, so fewer attention MACs
+    assert (runs["sparse-attention"]["macs"]["by_block"]["attention"]["int8"]
+            < runs["dense"]["macs"]["by_block"]["attention"]["int8"])
+    expected = runs["sparse-attention"]["latency"]["per_video_s"] / runs["fastcar-drs"]["latency"]["per_video_s"]
+    assert report["comparisons"]["drs_speedup_over_sparse_attention"] == pytest.approx(expected)
+
+
 def test_simulate_one_policy(inputs, tmp_path, capsys):
     graph, trace = inputs
     out = tmp_path / "out"
