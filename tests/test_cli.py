@@ -51,16 +51,3 @@ def test_synth_trace_rejects_a_wrong_rate_count(tmp_path, capsys):
     assert err == "cosim synth-trace: error: --rates: expected 1 or 4 values (one per layer), found 2 values"
     assert not (tmp_path / "s.npz").exists()
 
-
-def test_atomic_writes_get_the_usual_file_mode(tmp_path):
-    import os
-
-    from cosim.atomic import atomic_write_text
-
-    mask = os.umask(0o022)
-    try:
-        atomic_write_text(tmp_path / "f.txt", "x")
-    finally:
-        os.umask(mask)
-    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
-    assert list(tmp_path.iterdir()) == [tmp_path / "f.txt"]
