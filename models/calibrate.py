@@ -20,6 +20,7 @@ import numpy as np
 
 from cosim.errors import UserError
 from models.decode import DecodeResult, decode_video
+from models.fastcar import threshold_for_ratio
 from models.transformer import VideoTransformer
 
 
@@ -43,28 +44,13 @@ class Calibration:
 
 
 def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> list[float]:
-    """Per-layer thresholds so that a fraction `ratio` of the samples tas [N, L] lies strictly above.
-
-    Ratio 0 gives +inf (never replay), 1 gives -inf (always replay); `ratio` may be one
-    value or one per layer.
-    """
+    """Per-layer thresholds so that a fraction `ratio` of the samples tas [N, L] lies strictly
+    above (see `threshold_for_ratio`); `ratio` may be one value or one per layer."""
     layers = tas.shape[1]
     ratios = np.broadcast_to(np.asarray(ratio, dtype=np.float64), (layers,))
     if ((ratios < 0) | (ratios > 1)).any():
         raise UserError(None, "target_ratio", "values in [0, 1]", ratio)
-    thresholds = []
-    for layer in range(layers):
-        values = np.sort(tas[:, layer][np.isfinite(tas[:, layer])])
-        r = float(ratios[layer])
-        keep = int(round(r * len(values)))  # how many samples must lie above the threshold
-        if keep <= 0 or not len(values):
-            thresholds.append(float("inf"))
-        elif keep >= len(values):
-            thresholds.append(float("-inf"))
-        else:
-            # Midway between the last sample kept below and the first above.
-            thresholds.append(float((values[-keep - 1] + values[-keep]) / 2))
-    return thresholds
+    return [threshold_for_ratio(tas[:, layer].tolist(), float(ratios[layer])) for layer in range(layers)]
 
 
 def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **decode_kwargs) -> list[DecodeResult]:

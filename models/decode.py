@@ -94,6 +94,7 @@ def decode_video(
     thresholds: float | Sequence[float] | None = None,
     tas_form: str = "rope",
     row_policy: str = "each",
+    adaptive_ratio: float | None = None,
     attention_policy: AttentionPolicy | None = None,
     cfg_scale: float | None = DEFAULT_CFG_SCALE,
     sampling: Sampling = Sampling(),
@@ -104,7 +105,9 @@ def decode_video(
     """Generate `frames` frames after `first_frame_codes` [rows, cols(, D)] for `class_id`.
 
     thresholds: None runs without FastCar (no TAS computed); a number or per-layer list
-    enables it (``float("inf")`` records TAS but never replays). cfg_scale None runs one
+    enables it (``float("inf")`` records TAS but never replays). adaptive_ratio: re-set
+    the thresholds every frame from the previous frame's TAS (see `FastCarSettings`);
+    the thresholds given (+inf if None) then serve the first decoded frame only. cfg_scale None runs one
     row without guidance. teacher_codes [frames, rows, cols(, D)] feeds the given video
     instead of the sampled codes (predictions are still recorded in `codes`).
     """
@@ -127,10 +130,13 @@ def decode_video(
     steps = (frames - 1) * per_frame - 1
 
     cache = model.new_cache(rows, 1 + frames * per_frame)
+    if adaptive_ratio is not None and thresholds is None:
+        thresholds = float("inf")
     layer_thresholds = per_layer_thresholds(thresholds, config.num_layers)
     fastcar = None
     if layer_thresholds is not None:
-        settings = FastCarSettings(layer_thresholds, tas_form=tas_form, row_policy=row_policy)
+        settings = FastCarSettings(layer_thresholds, tas_form=tas_form, row_policy=row_policy,
+                                   adaptive_ratio=adaptive_ratio)
         fastcar = FastCarRun(settings, config, rows, prefix_len=1, max_steps=steps, device=device,
                              dtype=model.embed_tokens.weight.dtype)
     attention = AttentionRun(attention_policy, config.num_layers, steps) if attention_policy else None
@@ -181,6 +187,9 @@ def decode_video(
         "source": "decoded",
         "thresholds": list(layer_thresholds) if layer_thresholds is not None else None,
         "row_policy": row_policy,
+        "adaptive_ratio": adaptive_ratio,
+        "frame_thresholds": ({str(f): t for f, t in fastcar.frame_thresholds.items()}
+                             if fastcar is not None and adaptive_ratio is not None else None),
         "tas_form": tas_form,
         "attention": describe(attention_policy) if attention_policy else {"policy": "dense"},
         "seed": seed,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -49,6 +50,21 @@ class TemporalAttentionScore(nn.Module):
         return (grouped * key).sum(dim=(1, 2, 3)) * (1.0 / (self.num_heads * math.sqrt(self.head_dim)))
 
 
+def threshold_for_ratio(values: Sequence[float], ratio: float) -> float:
+    """A threshold with a fraction `ratio` of `values` strictly above it.
+
+    Midway between the neighbouring samples, so small numeric differences do not move a
+    sample across it; +inf for ratio 0 (never replay), -inf for ratio 1 (always).
+    """
+    ordered = sorted(v for v in values if math.isfinite(v))
+    above = int(round(ratio * len(ordered)))
+    if above <= 0 or not ordered:
+        return float("inf")
+    if above >= len(ordered):
+        return float("-inf")
+    return float((ordered[-above - 1] + ordered[-above]) / 2)
+
+
 @dataclass(frozen=True)
 class FastCarSettings:
     """Per-layer thresholds and the variants of the rule.
@@ -58,17 +74,26 @@ class FastCarSettings:
     code, which takes the query before RoPE. row_policy, for several batch rows (CFG):
     "each" row decides for itself; "all" replays only when every row wants to (so the
     hardware can skip reading the MLP weights); "any" replays every row when one wants to.
+
+    adaptive_ratio (our addition, not in the reference): TAS scales differ a lot from one
+    video to the next, so fixed thresholds replay at very different rates per video. With
+    a ratio r, every frame after the first decoded one re-sets each layer's threshold to
+    the one that would have replayed a fraction r of that layer's TAS values (all rows)
+    in the previous frame; `thresholds` then only serve the first decoded frame.
     """
 
     thresholds: tuple[float, ...]
     tas_form: str = "rope"
     row_policy: str = "each"
+    adaptive_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if self.tas_form not in TAS_FORMS:
             raise UserError(None, "tas_form", f"one of {', '.join(TAS_FORMS)}", self.tas_form)
         if self.row_policy not in ROW_POLICIES:
             raise UserError(None, "row_policy", f"one of {', '.join(ROW_POLICIES)}", self.row_policy)
+        if self.adaptive_ratio is not None and not 0 <= self.adaptive_ratio <= 1:
+            raise UserError(None, "adaptive_ratio", "a fraction in [0, 1]", self.adaptive_ratio)
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
 
     @classmethod
@@ -102,6 +127,9 @@ class FastCarRun:
         self._tas_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
         self._replay_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
         self._batch = batch
+        # Adaptive thresholds: this frame's TAS per layer, and the thresholds each frame used.
+        self._frame_tas: list[list[float]] = [[] for _ in range(config.num_layers)]
+        self.frame_thresholds: dict[int, list[float]] = {}
         self._rows = torch.arange(batch, device=device)
         self._rope_form = settings.tas_form == "rope"
         self._policy = settings.row_policy
@@ -121,6 +149,8 @@ class FastCarRun:
         if h.device.type == "meta":  # no values to decide on: trace the dense branch
             return layer.dense_mlp(h)
         values = tas.tolist()
+        if self.settings.adaptive_ratio is not None:
+            self._adapt(index, video_pos, values)
         threshold = self._thresholds[index]
         wants = [value > threshold for value in values]
         if self._policy == "all":
@@ -139,6 +169,15 @@ class FastCarRun:
         compute = self._rows[torch.tensor([not w for w in wants], device=self._rows.device)]
         cached.index_copy_(0, compute, layer.dense_mlp(h.index_select(0, compute))[:, 0])
         return cached.unsqueeze(1)
+
+    def _adapt(self, index: int, video_pos: int, values: list[float]) -> None:
+        """At a frame's first token, derive this layer's threshold from the previous frame's TAS."""
+        if video_pos % self.frame_tokens == 0 and self._frame_tas[index]:
+            self._thresholds[index] = threshold_for_ratio(self._frame_tas[index], self.settings.adaptive_ratio)
+            self._frame_tas[index] = []
+        self._frame_tas[index].extend(values)
+        if index == len(self._thresholds) - 1:  # all layers have decided for this frame's first token
+            self.frame_thresholds.setdefault(video_pos // self.frame_tokens, list(self._thresholds))
 
     @property
     def tas(self) -> torch.Tensor:

@@ -236,3 +236,25 @@ def test_fastcar_step_traces_on_meta():
         hook.remove()
     assert codes.shape == (2, 4) and calls == [(2,), (2,)]
     assert not run.replay.any() and torch.isnan(run.tas).all()
+
+
+@torch.no_grad()
+def test_adaptive_thresholds_follow_the_previous_frame():
+    """With adaptive_ratio r each frame after the first decoded one uses the thresholds that
+    split the previous frame's TAS at r; the first decoded frame uses the given ones."""
+    from models.fastcar import threshold_for_ratio
+
+    model = tiny_model(seed=8, frame_rows=8, frame_cols=8, frames=4)
+    per_frame = 64
+    first = np.random.default_rng(2).integers(0, 256, (8, 8))
+    run = decode_video(model, first, 1, frames=4, thresholds=float("inf"), adaptive_ratio=0.3,
+                       sampling=Sampling(temperature=1.0), seed=3)
+    used = run.meta["frame_thresholds"]
+    assert used["1"] == [float("inf")] * 2 and not run.replay[run.frame == 1].any()
+    for frame in (2, 3):
+        previous = run.tas[run.frame == frame - 1]  # [steps, layers, rows]
+        expected = [threshold_for_ratio(previous[:, layer].ravel().tolist(), 0.3) for layer in range(2)]
+        assert used[str(frame)] == expected
+        ratio = run.replay[run.frame == frame].mean()
+        assert abs(ratio - 0.3) < 0.1
+    assert run.tas.shape[0] == 3 * per_frame - 1

@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="calibrate per-layer thresholds to this replay ratio")
     choice.add_argument("--quality-budget", type=float, default=None,
                         help="calibrate to the largest ratio keeping this token agreement with dense")
+    fastcar.add_argument("--adaptive-ratio", type=float, default=None,
+                         help="re-set thresholds every frame so each layer would have replayed this fraction "
+                              "of the previous frame (the thresholds above serve the first decoded frame)")
     fastcar.add_argument("--calibration-videos", type=int, default=4, help="videos used to calibrate (default: 4)")
     fastcar.add_argument("--calibration-rounds", type=int, default=2,
                          help="replay-aware refinement rounds for --target-ratio (default: 2)")
@@ -200,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             calibration = calibrate_quality(model, starts, args.quality_budget, **common)
         thresholds = calibration.thresholds
 
-    result = decode_video(model, first, class_id, thresholds=thresholds, **common)
+    result = decode_video(model, first, class_id, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, **common)
     steps = len(result.replay)
     print(f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)")
     print("layer  threshold    replay_ratio  mean_kv_attended")
@@ -208,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
         tau = result.meta["thresholds"][layer] if result.meta["thresholds"] else math.inf
         print(f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {result.kv_attended[:, layer].mean():16.1f}")
     print(f"overall replay ratio {result.replay_ratio:.3f}")
+    if args.adaptive_ratio is not None:
+        last = max(result.meta["frame_thresholds"], key=int)
+        print(f"adaptive thresholds (first decoded frame above); frame {last}: "
+              + ", ".join(f"{t:.4g}" for t in result.meta["frame_thresholds"][last]))
     if calibration is not None:
         print(f"calibration runs replayed {calibration.replay_ratio:.3f}"
               + (f", token agreement {calibration.token_agreement:.3f}" if calibration.token_agreement is not None else ""))
