@@ -11,7 +11,7 @@ from sweep_support import make_sweep
 from cosim.errors import UserError
 from cosim.hw import hwconfigs_dir
 from cosim.sweep import load_spec
-from cosim.sweep.overrides import OverrideError, apply_overrides
+from cosim.hw.overrides import OverrideError, apply_overrides
 from cosim.sweep.plan import SweepPlan
 from cosim.sweep.spec import ValueRange
 from cosim.sweep.strategies import make_strategy
@@ -34,8 +34,10 @@ def test_overrides_walk_mappings_selectors_and_indices():
     assert design["engines"]["matrix"]["arrays"] == 8  # the base is not modified
     with pytest.raises(OverrideError, match=r"buffers has no item with name=act \(name values: weights, kv\)"):
         apply_overrides(design, {"buffers[name=act].bytes": 1})
-    with pytest.raises(OverrideError, match="engines has no key 'vector'"):
-        apply_overrides(design, {"engines.vector.lanes": 1})
+    # a section the file leaves to its defaults is created; the schema judges its keys
+    assert apply_overrides(design, {"engines.vector.lanes": 1})["engines"]["vector"] == {"lanes": 1}
+    with pytest.raises(OverrideError, match="buffers has no key 'bytes'|buffers is a list"):
+        apply_overrides(design, {"buffers.bytes": 1})
 
 
 def _write(tmp_path, text: str):

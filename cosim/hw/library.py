@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from cosim.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, ConfigIssues
+from cosim.hw.overrides import OverrideError, apply_overrides
 from cosim.hw.schema import Design, Device
 from cosim.hw.yaml_document import YamlDocument, read_yaml
 
@@ -83,32 +84,17 @@ def design_from_dict(data: dict[str, Any], source: str = "<design>", base_dir: P
 def override_design(design: Design, overrides: Mapping[str, Any]) -> Design:
     """A new design: the original file's contents with dotted keys replaced, checked again.
 
-    Keys are dotted paths, list items by index ("engines.matrix.arrays", "buffers.0.bytes").
+    Keys are dotted paths (`cosim.hw.overrides`): "engines.matrix.arrays", "buffers.0.bytes",
+    "buffers[name=weights].bytes".
     Working from the file as written (not the loaded design) means that defaults taken from
     the device are derived again, e.g. when an override changes the device or the memory.
     """
-    data = copy.deepcopy(design.source.data if design.source.data is not None else design.model_dump())
-    for dotted, value in overrides.items():
-        parts = dotted.split(".")
-        target: Any = data
-        for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
-            if isinstance(target, list):
-                if not part.isdigit() or int(part) >= len(target):
-                    raise UserError(design.source.path, dotted, f"an index below {len(target)} at "
-                                    f"{'.'.join(parts[:depth]) or 'the top'}", part)
-                key: str | int = int(part)
-            elif isinstance(target, dict):
-                key = part
-                if not last and key not in target:
-                    target[key] = {}
-            else:
-                raise UserError(design.source.path, dotted, f"a mapping or list at {'.'.join(parts[:depth])}",
-                                target)
-            if last:
-                target[key] = value
-            else:
-                target = target[key]
+    data = design.source.data if design.source.data is not None else design.model_dump()
+    try:
+        data = apply_overrides(data, dict(overrides))
+    except OverrideError as error:
+        raise UserError(design.source.path, ", ".join(overrides), "paths that fit the design", str(error),
+                        found_is_text=True) from None
     changes = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
     return design_from_dict(data, f"{design.source.path} with {changes}", design._base_dir)
 

@@ -22,7 +22,7 @@ from cosim.hw import load_design, load_device, shipped_designs
 from cosim.hw.describe import field_at
 from cosim.hw.schema import Design
 from cosim.hw.yaml_document import read_yaml
-from cosim.sweep.overrides import OverrideError, apply_overrides, parse_path, set_path
+from cosim.hw.overrides import OverrideError, apply_overrides, parse_path, set_path
 from cosim.sweep.spec import DecodeRecipe, LoadedSpec, SyntheticRecipe, validate_part
 
 RECIPE_MODELS = {"synthetic": SyntheticRecipe, "decode": DecodeRecipe}

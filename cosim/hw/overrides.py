@@ -1,9 +1,10 @@
 """Dotted key paths that set one value inside a nested YAML document.
 
-A sweep parameter names the knob it turns as a path into the base design:
-``engines.matrix.arrays`` walks mappings, ``buffers[name=weights].bytes`` picks the one
-list item whose ``name`` is ``weights``, ``thresholds[3]`` a list index. The document is
-the design as written (before schema defaults), so the schema validates the result.
+`cosim.hw.override_design` and sweep parameters name the knob they turn as a path into a
+document: ``engines.matrix.arrays`` walks mappings, ``buffers[name=weights].bytes`` picks
+the one list item whose ``name`` is ``weights``, ``thresholds[3]`` and ``buffers.0.bytes``
+a list index. The document is the design as written (before schema defaults), so the
+schema validates the result.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def parse_path(path: str) -> list[str | int | tuple[str, str]]:
     """Split a path into steps: mapping keys (str), list indices (int), selectors (key, value)."""
     steps: list[str | int | tuple[str, str]] = []
     for part in path.split("."):
+        if part.isdigit():
+            steps.append(int(part))
+            continue
         match = _SEGMENT.fullmatch(part)
         if not match:
             raise OverrideError(f"segment {part!r} is not name, name[index] or name[key=value]")
@@ -48,7 +52,8 @@ def apply_overrides(document: dict[str, Any], overrides: dict[str, Any]) -> dict
 
 
 def set_path(document: Any, path: str, value: Any) -> None:
-    """Set `path` in `document` in place; the last mapping key may be new (a schema default)."""
+    """Set `path` in `document` in place; missing mapping keys are created (sections and
+    values left to schema defaults), so the schema, not this walk, judges the key names."""
     steps = parse_path(path)
     node = document
     walked: list[str] = []
@@ -61,6 +66,8 @@ def set_path(document: Any, path: str, value: Any) -> None:
             if last:
                 node[step] = copy.deepcopy(value)
                 return
+            if step not in node and isinstance(steps[position + 1], str):
+                node[step] = {}  # a section left to its defaults; the schema rejects a misspelt key
             if step not in node:
                 raise OverrideError(f"{here} has no key {step!r} (keys: {', '.join(map(str, node)) or 'none'})")
             node = node[step]
