@@ -108,14 +108,14 @@ def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
 
 
-def _batches(count: int, train: TrainConfig, generator: torch.Generator) -> Iterator[torch.Tensor]:
+def _batches(count: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Video indices per step: seeded shuffles, epoch after epoch."""
     order = torch.empty(0, dtype=torch.long)
     while True:
-        while len(order) < train.batch_size:
+        while len(order) < batch_size:
             order = torch.cat([order, torch.randperm(count, generator=generator)])
-        yield order[: train.batch_size]
-        order = order[train.batch_size:]
+        yield order[:batch_size]
+        order = order[batch_size:]
 
 
 def window_batch(codes: torch.Tensor, class_ids: torch.Tensor, videos: torch.Tensor, starts: torch.Tensor,
@@ -130,11 +130,12 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
                 progress: bool = True) -> list[float]:
     """Train `model` in place on codes [N, F, P]; returns the loss of every step.
 
-    Each step takes `window_frames` consecutive frames of each video in the batch (a
-    seeded random start) behind its class token. Short windows give many more updates
-    per CPU second than full sequences, and the model still learns the frame-to-frame
-    relations, which RoPE makes depend on relative position only; the held-out
-    evaluation runs on full sequences to check that this carries over.
+    Most steps take `window_frames` consecutive frames of each video in the batch (a
+    seeded random start) behind its class token: short windows give many more updates
+    per CPU second, and the frame-to-frame relations the model must learn depend only on
+    relative positions (RoPE). The last `full_sequence_steps` steps use whole videos, so
+    that the model also learns to decode at distances the windows never showed (without
+    them, accuracy falls below copying from frame 5 on, see docs/toyworld.md).
     """
     config = model.config
     if not 1 <= train.window_frames <= codes.shape[1]:
@@ -146,12 +147,17 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
     optimizer = _optimizer(model, train)
     losses: list[float] = []
     model.train()
-    batches = _batches(len(data), train, generator)
     bar = tqdm(range(train.steps), desc="train-toy", disable=not progress, dynamic_ncols=True)
+    window_batches = _batches(len(data), train.batch_size, generator)
+    full_batches = _batches(len(data), train.full_sequence_batch_size, generator)
+    first_full_step = train.steps - train.full_sequence_steps
     for step in bar:
-        videos = next(batches)
-        starts = torch.randint(0, codes.shape[1] - train.window_frames + 1, (len(videos),), generator=generator)
-        tokens = window_batch(data, class_ids, videos, starts, train.window_frames)
+        if step < first_full_step:
+            videos, width = next(window_batches), train.window_frames
+        else:
+            videos, width = next(full_batches), codes.shape[1]
+        starts = torch.randint(0, codes.shape[1] - width + 1, (len(videos),), generator=generator)
+        tokens = window_batch(data, class_ids, videos, starts, width)
         dropped = torch.rand(len(tokens), generator=generator) < train.class_dropout
         tokens[dropped, 0] = config.null_token
         for group in optimizer.param_groups:

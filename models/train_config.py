@@ -17,6 +17,8 @@ class TrainConfig:
     steps: int = 1200
     batch_size: int = 8
     window_frames: int = 3
+    full_sequence_steps: int = 150
+    full_sequence_batch_size: int = 4
     learning_rate: float = 3e-3
     min_learning_rate: float = 3e-4
     warmup_steps: int = 50
@@ -29,10 +31,13 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        positive = ("steps", "batch_size", "window_frames", "train_videos", "heldout_videos", "tokenizer_videos", "threads")
+        positive = ("steps", "batch_size", "window_frames", "full_sequence_batch_size", "train_videos", "heldout_videos", "tokenizer_videos", "threads")
         for key in positive:
             if getattr(self, key) < 1:
                 raise UserError(None, key, "an integer >= 1", getattr(self, key))
+        if not 0 <= self.full_sequence_steps <= self.steps:
+            raise UserError(None, "full_sequence_steps", f"an integer in [0, steps = {self.steps}]",
+                            self.full_sequence_steps)
         for key in ("warmup_steps", "weight_decay"):
             if getattr(self, key) < 0:
                 raise UserError(None, key, "a value >= 0", getattr(self, key))

@@ -28,8 +28,8 @@ torch.set_num_threads(1)
 WORLD = ToyWorldConfig(frame_px=16, num_frames=3, min_sprite_px=4, max_sprite_px=6)
 CONFIG = replace(get_preset("toyworld"), name="tiny", num_layers=1, hidden=32, num_heads=4, num_kv_heads=2,
                  mlp_hidden=64, frames=3, frame_rows=4, frame_cols=4, codebook_size=32, vocab_size=32 + 8 + 1)
-TRAIN = TrainConfig(steps=40, batch_size=8, warmup_steps=4, train_videos=160, heldout_videos=24,
-                    tokenizer_videos=40, threads=1)
+TRAIN = TrainConfig(steps=40, batch_size=8, window_frames=2, full_sequence_steps=10, full_sequence_batch_size=4,
+                    warmup_steps=4, train_videos=160, heldout_videos=24, tokenizer_videos=40, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_a_few_training_steps_lower_the_held_out_loss(data):
 
 def test_same_seed_same_weights(data):
     _, (codes, labels), _ = data
-    short = replace(TRAIN, steps=3)
+    short = replace(TRAIN, steps=3, full_sequence_steps=1)
     states = []
     for _ in range(2):
         torch.manual_seed(0)
@@ -77,7 +77,7 @@ def test_window_batch_is_class_token_then_consecutive_frames():
 
 
 def test_learning_rate_schedule_warms_up_then_decays_to_the_minimum():
-    train = TrainConfig(steps=110, warmup_steps=10, learning_rate=1e-3, min_learning_rate=1e-4)
+    train = TrainConfig(steps=110, full_sequence_steps=0, warmup_steps=10, learning_rate=1e-3, min_learning_rate=1e-4)
     assert learning_rate_at(0, train) == pytest.approx(1e-4)
     assert learning_rate_at(9, train) == pytest.approx(1e-3)
     assert learning_rate_at(60, train) == pytest.approx(5.5e-4)  # half-way down the cosine
@@ -136,6 +136,8 @@ def test_model_geometry_must_match_the_toy_world():
 def test_cli_rejects_bad_values_with_status_2(capsys):
     assert cosim_main(["train-toy", "--steps", "0"]) == 2
     assert "steps: expected an integer >= 1, found 0" in capsys.readouterr().err
+    assert cosim_main(["train-toy", "--steps", "100", "--full-sequence-steps", "150"]) == 2
+    assert "full_sequence_steps: expected an integer in [0, steps = 100], found 150" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="checkpoint not trained yet")
