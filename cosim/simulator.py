@@ -304,6 +304,8 @@ class WindowView:
                 self._first.setdefault(g, seq)
 
     def tiles(self, seq: int) -> list[int] | None:
+        if seq < 0:
+            raise RuntimeError("weight stream behind its segment's first element (simulator bug)")
         if seq < len(self.window.elements):
             return list(self.window.elements[seq][0])
         if self.window.ends:
@@ -451,11 +453,17 @@ class WeightStream:
         return self._wakeup
 
     def _next_tile(self) -> tuple[tuple[int, int], int] | None:
-        """The next tile to load, deciding conditional elements on the way; None at the end."""
+        """The next tile to load, deciding conditional elements on the way; None at the end.
+
+        The position moves past every element walked over, also when the stream ends, so
+        that it never stays behind elements already done with (a captured state is
+        renumbered from the next segment's first element and must not go negative).
+        """
         seq, tile = self.position
         while True:
             tiles = self.view.tiles(seq)
             if tiles is None:
+                self.position = (seq, 0)
                 return None
             group = self.view.group(seq)
             if group is not None and tile == 0:
@@ -485,10 +493,13 @@ class WeightStream:
                 self.inflight = None
                 self.resident[key] = nbytes
                 self._event(key).succeed()
-                self.position = (key[0], key[1] + 1)
-                if key[1] + 1 == len(self.view.tiles(key[0])) and self.m.run is not None:
-                    start = self.started.pop(key[0], self.m.run.start)  # requested before this segment
-                    self.m.run._interval("dram.weights", "weight stream", start, self.env.now)
+                if key[1] + 1 < len(self.view.tiles(key[0])):
+                    self.position = (key[0], key[1] + 1)
+                else:  # element loaded: the position is the next element's start (one form per state)
+                    self.position = (key[0] + 1, 0)
+                    if self.m.run is not None:
+                        start = self.started.pop(key[0], self.m.run.start)  # requested before this segment
+                        self.m.run._interval("dram.weights", "weight stream", start, self.env.now)
                 continue
             nxt = self._next_tile() if self.used < self.slots else None
             if nxt is None:

@@ -8,6 +8,7 @@ import pytest
 from cosim.simulator import simulate, simulate_dense
 from cosim.synthetic_trace import synthetic_trace
 from cosim.workload import Workload, dense_trace
+from cosim.graph import add_op
 from simulator_graphs import first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
 
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, 12288-byte weight tiles.
@@ -216,6 +217,35 @@ def test_drs_mispredictions_waste_bytes_and_are_counted():
     accuracy = (truth[f:] == truth[:-f]).mean()
     assert drs["predictor_accuracy"] == pytest.approx(accuracy)
     assert drs["predictions"] == truth[f:].size
+
+
+def graph_without_weights_after_the_last_mlp(hidden: int, mlp_hidden: int, sampling: bool):
+    """Two layers and nothing after them (the final norm removed), or only a weightless sampling op."""
+    graph = llama_graph(num_layers=2, hidden=hidden, heads=4, mlp_hidden=mlp_hidden)
+    graph.remove_node("norm")
+    if sampling:
+        add_op(graph, "sample", "sampling", "head", after=["layers.1.residual_mlp"], flops_fixed=hidden,
+               act_read_elems_fixed=hidden, act_write_elems_fixed=1)
+    return graph
+
+
+@pytest.mark.parametrize("hidden, mlp_hidden, sampling, replay_rate", [
+    (64, 128, False, 0.5),  # the weight stream ends inside the last MLP's elements
+    (64, 128, True, 1.0),  # every MLP replays: the stream ends at the last layer's output projection
+    (256, 1024, False, 1.0),  # the same with 2-tile MLP weights (a stale position would load a wrong tile)
+])
+def test_drs_when_no_weights_follow_the_last_layer(hidden, mlp_hidden, sampling, replay_rate):
+    # regression: the stream's position stayed behind the elements it had walked over when the video's
+    # stream ended, and renumbered for the next segment it became negative (IndexError or a wrong tile)
+    graph = graph_without_weights_after_the_last_mlp(hidden, mlp_hidden, sampling)
+    trace = synthetic_trace(num_layers=2, layer_rates=replay_rate, frames=3, frame_rows=2, frame_cols=2, seed=0)
+    design = kv260()
+    result = simulate(graph, trace, design, policy="drs")
+    assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
+    moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
+    wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
+    assert moved == Workload(graph, trace, design).expected_dram_bytes()
+    assert wasted == result.drs["prefetch_wasted_bytes"]
 
 
 def test_timeline_and_utilisation_shapes(results_7b):
