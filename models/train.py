@@ -3,10 +3,10 @@
 Recipe: tokenise procedurally generated videos (models/toyworld.py) with a k-means patch
 codebook (models/tokenizer.py); train the `toyworld` VideoTransformer on next-token
 prediction over [class token] + frames x 256 codes (the VILA-U layout, FACTS.md
-section 1), using windows of a few consecutive frames, and dropping the class token to
-the null token 10 % of the time so the model also learns the unconditional distribution
-that classifier-free guidance needs.
-AdamW with linear warm-up and a cosine decay. Data order, initial weights and the
+section 1): windows of a few consecutive frames first, whole videos for the last steps;
+the class token is dropped to the null token 10 % of the time so the model also learns
+the unconditional distribution that classifier-free guidance needs. AdamW with linear
+warm-up and a cosine decay. Data order, initial weights and the
 class dropout come from the seed, so the same command gives the same checkpoint on the
 same machine and thread count.
 
@@ -30,6 +30,7 @@ from tqdm import tqdm
 from cosim.atomic import atomic_write_bytes
 from cosim.errors import UserError
 from models.config import DepthConfig, ModelConfig, get_preset
+from models.quality import psnr
 from models.tokenizer import PatchTokenizer, fit_tokenizer
 from models.train_config import TrainConfig
 from models.toyworld import ToyWorldConfig, generate_videos
@@ -179,38 +180,45 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
 def evaluate(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, batch_size: int = 8) -> dict:
     """Held-out next-token figures of `model` on full sequences.
 
-    loss / accuracy: over every video token (frame 1 too); accuracy takes the arg-max
-    over code ids, as greedy decoding does. accuracy_per_frame: per frame index.
+    loss / accuracy: over every video token (frame 1 too), and per frame index;
+    accuracy takes the arg-max over code ids, as greedy decoding does.
     copy_accuracy_frames_2_on: the trivial predictor "same position, previous frame",
     next to the model's accuracy on the same tokens (model_accuracy_frames_2_on).
-    loss_null_class: the same loss with the null token instead of the class token.
+    loss_null_class(_per_frame): the same loss with the null token instead of the class
+    token, i.e. what the class tells the model.
     """
     config = model.config
     model.eval()
     per_frame = config.tokens_per_frame
-    total = {"loss": 0.0, "loss_null_class": 0.0}
+    loss_sum = {"class": torch.zeros(config.frames), "null": torch.zeros(config.frames)}
     correct = torch.zeros(config.frames)
     for first in range(0, len(codes), batch_size):
         chunk, chunk_labels = codes[first:first + batch_size], labels[first:first + batch_size]
         tokens = sequences(chunk, class_tokens(config, chunk_labels))
-        logits = model(tokens[:, :-1])
-        total["loss"] += float(next_token_loss(logits, tokens)) * len(chunk)
-        predicted = logits[..., : config.codebook_size].argmax(-1)
-        hits = (predicted == tokens[:, 1:]).float().view(len(chunk), config.frames, per_frame)
-        correct += hits.sum(dim=(0, 2))
-        tokens[:, 0] = config.null_token
-        total["loss_null_class"] += float(next_token_loss(model(tokens[:, :-1]), tokens)) * len(chunk)
-    count = len(codes)
-    accuracy_per_frame = (correct / (count * per_frame)).tolist()
-    copy = np.asarray(codes[:, 1:] == codes[:, :-1]).mean()
+        for key in ("class", "null"):
+            if key == "null":
+                tokens[:, 0] = config.null_token
+            logits = model(tokens[:, :-1])
+            losses = F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], reduction="none")
+            loss_sum[key] += losses.view(len(chunk), config.frames, per_frame).sum(dim=(0, 2))
+            if key == "class":
+                predicted = logits[..., : config.codebook_size].argmax(-1)
+                hits = (predicted == tokens[:, 1:]).float().view(len(chunk), config.frames, per_frame)
+                correct += hits.sum(dim=(0, 2))
+    per_frame_tokens = len(codes) * per_frame
+    accuracy_per_frame = (correct / per_frame_tokens).tolist()
+    loss_per_frame = (loss_sum["class"] / per_frame_tokens).tolist()
+    null_per_frame = (loss_sum["null"] / per_frame_tokens).tolist()
     return {
-        "videos": count,
-        "loss": total["loss"] / count,
-        "loss_null_class": total["loss_null_class"] / count,
+        "videos": len(codes),
+        "loss": float(np.mean(loss_per_frame)),
+        "loss_per_frame": loss_per_frame,
+        "loss_null_class": float(np.mean(null_per_frame)),
+        "loss_null_class_per_frame": null_per_frame,
         "accuracy": float(np.mean(accuracy_per_frame)),
         "accuracy_per_frame": accuracy_per_frame,
         "model_accuracy_frames_2_on": float(np.mean(accuracy_per_frame[1:])),
-        "copy_accuracy_frames_2_on": float(copy),
+        "copy_accuracy_frames_2_on": float(np.asarray(codes[:, 1:] == codes[:, :-1]).mean()),
     }
 
 
@@ -233,6 +241,9 @@ def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfi
         del tokenizer_frames
         codes, labels = tokenise_videos(tokenizer, train.train_videos, train.seed, world)
         held_codes, held_labels = tokenise_videos(tokenizer, train.heldout_videos, train.seed, world, HELDOUT_START)
+        held_frames, _ = generate_videos(train.heldout_videos, train.seed, world, start=HELDOUT_START)
+        tokenizer_psnr_db = psnr(tokenizer.decode(tokenizer.encode(held_frames)), held_frames)
+        del held_frames
         data_seconds = time.perf_counter() - started
         torch.manual_seed(train.seed)
         model = VideoTransformer(config)
@@ -250,6 +261,7 @@ def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfi
         "toyworld": asdict(world),
         "heldout": heldout,
         "heldout_loss": heldout["loss"],
+        "tokenizer_heldout_psnr_db": tokenizer_psnr_db,
         "final_train_loss": float(np.mean(losses[-20:])),
         "first_train_loss": losses[0],
         "data_seconds": data_seconds,

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
     summary = {key: heldout[key] for key in ("loss", "loss_null_class", "accuracy", "model_accuracy_frames_2_on",
                                              "copy_accuracy_frames_2_on")}
     summary["accuracy_per_frame"] = [round(v, 4) for v in heldout["accuracy_per_frame"]]
+    summary["loss_per_frame"] = [round(v, 4) for v in heldout["loss_per_frame"]]
+    summary["loss_null_class_per_frame"] = [round(v, 4) for v in heldout["loss_null_class_per_frame"]]
+    summary["tokenizer_psnr_db"] = round(metadata["tokenizer_heldout_psnr_db"], 2)
     summary["train_seconds"] = round(metadata["train_seconds"], 1)
     print(json.dumps({"checkpoint": str(path), "heldout": summary}, indent=2))
     return 0
