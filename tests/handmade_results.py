@@ -1,7 +1,7 @@
 """SimResults written by hand, with round numbers, so that report and energy figures can
 be checked with a pocket calculator.
 
-The design is the shipped KV260 one: 250 MHz, int8, one DDR4 channel (15 pJ/bit, 500 mW
+The design is the shipped kv260-systolic: 250 MHz, int8, one DDR4 channel (15 pJ/bit, 500 mW
 controller), 1 W static; 1024 PEs; 19.2 GB/s x 0.8 efficiency = 61.44 bytes/cycle.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 from cosim.hw import load_design
 from cosim.sim_result import DRAM_CATEGORIES, SimResult, TimelineEvent
 
-DESIGN_PATH = Path(__file__).resolve().parents[1] / "hwconfigs" / "designs" / "kv260-fastcar.yaml"
+DESIGN_PATH = Path(__file__).resolve().parents[1] / "hwconfigs" / "designs" / "kv260-systolic.yaml"
 
 
 def kv260():
@@ -47,7 +47,7 @@ def handmade_result(
         TimelineEvent("matrix", "layers.0.mlp.up_proj", 1000, 2000, 1, 0),
     ]
     return SimResult(
-        design_name="kv260-fastcar",
+        design_name="kv260-systolic",
         policy=policy,
         clock_mhz=250.0,
         total_cycles=total,

@@ -32,7 +32,7 @@ def make_sweep(folder: Path, parameters: dict[str, Any], *, strategy: dict | Non
                workload: dict | None = None) -> Path:
     """Write design, graph, trace, test settings and spec into `folder`; returns the spec path."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(hwconfigs_dir() / "designs" / "kv260-fastcar.yaml", folder / "design.yaml")
+    shutil.copy(hwconfigs_dir() / "designs" / "kv260-systolic.yaml", folder / "design.yaml")
     save_graph(tiny_graph(), folder / "graph.json")
     synthetic_trace(num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, seed=1).save(
         folder / "trace.npz")

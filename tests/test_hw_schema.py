@@ -10,7 +10,7 @@ from cosim.errors import UserError
 from cosim.hw import available_devices, design_from_dict, load_design, load_device
 
 REPO = Path(__file__).resolve().parents[1]
-KV260 = REPO / "hwconfigs" / "designs" / "kv260-fastcar.yaml"
+KV260 = REPO / "hwconfigs" / "designs" / "kv260-systolic.yaml"
 U280 = REPO / "hwconfigs" / "designs" / "u280-fastcar.yaml"
 
 
@@ -194,7 +194,8 @@ def test_shipped_design_loads_by_name():
     with pytest.raises(UserError) as caught:
         load_design("kv260-fastcat")
     assert str(caught.value) == ("design: expected a design file or one of the shipped designs 'kv260-fastcar', "
-                                 "'u280-fastcar', 'zcu104-fastcar', found 'kv260-fastcat'")
+                                 "'kv260-systolic', 'u280-fastcar', 'u280-systolic', 'zcu104-fastcar', "
+                                 "found 'kv260-fastcat'")
 
 
 def test_overrides_rederive_device_defaults():

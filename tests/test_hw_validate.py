@@ -82,7 +82,7 @@ def test_over_budget_design_still_prints_its_table(capsys):
 
 
 def test_json_report_has_the_table_keys(capsys):
-    assert main(["validate", "hwconfigs/designs/kv260-fastcar.yaml", "--json"]) == 0
+    assert main(["validate", "hwconfigs/designs/kv260-systolic.yaml", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["estimate"]) == {"DSP", "BRAM36", "URAM288", "LUT"}
     dsp = report["estimate"]["DSP"]
@@ -103,7 +103,7 @@ def test_json_report_of_a_bad_design_lists_the_error(capsys):
 
 
 def test_kv260_estimate_matches_hand_arithmetic():
-    report = validate_design(load_design("hwconfigs/designs/kv260-fastcar.yaml"))
+    report = validate_design(load_design("hwconfigs/designs/kv260-systolic.yaml"))
     lines = report.resources.lines
     assert lines["BRAM36"].breakdown == {"act": 32, "scores": 8, "out": 8}  # 4x8, 4x2, 8x1
     assert lines["URAM288"].breakdown == {"weights": 8, "kv": 24}  # 8x1, 8x3
@@ -123,7 +123,7 @@ def test_shell_is_subtracted_on_alveo():
 def _kv260(**changes):
     import yaml
 
-    data = yaml.safe_load((REPO / "hwconfigs/designs/kv260-fastcar.yaml").read_text())
+    data = yaml.safe_load((REPO / "hwconfigs/designs/kv260-systolic.yaml").read_text())
     for dotted, value in changes.items():
         *parents, last = dotted.split("__")
         target = data

@@ -23,7 +23,7 @@ def test_design_sweep_on_the_simulator(tmp_path):
     summary = run_sweep(load_spec(spec), tmp_path / "out", workers=2, progress=False)
     assert summary.counts == {"ok": 2, "invalid": 2, "failed": 0}
     table = load_results(tmp_path / "out").set_index(["mlp_arrays", "rate"])
-    # kv260-fastcar has 8 arrays and gives attention 2: 2 + 7 does not fit.
+    # kv260-systolic has 8 arrays and gives attention 2: 2 + 7 does not fit.
     for rate in (0.0, 0.9):
         assert table.loc[(7, rate), "status"] == "invalid"
         assert "attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, found 9" in table.loc[(7, rate), "error"]
