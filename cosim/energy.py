@@ -14,15 +14,15 @@ Components (all in joules):
   FPGA-side controller and PHY draw power whether or not data moves).
 - ``static``: ``static_w`` x latency.
 
-Attribution to op classes (attention, mlp, other) is exact where the simulator counts
-per class (MACs, vector operations) or where a DRAM category has one owner (KV reads and
-writes: attention; replay-cache traffic and DRS prefetches wasted by a mispredicted MLP
-decision: mlp). The rest
--- weight and activation DRAM traffic, on-chip buffer accesses, controller and static
-energy -- is split by time share, i.e. in proportion to ``block_cycles`` (the wall-clock
-cycles of each class), because SimResult does not count those per class. In
-bandwidth-bound decode the time of a class is mostly the time its weights stream, so the
-time share is a close proxy for its share of weight traffic.
+Attribution to op classes (attention, mlp, other) is exact for every action the
+simulator counts per class: MACs and vector operations, DRAM bytes
+(``dram_bytes_by_block``: a DRS prefetch counts for the op whose weights it loads, a
+prefetch wasted by a mispredicted MLP decision for mlp) and buffer bits
+(``buffer_bits_by_block``). Only power drawn over time -- the DRAM controller and static
+power -- is split by time share, in proportion to ``block_cycles`` (the wall-clock cycles
+of each class): it has no per-action owner. A SimResult without per-class DRAM or buffer
+counts (one built by hand) has those split by time share too, and the breakdown's
+``time_shared`` says so.
 """
 
 from __future__ import annotations
@@ -37,15 +37,10 @@ PJ = 1e-12  # joules per picojoule
 
 COMPONENTS = ("compute", "on_chip_memory", "dram", "dram_controller", "static")
 
-# DRAM categories that belong to one op class; the others are split by time share.
-DRAM_CATEGORY_BLOCK: dict[str, str] = {
-    "kv_read": "attention",
-    "kv_write": "attention",
-    "replay_read": "mlp",
-    "replay_write": "mlp",
-    "weights_prefetch_wasted": "mlp",
-}
-TIME_SHARED = ("DRAM weights and activations", "on-chip buffer accesses", "DRAM controller", "static")
+# What is split among op classes by time share (power drawn over time, no per-action owner).
+TIME_SHARED = ("DRAM controller", "static")
+# Also split by time share when a SimResult has no per-class counts for them.
+DRAM_TRAFFIC, ON_CHIP_ACCESSES = "DRAM traffic", "on-chip buffer accesses"
 
 
 @dataclass(frozen=True)
@@ -54,6 +49,7 @@ class EnergyBreakdown:
 
     ``by_component_block_j[component][block]`` is the full matrix; its row sums are
     `by_component_j`, its column sums `by_block_j`, and everything adds up to `total_j`.
+    ``time_shared`` names what was split among classes by time share.
     """
 
     by_component_block_j: dict[str, dict[str, float]]
@@ -64,6 +60,7 @@ class EnergyBreakdown:
     latency_s: float
     num_steps: int
     table: dict[str, float]
+    time_shared: tuple[str, ...] = TIME_SHARED
 
     @property
     def by_component_j(self) -> dict[str, float]:
@@ -99,7 +96,7 @@ class EnergyBreakdown:
             "on_chip_by_memory_j": self.on_chip_by_memory_j,
             "dram_by_category_j": self.dram_by_category_j,
             "table": self.table,
-            "time_shared": list(TIME_SHARED),
+            "time_shared": list(self.time_shared),
         }
 
 
@@ -146,22 +143,35 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
         matrix["compute"][block] += joules
         vector_j += joules
 
+    time_shared = []
+
+    def bits_j(name: str, counts: dict[str, int]) -> float:
+        memory = result.buffer_bits[name]["memory"]
+        return (counts["read_bits"] + counts["write_bits"]) * table[f"{memory}_pj_per_bit"] * PJ
+
     by_memory = {"bram": 0.0, "uram": 0.0}
-    for counts in result.buffer_bits.values():
-        bits = counts["read_bits"] + counts["write_bits"]
-        by_memory[counts["memory"]] += bits * table[f"{counts['memory']}_pj_per_bit"] * PJ
-    _spread(matrix["on_chip_memory"], sum(by_memory.values()), share)
+    for name, counts in result.buffer_bits.items():
+        by_memory[counts["memory"]] += bits_j(name, counts)
+    if result.buffer_bits_by_block:
+        for block, buffers in result.buffer_bits_by_block.items():
+            matrix["on_chip_memory"][block] += sum(bits_j(name, counts) for name, counts in buffers.items())
+    else:
+        _spread(matrix["on_chip_memory"], sum(by_memory.values()), share)
+        time_shared.append(ON_CHIP_ACCESSES)
+
+    def bytes_j(nbytes: int) -> float:
+        return nbytes * 8 * table["dram_pj_per_bit"] * PJ
 
     by_category = dict.fromkeys(DRAM_CATEGORIES, 0.0)
     for per_category in result.dram_bytes.values():
         for category, nbytes in per_category.items():
-            by_category[category] += nbytes * 8 * table["dram_pj_per_bit"] * PJ
-    for category, joules in by_category.items():
-        owner = DRAM_CATEGORY_BLOCK.get(category)
-        if owner is None:
-            _spread(matrix["dram"], joules, share)
-        else:
-            matrix["dram"][owner] += joules
+            by_category[category] += bytes_j(nbytes)
+    if result.dram_bytes_by_block:
+        for block, by_direction in result.dram_bytes_by_block.items():
+            matrix["dram"][block] += sum(bytes_j(n) for by in by_direction.values() for n in by.values())
+    else:
+        _spread(matrix["dram"], sum(by_category.values()), share)
+        time_shared.append(DRAM_TRAFFIC)
 
     latency = result.latency_s
     controller_w = table["dram_controller_mw_per_channel"] * 1e-3 * table["dram_channels"]
@@ -177,6 +187,7 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
         latency_s=latency,
         num_steps=result.num_steps,
         table=table,
+        time_shared=(*time_shared, *TIME_SHARED),
     )
 
 

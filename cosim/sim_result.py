@@ -76,8 +76,10 @@ class SimResult:
     vector_elements: {block class: element operations on the vector unit}.
     dram_bytes: {direction: {category: bytes}} -- bytes moved, after burst rounding.
     dram_bytes_unrounded: {direction: {category: bytes}} -- payload bytes before rounding.
-    buffer_bits: {buffer name: {"memory": "bram"|"uram", "read_bits": int, "write_bits": int}}
-        -- on-chip accesses (engine reads; DRAM fills and engine writes).
+    buffer_bits: {buffer name: {"memory": "bram"|"uram", "purpose": str, "read_bits": int,
+        "write_bits": int}} -- on-chip accesses (engine reads; DRAM fills and engine writes).
+        Bits of a purpose served by several buffers are split in proportion to capacity
+        (class by class, see ``buffer_bits_by_block``).
     engine_busy_cycles: {engine: cycles the engine (partition) computed}.
     matrix_arrays: {engine: PE arrays in that engine or partition}.
     step_busy_cycles: {engine or "dram": int64[S]} -- busy cycles per step; divide by
@@ -94,6 +96,15 @@ class SimResult:
         count, "prefetch_predictions_used": predictions the prefetcher acted on,
         "prefetch_mispredicted": how many of those were wrong, "prefetch_bytes": weight
         bytes prefetched, "prefetch_wasted_bytes": bytes prefetched for nothing}.
+    dram_bytes_by_block: {block class: {direction: {category: bytes}}} -- ``dram_bytes``
+        by the class of the op the bytes serve (after burst rounding; the values of a
+        direction and category add up to ``dram_bytes`` exactly). A DRS prefetch counts
+        for the op whose weights it loads, whenever it moves; ``weights_prefetch_wasted``
+        counts for ``mlp`` (the MLP decision whose wrong prediction caused it). Empty in
+        a result built without per-class counts.
+    buffer_bits_by_block: {block class: {buffer name: {"read_bits": int, "write_bits": int}}}
+        -- ``buffer_bits`` by the class of the op accessing the buffer (adds up to
+        ``buffer_bits`` exactly). Empty in a result built without per-class counts.
     timeline: bounded list of `TimelineEvent` for steps ``timeline_steps``.
     timeline_steps: [first, last) decode-step indices the timeline covers.
     timeline_truncated: True when events were dropped to respect the bound.
@@ -124,6 +135,8 @@ class SimResult:
     buffer_capacity_bytes: dict[str, int]
     roofline: dict[str, float]
     drs: dict[str, Any] | None
+    dram_bytes_by_block: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    buffer_bits_by_block: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     timeline: list[TimelineEvent] = field(default_factory=list)
     timeline_steps: tuple[int, int] = (0, 0)
     timeline_truncated: bool = False

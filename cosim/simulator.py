@@ -63,9 +63,10 @@ class CounterLayout:
             for category in DRAM_CATEGORIES:
                 names += [f"dram.{direction}.{category}", f"dram_payload.{direction}.{category}"]
         names.append("dram.busy")
+        names += [f"dram_block.{b}.{d}.{c}" for b in BLOCK_CLASSES for d in DRAM_DIRECTIONS for c in DRAM_CATEGORIES]
         names += [f"macs.{b}.{p}" for b in BLOCK_CLASSES for p in PRECISIONS]
         names += [f"vector.{b}" for b in BLOCK_CLASSES]
-        names += [f"buffer.{p}.{rw}" for p in purposes for rw in ("read", "write")]
+        names += [f"buffer.{b}.{p}.{rw}" for b in BLOCK_CLASSES for p in purposes for rw in ("read", "write")]
         names += [f"busy.{e}" for e in engines]
         names += ["drs.prefetch_bytes", "drs.wasted_bytes", "drs.predictions_used", "drs.mispredicted"]
         self.names = names
@@ -106,6 +107,7 @@ class SimContext:
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int], list[int]] = {}
+        self._move_cycles: dict[int, int] = {}
 
     def engine_of(self, op: OpWork) -> str | None:
         if op.engine == "matrix":
@@ -155,7 +157,7 @@ class SimContext:
         return TilePlan(engine, [], [c], None, 1)
 
     def static_counts(self, op: OpWork, block: str) -> dict[str, int]:
-        """Counters that do not depend on timing: MACs, vector work, on-chip buffer bytes."""
+        """Counters that do not depend on timing: MACs, vector work, on-chip buffer bytes (of `block`)."""
         key = (op, block)
         if key in self._static:
             return self._static[key]
@@ -170,26 +172,33 @@ class SimContext:
         plan = self.plan(op)
         act = self.buffers.group(op.act_purpose).purpose
         rereads = len(plan.bytes) if op.engine == "matrix" and plan.bytes else 1
-        add(f"buffer.{act}.read", op.act_read_bytes * rereads)
-        add(f"buffer.{act}.write", op.act_write_bytes)
+        add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
+        add(f"buffer.{block}.{act}.write", op.act_write_bytes)
         if op.streamed:
             purpose = plan.purpose
-            add(f"buffer.{purpose}.write", op.streamed_bytes * op.instances)
-            add(f"buffer.{purpose}.read", op.streamed_bytes * op.instances)
+            add(f"buffer.{block}.{purpose}.write", op.streamed_bytes * op.instances)
+            add(f"buffer.{block}.{purpose}.read", op.streamed_bytes * op.instances)
         fill = {"kv_read": "kv_cache", "weights": "weights"}
         for category, nbytes in op.loads:
             purpose = self.buffers.group(fill.get(category, op.act_purpose)).purpose
-            add(f"buffer.{purpose}.write", nbytes)
-            add(f"buffer.{purpose}.read", nbytes)
+            add(f"buffer.{block}.{purpose}.write", nbytes)
+            add(f"buffer.{block}.{purpose}.read", nbytes)
         out = self.buffers.group("output").purpose
         for _, nbytes in op.stores:
-            add(f"buffer.{out}.read", nbytes)
+            add(f"buffer.{block}.{out}.read", nbytes)
         if op.onchip_purpose:
             purpose = self.buffers.group(op.onchip_purpose).purpose
-            add(f"buffer.{purpose}.read", op.onchip_read_bytes)
-            add(f"buffer.{purpose}.write", op.onchip_write_bytes)
+            add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
+            add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
         self._static[key] = counts
         return counts
+
+    def move_cycles(self, rounded_bytes: int) -> int:
+        """`DramSpec.move_cycles`, cached: tiles of a stream mostly share one size (exact fractions are slow)."""
+        cycles = self._move_cycles.get(rounded_bytes)
+        if cycles is None:
+            cycles = self._move_cycles[rounded_bytes] = self.dram_spec.move_cycles(rounded_bytes)
+        return cycles
 
     def element_tiles(self, streamed_bytes: int, k: int, n: int) -> list[int]:
         key = (streamed_bytes, k, n)
@@ -208,6 +217,7 @@ class StreamPlan:
     def __init__(self, ctx: SimContext) -> None:
         wl = ctx.workload
         self.elements: list[tuple[int, int, list[int], int]] = []  # (segment q, template op, tiles, layer or -1)
+        self.blocks: list[str] = []  # per element: the block class of its op (whose DRAM bytes it moves)
         self.first_element: list[int] = []  # per segment q: index of its first element (or next)
         self.element_of: dict[tuple[int, int], int] = {}
         self.own_count: list[int] = []
@@ -223,6 +233,7 @@ class StreamPlan:
                 layer = wl.segment_layer[q] if template.ops[op_index].replayable else -1
                 self.element_of[(q, op_index)] = len(self.elements)
                 self.elements.append((q, op_index, tiles, layer))
+                self.blocks.append(SEGMENT_BLOCK[wl.segment_kind[q]])
                 count += 1
             self.own_count.append(count)
         self.per_step = len(self.elements)
@@ -255,6 +266,9 @@ class GlobalView:
         step, e = divmod(seq, self.plan.per_step)
         return self.plan.elements[e][2] if step < self.wl.steps else None
 
+    def block(self, seq: int) -> str:
+        return self.plan.blocks[seq % self.plan.per_step]
+
     def group(self, seq: int) -> Any:
         step, e = divmod(seq, self.plan.per_step)
         layer = self.plan.elements[e][3]
@@ -281,12 +295,12 @@ class GlobalView:
 class Window:
     """The part of the weight stream a segment can reach, relative to its first element.
 
-    ``elements``: (tile bytes, local group id or -1); ``groups``: (truth, prediction,
+    ``elements``: (tile bytes, local group id or -1, block class); ``groups``: (truth, prediction,
     known at start); ``resolved_here``: the group this segment's TAS resolves (or -1);
     ``ends``: True when the stream (the video) ends after the last element.
     """
 
-    elements: tuple[tuple[tuple[int, ...], int], ...]
+    elements: tuple[tuple[tuple[int, ...], int, str], ...]
     groups: tuple[tuple[bool, bool, bool], ...]
     resolved_here: int
     ends: bool
@@ -299,7 +313,7 @@ class WindowView:
         self.window = window
         self.resolved: set = set()
         self._first = {}
-        for seq, (_, g) in enumerate(window.elements):
+        for seq, (_, g, _) in enumerate(window.elements):
             if g >= 0:
                 self._first.setdefault(g, seq)
 
@@ -311,6 +325,9 @@ class WindowView:
         if self.window.ends:
             return None
         raise RuntimeError("weight stream went past its reach window (simulator bug)")
+
+    def block(self, seq: int) -> str:
+        return self.window.elements[seq][2]
 
     def group(self, seq: int) -> Any:
         g = self.window.elements[seq][1]
@@ -416,7 +433,8 @@ class WeightStream:
             self.used -= 1
             self.occupied_bytes -= nbytes
             self.m.occupancy_change("weights", -nbytes)
-            self.m.reclassify_wasted(nbytes, self.m.ctx.dram_spec.rounded(nbytes), self.m.ctx.dram_spec.rounded(nbytes))
+            rounded = self.m.ctx.dram_spec.rounded(nbytes)
+            self.m.reclassify_wasted(self.view.block(key[0]), nbytes, rounded, rounded)
         if self.inflight is not None and self.inflight[0][0] >= first:
             key, nbytes, transfer = self.inflight
             delivered = self.m.dram.cancel(transfer)
@@ -425,7 +443,7 @@ class WeightStream:
             self.used -= 1
             self.occupied_bytes -= nbytes
             self.m.occupancy_change("weights", -nbytes)
-            self.m.reclassify_wasted(nbytes, transfer.rounded, delivered)
+            self.m.reclassify_wasted(self.view.block(key[0]), nbytes, transfer.rounded, delivered)
         for seq in [s for s in self.taken if s >= first]:
             del self.taken[seq]
         self.position = (first, 0)
@@ -511,7 +529,7 @@ class WeightStream:
             self.occupied_bytes += nbytes
             self.m.occupancy_change("weights", nbytes)
             self.m.count("drs.prefetch_bytes", nbytes)
-            transfer = self.m.dram.transfer([("read", "weights", nbytes)], LOADER_STREAM)
+            transfer = self.m.transfer([("read", "weights", nbytes)], LOADER_STREAM, self.view.block(key[0]))
             self.inflight = (key, nbytes, transfer)
 
     def capture(self, delta: int) -> LoaderState:
@@ -552,13 +570,27 @@ class Machine:
     def occupancy_change(self, purpose: str, delta: int, when: int | None = None) -> None:
         self.occupancy.setdefault(purpose, []).append((self.env.now if when is None else when, delta))
 
-    def reclassify_wasted(self, payload: int, rounded: int, delivered: int) -> None:
-        """Move a discarded weight transfer from ``weights`` to ``weights_prefetch_wasted``."""
+    def transfer(self, parts: list[tuple[str, str, int]], stream: Any, block: str) -> Transfer | None:
+        """A DRAM request (`Dram.transfer`) whose bytes are also counted for `block`, the class they serve."""
+        transfer = self.dram.transfer(parts, stream)
+        if transfer is not None:
+            for direction, category, _, rounded in transfer.parts:
+                self.count(f"dram_block.{block}.{direction}.{category}", rounded)
+        return transfer
+
+    def reclassify_wasted(self, block: str, payload: int, rounded: int, delivered: int) -> None:
+        """Move a discarded weight transfer of `block` from ``weights`` to ``weights_prefetch_wasted``.
+
+        Wasted bytes belong to the MLP decision whose prediction caused them (class mlp),
+        whichever element they were loaded for.
+        """
         c = self.dram.counters
         for table, full, kept in ((c.rounded, rounded, delivered), (c.payload, payload, min(payload, delivered))):
             table[("read", "weights")] = table.get(("read", "weights"), 0) - full
             key = ("read", "weights_prefetch_wasted")
             table[key] = table.get(key, 0) + kept
+        self.count(f"dram_block.{block}.read.weights", -rounded)
+        self.count("dram_block.mlp.read.weights_prefetch_wasted", delivered)
         self.count("drs.wasted_bytes", min(payload, delivered))
 
     def snapshot(self) -> dict[str, int]:
@@ -647,7 +679,7 @@ class SegmentRun:
         start = env.now
         stream = ("op", self.run_id, i)
         if op.loads:
-            transfer = m.dram.transfer([("read", c, b) for c, b in op.loads], stream)
+            transfer = m.transfer([("read", c, b) for c, b in op.loads], stream, self.info.block)
             yield transfer.event
             self._interval(f"dram.{op.loads[0][0]}", f"{op.name} load", start, env.now)
         compute_start = env.now
@@ -673,7 +705,7 @@ class SegmentRun:
         self.running.discard(i)
         self.done[i].succeed()
         if op.stores:
-            transfer = m.dram.transfer([("write", c, b) for c, b in op.stores], stream)
+            transfer = m.transfer([("write", c, b) for c, b in op.stores], stream, self.info.block)
             self.stores.append(transfer.event)
             if self.record:
                 transfer.event.callbacks.append(
@@ -723,16 +755,17 @@ class SegmentRun:
                     rounded = spec.rounded(plan.bytes[t])
                     m.dram.counters.add("read", category, plan.bytes[t], rounded)
                     moved.append(rounded)
-                    prev_done = issue + (0 if continuing else spec.latency_cycles) + spec.move_cycles(rounded)
+                    prev_done = issue + (0 if continuing else spec.latency_cycles) + self.ctx.move_cycles(rounded)
                     m.occupancy_change(purpose, plan.bytes[t], issue)
                     c_end.append(max(prev_done, c_end[-1] if c_end else start) + plan.cycles[t])
                     m.occupancy_change(purpose, -plan.bytes[t], c_end[-1])
+                m.count(f"dram_block.{self.info.block}.read.{category}", sum(moved))
                 m.dram.add_alone(moved)
                 m.dram.mark_stream_done(stream, prev_done)
                 j = n
                 break
             m.occupancy_change(purpose, plan.bytes[j])
-            transfer = m.dram.transfer([("read", category, plan.bytes[j])], stream)
+            transfer = m.transfer([("read", category, plan.bytes[j])], stream, self.info.block)
             yield transfer.event
             prev_done = env.now
             c_end.append(max(prev_done, c_end[-1] if c_end else start) + plan.cycles[j])
@@ -913,7 +946,7 @@ class Simulation:
                     if s == step and layer == seg_layer and seg_kind == "core" and wl.tas_flag[s, layer] != 0:
                         resolved_here = group_ids[key]
                 g = group_ids[key]
-            elements.append((tuple(tiles), g))
+            elements.append((tuple(tiles), g, plan.blocks[e]))
         return Window(tuple(elements), tuple(groups), resolved_here, ends)
 
     @staticmethod
@@ -1155,7 +1188,17 @@ def _assemble(ctx: SimContext, results: list[SegmentResult], ids: np.ndarray, wi
     macs = {b: {p: total(f"macs.{b}.{p}") for p in PRECISIONS} for b in BLOCK_CLASSES}
     dram_bytes = {d: {c: total(f"dram.{d}.{c}") for c in DRAM_CATEGORIES} for d in DRAM_DIRECTIONS}
     dram_payload = {d: {c: total(f"dram_payload.{d}.{c}") for c in DRAM_CATEGORIES} for d in DRAM_DIRECTIONS}
-    bits = {p: (total(f"buffer.{p}.read") * 8, total(f"buffer.{p}.write") * 8) for p in purposes}
+    dram_by_block = {b: {d: {c: total(f"dram_block.{b}.{d}.{c}") for c in DRAM_CATEGORIES} for d in DRAM_DIRECTIONS}
+                     for b in BLOCK_CLASSES}
+    # each class's bits are split among the buffers of a purpose on their own, and a buffer's
+    # figure is the sum over classes, so that the per-class figures add up exactly
+    split = {b: ctx.buffers.split_bits({p: (total(f"buffer.{b}.{p}.read") * 8, total(f"buffer.{b}.{p}.write") * 8)
+                                        for p in purposes}) for b in BLOCK_CLASSES}
+    bits_by_block = {b: {name: {k: counts[k] for k in ("read_bits", "write_bits")} for name, counts in split[b].items()}
+                     for b in BLOCK_CLASSES}
+    buffer_bits = {name: dict(counts, **{k: sum(bits_by_block[b][name][k] for b in BLOCK_CLASSES)
+                                         for k in ("read_bits", "write_bits")})
+                   for name, counts in split[BLOCK_CLASSES[0]].items()}
 
     all_bytes = sum(sum(v.values()) for v in dram_bytes.values())
     all_macs = sum(sum(v.values()) for v in macs.values())
@@ -1193,7 +1236,7 @@ def _assemble(ctx: SimContext, results: list[SegmentResult], ids: np.ndarray, wi
         vector_elements={b: total(f"vector.{b}") for b in BLOCK_CLASSES},
         dram_bytes=dram_bytes,
         dram_bytes_unrounded=dram_payload,
-        buffer_bits=ctx.buffers.split_bits(bits),
+        buffer_bits=buffer_bits,
         engine_busy_cycles={e: total(f"busy.{e}") for e in layout.engines},
         matrix_arrays=dict(ctx.matrix_engines),
         step_busy_cycles=step_busy,
@@ -1201,6 +1244,8 @@ def _assemble(ctx: SimContext, results: list[SegmentResult], ids: np.ndarray, wi
         buffer_capacity_bytes=capacity,
         roofline=roofline,
         drs=drs,
+        dram_bytes_by_block=dram_by_block,
+        buffer_bits_by_block=bits_by_block,
         timeline=timeline,
         timeline_steps=window,
         timeline_truncated=truncated,

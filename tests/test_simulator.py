@@ -9,6 +9,7 @@ from cosim.simulator import simulate, simulate_dense
 from cosim.synthetic_trace import synthetic_trace
 from cosim.workload import Workload, dense_trace
 from cosim.graph import add_op
+from cosim.hw.library import load_design
 from simulator_graphs import first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
 
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, 12288-byte weight tiles.
@@ -37,6 +38,20 @@ def test_bandwidth_bound_gemv_takes_bytes_over_bandwidth_plus_latency():
     assert result.dram_bytes["read"]["weights"] == 49152
     assert result.engine_busy_cycles["matrix"] == TILES * compute_tile
     assert result.total_cycles >= result.roofline["bound_cycles"]
+
+
+def test_gemv_counts_its_bytes_and_bits_for_its_class():
+    result = run(one_op_graph(**GEMV), tiny_design())  # the op sits in a layer's pre-attention segment
+    assert result.dram_bytes_by_block["attention"]["read"]["weights"] == 49152
+    assert all(v == 0 for b in ("mlp", "other") for by in result.dram_bytes_by_block[b].values() for v in by.values())
+    # weights: filled and read once (49152 bytes); activations: 48 input bytes read for each of the 4 tiles,
+    # 1024 output bytes written
+    assert result.buffer_bits_by_block["attention"] == {
+        "w": {"read_bits": 49152 * 8, "write_bits": 49152 * 8},
+        "kv": {"read_bits": 0, "write_bits": 0},
+        "act": {"read_bits": 4 * 48 * 8, "write_bits": 1024 * 8},
+    }
+    assert result.buffer_bits["act"]["read_bits"] == 4 * 48 * 8
 
 
 def test_burst_rounding_in_a_bandwidth_bound_op():
@@ -125,9 +140,9 @@ TRACE = synthetic_trace(num_layers=LAYERS, layer_rates=[0.4, 0.7], frames=3, fra
 
 
 def kv260(**overrides):
-    from cosim.hw.library import load_design, override_design
+    from cosim.hw.library import override_design
 
-    design = load_design("kv260-fastcar")
+    design = load_design("kv260-systolic")
     return override_design(design, overrides) if overrides else design
 
 
@@ -159,6 +174,26 @@ def test_bytes_moved_equal_the_workload(results_7b):
         wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
         assert moved == expected
         assert wasted == (result.drs["prefetch_wasted_bytes"] if result.drs else 0)
+
+
+def test_per_class_counts_add_up_to_the_totals(results_7b):
+    steps = TRACE.num_steps
+    for result in results_7b.values():
+        by_block = result.dram_bytes_by_block
+        for direction, by_category in result.dram_bytes.items():
+            for category, nbytes in by_category.items():
+                assert sum(by_block[b][direction][category] for b in by_block) == nbytes, (direction, category)
+        for name, counts in result.buffer_bits.items():
+            for key in ("read_bits", "write_bits"):
+                assert sum(result.buffer_bits_by_block[b][name][key] for b in by_block) == counts[key], (name, key)
+        # Q, K, V, O projections and the input norm of every layer, every step (whole bursts)
+        assert by_block["attention"]["read"]["weights"] == steps * LAYERS * (4 * 4096 * 4096 + 4096)
+        assert by_block["attention"]["read"]["kv_read"] == result.dram_bytes["read"]["kv_read"]
+        assert by_block["mlp"]["read"]["kv_read"] == by_block["other"]["read"]["kv_read"] == 0
+    # every policy moves the same weights for the same classes (DRS prefetches count for the op they serve)
+    weights = [{b: r.dram_bytes_by_block[b]["read"]["weights"] for b in r.dram_bytes_by_block}
+               for r in results_7b.values()]
+    assert weights[0] == weights[1] == weights[2]
 
 
 def test_same_inputs_same_cycles(results_7b):
@@ -195,6 +230,8 @@ def test_replay_removes_mlp_weight_traffic():
             == steps * mlp_weight_bytes)
     assert replayed.dram_bytes_unrounded["read"]["replay_read"] == steps * LAYERS * 2 * 4096
     assert replayed.macs["mlp"]["int8"] == 0
+    assert replayed.dram_bytes_by_block["mlp"]["read"]["weights"] == 0
+    assert replayed.dram_bytes_by_block["mlp"]["read"]["replay_read"] == replayed.dram_bytes["read"]["replay_read"]
     assert replayed.total_cycles < dense.total_cycles
 
 
@@ -203,7 +240,7 @@ def test_drs_mispredictions_waste_bytes_and_are_counted():
     graph = llama_graph(num_layers=3, hidden=128, heads=4, mlp_hidden=352, vocab=64)
     trace = synthetic_trace(num_layers=3, layer_rates=[0.3, 0.6, 0.9], frames=3, frame_rows=2, frame_cols=4,
                             correlation=0.5, rows_agree=False, seed=3)
-    design = kv260()
+    design = load_design("kv260-systolic")  # slow arrays: the stream gets ahead of TAS
     result = simulate(graph, trace, design, policy="drs")
     drs = result.drs
     assert drs["prefetch_predictions_used"] > 0 and drs["prefetch_mispredicted"] > 0
@@ -211,6 +248,12 @@ def test_drs_mispredictions_waste_bytes_and_are_counted():
     expected = Workload(graph, trace, design).expected_dram_bytes()
     assert result.dram_bytes_unrounded["read"]["weights"] == expected[("read", "weights")]
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
+    # wasted bytes are the MLP decision's; the useful ones count for the op they were loaded for, as under static
+    wasted = result.dram_bytes_by_block["mlp"]["read"]["weights_prefetch_wasted"]
+    assert wasted == result.dram_bytes["read"]["weights_prefetch_wasted"] > 0
+    static = simulate(graph, trace, design, policy="static")
+    assert ({b: result.dram_bytes_by_block[b]["read"]["weights"] for b in ("attention", "mlp", "other")}
+            == {b: static.dram_bytes_by_block[b]["read"]["weights"] for b in ("attention", "mlp", "other")})
     # the predictor: previous frame's decision (any row computes) at the same position and layer
     truth = (trace.replay.sum(axis=2) < 2)
     f = 8
