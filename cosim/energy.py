@@ -20,9 +20,7 @@ simulator counts per class: MACs and vector operations, DRAM bytes
 prefetch wasted by a mispredicted MLP decision for mlp) and buffer bits
 (``buffer_bits_by_block``). Only power drawn over time -- the DRAM controller and static
 power -- is split by time share, in proportion to ``block_cycles`` (the wall-clock cycles
-of each class): it has no per-action owner. A SimResult without per-class DRAM or buffer
-counts (one built by hand) has those split by time share too, and the breakdown's
-``time_shared`` says so.
+of each class): it has no per-action owner; the breakdown's ``time_shared`` names them.
 """
 
 from __future__ import annotations
@@ -39,8 +37,6 @@ COMPONENTS = ("compute", "on_chip_memory", "dram", "dram_controller", "static")
 
 # What is split among op classes by time share (power drawn over time, no per-action owner).
 TIME_SHARED = ("DRAM controller", "static")
-# Also split by time share when a SimResult has no per-class counts for them.
-DRAM_TRAFFIC, ON_CHIP_ACCESSES = "DRAM traffic", "on-chip buffer accesses"
 
 
 @dataclass(frozen=True)
@@ -143,8 +139,6 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
         matrix["compute"][block] += joules
         vector_j += joules
 
-    time_shared = []
-
     def bits_j(name: str, counts: dict[str, int]) -> float:
         memory = result.buffer_bits[name]["memory"]
         return (counts["read_bits"] + counts["write_bits"]) * table[f"{memory}_pj_per_bit"] * PJ
@@ -152,12 +146,8 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
     by_memory = {"bram": 0.0, "uram": 0.0}
     for name, counts in result.buffer_bits.items():
         by_memory[counts["memory"]] += bits_j(name, counts)
-    if result.buffer_bits_by_block:
-        for block, buffers in result.buffer_bits_by_block.items():
-            matrix["on_chip_memory"][block] += sum(bits_j(name, counts) for name, counts in buffers.items())
-    else:
-        _spread(matrix["on_chip_memory"], sum(by_memory.values()), share)
-        time_shared.append(ON_CHIP_ACCESSES)
+    for block, buffers in result.buffer_bits_by_block.items():
+        matrix["on_chip_memory"][block] += sum(bits_j(name, counts) for name, counts in buffers.items())
 
     def bytes_j(nbytes: int) -> float:
         return nbytes * 8 * table["dram_pj_per_bit"] * PJ
@@ -166,12 +156,8 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
     for per_category in result.dram_bytes.values():
         for category, nbytes in per_category.items():
             by_category[category] += bytes_j(nbytes)
-    if result.dram_bytes_by_block:
-        for block, by_direction in result.dram_bytes_by_block.items():
-            matrix["dram"][block] += sum(bytes_j(n) for by in by_direction.values() for n in by.values())
-    else:
-        _spread(matrix["dram"], sum(by_category.values()), share)
-        time_shared.append(DRAM_TRAFFIC)
+    for block, by_direction in result.dram_bytes_by_block.items():
+        matrix["dram"][block] += sum(bytes_j(n) for by in by_direction.values() for n in by.values())
 
     latency = result.latency_s
     controller_w = table["dram_controller_mw_per_channel"] * 1e-3 * table["dram_channels"]
@@ -187,7 +173,6 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
         latency_s=latency,
         num_steps=result.num_steps,
         table=table,
-        time_shared=(*time_shared, *TIME_SHARED),
     )
 
 

@@ -134,9 +134,9 @@ class SimResult:
     step_buffer_peak_bytes: dict[str, np.ndarray]
     buffer_capacity_bytes: dict[str, int]
     roofline: dict[str, float]
+    dram_bytes_by_block: dict[str, dict[str, dict[str, int]]]
+    buffer_bits_by_block: dict[str, dict[str, dict[str, int]]]
     drs: dict[str, Any] | None
-    dram_bytes_by_block: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-    buffer_bits_by_block: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     timeline: list[TimelineEvent] = field(default_factory=list)
     timeline_steps: tuple[int, int] = (0, 0)
     timeline_truncated: bool = False

@@ -74,14 +74,14 @@ def test_op_classes_exact_except_power_over_time(design):
     assert energy.to_dict()["time_shared"] == ["DRAM controller", "static"]
 
 
-def test_result_without_class_counts_is_split_by_time_share(design):
-    # a SimResult built by hand with totals only: DRAM and on-chip energy follow the time share too
+def test_handmade_result_charges_each_class_its_own_traffic(design):
+    # half the 1e6 weight bytes and all KV traffic are attention's; on-chip bits split evenly
     energy = compute_energy(handmade_result(), design)
-    shared = 3.4e-6 + 1.11e6 * DRAM_J_PER_BYTE + 0.5 * US + 1.0 * US  # on-chip, DRAM, controller, static
-    expected = {"attention": 1.01e6 * 0.75e-12 + 0.25 * shared, "mlp": 2e6 * 0.75e-12 + 0.5 * shared,
-                "other": 0.25 * shared}
-    assert energy.by_block_j == pytest.approx(expected)
-    assert energy.time_shared == ("on-chip buffer accesses", "DRAM traffic", "DRAM controller", "static")
+    matrix = energy.by_component_block_j
+    assert matrix["dram"]["attention"] == pytest.approx((0.5e6 + 1e5 + 1e4) * DRAM_J_PER_BYTE)
+    assert matrix["dram"]["mlp"] == pytest.approx(0.5e6 * DRAM_J_PER_BYTE)
+    assert matrix["dram"]["other"] == 0
+    assert sum(energy.dram_by_category_j.values()) == pytest.approx(1.11e6 * DRAM_J_PER_BYTE)
 
 
 def test_simulated_replay_charges_the_mlp_its_replay_traffic_and_wasted_prefetches():
