@@ -100,11 +100,10 @@ class SimResult:
         by the class of the op the bytes serve (after burst rounding; the values of a
         direction and category add up to ``dram_bytes`` exactly). A DRS prefetch counts
         for the op whose weights it loads, whenever it moves; ``weights_prefetch_wasted``
-        counts for ``mlp`` (the MLP decision whose wrong prediction caused it). Empty in
-        a result built without per-class counts.
+        counts for ``mlp`` (the MLP decision whose wrong prediction caused it).
     buffer_bits_by_block: {block class: {buffer name: {"read_bits": int, "write_bits": int}}}
         -- ``buffer_bits`` by the class of the op accessing the buffer (adds up to
-        ``buffer_bits`` exactly). Empty in a result built without per-class counts.
+        ``buffer_bits`` exactly).
     timeline: bounded list of `TimelineEvent` for steps ``timeline_steps``.
     timeline_steps: [first, last) decode-step indices the timeline covers.
     timeline_truncated: True when events were dropped to respect the bound.
