@@ -57,6 +57,7 @@ class ToyWorldConfig:
     min_sprite_px: int = 10
     max_sprite_px: int = 16
     gradient_noise_std: float = 4.0
+    motion_step_px: int = 4  # velocities are multiples of this: the tokenizer's patch size
 
     @property
     def num_classes(self) -> int:
@@ -158,29 +159,31 @@ def class_name(label: int) -> str:
     return f"{SPEEDS[label // len(MOTIONS)]} {MOTIONS[label % len(MOTIONS)]}"
 
 
-def _initial_motion(rng: np.random.Generator, label: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+def _initial_motion(rng: np.random.Generator, label: int, count: int, step_px: int) -> tuple[np.ndarray, np.ndarray]:
     """Velocities [count, 2] (row, col) and the shared acceleration for a class.
 
-    Slow classes move 1-2 px per frame along each moving axis, fast ones 3-4 (gravity:
-    1 or 3 px sideways while falling with 1 px/frame^2 and bouncing off the floor).
+    Slow classes move one step (`motion_step_px`) per frame along each moving axis, fast
+    ones two; gravity sprites move one or two steps sideways, are thrown up by 0-2 steps
+    and fall with one step per frame^2, bouncing off the floor. With the step equal to
+    the patch size a sprite moves by whole patches, so between bounces its codes move
+    with it: what a tiny model can learn, where sub-patch motion would make the codes
+    of every sprite edge change from frame to frame.
     """
-    motion, fast = MOTIONS[label % len(MOTIONS)], label >= len(MOTIONS)
-    low = 3 if fast else 1
+    motion, speed = MOTIONS[label % len(MOTIONS)], 1 + label // len(MOTIONS)
     signs = rng.choice([-1, 1], size=(count, 2))
-    speeds = rng.integers(low, low + 2, size=(count, 2))
     velocity = np.zeros((count, 2), dtype=np.int64)
     acceleration = np.zeros(2, dtype=np.int64)
     if motion == "horizontal":
-        velocity[:, 1] = speeds[:, 1] * signs[:, 1]
+        velocity[:, 1] = speed * signs[:, 1]
     elif motion == "vertical":
-        velocity[:, 0] = speeds[:, 0] * signs[:, 0]
+        velocity[:, 0] = speed * signs[:, 0]
     elif motion == "diagonal":
-        velocity[:] = speeds * signs
+        velocity[:] = speed * signs
     else:
-        velocity[:, 0] = rng.integers(-4, 1, size=count)
-        velocity[:, 1] = low * signs[:, 1]
+        velocity[:, 0] = rng.integers(-2, 1, size=count)
+        velocity[:, 1] = speed * signs[:, 1]
         acceleration[0] = 1
-    return velocity, acceleration
+    return velocity * step_px, acceleration * step_px
 
 
 def _bounce(position: np.ndarray, velocity: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -209,7 +212,7 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
     colours = SPRITE_COLOURS[rng.choice(len(SPRITE_COLOURS), size=count, replace=False)]
     high = np.stack([config.frame_px - sizes, config.frame_px - sizes], axis=1)
     position = (rng.random((count, 2)) * (high + 1)).astype(np.int64)
-    velocity, acceleration = _initial_motion(rng, label, count)
+    velocity, acceleration = _initial_motion(rng, label, count, config.motion_step_px)
     frames = config.num_frames
     positions = np.zeros((frames, count, 2), dtype=np.int64)
     velocities = np.zeros((frames, count, 2), dtype=np.int64)

@@ -93,9 +93,11 @@ def test_motion_type_of_the_class_is_respected():
         elif video.motion == "diagonal":
             assert (v != 0).all()
         else:
-            assert video.acceleration.tolist() == [1, 0]
+            assert video.acceleration.tolist() == [4, 0]
+        # Whole 4 px patches per frame: one (slow) or two (fast) along each moving axis.
         moving = np.abs(v[v != 0]) if video.motion != "gravity" else np.abs(v[:, 1])
-        assert ((moving >= 3) == (video.speed == "fast")).all()
+        assert (moving == (8 if video.speed == "fast" else 4)).all()
+        assert (video.velocities % 4 == 0).all()
 
 
 def test_a_thousand_videos_take_seconds():
