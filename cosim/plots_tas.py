@@ -280,15 +280,16 @@ def drift_figure(per_frame: Mapping[str, Sequence[float]], ylabel: str, *, first
     """A per-frame quality figure (e.g. token agreement with dense per frame) for several
     settings, values starting at frame `first_frame` (1-based): errors of AR decoding
     accumulate, so later frames show an approximation."""
-    figure = _figure(6.0, 3.6)
+    figure = _figure(7.0, 3.6)
     axes = figure.add_subplot()
     for i, (name, values) in enumerate(per_frame.items()):
         values = np.asarray(values, dtype=np.float64)
-        axes.plot(np.arange(first_frame, first_frame + len(values)), values, "o-", color=colormaps["viridis"](i / max(len(per_frame) - 1, 1)),
-                  label=name)
+        # viridis up to 0.85: its last yellows are hard to see on white
+        colour = colormaps["viridis"](0.85 * i / max(len(per_frame) - 1, 1))
+        axes.plot(np.arange(first_frame, first_frame + len(values)), values, "o-", color=colour, label=name)
     axes.set_xlabel("frame")
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     axes.set_title(title or "Drift over frames")
     return figure
