@@ -131,8 +131,6 @@ class PipelineResult:
 
 def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     """Decode, trace, simulate and report; write everything under ``settings.out``."""
-    import torch
-
     from cosim.comparison import check_sparse_baseline, simulate_runs
     from cosim.graph import save_graph
     from cosim.hw import load_design
@@ -145,12 +143,7 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     design = load_design(settings.design)  # bad names fail before any decoding
     for preset in settings.models:
         get_preset(preset)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
-        decode, traces = decode_runs(settings)
-    finally:
-        torch.set_num_threads(threads)
+    decode, traces = decode_runs(settings)
     timings = {"decode": time.perf_counter() - started}
     files = [traces["fastcar"].save(out / "trace.npz")]
     if "sparse-attention" in traces:
@@ -191,8 +184,21 @@ def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Replay
     """Calibrate FastCar, decode FastCar / dense / sparse-attention runs; measure quality.
 
     Returns the decode figures (for decode.json and the reports' ``quality``) and the
-    ReplayTraces of the FastCar run and of the sparse-attention baseline.
+    ReplayTraces of the FastCar run and of the sparse-attention baseline. Runs with
+    ``settings.threads`` torch threads (one by default: on a busy machine more threads
+    make these small decodes many times slower).
     """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _decode_runs(settings)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, ReplayTrace]]:
     from models import quality
     from models.calibrate import Start, calibrate_ratio
     from models.decode import decode_video

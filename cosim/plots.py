@@ -49,7 +49,8 @@ def energy_unit(joules: float) -> tuple[str, float]:
     return "nJ", 1e-9
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """A constrained-layout Figure on an Agg canvas, independent of pyplot's backend."""
     figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -75,7 +76,7 @@ def utilisation_figure(runs: Labelled, window_steps: int = 32) -> Figure:
     Per-step fractions are averaged over a moving window of `window_steps` steps
     (weighted by step cycles, so the curve is the busy fraction of that stretch of time).
     """
-    figure = _figure(9.0, 1.2 + 1.9 * len(runs))
+    figure = new_figure(9.0, 1.2 + 1.9 * len(runs))
     axes = figure.subplots(len(runs), 1, squeeze=False)[:, 0]
     longest = max(r.latency_s for _, r in runs) or 1.0
     unit, scale = time_unit(longest)
@@ -102,7 +103,7 @@ def utilisation_figure(runs: Labelled, window_steps: int = 32) -> Figure:
 
 def energy_figure(runs: Sequence[tuple[str, EnergyBreakdown]]) -> Figure:
     """Energy per video of each run, stacked by component (left) and by op class (right)."""
-    figure = _figure(11.0, 4.2)
+    figure = new_figure(11.0, 4.2)
     left, right = figure.subplots(1, 2, sharey=True)
     labels = [label for label, _ in runs]
     unit, scale = energy_unit(max(e.total_j for _, e in runs) or 1.0)
@@ -132,7 +133,7 @@ def energy_figure(runs: Sequence[tuple[str, EnergyBreakdown]]) -> Figure:
 
 def frame_latency_figure(runs: Labelled) -> Figure:
     """Latency of each generated frame, grouped bars per run."""
-    figure = _figure(9.0, 4.0)
+    figure = new_figure(9.0, 4.0)
     ax = figure.subplots()
     frames = sorted({f for _, r in runs for f in r.frame_cycles()})
     seconds = {label: {f: c / (r.clock_mhz * 1e6) for f, c in r.frame_cycles().items()} for label, r in runs}
@@ -153,7 +154,7 @@ def frame_latency_figure(runs: Labelled) -> Figure:
 
 def roofline_figure(runs: Labelled) -> Figure:
     """Roofline of the design (MACs/cycle vs MACs per DRAM byte) with each run's operating point."""
-    figure = _figure(7.5, 5.0)
+    figure = new_figure(7.5, 5.0)
     ax = figure.subplots()
     roof = runs[0][1].roofline
     peak_macs, peak_bytes = float(roof["peak_macs_per_cycle"]), float(roof["peak_dram_bytes_per_cycle"])

@@ -18,21 +18,15 @@ from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from cosim.plots import new_figure
 from cosim.replay_trace import ReplayTrace
 
 REPLAY_CMAP = "viridis"
 GROUP_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
-
-
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def _replay_cmap():
@@ -96,7 +90,7 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
     tas = np.asarray(tas, dtype=np.float64)
     steps, layers, _ = tas.shape
     groups = dict(groups) if groups else {"all positions": np.ones(steps, dtype=bool)}
-    figure = _figure(max(5.5, 1.1 * layers + 2.5), 3.8)
+    figure = new_figure(max(5.5, 1.1 * layers + 2.5), 3.8)
     axes = figure.add_subplot()
     width = 0.8 / len(groups)
     handles = []
@@ -141,7 +135,7 @@ def replay_layer_frame_figure(trace: ReplayTrace, title: str | None = None) -> F
     numbers written in the cells and the per-layer mean in the tick labels."""
     ratio = 100 * layer_frame_replay(trace)
     layers, frames = ratio.shape
-    figure = _figure(max(5.0, 0.75 * frames + 2.8), max(2.6, 0.45 * layers + 1.6))
+    figure = new_figure(max(5.0, 0.75 * frames + 2.8), max(2.6, 0.45 * layers + 1.6))
     axes = figure.add_subplot()
     image = axes.imshow(ratio, cmap=_replay_cmap(), vmin=0, vmax=100, aspect="auto",
                         extent=(0.5, frames + 0.5, layers - 0.5, -0.5))
@@ -169,7 +163,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
     grid = 100 * spatial_replay(trace, layer)
     frames = grid.shape[0]
     rows = 2 if video is not None else 1
-    figure = _figure(1.45 * frames + 1.2, 1.55 * rows + 0.7)
+    figure = new_figure(1.45 * frames + 1.2, 1.55 * rows + 0.7)
     cells = figure.subplots(rows, frames, squeeze=False)
     cmap = _replay_cmap()
     image = None
@@ -216,7 +210,7 @@ def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth
     """
     points = sorted(points, key=lambda p: p.replay_ratio)
     x = np.array([100 * p.replay_ratio for p in points])
-    figure = _figure(10.0, 3.8)
+    figure = new_figure(10.0, 3.8)
     left, right = figure.subplots(1, 2)
     left.plot(x, [100 * p.token_agreement for p in points], "o-", color="#4c72b0")
     for xi, p in zip(x, points):
@@ -258,7 +252,7 @@ def frames_figure(videos: Mapping[str, np.ndarray], frames: Sequence[int] | None
     names = list(videos)
     count = len(next(iter(videos.values())))
     frames = list(range(count)) if frames is None else list(frames)
-    figure = _figure(1.35 * len(frames) + 1.3, 1.4 * len(names) + 0.5)
+    figure = new_figure(1.35 * len(frames) + 1.3, 1.4 * len(names) + 0.5)
     cells = figure.subplots(len(names), len(frames), squeeze=False)
     for r, name in enumerate(names):
         for c, f in enumerate(frames):
@@ -280,7 +274,7 @@ def drift_figure(per_frame: Mapping[str, Sequence[float]], ylabel: str, *, first
     """A per-frame quality figure (e.g. token agreement with dense per frame) for several
     settings, values starting at frame `first_frame` (1-based): errors of AR decoding
     accumulate, so later frames show an approximation."""
-    figure = _figure(7.0, 3.6)
+    figure = new_figure(7.0, 3.6)
     axes = figure.add_subplot()
     for i, (name, values) in enumerate(per_frame.items()):
         values = np.asarray(values, dtype=np.float64)

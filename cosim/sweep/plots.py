@@ -1,4 +1,5 @@
-"""Plots of a sweep's results table, as functions notebooks can call (matplotlib, Agg).
+"""Plots of a sweep's results table, as functions notebooks can call (figures built
+without pyplot, so importing this never changes a notebook's matplotlib backend).
 
 `plot_pareto` scatters two objectives for every finished point, coloured by a third
 column (typically a resource use), with the Pareto front drawn over them;
@@ -7,21 +8,16 @@ column (typically a resource use), with the Pareto front drawn over them;
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
 from typing import Mapping
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
+from cosim.errors import UserError
+from cosim.plots import new_figure, save_figure
+from cosim.sweep.pareto import pareto_front
 
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from cosim.atomic import atomic_write_bytes  # noqa: E402
-from cosim.errors import UserError  # noqa: E402
-from cosim.sweep.pareto import pareto_front  # noqa: E402
+__all__ = ["plot_pareto", "plot_heatmap", "resource_colour", "save_figure"]
 
 
 def plot_pareto(
@@ -41,7 +37,8 @@ def plot_pareto(
     goals = dict(goals or {})
     objectives = {x: goals.get(x, "min"), y: goals.get(y, "min")}
     finished = table[table["status"] == "ok"] if "status" in table.columns else table
-    figure, axes = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    figure = new_figure(6.4, 4.8)
+    axes = figure.subplots()
     feasible = (finished["feasible"].fillna(False).astype(bool) if "feasible" in finished.columns
                 else pd.Series(True, index=finished.index))
     good, bad = finished[feasible], finished[~feasible]
@@ -74,7 +71,8 @@ def plot_heatmap(table: pd.DataFrame, x: str, y: str, value: str, *, reduce: str
     finished = table[table["status"] == "ok"] if "status" in table.columns else table
     grid = finished.assign(**{value: pd.to_numeric(finished[value], errors="coerce")}).pivot_table(
         index=y, columns=x, values=value, aggfunc=reduce)
-    figure, axes = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    figure = new_figure(6.4, 4.8)
+    axes = figure.subplots()
     image = axes.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
     axes.set_xticks(range(len(grid.columns)), [_tick(v) for v in grid.columns], rotation=45, ha="right")
     axes.set_yticks(range(len(grid.index)), [_tick(v) for v in grid.index])
@@ -103,15 +101,6 @@ def resource_colour(table: pd.DataFrame, axes: tuple[str, ...] = ()) -> str | No
         if column in finished.columns and finished[column].nunique() > 1 and not any(a.startswith(prefix) for a in axes):
             return column
     return None
-
-
-def save_figure(figure: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Write a figure as PNG atomically and close it."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return Path(path)
 
 
 def _require(table: pd.DataFrame, columns: list[str]) -> None:
