@@ -1,8 +1,9 @@
 """Sweep throughput on this machine, and how many simulations NSGA-II needs to find a grid's front.
 
 1. Runs hwconfigs/sweeps/kv260-dsp-split.yaml (200 points: policy, attention/MLP array
-   split, array width and weight-buffer depth of the KV260 design, toy model with a
-   synthetic 50 % replay trace) into a fresh folder with one worker per core, and prints
+   split and weight-buffer depth of the systolic KV260 design, the VILA-U 7B geometry
+   with a synthetic 50 % replay trace over 4-frame videos) into a fresh folder with one
+   worker per core, and prints
    points per minute, over all points and over the simulated (valid) ones.
 2. Replays NSGA-II (the sweep's own strategy, ask/tell, one point at a time) against the
    grid's results for several seeds: each proposal is answered with the grid's record of
