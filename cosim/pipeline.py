@@ -276,7 +276,7 @@ def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Repla
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> Path:
-    from cosim.report import to_jsonable
+    from cosim.jsonable import to_jsonable
 
     atomic_write_text(path, json.dumps(to_jsonable(document), indent=2, allow_nan=False))
     return path

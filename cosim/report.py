@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +23,7 @@ from cosim import plots
 from cosim.atomic import atomic_write_text
 from cosim.energy import COMPONENTS, EnergyBreakdown, compute_energy
 from cosim.hw.schema import Design
+from cosim.jsonable import to_jsonable
 from cosim.sim_result import BLOCK_CLASSES, SimResult
 from cosim.timeline import write_timeline
 
@@ -435,18 +435,3 @@ def _csv(header: list[str], rows: list[list[Any]]) -> str:
     for row in rows:
         writer.writerow(["" if v is None else (f"{v:.9g}" if isinstance(v, float) else v) for v in row])
     return buffer.getvalue()
-
-
-def to_jsonable(value: Any) -> Any:
-    """Plain JSON types (numpy values and arrays converted); non-finite floats become None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

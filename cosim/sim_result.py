@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from cosim.jsonable import to_jsonable
+
 BLOCK_CLASSES = ("attention", "mlp", "other")
 DRAM_CATEGORIES = (
     "weights",
@@ -177,22 +179,10 @@ class SimResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (numpy arrays become lists)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 **{k: v for k, v in self.__dict__.items() if k != "timeline"},
                 "latency_s": self.latency_s,
                 "timeline": [asdict(event) for event in self.timeline],
             }
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
