@@ -1,6 +1,8 @@
 """ReplayTrace files: round trip, clear errors on damaged files, layer mapping, synthetic
 generator rates."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,7 @@ def small_trace(**overrides):
 def test_round_trip_is_lossless(tmp_path):
     trace = small_trace()
     loaded = ReplayTrace.load(trace.save(tmp_path / "t.npz"))
-    for name in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended"):
+    for name in ARRAYS:
         np.testing.assert_array_equal(getattr(loaded, name), getattr(trace, name))
     assert loaded.meta == trace.meta
 
@@ -41,23 +43,25 @@ def test_truncated_file_is_a_clear_error(tmp_path):
         ReplayTrace.load(path)
 
 
+ARRAYS = ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")
+
+
+def write_raw(path, trace, schema_version=1, **replaced):
+    """Write a trace file by hand, bypassing ReplayTrace.save's checks."""
+    arrays = {n: replaced.get(n, getattr(trace, n)) for n in ARRAYS}
+    np.savez(path, meta=np.array(json.dumps(dict(trace.meta, schema_version=schema_version))), **arrays)
+    return path
+
+
 def test_corrupted_shape_is_a_clear_error(tmp_path):
     trace = small_trace()
-    path = tmp_path / "bad.npz"
-    arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
-    arrays["kv_len"] = arrays["kv_len"][:-1]
-    import json
-    np.savez(path, meta=np.array(json.dumps(dict(trace.meta, schema_version=1))), **arrays)
+    path = write_raw(tmp_path / "bad.npz", trace, kv_len=trace.kv_len[:-1])
     with pytest.raises(UserError, match=r"bad\.npz: kv_len: expected shape \(8,\), found shape \(7,\)"):
         ReplayTrace.load(path)
 
 
 def test_other_schema_version_is_rejected(tmp_path):
-    trace = small_trace()
-    path = tmp_path / "v.npz"
-    import json
-    arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
-    np.savez(path, meta=np.array(json.dumps(dict(trace.meta, schema_version=99))), **arrays)
+    path = write_raw(tmp_path / "v.npz", small_trace(), schema_version=99)
     with pytest.raises(UserError, match=r"meta\.schema_version: expected 1, found 99"):
         ReplayTrace.load(path)
 
