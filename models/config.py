@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from cosim.errors import UserError
 
 
+ROPE_LAYOUTS = ("sequence", "frame-row-col")
+
+
 @dataclass(frozen=True)
 class DepthConfig:
     """The small "depth" transformer that turns one LLM hidden state into D residual codes.
@@ -59,6 +62,7 @@ class ModelConfig:
     num_classes: int = 0
     codebook_size: int = 0
     depth: DepthConfig | None = field(default=None)
+    rope_layout: str = "sequence"  # or "frame-row-col" (models/video_rope.py)
 
     def __post_init__(self) -> None:
         where = f"model config {self.name!r}"
@@ -77,6 +81,8 @@ class ModelConfig:
             if not ok:
                 raise UserError(where, key, "a positive value consistent with hidden/num_heads",
                                 getattr(self, key))
+        if self.rope_layout not in ROPE_LAYOUTS:
+            raise UserError(where, "rope_layout", f"one of {', '.join(ROPE_LAYOUTS)}", self.rope_layout)
         if self.head_dim % 2:
             raise UserError(where, "head_dim", "an even number (RoPE rotates pairs)", self.head_dim)
         if self.depth is None and self.codebook_size + self.num_classes + 1 > self.vocab_size:

@@ -4,13 +4,14 @@ Weights of real video models cannot be downloaded here, so real decoding runs us
 trained in this project on these videos. The world is built so that temporal structure is
 real but learnable by a tiny model: a static textured background (identical across
 frames, so most token positions repeat frame to frame, which is what FastCar replay
-exploits) and 1-3 solid sprites that move with integer velocities, bounce off the walls
-and occlude each other in a fixed z order.
+exploits) and 1-3 solid sprites that move by whole patches, bounce off the walls and occlude each
+other in a fixed z order.
 
-The class label of a video is its motion type (`MOTIONS`) and speed (`SPEEDS`), shared by
-all its sprites: label = motion + len(MOTIONS) * speed, 8 classes, matching the
-`toyworld` model preset. The class token thus conditions something a model must use to
-predict frame t+1 from frame t.
+The class label of a video is the compass direction (`DIRECTIONS`, 8 classes, matching
+the `toyworld` model preset) in which all its sprites start moving. Frame 1 alone does not
+show which way things move, so the class token decides what frame 2 looks like: it is the
+condition a model must use (and classifier-free guidance strengthens), not a tag it may
+ignore.
 
 Everything is numpy and deterministic from (seed, index): video `i` of a data set is the
 same whatever the size of the data set.
@@ -23,8 +24,9 @@ from functools import lru_cache
 
 import numpy as np
 
-MOTIONS = ("horizontal", "vertical", "diagonal", "gravity")
-SPEEDS = ("slow", "fast")
+DIRECTIONS = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
+# Unit step (row, col) of each direction; image rows grow downwards, so north is -1.
+DIRECTION_STEPS = np.array([[0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1], [1, 0], [1, 1]], dtype=np.int64)
 SHAPES = ("square", "disc", "triangle", "cross", "diamond", "ring")
 BACKGROUNDS = ("stripes", "checker", "gradient")
 
@@ -61,7 +63,7 @@ class ToyWorldConfig:
 
     @property
     def num_classes(self) -> int:
-        return len(MOTIONS) * len(SPEEDS)
+        return len(DIRECTIONS)
 
 
 @dataclass
@@ -69,7 +71,8 @@ class Video:
     """One video and its exact ground truth.
 
     positions[t, s] is the (row, col) of sprite s's top-left corner in frame t and
-    velocities[t, s] the displacement applied between frames t and t+1 (before a bounce);
+    velocities[t, s] the displacement applied between frames t and t+1 (before a bounce;
+    velocities[0] is the class's direction times the step for every sprite);
     bounced[t, s] says a wall reflection happened on that step. Sprite s is drawn above
     sprites 0..s-1 (z order = index). silhouettes are the unoccluded shapes, visible
     masks what is left of them after occlusion.
@@ -82,19 +85,14 @@ class Video:
     colours: np.ndarray  # uint8 [S, 3]
     positions: np.ndarray  # int [F, S, 2]
     velocities: np.ndarray  # int [F, S, 2]
-    acceleration: np.ndarray  # int [2], shared by all sprites
     bounced: np.ndarray  # bool [F, S]
     background: str
     silhouettes: np.ndarray  # bool [F, S, H, W]
     visible_masks: np.ndarray  # bool [F, S, H, W]
 
     @property
-    def motion(self) -> str:
-        return MOTIONS[self.label % len(MOTIONS)]
-
-    @property
-    def speed(self) -> str:
-        return SPEEDS[self.label // len(MOTIONS)]
+    def direction(self) -> str:
+        return DIRECTIONS[self.label]
 
 
 @lru_cache(maxsize=None)
@@ -155,35 +153,8 @@ def _background(rng: np.random.Generator, config: ToyWorldConfig) -> tuple[str, 
 
 
 def class_name(label: int) -> str:
-    """Human name of a class label, e.g. 5 -> "fast vertical"."""
-    return f"{SPEEDS[label // len(MOTIONS)]} {MOTIONS[label % len(MOTIONS)]}"
-
-
-def _initial_motion(rng: np.random.Generator, label: int, count: int, step_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Velocities [count, 2] (row, col) and the shared acceleration for a class.
-
-    Slow classes move one step (`motion_step_px`) per frame along each moving axis, fast
-    ones two; gravity sprites move one or two steps sideways, are thrown up by 0-2 steps
-    and fall with one step per frame^2, bouncing off the floor. With the step equal to
-    the patch size a sprite moves by whole patches, so between bounces its codes move
-    with it: what a tiny model can learn, where sub-patch motion would make the codes
-    of every sprite edge change from frame to frame.
-    """
-    motion, speed = MOTIONS[label % len(MOTIONS)], 1 + label // len(MOTIONS)
-    signs = rng.choice([-1, 1], size=(count, 2))
-    velocity = np.zeros((count, 2), dtype=np.int64)
-    acceleration = np.zeros(2, dtype=np.int64)
-    if motion == "horizontal":
-        velocity[:, 1] = speed * signs[:, 1]
-    elif motion == "vertical":
-        velocity[:, 0] = speed * signs[:, 0]
-    elif motion == "diagonal":
-        velocity[:] = speed * signs
-    else:
-        velocity[:, 0] = rng.integers(-2, 1, size=count)
-        velocity[:, 1] = speed * signs[:, 1]
-        acceleration[0] = 1
-    return velocity * step_px, acceleration * step_px
+    """Human name of a class label, e.g. 2 -> "north"."""
+    return DIRECTIONS[label]
 
 
 def _bounce(position: np.ndarray, velocity: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -212,7 +183,9 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
     colours = SPRITE_COLOURS[rng.choice(len(SPRITE_COLOURS), size=count, replace=False)]
     high = np.stack([config.frame_px - sizes, config.frame_px - sizes], axis=1)
     position = (rng.random((count, 2)) * (high + 1)).astype(np.int64)
-    velocity, acceleration = _initial_motion(rng, label, count, config.motion_step_px)
+    # Whole patches per frame: between bounces a sprite's codes travel with it, which a
+    # tiny model can learn (sub-patch steps would change every edge code every frame).
+    velocity = np.repeat(DIRECTION_STEPS[label][None] * config.motion_step_px, count, axis=0)
     frames = config.num_frames
     positions = np.zeros((frames, count, 2), dtype=np.int64)
     velocities = np.zeros((frames, count, 2), dtype=np.int64)
@@ -223,11 +196,10 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
             break
         for s in range(count):
             position[s], velocity[s], bounced[t, s] = _bounce(position[s], velocity[s], high[s])
-        velocity = velocity + acceleration
     background, image = _background(rng, config)
     return dict(
         label=label, shapes=shapes, sizes_px=sizes, colours=colours, positions=positions,
-        velocities=velocities, acceleration=acceleration, bounced=bounced,
+        velocities=velocities, bounced=bounced,
         background=background, background_image=image,
     )
 

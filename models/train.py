@@ -30,7 +30,7 @@ from tqdm import tqdm
 from cosim.atomic import atomic_write_bytes
 from cosim.errors import UserError
 from models.config import DepthConfig, ModelConfig, get_preset
-from models.quality import psnr
+from models.quality import psnr, psnr_per_frame
 from models.tokenizer import PatchTokenizer, fit_tokenizer
 from models.train_config import TrainConfig
 from models.toyworld import ToyWorldConfig, generate_videos
@@ -41,6 +41,7 @@ CHECKPOINT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "toyworld.pt"
 HELDOUT_START = 1_000_000_000  # held-out videos are indices >= this of the same seed: never trained on
 _ENCODE_CHUNK_VIDEOS = 250
+FREE_RUNNING_VIDEOS = 8  # held-out videos decoded on their own after training (about 4 s each)
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -104,9 +105,28 @@ def _optimizer(model: VideoTransformer, train: TrainConfig) -> torch.optim.Optim
     return torch.optim.AdamW(groups, lr=train.learning_rate, betas=(0.9, 0.95))
 
 
-def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of predicting tokens[:, 1:] from logits of inputs tokens[:, :-1]."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of predicting tokens[:, 1:] from logits of inputs tokens[:, :-1],
+    averaged with per-target `weights` [B, T-1] (plain mean without)."""
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1), reduction="none")
+    if weights is None:
+        return losses.mean()
+    weights = weights.reshape(-1)
+    return (losses * weights).sum() / weights.sum()
+
+
+def changed_code_weights(codes: torch.Tensor, videos: torch.Tensor, frames: torch.Tensor, weight: float) -> torch.Tensor:
+    """Loss weights [B, W*P] of the codes of `frames` [B, W] of `videos`: `weight` where a
+    code differs from the same position one frame earlier, 1 elsewhere (and in frame 1).
+
+    Nine codes in ten repeat the previous frame, so a plain mean lets a model that copies
+    well but moves sprites badly look good; weighting the changed codes makes the loss
+    care about motion, which free-running decoding needs (docs/toyworld.md).
+    """
+    current = codes[videos[:, None], frames]
+    previous = codes[videos[:, None], (frames - 1).clamp(min=0)]
+    changed = (current != previous) & (frames > 0)[..., None]
+    return torch.where(changed, weight, 1.0).flatten(1)
 
 
 def _batches(count: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -161,9 +181,15 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
         tokens = window_batch(data, class_ids, videos, starts, width)
         dropped = torch.rand(len(tokens), generator=generator) < train.class_dropout
         tokens[dropped, 0] = config.null_token
+        weights = None
+        if train.changed_code_weight != 1.0:
+            frames = starts[:, None] + torch.arange(width)
+            weights = changed_code_weights(data, videos, frames, train.changed_code_weight)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, train)
-        loss = next_token_loss(model(tokens[:, :-1]), tokens)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.bf16_autocast):
+            logits = model(tokens[:, :-1])
+        loss = next_token_loss(logits.float(), tokens, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
@@ -222,6 +248,36 @@ def evaluate(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, bat
     }
 
 
+def evaluate_free_running(model: VideoTransformer, tokenizer: PatchTokenizer, world: ToyWorldConfig, seed: int,
+                          videos: int, start: int = HELDOUT_START) -> dict:
+    """What teacher forcing cannot show: the model decoding on its own from frame 1.
+
+    Greedy decodes with classifier-free guidance (the settings `cosim decode` and
+    `cosim run` use) of held-out videos, compared with the true videos on frames 2-N:
+    PSNR, next to two bounds - repeating frame 1 (a model that never moves anything) and
+    the tokenizer's reconstruction of the truth (a perfect model) - and token accuracy
+    against the tokenised truth, overall and on the codes that changed from the previous
+    true frame (moving sprites; 0 for a model that never moves anything).
+    """
+    from models.decode import decode_video  # decoding imports the transformer; keep train importable alone
+
+    frames, labels = generate_videos(videos, seed, world, start=start)
+    truth = tokenizer.encode(frames)  # [V, F, rows, cols]
+    decoded = np.stack([decode_video(model, truth[i, 0], int(labels[i])).codes for i in range(videos)])
+    changed = truth[:, 1:] != truth[:, :-1]
+    hits = decoded[:, 1:] == truth[:, 1:]
+    later = frames[:, 1:]
+    return {
+        "videos": videos,
+        "psnr_db": psnr(tokenizer.decode(decoded[:, 1:]), later),
+        "psnr_per_frame_db": [float(v) for v in psnr_per_frame(tokenizer.decode(decoded), frames)],
+        "repeat_frame_1_psnr_db": psnr(np.repeat(frames[:, :1], world.num_frames - 1, axis=1), later),
+        "tokenizer_psnr_db": psnr(tokenizer.decode(truth[:, 1:]), later),
+        "token_accuracy": float(hits.mean()),
+        "changed_token_accuracy": float(hits[changed].mean()) if changed.any() else float("nan"),
+    }
+
+
 # -- the whole recipe ---------------------------------------------------------------------------
 
 def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfig | None = None,
@@ -251,6 +307,7 @@ def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfi
         losses = train_model(model, codes, labels, train, progress)
         train_seconds = time.perf_counter() - started
         heldout = evaluate(model, held_codes, held_labels)
+        free_running = evaluate_free_running(model, tokenizer, world, train.seed, FREE_RUNNING_VIDEOS)
     finally:
         torch.set_num_threads(threads)
     metadata = {
@@ -261,6 +318,7 @@ def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfi
         "toyworld": asdict(world),
         "heldout": heldout,
         "heldout_loss": heldout["loss"],
+        "free_running": free_running,
         "tokenizer_heldout_psnr_db": tokenizer_psnr_db,
         "final_train_loss": float(np.mean(losses[-20:])),
         "first_train_loss": losses[0],

@@ -25,6 +25,8 @@ class TrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0
     class_dropout: float = 0.1
+    changed_code_weight: float = 1.0
+    bf16_autocast: bool = True
     train_videos: int = 4000
     heldout_videos: int = 64
     tokenizer_videos: int = 300
@@ -43,6 +45,8 @@ class TrainConfig:
                 raise UserError(None, key, "a value >= 0", getattr(self, key))
         if not self.grad_clip > 0:
             raise UserError(None, "grad_clip", "a value > 0", self.grad_clip)
+        if not self.changed_code_weight > 0:
+            raise UserError(None, "changed_code_weight", "a value > 0", self.changed_code_weight)
         if not 0.0 <= self.class_dropout < 1.0:
             raise UserError(None, "class_dropout", "a fraction in [0, 1)", self.class_dropout)
         if not 0.0 < self.learning_rate or not 0.0 <= self.min_learning_rate <= self.learning_rate:

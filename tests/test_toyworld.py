@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from models.toyworld import (
-    MOTIONS, SPEEDS, ToyWorldConfig, generate_video, generate_videos, shape_mask,
+    DIRECTION_STEPS, DIRECTIONS, ToyWorldConfig, generate_video, generate_videos, shape_mask,
 )
 
 
@@ -34,7 +34,7 @@ def test_shapes_and_dtypes():
     assert config.min_sprites <= sprites <= config.max_sprites
     assert video.positions.shape == (8, sprites, 2)
     assert video.silhouettes.shape == (8, sprites, 64, 64)
-    assert config.num_classes == len(MOTIONS) * len(SPEEDS) == 8
+    assert config.num_classes == len(DIRECTIONS) == 8
 
 
 def test_silhouette_moves_by_velocity_unless_it_bounced():
@@ -82,22 +82,22 @@ def test_visible_pixels_show_the_sprite_colour_and_higher_sprites_occlude():
         assert not (video.visible_masks.sum(axis=1) > 1).any()
 
 
-def test_motion_type_of_the_class_is_respected():
+def test_every_sprite_starts_in_the_class_direction_and_only_bounces_change_it():
+    seen = set()
     for index in range(60):
         video = generate_video(seed=5, index=index)
-        v = video.velocities[0]
-        if video.motion == "horizontal":
-            assert (v[:, 0] == 0).all() and (v[:, 1] != 0).all()
-        elif video.motion == "vertical":
-            assert (v[:, 1] == 0).all() and (v[:, 0] != 0).all()
-        elif video.motion == "diagonal":
-            assert (v != 0).all()
-        else:
-            assert video.acceleration.tolist() == [4, 0]
-        # Whole 4 px patches per frame: one (slow) or two (fast) along each moving axis.
-        moving = np.abs(v[v != 0]) if video.motion != "gravity" else np.abs(v[:, 1])
-        assert (moving == (8 if video.speed == "fast" else 4)).all()
-        assert (video.velocities % 4 == 0).all()
+        step = DIRECTION_STEPS[video.label]
+        seen.add(video.direction)
+        # One whole 4 px patch per frame along each moving axis, in the class's direction.
+        assert (video.velocities[0] == 4 * step).all()
+        # Bounces flip the sign of an axis, nothing else changes the motion.
+        assert (np.abs(video.velocities) == 4 * np.abs(step)).all()
+        flipped = (video.velocities[1:] != video.velocities[:-1]).any(axis=2)
+        assert not (flipped & ~video.bounced[:-1]).any()
+    assert video.direction == DIRECTIONS[video.label]
+    assert seen == set(DIRECTIONS)
+    north = DIRECTION_STEPS[DIRECTIONS.index("north")]
+    assert north.tolist() == [-1, 0]  # rows grow downwards
 
 
 def test_a_thousand_videos_take_seconds():

@@ -16,8 +16,9 @@ from models.config import get_preset
 from models.tokenizer import fit_tokenizer
 from models.toyworld import ToyWorldConfig, generate_videos
 from models.train import (
-    DEFAULT_CHECKPOINT, evaluate, learning_rate_at, window_batch, load_toy_checkpoint,
-    save_toy_checkpoint, tokenise_videos, train_model, train_toy_model,
+    DEFAULT_CHECKPOINT, HELDOUT_START, changed_code_weights, evaluate, evaluate_free_running, learning_rate_at,
+    load_toy_checkpoint, next_token_loss, save_toy_checkpoint, tokenise_videos, train_model, train_toy_model,
+    window_batch,
 )
 from models.train_config import TrainConfig
 from models.transformer import VideoTransformer
@@ -74,6 +75,20 @@ def test_window_batch_is_class_token_then_consecutive_frames():
     codes = torch.arange(2 * 4 * 3).view(2, 4, 3)  # 2 videos, 4 frames, 3 positions: value = 12v + 3f + p
     batch = window_batch(codes, torch.tensor([100, 101]), torch.tensor([1, 0]), torch.tensor([2, 0]), 2)
     assert batch.tolist() == [[101, 18, 19, 20, 21, 22, 23], [100, 0, 1, 2, 3, 4, 5]]
+
+
+def test_changed_codes_weigh_more_in_the_loss():
+    codes = torch.tensor([[[1, 2], [1, 3], [4, 3]]])  # 1 video, 3 frames, 2 positions
+    weights = changed_code_weights(codes, torch.tensor([0]), torch.tensor([[0, 1, 2]]), 5.0)
+    # Frame 1 has no previous frame; frame 2 changes position 1; frame 3 changes position 0.
+    assert weights.tolist() == [[1.0, 1.0, 1.0, 5.0, 5.0, 1.0]]
+    window = changed_code_weights(codes, torch.tensor([0]), torch.tensor([[1, 2]]), 5.0)
+    assert window.tolist() == [[1.0, 5.0, 5.0, 1.0]]  # a window's first frame still compares with the frame before
+    # Weighted mean: losses (log 2, log 2, 0) with weights (1, 3, 0) -> log 2.
+    logits = torch.tensor([[[0.0, 0.0], [0.0, 0.0], [0.0, 100.0]]])
+    tokens = torch.tensor([[0, 1, 0, 1]])
+    assert float(next_token_loss(logits, tokens, torch.tensor([[1.0, 3.0, 0.0]]))) == pytest.approx(math.log(2))
+    assert float(next_token_loss(logits, tokens)) == pytest.approx(2 * math.log(2) / 3)
 
 
 def test_learning_rate_schedule_warms_up_then_decays_to_the_minimum():
@@ -138,6 +153,8 @@ def test_cli_rejects_bad_values_with_status_2(capsys):
     assert "steps: expected an integer >= 1, found 0" in capsys.readouterr().err
     assert cosim_main(["train-toy", "--steps", "100", "--full-sequence-steps", "150"]) == 2
     assert "full_sequence_steps: expected an integer in [0, steps = 100], found 150" in capsys.readouterr().err
+    assert cosim_main(["train-toy", "--bf16-autocast", "maybe"]) == 2
+    assert "expected True or False, found 'maybe'" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="checkpoint not trained yet")
@@ -148,3 +165,16 @@ def test_shipped_checkpoint_beats_copying_the_previous_frame():
     assert report["model_accuracy_frames_2_on"] > report["copy_accuracy_frames_2_on"]
     assert min(report["accuracy_per_frame"][1:]) > 0.85  # no collapse on later frames (RoPE distances)
     assert metadata["command"].startswith("cosim train-toy --seed 0 ")
+    # The class (the direction of motion) tells the model what frame 2 looks like.
+    assert report["loss_null_class_per_frame"][1] > report["loss_per_frame"][1] + 0.05
+
+
+@pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="checkpoint not trained yet")
+def test_shipped_checkpoint_moves_sprites_when_it_decodes_on_its_own():
+    model, tokenizer, metadata = load_toy_checkpoint()
+    world = ToyWorldConfig(**metadata["toyworld"])
+    report = evaluate_free_running(model, tokenizer, world, metadata["seed"], 2, start=HELDOUT_START + 500)
+    # A model that erased or froze the sprites would score the repeated first frame's PSNR
+    # and get no changed code right.
+    assert report["psnr_db"] > report["repeat_frame_1_psnr_db"] + 1.0
+    assert report["changed_token_accuracy"] > 0.3
