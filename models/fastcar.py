@@ -18,6 +18,7 @@ ring is a preallocated [layers, rows, F, hidden] tensor that never grows.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from cosim.errors import UserError
+from models.sparse_attention import Ranges, position_in
 
 TAS_FORMS = ("rope", "prerope")
 ROW_POLICIES = ("each", "all", "any")
@@ -33,7 +35,11 @@ ROW_POLICIES = ("each", "all", "any")
 class TemporalAttentionScore(nn.Module):
     """TAS of one layer for one token per row, from its query and the previous frame's key.
 
-    A parameter-free module so that a graph tracer sees it as `layers.N.tas`.
+    A parameter-free module so that a graph tracer sees it as `layers.N.tas`. The dot
+    products it needs are already among the attention's scores whenever the previous
+    frame's key is attended; given those scores it only averages them, which is how a
+    decoding run on real tensors gets its TAS (the explicit dot products are the fallback
+    for a dropped key or the pre-RoPE form, and what a trace on the meta device records).
     """
 
     def __init__(self, num_heads: int, num_kv_heads: int, head_dim: int) -> None:
@@ -41,9 +47,20 @@ class TemporalAttentionScore(nn.Module):
         self.num_heads = num_heads
         self.num_kv_heads = num_kv_heads
         self.head_dim = head_dim
+        self._per_head = 1.0 / num_heads
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        """query [B, H, 1, d] (one token), key [B, KV, 1, d] (position p - F) -> TAS [B]."""
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None,
+                scores: list | None = None) -> torch.Tensor | list[float]:
+        """query [B, H, 1, d] (one token), key [B, KV, 1, d] (position p - F) -> TAS [B].
+
+        With `scores`, the attention's scaled logits of this token against key p - F as
+        nested lists [B][KV][groups] (query head h = kv head * groups + group), the query
+        and key are not read and the TAS comes back as a list of B floats, rounded to
+        float32 like the explicit form so that the decision and the log see the same value.
+        """
+        if scores is not None:
+            per_head = self._per_head
+            return array("f", [sum(map(sum, row)) * per_head for row in scores]).tolist()
         batch = query.shape[0]
         grouped = query.reshape(batch, self.num_kv_heads, self.num_heads // self.num_kv_heads, self.head_dim)
         # One dot per query head with its kv head, summed, then / (heads * sqrt(d)): the mean.
@@ -109,6 +126,11 @@ class FastCarRun:
     only fills the ring. Logs: `tas[step, layer, row]` (NaN where undefined) and
     `replay[step, layer, row]` (the decisions after the row policy). On the meta device
     TAS is traced but nothing is decided or logged.
+
+    The per-layer, per-step work is kept to what the rule needs, because on a small model
+    it competes with the MLP time a replay saves: the TAS is read from the attention's
+    scores, the decision is taken on one host copy of it, a computed MLP output is copied
+    once into its ring slot and a replayed one is returned as a view of that slot.
     """
 
     def __init__(self, settings: FastCarSettings, config, batch: int, prefix_len: int, max_steps: int,
@@ -119,8 +141,13 @@ class FastCarRun:
         self.settings = settings
         self.frame_tokens = config.tokens_per_frame
         self.prefix_len = prefix_len
-        self.ring = torch.zeros(config.num_layers, batch, self.frame_tokens, config.hidden, device=device, dtype=dtype)
-        self._ring_layers = list(self.ring.unbind(0))  # per-layer views, looked up once
+        # Stored slot-major, so a slot [rows, 1, hidden] is contiguous and shaped like an
+        # MLP output; `ring` shows it as [layers, rows, F, hidden].
+        storage = torch.zeros(config.num_layers, self.frame_tokens, batch, 1, config.hidden, device=device,
+                              dtype=dtype)
+        self.ring = storage.squeeze(3).transpose(1, 2)
+        self._slots = [[storage[layer, slot] for slot in range(self.frame_tokens)]  # views, made once
+                       for layer in range(config.num_layers)]
         self._thresholds = list(settings.thresholds)
         # Logs as preallocated Python lists: the decision needs the values on the host
         # anyway, and a list store costs far less than a tensor write per layer.
@@ -128,16 +155,22 @@ class FastCarRun:
         self._replay_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
         self._batch = batch
         # Adaptive thresholds: this frame's TAS per layer, and the thresholds each frame used.
+        self._adaptive = settings.adaptive_ratio is not None
         self._frame_tas: list[list[float]] = [[] for _ in range(config.num_layers)]
         self.frame_thresholds: dict[int, list[float]] = {}
-        self._rows = torch.arange(batch, device=device)
+        self._computing_rows: dict[tuple[bool, ...], torch.Tensor] = {}  # per mixed decision
+        self._device = storage.device
+        self._meta = storage.device.type == "meta"
         self._rope_form = settings.tas_form == "rope"
         self._policy = settings.row_policy
         self.step: int | None = None
 
-    def mlp_output(self, layer, h: torch.Tensor, q_pre: torch.Tensor, q_rot: torch.Tensor,
-                   keys: torch.Tensor, start: int) -> torch.Tensor:
-        """The MLP branch of `layer` for hidden h [B, T, hidden] at positions start.., replayed or computed."""
+    def mlp_output(self, layer, h: torch.Tensor, start: int, q_pre: torch.Tensor, q_rot: torch.Tensor,
+                   keys: torch.Tensor, scores: torch.Tensor, ranges: Ranges | None) -> torch.Tensor:
+        """The MLP branch of `layer` for hidden h [B, T, hidden] at positions start.., replayed or computed.
+
+        The other arguments are what `Attention.forward` returns besides its output.
+        """
         index = layer.layer_idx
         video_pos = start - self.prefix_len
         if self.step is None or h.shape[1] != 1 or video_pos < self.frame_tokens:
@@ -145,11 +178,17 @@ class FastCarRun:
             self._store_dense(index, video_pos, out)
             return out
         previous = start - self.frame_tokens
-        tas = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
-        if h.device.type == "meta":  # no values to decide on: trace the dense branch
-            return layer.dense_mlp(h)
-        values = tas.tolist()
-        if self.settings.adaptive_ratio is not None:
+        column = None
+        if self._rope_form and not self._meta:
+            column = previous if ranges is None else position_in(ranges, previous)
+        if column is not None:  # the attention already scored this query against key p - F
+            values = layer.tas(q_rot, None, scores.select(3, column).tolist())
+        else:
+            tas = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
+            if self._meta:  # no values to decide on: trace the dense branch
+                return layer.dense_mlp(h)
+            values = tas.tolist()
+        if self._adaptive:
             self._adapt(index, video_pos, values)
         threshold = self._thresholds[index]
         wants = [value > threshold for value in values]
@@ -159,25 +198,29 @@ class FastCarRun:
             wants = [any(wants)] * len(wants)
         self._tas_log[self.step][index] = values
         self._replay_log[self.step][index] = wants
-        cached = self._ring_layers[index][:, video_pos % self.frame_tokens]  # the value used one frame earlier
+        slot = self._slots[index][video_pos % self.frame_tokens]  # the value used one frame earlier
         if all(wants):
-            return cached.unsqueeze(1)
+            return slot
         if not any(wants):
             out = layer.dense_mlp(h)
-            cached.copy_(out[:, 0])
+            slot.copy_(out)
             return out
-        compute = self._rows[torch.tensor([not w for w in wants], device=self._rows.device)]
-        cached.index_copy_(0, compute, layer.dense_mlp(h.index_select(0, compute))[:, 0])
-        return cached.unsqueeze(1)
+        computing = self._computing_rows.get(tuple(wants))
+        if computing is None:
+            computing = torch.tensor([row for row, want in enumerate(wants) if not want], device=self._device)
+            self._computing_rows[tuple(wants)] = computing
+        slot.index_copy_(0, computing, layer.dense_mlp(h.index_select(0, computing)))
+        return slot
 
     def _adapt(self, index: int, video_pos: int, values: list[float]) -> None:
         """At a frame's first token, derive this layer's threshold from the previous frame's TAS."""
-        if video_pos % self.frame_tokens == 0 and self._frame_tas[index]:
+        frame, slot = divmod(video_pos, self.frame_tokens)
+        if slot == 0 and self._frame_tas[index]:
             self._thresholds[index] = threshold_for_ratio(self._frame_tas[index], self.settings.adaptive_ratio)
             self._frame_tas[index] = []
         self._frame_tas[index].extend(values)
-        if index == len(self._thresholds) - 1:  # all layers have decided for this frame's first token
-            self.frame_thresholds.setdefault(video_pos // self.frame_tokens, list(self._thresholds))
+        if index == len(self._thresholds) - 1 and frame not in self.frame_thresholds:
+            self.frame_thresholds[frame] = list(self._thresholds)  # all layers have decided for this frame
 
     @property
     def tas(self) -> torch.Tensor:
@@ -201,4 +244,3 @@ class FastCarRun:
             return  # prompt tokens only
         positions = torch.arange(first, video_pos + count, device=out.device)
         self.ring[index].index_copy_(1, positions % self.frame_tokens, out[:, positions - video_pos])
-

@@ -152,12 +152,22 @@ class AttentionRun:
         self.step = 0
 
     def select(self, layer: int, query: torch.Tensor, keys: torch.Tensor,
-               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys/values [B, KV, n, d] -> the attended entries, for query [B, H, 1, d]."""
+               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Ranges]:
+        """Keys/values [B, KV, n, d] -> the attended entries and their ranges, for query [B, H, 1, d]."""
         ranges = self.policy.ranges(query, keys)
         self.attended[self.step, layer] = sum(stop - start for start, stop in ranges)
         if len(ranges) == 1:
             start, stop = ranges[0]
-            return keys[:, :, start:stop], values[:, :, start:stop]
+            return keys[:, :, start:stop], values[:, :, start:stop], ranges
         return (torch.cat([keys[:, :, a:b] for a, b in ranges], dim=2),
-                torch.cat([values[:, :, a:b] for a, b in ranges], dim=2))
+                torch.cat([values[:, :, a:b] for a, b in ranges], dim=2), ranges)
+
+
+def position_in(ranges: Ranges, position: int) -> int | None:
+    """Index of cache `position` among the entries `ranges` select (in order), None if dropped."""
+    offset = 0
+    for start, stop in ranges:
+        if start <= position < stop:
+            return offset + position - start
+        offset += stop - start
+    return None

@@ -27,6 +27,8 @@ from torch import nn
 from models.config import DepthConfig, ModelConfig
 from models.fastcar import TemporalAttentionScore
 from models.kv_cache import KVCache
+from models.video_rope import VideoRotaryEmbedding
+from models.sparse_attention import Ranges
 
 Pick = Callable[[torch.Tensor], torch.Tensor]
 """Chooses one code per batch row from logits [B, V] -> long [B] (sampling, CFG)."""
@@ -100,13 +102,16 @@ class Attention(nn.Module):
         cache: KVCache | None,
         start: int,
         attention=None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, Ranges | None]:
         """x [B, T, hidden] at positions start..start+T-1.
 
         Returns (output [B, T, hidden], query before RoPE [B, H, T, d], query after RoPE,
-        all keys of this layer [B, KV, start+T, d]) - FastCar reads the last three.
+        all keys of this layer [B, KV, start+T, d], scaled scores [B, KV, groups*T, n],
+        attended ranges) - FastCar reads all but the output: its TAS is one column of the
+        scores when the previous frame's key is among the n attended entries (all cache
+        positions in order when the ranges are None, else the listed ranges in order).
         With a cache the new keys/values are stored and attention covers the cache;
-        without one it covers this sequence only (training, fused kernel).
+        without one it covers this sequence only (training, fused kernel, no scores).
         """
         batch, count, _ = x.shape
         d = self.head_dim
@@ -121,13 +126,13 @@ class Attention(nn.Module):
             context = F.scaled_dot_product_attention(q_rot, k_rot, v, is_causal=True,
                                                      enable_gqa=self.groups > 1)
             out = self.o_proj(context.transpose(1, 2).reshape(batch, count, self.num_heads * d))
-            return out, q, q_rot, k_rot
+            return out, q, q_rot, k_rot, None, None
         cache.write(self.layer_idx, start, k_rot, v)
         keys = cache.keys[self.layer_idx][:, :, : start + count]
         values = cache.values[self.layer_idx][:, :, : start + count]
-        all_keys = keys
+        all_keys, ranges = keys, None
         if attention is not None and count == 1:
-            keys, values = attention.select(self.layer_idx, q_rot, keys, values)
+            keys, values, ranges = attention.select(self.layer_idx, q_rot, keys, values)
         # Group the query heads that share a kv head: [B, KV, groups*T, d].
         q_grouped = q_rot.reshape(batch, self.num_kv_heads, self.groups * count, d)
         scores = torch.matmul(q_grouped, keys.transpose(-1, -2)) * (1.0 / math.sqrt(d))
@@ -141,7 +146,7 @@ class Attention(nn.Module):
         context = torch.matmul(probs, values)  # [B, KV, groups*T, d]
         context = context.reshape(batch, self.num_heads, count, d).transpose(1, 2)
         out = self.o_proj(context.reshape(batch, count, self.num_heads * d))
-        return out, q, q_rot, all_keys
+        return out, q, q_rot, all_keys, scores, ranges
 
 
 class MLP(nn.Module):
@@ -175,11 +180,12 @@ class DecoderLayer(nn.Module):
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None,
                 start: int = 0, replay=None, attention=None) -> torch.Tensor:
         """x [B, T, hidden] -> [B, T, hidden]; `replay` is a FastCar run, `attention` a sparse-attention run."""
-        attn_out, q_pre, q_rot, keys = self.self_attn(self.input_layernorm(x), cos, sin, cache, start, attention)
+        attn_out, q_pre, q_rot, keys, scores, ranges = self.self_attn(self.input_layernorm(x), cos, sin, cache,
+                                                                       start, attention)
         h = x + attn_out
         if replay is None:
             return h + self.dense_mlp(h)
-        return h + replay.mlp_output(self, h, q_pre, q_rot, keys, start)
+        return h + replay.mlp_output(self, h, start, q_pre, q_rot, keys, scores, ranges)
 
 
 class DepthTransformer(nn.Module):
@@ -263,7 +269,11 @@ class VideoTransformer(nn.Module):
             )
             self.norm = RMSNorm(config.hidden, config.norm_eps)
             self.lm_head = nn.Linear(config.hidden, config.vocab_size, bias=False)
-            self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
+            if config.rope_layout == "frame-row-col":
+                self.rotary_emb = VideoRotaryEmbedding(config.head_dim, config.rope_theta, config.frame_rows,
+                                                       config.frame_cols)
+            else:
+                self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
             self.depth = DepthTransformer(config.depth, config.hidden, config.norm_eps) if config.depth else None
             self._init_weights()
         self.to(dtype)

@@ -11,7 +11,7 @@ from cosim.errors import UserError
 from models.decode import decode_video
 from models.sampling import Sampling
 from models.sparse_attention import (AttentionRun, BlockAttention, DenseAttention, StreamingAttention,
-                                     WindowAttention, make_policy)
+                                     WindowAttention, make_policy, position_in)
 from tiny_models import tiny_model
 
 torch.set_num_threads(1)
@@ -46,8 +46,9 @@ def test_run_gathers_the_chosen_entries_and_counts_them():
     keys = torch.arange(20.0).view(1, 1, 20, 1)
     run = AttentionRun(StreamingAttention(sink=2, window=3), num_layers=2, max_steps=4)
     run.step = 3
-    chosen, values = run.select(1, torch.zeros(1, 1, 1, 1), keys, keys * 10)
-    assert chosen.flatten().tolist() == [0, 1, 17, 18, 19]
+    chosen, values, ranges = run.select(1, torch.zeros(1, 1, 1, 1), keys, keys * 10)
+    assert chosen.flatten().tolist() == [0, 1, 17, 18, 19] and ranges == [(0, 2), (17, 20)]
+    assert [position_in(ranges, p) for p in (1, 2, 16, 17, 19, 20)] == [1, None, None, 2, 4, None]
     assert values.flatten().tolist() == [0, 10, 170, 180, 190]
     assert run.attended[3].tolist() == [0, 5]
 
