@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from itertools import chain
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -60,7 +61,7 @@ class TemporalAttentionScore(nn.Module):
         """
         if scores is not None:
             per_head = self._per_head
-            return array("f", [sum(map(sum, row)) * per_head for row in scores]).tolist()
+            return array("f", [sum(chain.from_iterable(row)) * per_head for row in scores]).tolist()
         batch = query.shape[0]
         grouped = query.reshape(batch, self.num_kv_heads, self.num_heads // self.num_kv_heads, self.head_dim)
         # One dot per query head with its kv head, summed, then / (heads * sqrt(d)): the mean.
@@ -159,6 +160,7 @@ class FastCarRun:
         self._frame_tas: list[list[float]] = [[] for _ in range(config.num_layers)]
         self.frame_thresholds: dict[int, list[float]] = {}
         self._computing_rows: dict[tuple[bool, ...], torch.Tensor] = {}  # per mixed decision
+        self._tas_modules: dict[int, TemporalAttentionScore] = {}  # per layer, looked up once
         self._device = storage.device
         self._meta = storage.device.type == "meta"
         self._rope_form = settings.tas_form == "rope"
@@ -178,26 +180,28 @@ class FastCarRun:
             self._store_dense(index, video_pos, out)
             return out
         previous = start - self.frame_tokens
+        tas = self._tas_modules.get(index)
+        if tas is None:  # a submodule attribute lookup costs about as much as the mean below
+            tas = self._tas_modules[index] = layer.tas
         column = None
         if self._rope_form and not self._meta:
             column = previous if ranges is None else position_in(ranges, previous)
         if column is not None:  # the attention already scored this query against key p - F
-            values = layer.tas(q_rot, None, scores.select(3, column).tolist())
+            values = tas(q_rot, None, scores.select(3, column).tolist())
         else:
-            tas = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
+            score = tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
             if self._meta:  # no values to decide on: trace the dense branch
                 return layer.dense_mlp(h)
-            values = tas.tolist()
+            values = score.tolist()
         if self._adaptive:
             self._adapt(index, video_pos, values)
         threshold = self._thresholds[index]
         wants = [value > threshold for value in values]
-        if self._policy == "all":
-            wants = [all(wants)] * len(wants)
-        elif self._policy == "any":
-            wants = [any(wants)] * len(wants)
-        self._tas_log[self.step][index] = values
-        self._replay_log[self.step][index] = wants
+        if self._policy != "each":
+            wants = [all(wants) if self._policy == "all" else any(wants)] * len(wants)
+        step = self.step
+        self._tas_log[step][index] = values
+        self._replay_log[step][index] = wants
         slot = self._slots[index][video_pos % self.frame_tokens]  # the value used one frame earlier
         if all(wants):
             return slot
