@@ -162,14 +162,15 @@ PRESETS: dict[str, ModelConfig] = {
         num_kv_heads=2,
         mlp_hidden=352,
         vocab_size=256 + 8 + 1,
-        rope_theta=10000.0,
+        rope_theta=100.0,  # per axis of the frame-row-col rotary embedding (16 positions at most)
         norm_eps=1e-5,
         frames=8,
         frame_rows=16,
         frame_cols=16,
-        num_classes=8,  # the toy world's classes, motion x speed (models/toyworld.py)
+        num_classes=8,  # the toy world's classes: directions of motion (models/toyworld.py)
         codebook_size=256,  # the toy world's patch codebook (models/tokenizer.py)
         depth=None,
+        rope_layout="frame-row-col",  # models/video_rope.py: why a tiny video model needs it
     ),
 }
 

@@ -60,7 +60,8 @@ class VideoRotaryEmbedding(nn.Module):
         where = self.positions(start, count, device).to(torch.float32)
         freqs = []
         for axis, slots in enumerate(self.bands):
-            rates = self.theta ** (-torch.arange(slots, dtype=torch.float32, device=device) / slots)
+            exponents = torch.arange(0, -slots, -1, dtype=torch.float32, device=device) / slots  # -k / slots
+            rates = self.theta ** exponents
             freqs.append(torch.outer(where[:, axis], rates))
         angles = torch.cat(freqs, dim=1)
         angles = torch.cat((angles, angles), dim=-1)

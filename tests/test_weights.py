@@ -4,6 +4,7 @@ and every defect names the file and the key."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -30,7 +31,10 @@ def test_round_trip_reads_geometry_and_weights(checkpoint):
     keys = set(load_file(folder / "model.safetensors"))
     assert {"model.embed_tokens.weight", "model.layers.1.self_attn.q_proj.weight", "model.layers.0.mlp.down_proj.weight",
             "model.norm.weight", "lm_head.weight"} <= keys
-    loaded, random_init = load_weights(folder, get_preset("toyworld"))
+    # A Hugging Face config has no frame layout: it comes from the base preset (here the
+    # tiny model's 4 x 4 frames, which its frame-row-col rotary embedding depends on).
+    base = replace(get_preset("toyworld"), frames=3, frame_rows=4, frame_cols=4)
+    loaded, random_init = load_weights(folder, base)
     config = loaded.config
     assert (config.num_layers, config.hidden, config.num_heads, config.num_kv_heads, config.mlp_hidden) == (2, 32, 4, 2, 64)
     assert random_init == []
