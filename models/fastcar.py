@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 from array import array
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -51,17 +52,17 @@ class TemporalAttentionScore(nn.Module):
         self._per_head = 1.0 / num_heads
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None,
-                scores: list | None = None) -> torch.Tensor | list[float]:
+                scores: list | None = None) -> torch.Tensor | array:
         """query [B, H, 1, d] (one token), key [B, KV, 1, d] (position p - F) -> TAS [B].
 
         With `scores`, the attention's scaled logits of this token against key p - F as
         nested lists [B][KV][groups] (query head h = kv head * groups + group), the query
-        and key are not read and the TAS comes back as a list of B floats, rounded to
-        float32 like the explicit form so that the decision and the log see the same value.
+        and key are not read and the TAS comes back as a float32 array of B values on the
+        host (like the log, so that the decision and the log see the same value).
         """
         if scores is not None:
             per_head = self._per_head
-            return array("f", [sum(chain.from_iterable(row)) * per_head for row in scores]).tolist()
+            return array("f", [sum(chain.from_iterable(row)) * per_head for row in scores])
         batch = query.shape[0]
         grouped = query.reshape(batch, self.num_kv_heads, self.num_heads // self.num_kv_heads, self.head_dim)
         # One dot per query head with its kv head, summed, then / (heads * sqrt(d)): the mean.
@@ -150,11 +151,13 @@ class FastCarRun:
         self._slots = [[storage[layer, slot] for slot in range(self.frame_tokens)]  # views, made once
                        for layer in range(config.num_layers)]
         self._thresholds = list(settings.thresholds)
-        # Logs as preallocated Python lists: the decision needs the values on the host
-        # anyway, and a list store costs far less than a tensor write per layer.
-        self._tas_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
-        self._replay_log: list[list] = [[None] * config.num_layers for _ in range(max_steps)]
-        self._batch = batch
+        # Logs as preallocated flat host buffers [step, layer, row]: the decision needs the
+        # values on the host anyway, a slice store costs far less than a tensor write, and
+        # unlike lists kept per layer and step they give the garbage collector nothing to
+        # walk (which a decode without FastCar would not pay for either).
+        self._tas_log = array("f", [math.nan]) * (max_steps * config.num_layers * batch)
+        self._replay_log = bytearray(max_steps * config.num_layers * batch)
+        self._steps, self._layers, self._batch = max_steps, config.num_layers, batch
         # Adaptive thresholds: this frame's TAS per layer, and the thresholds each frame used.
         self._adaptive = settings.adaptive_ratio is not None
         self._frame_tas: list[list[float]] = [[] for _ in range(config.num_layers)]
@@ -192,16 +195,16 @@ class FastCarRun:
             score = tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
             if self._meta:  # no values to decide on: trace the dense branch
                 return layer.dense_mlp(h)
-            values = score.tolist()
+            values = array("f", score.tolist())
         if self._adaptive:
             self._adapt(index, video_pos, values)
         threshold = self._thresholds[index]
         wants = [value > threshold for value in values]
         if self._policy != "each":
             wants = [all(wants) if self._policy == "all" else any(wants)] * len(wants)
-        step = self.step
-        self._tas_log[step][index] = values
-        self._replay_log[step][index] = wants
+        at = (self.step * self._layers + index) * self._batch
+        self._tas_log[at:at + self._batch] = values
+        self._replay_log[at:at + self._batch] = bytes(wants)
         slot = self._slots[index][video_pos % self.frame_tokens]  # the value used one frame earlier
         if all(wants):
             return slot
@@ -216,7 +219,7 @@ class FastCarRun:
         slot.index_copy_(0, computing, layer.dense_mlp(h.index_select(0, computing)))
         return slot
 
-    def _adapt(self, index: int, video_pos: int, values: list[float]) -> None:
+    def _adapt(self, index: int, video_pos: int, values: array) -> None:
         """At a frame's first token, derive this layer's threshold from the previous frame's TAS."""
         frame, slot = divmod(video_pos, self.frame_tokens)
         if slot == 0 and self._frame_tas[index]:
@@ -229,16 +232,14 @@ class FastCarRun:
     @property
     def tas(self) -> torch.Tensor:
         """TAS [steps, layers, rows], float32, NaN where not computed."""
-        nan = [float("nan")] * self._batch
-        return torch.tensor([[v if v is not None else nan for v in step] for step in self._tas_log],
-                            dtype=torch.float32).reshape(len(self._tas_log), len(self._thresholds), self._batch)
+        values = np.frombuffer(self._tas_log, dtype=np.float32).copy()
+        return torch.from_numpy(values).reshape(self._steps, self._layers, self._batch)
 
     @property
     def replay(self) -> torch.Tensor:
         """Replay decisions [steps, layers, rows] after the row policy."""
-        none = [False] * self._batch
-        return torch.tensor([[v if v is not None else none for v in step] for step in self._replay_log],
-                            dtype=torch.bool).reshape(len(self._replay_log), len(self._thresholds), self._batch)
+        decisions = np.frombuffer(self._replay_log, dtype=np.uint8).astype(bool)
+        return torch.from_numpy(decisions).reshape(self._steps, self._layers, self._batch)
 
     def _store_dense(self, index: int, video_pos: int, out: torch.Tensor) -> None:
         """Write MLP outputs [B, T, hidden] of video positions video_pos.. into the ring."""

@@ -31,19 +31,18 @@ def _video(frames: int = 3, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (frames, 4, 4))
 
 
-def _rope(x: np.ndarray, positions: np.ndarray, theta: float = 10000.0) -> np.ndarray:
-    """Rotate pairs (i, i + d/2) by position * theta^(-2i/d); x [T, heads, d]."""
+def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """x [T, heads, d] rotated by tables [T, d] in the half-split layout: pairs (i, i + d/2)."""
     half = x.shape[-1] // 2
-    angle = positions[:, None] * theta ** (-np.arange(half) * 2.0 / x.shape[-1])
-    cos, sin = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
-    a, b = x[..., :half], x[..., half:]
-    return np.concatenate((a * cos - b * sin, b * cos + a * sin), axis=-1)
+    cos, sin = cos[:, None, :], sin[:, None, :]
+    return x * cos + np.concatenate((-x[..., half:], x[..., :half]), axis=-1) * sin
 
 
+@pytest.mark.parametrize("layout", ["sequence", "frame-row-col"])
 @pytest.mark.parametrize("form", ["rope", "prerope"])
 @torch.no_grad()
-def test_tas_equals_hand_computation_in_a_run(form):
-    model = tiny_model(num_layers=1)
+def test_tas_equals_hand_computation_in_a_run(form, layout):
+    model = tiny_model(num_layers=1, rope_layout=layout, rope_theta=10000.0 if layout == "sequence" else 100.0)
     video = _video()
     run = decode_video(model, video[0], 2, frames=3, thresholds=float("inf"), tas_form=form, cfg_scale=None,
                        teacher_codes=video)
@@ -53,10 +52,14 @@ def test_tas_equals_hand_computation_in_a_run(form):
     attn = model.layers[0].self_attn
     q = (x @ attn.q_proj.weight.numpy().T).reshape(len(x), 4, 8)
     k = (x @ attn.k_proj.weight.numpy().T).reshape(len(x), 2, 8)
-    positions = np.arange(len(x), dtype=np.float64)
-    k = _rope(k, positions)
+    if layout == "sequence":  # position p turns pair i by p * 10000^(-2i/d)
+        angle = np.arange(len(x))[:, None] * 10000.0 ** (-np.arange(4) * 2.0 / 8)
+        cos, sin = np.cos(np.concatenate((angle, angle), -1)), np.sin(np.concatenate((angle, angle), -1))
+    else:  # the model's own tables (tests/test_video_rope.py checks them)
+        cos, sin = (t.numpy() for t in model.rotary_emb(0, len(x), torch.float64))
+    k = _rotate(k, cos, sin)
     if form == "rope":
-        q = _rope(q, positions)
+        q = _rotate(q, cos, sin)
     for step in (0, 5, 20, len(run.tas) - 1):
         p = 1 + F + step  # sequence position of the token fed at this step
         dots = [q[p, h] @ k[p - F, h // 2] for h in range(4)]
