@@ -38,7 +38,10 @@ class DecodeResult:
     """Codes of the video and the per-step record of one decoding run.
 
     codes: int64 [frames, rows, cols] (or [..., D] with a depth transformer); frame 1 is
-    the given first frame. Per-step arrays follow `cosim.replay_trace.ReplayTrace`.
+    the given first frame. Per-step arrays follow `cosim.replay_trace.ReplayTrace`;
+    step_cpu_s [steps] holds the process CPU seconds of each decode step (a benchmark can
+    take each step's fastest of several identical runs, which filters out bursts of other
+    load better than the fastest whole run does).
     """
 
     codes: np.ndarray
@@ -50,6 +53,7 @@ class DecodeResult:
     kv_len: np.ndarray
     kv_attended: np.ndarray
     wall_time_s: float
+    step_cpu_s: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,6 +157,8 @@ def decode_video(
     hidden = model.prefill(embeds, cache, fastcar)
     codes = model.predict_codes(hidden[:, -1], pick)
     video[per_frame] = codes[0]
+    step_cpu_s = []
+    last = time.process_time()
     for k in tqdm(range(steps), desc="decode", unit="tok", disable=not progress, leave=False):
         if fastcar is not None:
             fastcar.step = k
@@ -161,6 +167,9 @@ def decode_video(
         feed = codes if forced is None else forced[per_frame + k].expand(rows, -1)
         codes = model.step(feed, cache, fastcar, attention, pick)
         video[per_frame + k + 1] = codes[0]
+        now = time.process_time()
+        step_cpu_s.append(now - last)
+        last = now
     wall_time_s = time.perf_counter() - started
 
     positions = np.arange(per_frame, per_frame + steps)
@@ -208,6 +217,7 @@ def decode_video(
         kv_len=kv_len,
         kv_attended=kv_attended.astype(np.int32),
         wall_time_s=wall_time_s,
+        step_cpu_s=np.array(step_cpu_s),
         meta=meta,
     )
 
