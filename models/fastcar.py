@@ -37,11 +37,11 @@ ROW_POLICIES = ("each", "all", "any")
 class TemporalAttentionScore(nn.Module):
     """TAS of one layer for one token per row, from its query and the previous frame's key.
 
-    A parameter-free module so that a graph tracer sees it as `layers.N.tas`. The dot
-    products it needs are already among the attention's scores whenever the previous
-    frame's key is attended; given those scores it only averages them, which is how a
-    decoding run on real tensors gets its TAS (the explicit dot products are the fallback
-    for a dropped key or the pre-RoPE form, and what a trace on the meta device records).
+    A parameter-free module so that a graph tracer sees it as `layers.N.tas`. A decoding
+    run on real tensors does not call it whenever the attention has already scored the
+    query against the previous frame's key: it then averages those scores
+    (`mean_over_heads`). The explicit dot products here serve a dropped key, the pre-RoPE
+    form and a trace on the meta device.
     """
 
     def __init__(self, num_heads: int, num_kv_heads: int, head_dim: int) -> None:
@@ -49,24 +49,21 @@ class TemporalAttentionScore(nn.Module):
         self.num_heads = num_heads
         self.num_kv_heads = num_kv_heads
         self.head_dim = head_dim
-        self._per_head = 1.0 / num_heads
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor | None,
-                scores: list | None = None) -> torch.Tensor | array:
-        """query [B, H, 1, d] (one token), key [B, KV, 1, d] (position p - F) -> TAS [B].
-
-        With `scores`, the attention's scaled logits of this token against key p - F as
-        nested lists [B][KV][groups] (query head h = kv head * groups + group), the query
-        and key are not read and the TAS comes back as a float32 array of B values on the
-        host (like the log, so that the decision and the log see the same value).
-        """
-        if scores is not None:
-            per_head = self._per_head
-            return array("f", [sum(chain.from_iterable(row)) * per_head for row in scores])
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """query [B, H, 1, d] (one token), key [B, KV, 1, d] (position p - F) -> TAS [B]."""
         batch = query.shape[0]
         grouped = query.reshape(batch, self.num_kv_heads, self.num_heads // self.num_kv_heads, self.head_dim)
         # One dot per query head with its kv head, summed, then / (heads * sqrt(d)): the mean.
         return (grouped * key).sum(dim=(1, 2, 3)) * (1.0 / (self.num_heads * math.sqrt(self.head_dim)))
+
+
+def mean_over_heads(scores: list, per_head: float) -> array:
+    """TAS of B rows from the attention's scaled logits against key p - F, given as nested
+    lists [B][KV][groups]: their mean over heads, as float32 on the host (the decision and
+    the log then see the same value). Plain Python: for a few heads it costs less than
+    one more tensor op."""
+    return array("f", [sum(chain.from_iterable(row)) * per_head for row in scores])
 
 
 def threshold_for_ratio(values: Sequence[float], ratio: float) -> float:
@@ -130,9 +127,11 @@ class FastCarRun:
     TAS is traced but nothing is decided or logged.
 
     The per-layer, per-step work is kept to what the rule needs, because on a small model
-    it competes with the MLP time a replay saves: the TAS is read from the attention's
-    scores, the decision is taken on one host copy of it, a computed MLP output is copied
-    once into its ring slot and a replayed one is returned as a view of that slot.
+    it competes with the MLP time a replay saves: what all layers of a step share (ring
+    slot, log offset, frame) is worked out once per step, the TAS is read from the
+    attention's scores, the decision is taken on one host copy of it, a computed MLP
+    output is copied once into its ring slot and a replayed one is returned as a view of
+    that slot.
     """
 
     def __init__(self, settings: FastCarSettings, config, batch: int, prefix_len: int, max_steps: int,
@@ -143,13 +142,14 @@ class FastCarRun:
         self.settings = settings
         self.frame_tokens = config.tokens_per_frame
         self.prefix_len = prefix_len
-        # Stored slot-major, so a slot [rows, 1, hidden] is contiguous and shaped like an
-        # MLP output; `ring` shows it as [layers, rows, F, hidden].
-        storage = torch.zeros(config.num_layers, self.frame_tokens, batch, 1, config.hidden, device=device,
+        # Stored [slot, layer, rows, 1, hidden]: a slot of one layer is contiguous and shaped
+        # like an MLP output, and the layers of one decode step sit next to each other in
+        # memory (the ring is read a frame after it was written, from cold cache lines).
+        # `ring` shows it as [layers, rows, F, hidden].
+        storage = torch.zeros(self.frame_tokens, config.num_layers, batch, 1, config.hidden, device=device,
                               dtype=dtype)
-        self.ring = storage.squeeze(3).transpose(1, 2)
-        self._slots = [[storage[layer, slot] for slot in range(self.frame_tokens)]  # views, made once
-                       for layer in range(config.num_layers)]
+        self.ring = storage.squeeze(3).permute(1, 2, 0, 3)
+        self._slots = [list(storage[slot].unbind(0)) for slot in range(self.frame_tokens)]  # views, made once
         self._thresholds = list(settings.thresholds)
         # Logs as preallocated flat host buffers [step, layer, row]: the decision needs the
         # values on the host anyway, a slice store costs far less than a tensor write, and
@@ -157,18 +157,24 @@ class FastCarRun:
         # walk (which a decode without FastCar would not pay for either).
         self._tas_log = array("f", [math.nan]) * (max_steps * config.num_layers * batch)
         self._replay_log = bytearray(max_steps * config.num_layers * batch)
+        self._every_row = b"\x01" * batch
         self._steps, self._layers, self._batch = max_steps, config.num_layers, batch
-        # Adaptive thresholds: this frame's TAS per layer, and the thresholds each frame used.
+        # Adaptive thresholds: the thresholds each frame used.
         self._adaptive = settings.adaptive_ratio is not None
-        self._frame_tas: list[list[float]] = [[] for _ in range(config.num_layers)]
         self.frame_thresholds: dict[int, list[float]] = {}
-        self._computing_rows: dict[tuple[bool, ...], torch.Tensor] = {}  # per mixed decision
-        self._tas_modules: dict[int, TemporalAttentionScore] = {}  # per layer, looked up once
+        self._computing_rows: dict[bytes, torch.Tensor] = {}  # per mixed decision
         self._device = storage.device
         self._meta = storage.device.type == "meta"
         self._rope_form = settings.tas_form == "rope"
+        self._scores_hold_tas = self._rope_form and not self._meta
+        self._per_head = 1.0 / config.num_heads
         self._policy = settings.row_policy
         self.step: int | None = None
+        # Set by `_locate` when a step's first layer arrives (see there).
+        self._start: int | None = None
+        self._located_step: int | None = None
+        self._slot: int | None = None
+        self._previous, self._log_at = 0, 0
 
     def mlp_output(self, layer, h: torch.Tensor, start: int, q_pre: torch.Tensor, q_rot: torch.Tensor,
                    keys: torch.Tensor, scores: torch.Tensor, ranges: Ranges | None) -> torch.Tensor:
@@ -176,58 +182,75 @@ class FastCarRun:
 
         The other arguments are what `Attention.forward` returns besides its output.
         """
+        if start != self._start or self.step != self._located_step:
+            self._locate(start, h.shape[1])  # once per decode step, for all layers
         index = layer.layer_idx
-        video_pos = start - self.prefix_len
-        if self.step is None or h.shape[1] != 1 or video_pos < self.frame_tokens:
+        slot = self._slot
+        if slot is None:  # prefill, frame 1 or outside a decode step: dense, filling the ring
             out = layer.dense_mlp(h)
-            self._store_dense(index, video_pos, out)
+            self._store_dense(index, start - self.prefix_len, out)
             return out
-        previous = start - self.frame_tokens
-        tas = self._tas_modules.get(index)
-        if tas is None:  # a submodule attribute lookup costs about as much as the mean below
-            tas = self._tas_modules[index] = layer.tas
-        column = None
-        if self._rope_form and not self._meta:
-            column = previous if ranges is None else position_in(ranges, previous)
-        if column is not None:  # the attention already scored this query against key p - F
-            values = tas(q_rot, None, scores.select(3, column).tolist())
+        if ranges is None and self._scores_hold_tas:  # the attention already scored key p - F
+            values = mean_over_heads(scores.select(3, self._previous).tolist(), self._per_head)
         else:
-            score = tas(q_rot if self._rope_form else q_pre, keys[:, :, previous:previous + 1])
-            if self._meta:  # no values to decide on: trace the dense branch
+            values = self._tas_from_keys(layer, q_pre, q_rot, keys, scores, ranges)
+            if values is None:  # meta device: no values to decide on, trace the dense branch
                 return layer.dense_mlp(h)
-            values = array("f", score.tolist())
-        if self._adaptive:
-            self._adapt(index, video_pos, values)
         threshold = self._thresholds[index]
-        wants = [value > threshold for value in values]
-        if self._policy != "each":
-            wants = [all(wants) if self._policy == "all" else any(wants)] * len(wants)
-        at = (self.step * self._layers + index) * self._batch
+        at = self._log_at + index * self._batch
         self._tas_log[at:at + self._batch] = values
-        self._replay_log[at:at + self._batch] = bytes(wants)
-        slot = self._slots[index][video_pos % self.frame_tokens]  # the value used one frame earlier
-        if all(wants):
-            return slot
-        if not any(wants):
+        ring_slot = self._slots[slot][index]  # the value used one frame earlier
+        lowest, highest = min(values), max(values)  # decide on two numbers, not per row
+        if (highest if self._policy == "any" else lowest) > threshold:  # every row replays
+            self._replay_log[at:at + self._batch] = self._every_row
+            return ring_slot
+        if highest <= threshold or self._policy != "each":  # no row replays (the log holds zeros)
             out = layer.dense_mlp(h)
-            slot.copy_(out)
+            ring_slot.copy_(out)
             return out
-        computing = self._computing_rows.get(tuple(wants))
+        wants = bytes(value > threshold for value in values)  # "each", rows disagree
+        self._replay_log[at:at + self._batch] = wants
+        computing = self._computing_rows.get(wants)
         if computing is None:
             computing = torch.tensor([row for row, want in enumerate(wants) if not want], device=self._device)
-            self._computing_rows[tuple(wants)] = computing
-        slot.index_copy_(0, computing, layer.dense_mlp(h.index_select(0, computing)))
-        return slot
+            self._computing_rows[wants] = computing
+        ring_slot.index_copy_(0, computing, layer.dense_mlp(h.index_select(0, computing)))
+        return ring_slot
 
-    def _adapt(self, index: int, video_pos: int, values: array) -> None:
-        """At a frame's first token, derive this layer's threshold from the previous frame's TAS."""
+    def _locate(self, start: int, count: int) -> None:
+        """What every layer of this step shares: ring slot, key p - F, log offset, and at a
+        frame's first step the adaptive thresholds."""
+        self._start, self._located_step = start, self.step
+        video_pos = start - self.prefix_len
+        deciding = self.step is not None and count == 1 and video_pos >= self.frame_tokens
         frame, slot = divmod(video_pos, self.frame_tokens)
-        if slot == 0 and self._frame_tas[index]:
-            self._thresholds[index] = threshold_for_ratio(self._frame_tas[index], self.settings.adaptive_ratio)
-            self._frame_tas[index] = []
-        self._frame_tas[index].extend(values)
-        if index == len(self._thresholds) - 1 and frame not in self.frame_thresholds:
-            self.frame_thresholds[frame] = list(self._thresholds)  # all layers have decided for this frame
+        self._slot = slot if deciding else None
+        self._previous = start - self.frame_tokens
+        self._log_at = (self.step or 0) * self._layers * self._batch
+        if deciding and self._adaptive and (slot == 0 or frame not in self.frame_thresholds):
+            self._adapt(frame)
+
+    def _tas_from_keys(self, layer, q_pre: torch.Tensor, q_rot: torch.Tensor, keys: torch.Tensor,
+                       scores: torch.Tensor, ranges: Ranges | None) -> array | None:
+        """TAS when the scores cannot give it: sparse attention (the key may be elsewhere or
+        dropped), the pre-RoPE form, or the meta device (None: traced, no values)."""
+        column = position_in(ranges, self._previous) if ranges is not None and self._scores_hold_tas else None
+        if column is not None:
+            return mean_over_heads(scores.select(3, column).tolist(), self._per_head)
+        score = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, self._previous:self._previous + 1])
+        return None if self._meta else array("f", score.tolist())
+
+    def _adapt(self, frame: int) -> None:
+        """At a frame's first decode step, set every layer's threshold from the previous
+        frame's TAS in the log (the one-per-step positions of that frame are the F steps
+        before this one); a frame with no decoded frame before it keeps the thresholds."""
+        if self.step >= self.frame_tokens:
+            flat = np.frombuffer(self._tas_log, dtype=np.float32)
+            previous = flat[(self.step - self.frame_tokens) * self._layers * self._batch:
+                            self.step * self._layers * self._batch].reshape(self.frame_tokens, self._layers, -1)
+            self._thresholds = [threshold_for_ratio(previous[:, layer].ravel().tolist(), self.settings.adaptive_ratio)
+                                for layer in range(self._layers)]
+        self.frame_thresholds[frame] = list(self._thresholds)
 
     @property
     def tas(self) -> torch.Tensor:
