@@ -12,10 +12,11 @@ implied by the replay ratio and the share of dense decode time that a replay ski
 Thresholds are set per frame from the previous frame's TAS at the target ratio
 (`adaptive_ratio`), since fixed calibrated thresholds do not carry over between toy
 videos (docs/model.md); the first decoded frame has no previous frame and never replays,
-so the replay ratio is about 6/7 of the target (target 1.0: every step of frames 3..8). Row policy "each" (rows decide alone) by
-default; "all" (a layer replays only when both CFG rows want to, which is what lets an
-accelerator skip the MLP weights) decides the same whenever the "all rows" column equals
-the replay column, and `--policies each,all` runs both.
+so the replay ratio is about 6/7 of the target (target 1.0: every step of frames 3..8).
+Row policy "each" (rows decide alone) by default; "all" (a layer replays only when both
+CFG rows want to, which is what lets an accelerator skip the MLP weights) decides the
+same whenever the "all rows" column equals the replay column, and `--policies each,all`
+runs both.
 
 Times are process CPU seconds of the decode loop (the prefill is the same dense work in
 every setting), single-threaded, in rounds that repeat identical decodes in a rotated
