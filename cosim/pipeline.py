@@ -4,7 +4,10 @@ trace the models, simulate them on an edge design, and report.
 1. Decode: a held-out toy-world video gives the first frame and the class. FastCar's
    per-layer thresholds are calibrated on other held-out videos to a target replay ratio
    (a hand-set threshold would give an arbitrary ratio on a new model; see
-   models/calibrate.py). The same start is decoded three ways with the same seed: FastCar,
+   models/calibrate.py) and serve the first decoded frame; after it each frame re-sets
+   them from the previous frame's TAS at the same ratio (adaptive thresholds, because TAS
+   scales differ from video to video; `adaptive_thresholds=False` keeps the calibrated
+   ones for the whole video). The same start is decoded three ways with the same seed: FastCar,
    dense (the quality reference) and a StreamingLLM sparse-attention baseline (sink 4,
    window of one frame, FACTS.md section 2). Quality = token agreement and PSNR against
    the dense decode, and PSNR against the true frames.
@@ -56,6 +59,7 @@ class RunSettings:
     video: int = 0  # held-out toy video giving the first frame and class
     seed: int = 0
     target_replay_ratio: float = 0.7
+    adaptive_thresholds: bool = True
     calibration_videos: int = 2
     calibration_rounds: int = 1
     sparse_window: int | None = 256  # StreamingLLM window of the baseline; None: no baseline
@@ -114,7 +118,8 @@ class PipelineResult:
         decode = self.decode
         lines = [f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
                  f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
-                 f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"]
+                 f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"
+                 + (", then re-set per frame from the previous frame's TAS" if decode["adaptive_ratio"] else "")]
         rows = []
         for name, run in decode["runs"].items():
             rows.append([name, format_percent(run['replay_ratio']), _fixed(run.get("token_agreement_vs_dense"), 4),
@@ -227,15 +232,15 @@ def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Repla
                                   progress=settings.progress, **common)
     first, class_id, truth = start(settings.video)
 
-    plan = [("fastcar", calibration.thresholds, None), ("dense", None, None)]
+    adaptive_ratio = settings.target_replay_ratio if settings.adaptive_thresholds else None
+    plan = [("fastcar", dict(thresholds=calibration.thresholds, adaptive_ratio=adaptive_ratio)), ("dense", {})]
     if settings.sparse_window is not None:
         policy = make_policy("streaming", sink=settings.sparse_sink, window=settings.sparse_window)
-        plan.append(("sparse-attention", None, policy))
+        plan.append(("sparse-attention", dict(attention_policy=policy)))
     results = {}
-    for name, thresholds, attention in plan:
+    for name, options in plan:
         _say(f"decoding {name}", settings)
-        results[name] = decode_video(model, first, class_id, thresholds=thresholds, attention_policy=attention,
-                                     progress=settings.progress, **common)
+        results[name] = decode_video(model, first, class_id, progress=settings.progress, **options, **common)
     dense = results["dense"]
     generated = slice(1, None)  # frame 1 is the given first frame
     runs: dict[str, Any] = {}
@@ -263,6 +268,8 @@ def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Repla
         "seed": settings.seed,
         "target_replay_ratio": settings.target_replay_ratio,
         "thresholds": calibration.thresholds,
+        "adaptive_ratio": adaptive_ratio,
+        "frame_thresholds": results["fastcar"].meta.get("frame_thresholds"),
         "calibration": {"videos": settings.calibration_videos, "rounds": settings.calibration_rounds,
                         "replay_ratio": calibration.replay_ratio},
         "sparse_attention": ({"policy": "streaming", "sink": settings.sparse_sink, "window": settings.sparse_window}

@@ -97,7 +97,7 @@ def learning_rate_at(step: int, train: TrainConfig) -> float:
     return train.min_learning_rate + 0.5 * (train.learning_rate - train.min_learning_rate) * (1 + math.cos(math.pi * progress))
 
 
-def _optimizer(model: VideoTransformer, train: TrainConfig) -> torch.optim.Optimizer:
+def optimizer_for(model: VideoTransformer, train: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; matrices decay, norms and embeddings do not."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
     keep = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
@@ -127,6 +127,20 @@ def changed_code_weights(codes: torch.Tensor, videos: torch.Tensor, frames: torc
     previous = codes[videos[:, None], (frames - 1).clamp(min=0)]
     changed = (current != previous) & (frames > 0)[..., None]
     return torch.where(changed, weight, 1.0).flatten(1)
+
+
+def train_step(model: VideoTransformer, optimizer: torch.optim.Optimizer, tokens: torch.Tensor,
+               weights: torch.Tensor | None, train: TrainConfig) -> float:
+    """One update on token sequences [B, T] (forward under the recipe's autocast, clipped
+    gradient, optimiser step); returns the loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.bf16_autocast):
+        logits = model(tokens[:, :-1])
+    loss = next_token_loss(logits.float(), tokens, weights)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
+    optimizer.step()
+    return loss.item()
 
 
 def _batches(count: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -165,7 +179,7 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
     generator = torch.Generator().manual_seed(train.seed)
     data = torch.as_tensor(codes.astype(np.int64))
     class_ids = torch.as_tensor(class_tokens(config, labels))
-    optimizer = _optimizer(model, train)
+    optimizer = optimizer_for(model, train)
     losses: list[float] = []
     model.train()
     bar = tqdm(range(train.steps), desc="train-toy", disable=not progress, dynamic_ncols=True)
@@ -187,14 +201,7 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
             weights = changed_code_weights(data, videos, frames, train.changed_code_weight)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, train)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.bf16_autocast):
-            logits = model(tokens[:, :-1])
-        loss = next_token_loss(logits.float(), tokens, weights)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(train_step(model, optimizer, tokens, weights, train))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{learning_rate_at(step, train):.1e}")
     model.eval()
     return losses

@@ -105,6 +105,8 @@ def test_cli_decode_writes_a_trace(tmp_path, capsys):
                  "--window", "64", "--no-progress", "-o", str(out)])
     printed = capsys.readouterr().out
     assert code == 0 and "overall replay ratio" in printed and "token agreement with dense" in printed
+    drift = printed.split("drift per frame")[1].splitlines()[2:]
+    assert [line.split()[0] for line in drift] == ["2"]  # one row per generated frame
     trace = ReplayTrace.load(out)
     assert trace.num_layers == 4 and (trace.kv_attended <= 64).all()
 

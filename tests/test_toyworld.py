@@ -1,7 +1,5 @@
 """The toy world: deterministic per seed, ground truth consistent with the pixels."""
 
-import time
-
 import numpy as np
 
 from models.toyworld import (
@@ -24,6 +22,15 @@ def test_bulk_generation_matches_single_videos_whatever_the_count():
     for i in (0, 5):
         video = generate_video(seed=2, index=i)
         assert np.array_equal(frames[i], video.frames) and labels[i] == video.label
+
+
+def test_a_longer_video_starts_with_the_same_frames():
+    # `cosim decode --frames 32` compares with the truth of the same video run for longer.
+    short = generate_video(seed=3, index=11)
+    long = generate_video(seed=3, index=11, config=ToyWorldConfig(num_frames=32))
+    assert long.frames.shape[0] == 32 and long.label == short.label
+    assert np.array_equal(long.frames[:8], short.frames)
+    assert np.array_equal(long.positions[:8], short.positions)
 
 
 def test_shapes_and_dtypes():
@@ -100,8 +107,6 @@ def test_every_sprite_starts_in_the_class_direction_and_only_bounces_change_it()
     assert north.tolist() == [-1, 0]  # rows grow downwards
 
 
-def test_a_thousand_videos_take_seconds():
-    start = time.perf_counter()
-    frames, labels = generate_videos(1000, seed=0)
-    assert time.perf_counter() - start < 10.0
+def test_bulk_generation_covers_every_class():
+    _, labels = generate_videos(200, seed=0)
     assert set(np.unique(labels)) == set(range(8))

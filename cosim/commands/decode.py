@@ -143,8 +143,13 @@ def _load(args: argparse.Namespace):
     return model, tokenizer, world, int(metadata.get("seed", 0)), f"checkpoint {path}"
 
 
-def _start(model, tokenizer, world, video_seed: int, index: int, seed: int):
-    """(first frame codes, class id, true frames or None) of held-out toy video `index`."""
+def _start(model, tokenizer, world, video_seed: int, index: int, seed: int, frames: int):
+    """(first frame codes, class id, true frames or None) of held-out toy video `index`,
+    simulated for `frames` frames when that is longer than the world's videos (the first
+    frames are the same: a video's scene and motion are drawn before any frame count
+    matters)."""
+    import dataclasses
+
     import numpy as np
 
     from models.train import HELDOUT_START
@@ -157,6 +162,7 @@ def _start(model, tokenizer, world, video_seed: int, index: int, seed: int):
         return first, index % max(config.num_classes, 1), None
     from models.toyworld import generate_video
 
+    world = dataclasses.replace(world, num_frames=max(world.num_frames, frames))
     video = generate_video(video_seed, HELDOUT_START + index, world)
     return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames
 
@@ -177,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     if config.num_classes == 0:
         raise UserError(None, "--preset", "a model with class tokens (decode conditions on a class)", config.name)
     frames = args.frames if args.frames is not None else config.frames
-    first, class_id, true_frames = _start(model, tokenizer, world, video_seed, args.video, args.seed)
+    first, class_id, true_frames = _start(model, tokenizer, world, video_seed, args.video, args.seed, frames)
     if args.class_id is not None:
         class_id = args.class_id
     sampling = Sampling(args.temperature, args.sample_top_k, args.sample_top_p)
@@ -194,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
         starts = []
         for i in range(args.calibration_videos):
-            codes, label, _ = _start(model, tokenizer, world, video_seed, _CALIBRATION_INDEX_OFFSET + i, args.seed)
+            codes, label, _ = _start(model, tokenizer, world, video_seed, _CALIBRATION_INDEX_OFFSET + i, args.seed,
+                                     frames)
             starts.append(Start(codes, label))
         print(f"cosim decode: calibrating on {len(starts)} videos", file=sys.stderr)
         if args.target_ratio is not None:
@@ -227,16 +234,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"token agreement with dense decoding: {quality.token_agreement(result.codes[generated], dense.codes[generated]):.4f}"
               f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
               f"dense {dense.wall_time_s:.2f} s)")
+        drift = {"agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")}
         if tokenizer is not None:
             versus_dense = quality.compare_runs(result.codes[generated], dense.codes[generated], tokenizer)
             print(f"PSNR vs dense decoding: {versus_dense.psnr_db:.2f} dB")
-            if true_frames is not None and frames <= len(true_frames):
+            drift["PSNR vs dense"] = ([math.inf, *versus_dense.psnr_per_frame_db], ".2f")
+            if true_frames is not None:
                 truth = true_frames[:frames]
                 ours = quality.compare_to_ground_truth(result.codes[generated], truth[generated], tokenizer)
                 base = quality.compare_to_ground_truth(dense.codes[generated], truth[generated], tokenizer)
                 print(f"PSNR vs ground truth: {ours.psnr_db:.2f} dB (dense {base.psnr_db:.2f} dB); "
                       f"token agreement vs tokenised truth {ours.token_agreement:.4f} (dense {base.token_agreement:.4f})")
+                drift["PSNR vs truth"] = ([math.nan, *ours.psnr_per_frame_db], ".2f")
+                drift["dense vs truth"] = ([math.nan, *base.psnr_per_frame_db], ".2f")
+        _print_drift(drift)
     if args.out:
         path = result.save_trace(args.out)
         print(f"wrote {path}")
     return 0
+
+
+def _print_drift(columns: dict[str, tuple[list[float], str]]) -> None:
+    """Per generated frame (2..N) the figures that show AR drift: errors accumulate, so a
+    run that agrees with dense on average may still diverge in its last frames.
+    `columns`: name -> (value per frame 1..N, format)."""
+    print("drift per frame: " + ", ".join(columns) + (" (PSNR in dB)" if len(columns) > 1 else ""))
+    print("frame" + "".join(f"  {name:>20}" for name in columns))
+    frames = len(next(iter(columns.values()))[0])
+    for frame in range(1, frames):
+        print(f"{frame + 1:5d}" + "".join(f"  {float(values[frame]):>20{spec}}" for values, spec in columns.values()))

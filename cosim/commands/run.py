@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed (default: %(default)s)")
     parser.add_argument("--target-replay-ratio", type=float, default=defaults.target_replay_ratio,
                         help="replay ratio FastCar's thresholds are calibrated to (default: %(default)s)")
+    parser.add_argument("--fixed-thresholds", action="store_true",
+                        help="keep the calibrated thresholds for the whole video (default: re-set them per frame "
+                             "from the previous frame's TAS at the target ratio)")
     parser.add_argument("--calibration-videos", type=int, default=defaults.calibration_videos,
                         help="held-out videos used to calibrate (default: %(default)s)")
     parser.add_argument("--calibration-rounds", type=int, default=defaults.calibration_rounds,
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         video=args.video,
         seed=args.seed,
         target_replay_ratio=args.target_replay_ratio,
+        adaptive_thresholds=not args.fixed_thresholds,
         calibration_videos=args.calibration_videos,
         calibration_rounds=args.calibration_rounds,
         sparse_window=None if args.no_sparse_baseline else args.sparse_window,
