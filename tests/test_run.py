@@ -157,6 +157,9 @@ def test_run_end_to_end_smoke(tmp_path, capsys):
     assert decode["frames"] == 3 and decode["steps"] == 2 * 256 - 1
     assert 0.0 < decode["runs"]["fastcar"]["replay_ratio"] < 1.0
     assert decode["runs"]["dense"]["replay_ratio"] == 0.0
+    # Adaptive by default: frame 2 decodes on the calibrated thresholds, frame 3 on its own.
+    assert decode["adaptive_ratio"] == 0.7 and sorted(decode["frame_thresholds"]) == ["1", "2"]
+    assert decode["frame_thresholds"]["1"] == pytest.approx(decode["thresholds"])
     assert 0.0 <= decode["runs"]["fastcar"]["token_agreement_vs_dense"] <= 1.0
     comparisons = summary["models"]["toyworld"]["comparisons"]
     assert comparisons["drs_speedup_over_dense"] > 0
@@ -164,3 +167,20 @@ def test_run_end_to_end_smoke(tmp_path, capsys):
                  "toyworld/report.json", "toyworld/timeline.json", "toyworld/roofline.png"):
         assert (out / name).is_file(), name
     assert np.isfinite(summary["models"]["toyworld"]["runs"]["dense"]["energy_per_video_j"])
+
+
+def test_run_fixed_thresholds_flag_turns_adaptive_thresholds_off(monkeypatch, tmp_path):
+    import types
+
+    import cosim.pipeline
+
+    seen = []
+
+    def record(settings):
+        seen.append(settings)
+        return types.SimpleNamespace(summary_text=lambda: "", files=[])
+
+    monkeypatch.setattr(cosim.pipeline, "run_pipeline", record)
+    for flag, adaptive in ((["--fixed-thresholds"], False), ([], True)):
+        assert main(["run", "-o", str(tmp_path), "--no-progress", *flag]) == 0
+        assert seen[-1].adaptive_thresholds is adaptive
