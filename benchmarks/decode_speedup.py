@@ -40,8 +40,8 @@ import torch
 
 from models.calibrate import Start
 from models.decode import decode_video
-from models.toyworld import ToyWorldConfig, generate_video
-from models.train import HELDOUT_START, load_toy_checkpoint
+from models.toyworld import ToyWorldConfig
+from models.train import held_out_video, load_toy_checkpoint
 
 ROWS = 2  # CFG: a conditional and an unconditional row
 # The goal: this share of the ideal speedup at this replay ratio and agreement or more.
@@ -83,7 +83,7 @@ def main() -> None:
     frames = model.config.frames
 
     def start(index: int) -> Start:
-        video = generate_video(seed, HELDOUT_START + index, world)
+        video = held_out_video(seed, index, world)
         return Start(tokenizer.encode(video.frames[:1])[0], int(video.label))
 
     videos = [start(i) for i in range(args.videos)]

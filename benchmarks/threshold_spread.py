@@ -21,8 +21,8 @@ import torch
 
 from models.calibrate import Start, calibrate_ratio
 from models.decode import decode_video
-from models.toyworld import ToyWorldConfig, generate_video
-from models.train import HELDOUT_START, load_toy_checkpoint
+from models.toyworld import ToyWorldConfig
+from models.train import held_out_video, load_toy_checkpoint
 
 CALIBRATION_OFFSET = 2000  # calibration videos are held-out indices far from the decoded ones
 
@@ -42,7 +42,7 @@ def main() -> None:
     seed = int(metadata["seed"])
 
     def start(index: int) -> Start:
-        video = generate_video(seed, HELDOUT_START + index, world)
+        video = held_out_video(seed, index, world, args.frames)
         return Start(tokenizer.encode(video.frames[:1])[0], int(video.label))
 
     common = dict(frames=args.frames)

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from models.decode import decode_video
-from models.toyworld import ToyWorldConfig, generate_video
-from models.train import HELDOUT_START, class_tokens, load_toy_checkpoint, sequences, tokenise_videos
+from models.toyworld import ToyWorldConfig
+from models.train import HELDOUT_START, class_tokens, held_out_video, load_toy_checkpoint, sequences, tokenise_videos
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
     right = {"sprite": 0, "uncovered background": 0}
     total = dict.fromkeys(right, 0)
     for index in range(args.free_videos):
-        video = generate_video(seed, HELDOUT_START + index, world)
+        video = held_out_video(seed, index, world)
         truth = tokenizer.encode(video.frames)  # [F, rows, cols]
         decoded = decode_video(model, truth[0], int(video.label)).codes
         frames, height, width = video.visible_masks.shape[0], *video.visible_masks.shape[2:]

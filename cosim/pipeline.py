@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -208,8 +208,8 @@ def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Repla
     from models.calibrate import Start, calibrate_ratio
     from models.decode import decode_video
     from models.sparse_attention import make_policy
-    from models.toyworld import ToyWorldConfig, generate_video
-    from models.train import DEFAULT_CHECKPOINT, HELDOUT_START, load_toy_checkpoint
+    from models.toyworld import ToyWorldConfig
+    from models.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
 
     checkpoint = Path(settings.checkpoint) if settings.checkpoint else DEFAULT_CHECKPOINT
     model, tokenizer, metadata = load_toy_checkpoint(checkpoint)
@@ -217,11 +217,9 @@ def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Repla
     video_seed = int(metadata.get("seed", 0))
     config = model.config
     frames = settings.frames or config.frames
-    # Longer than the trained videos: the same videos simulated for longer (same first frames).
-    world = replace(world, num_frames=max(world.num_frames, frames))
 
     def start(index: int) -> tuple[Any, int, Any]:
-        video = generate_video(video_seed, HELDOUT_START + index, world)
+        video = held_out_video(video_seed, index, world, frames)
         return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames]
 
     common = dict(frames=frames, seed=settings.seed)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -33,7 +33,7 @@ from models.config import DepthConfig, ModelConfig, get_preset
 from models.quality import psnr, psnr_per_frame
 from models.tokenizer import PatchTokenizer, fit_tokenizer
 from models.train_config import TrainConfig
-from models.toyworld import ToyWorldConfig, generate_videos
+from models.toyworld import ToyWorldConfig, Video, generate_video, generate_videos
 from models.transformer import VideoTransformer
 
 CHECKPOINT_FORMAT = "cosim-toyworld-checkpoint"
@@ -57,6 +57,15 @@ def tokenise_videos(tokenizer: PatchTokenizer, count: int, seed: int, world: Toy
         frames, labels[first:first + n] = generate_videos(n, seed, world, start=start + first)
         codes[first:first + n] = tokenizer.encode(frames).reshape(n, world.num_frames, -1)
     return codes, labels
+
+
+def held_out_video(seed: int, index: int, world: ToyWorldConfig, frames: int | None = None) -> Video:
+    """Held-out video `index` of training seed `seed`, simulated for `frames` frames when
+    that is more than the world's videos have (its first frames are unchanged: a video's
+    scene and motion are drawn before the frame count matters), so long decodes have a truth."""
+    if frames is not None and frames > world.num_frames:
+        world = replace(world, num_frames=frames)
+    return generate_video(seed, HELDOUT_START + index, world)
 
 
 def sequences(codes: np.ndarray | torch.Tensor, class_tokens: np.ndarray | torch.Tensor) -> torch.Tensor:

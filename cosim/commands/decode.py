@@ -145,14 +145,10 @@ def _load(args: argparse.Namespace):
 
 def _start(model, tokenizer, world, video_seed: int, index: int, seed: int, frames: int):
     """(first frame codes, class id, true frames or None) of held-out toy video `index`,
-    simulated for `frames` frames when that is longer than the world's videos (the first
-    frames are the same: a video's scene and motion are drawn before any frame count
-    matters)."""
-    import dataclasses
-
+    simulated for `frames` frames if that is longer than the world's videos."""
     import numpy as np
 
-    from models.train import HELDOUT_START
+    from models.train import held_out_video
 
     config = model.config
     if tokenizer is None:
@@ -160,10 +156,7 @@ def _start(model, tokenizer, world, video_seed: int, index: int, seed: int, fram
         first = rng.integers(0, config.code_vocab, (config.frame_rows, config.frame_cols)
                              + ((config.codes_per_position,) if config.codes_per_position > 1 else ()))
         return first, index % max(config.num_classes, 1), None
-    from models.toyworld import generate_video
-
-    world = dataclasses.replace(world, num_frames=max(world.num_frames, frames))
-    video = generate_video(video_seed, HELDOUT_START + index, world)
+    video = held_out_video(video_seed, index, world, frames)
     return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames
 
 

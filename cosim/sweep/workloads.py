@@ -98,8 +98,8 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
     from models.calibrate import Start, calibrate_ratio
     from models.decode import decode_video
     from models.sparse_attention import make_policy
-    from models.toyworld import ToyWorldConfig, generate_video
-    from models.train import DEFAULT_CHECKPOINT, HELDOUT_START, load_toy_checkpoint
+    from models.toyworld import ToyWorldConfig
+    from models.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
 
     torch.set_num_threads(1)  # workers run side by side, one per core
     if recipe["checkpoint"] is not None:
@@ -115,7 +115,7 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
     frames = recipe["frames"]
 
     def start(index: int) -> tuple[Any, int, Any]:
-        video = generate_video(video_seed, HELDOUT_START + index, world)
+        video = held_out_video(video_seed, index, world, frames)
         return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames]
 
     attention = recipe["attention"]
