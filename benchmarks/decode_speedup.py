@@ -38,10 +38,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from models.calibrate import Start
-from models.decode import decode_video
-from models.toyworld import ToyWorldConfig
-from models.train import held_out_video, load_toy_checkpoint
+from models.decoding.calibrate import Start
+from models.decoding.decode import decode_video
+from models.toyworld.world import ToyWorldConfig
+from models.toyworld.train import held_out_video, load_toy_checkpoint
 
 ROWS = 2  # CFG: a conditional and an unconditional row
 # The goal: this share of the ideal speedup at this replay ratio and agreement or more.
@@ -148,7 +148,7 @@ def main() -> None:
 
 
 def _psnr(tokenizer, codes: np.ndarray, reference: np.ndarray) -> float:
-    from models.quality import psnr
+    from models.decoding.quality import psnr
 
     return psnr(tokenizer.decode(codes), tokenizer.decode(reference))
 

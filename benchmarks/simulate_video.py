@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from cosim.energy import compute_energy
-from cosim.graph import totals
+from cosim.analysis.energy import compute_energy
+from cosim.artifacts.graph import totals
 from cosim.hw import load_design
-from cosim.replay_trace import ReplayTrace
-from cosim.simulator import simulate, simulate_dense
-from cosim.synthetic_trace import synthetic_trace
+from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.sim.simulator import simulate, simulate_dense
+from cosim.artifacts.synthetic_trace import synthetic_trace
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--designs", default="kv260-fastcar,u280-fastcar")
     args = parser.parse_args()
 
-    from models.graph_trace import trace_model  # torch only here, to trace the 7B geometry on meta
+    from models.tracing.graph_trace import trace_model  # torch only here, to trace the 7B geometry on meta
 
     start = time.perf_counter()
     graph = trace_model("vila-u-7b-256", phase="decode")

@@ -19,10 +19,10 @@ import time
 import numpy as np
 import torch
 
-from models.calibrate import Start, calibrate_ratio
-from models.decode import decode_video
-from models.toyworld import ToyWorldConfig
-from models.train import held_out_video, load_toy_checkpoint
+from models.decoding.calibrate import Start, calibrate_ratio
+from models.decoding.decode import decode_video
+from models.toyworld.world import ToyWorldConfig
+from models.toyworld.train import held_out_video, load_toy_checkpoint
 
 CALIBRATION_OFFSET = 2000  # calibration videos are held-out indices far from the decoded ones
 

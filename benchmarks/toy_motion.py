@@ -20,9 +20,9 @@ import argparse
 import numpy as np
 import torch
 
-from models.decode import decode_video
-from models.toyworld import ToyWorldConfig
-from models.train import HELDOUT_START, class_tokens, held_out_video, load_toy_checkpoint, sequences, tokenise_videos
+from models.decoding.decode import decode_video
+from models.toyworld.world import ToyWorldConfig
+from models.toyworld.train import HELDOUT_START, class_tokens, held_out_video, load_toy_checkpoint, sequences, tokenise_videos
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import time
 import torch
 
 from models.config import get_preset
-from models.tokenizer import fit_tokenizer
-from models.toyworld import generate_videos
-from models.train import optimizer_for, train_step
-from models.train_config import TrainConfig
+from models.toyworld.tokenizer import fit_tokenizer
+from models.toyworld.world import generate_videos
+from models.toyworld.train import optimizer_for, train_step
+from models.toyworld.train_config import TrainConfig
 from models.transformer import VideoTransformer
 
 

@@ -13,7 +13,7 @@ import sys
 from typing import Sequence
 
 from cosim import __version__, commands
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):

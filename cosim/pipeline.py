@@ -4,7 +4,7 @@ trace the models, simulate them on an edge design, and report.
 1. Decode: a held-out toy-world video gives the first frame and the class. FastCar's
    per-layer thresholds are calibrated on other held-out videos to a target replay ratio
    (a hand-set threshold would give an arbitrary ratio on a new model; see
-   models/calibrate.py) and serve the first decoded frame; after it each frame re-sets
+   models/decoding/calibrate.py) and serve the first decoded frame; after it each frame re-sets
    them from the previous frame's TAS at the same ratio (adaptive thresholds, because TAS
    scales differ from video to video; `adaptive_thresholds=False` keeps the calibrated
    ones for the whole video). The same start is decoded three ways with the same seed: FastCar,
@@ -30,13 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cosim.atomic import atomic_write_text
-from cosim.comparison import POLICIES
-from cosim.errors import UserError
+from cosim.common.atomic import atomic_write_text
+from cosim.analysis.comparison import POLICIES
+from cosim.common.errors import UserError
 
 if TYPE_CHECKING:
-    from cosim.replay_trace import ReplayTrace
-    from cosim.report import Report
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.analysis.report import Report
 
 # The CLI reads RunSettings' defaults at start-up: everything heavy is imported inside
 # the functions (torch and models only while decoding and tracing).
@@ -51,7 +51,7 @@ class RunSettings:
     """Knobs of the end-to-end job; the defaults are what `cosim run` does."""
 
     out: Path = Path("out/run")
-    checkpoint: Path | None = None  # None: the shipped models/checkpoints/toyworld.pt
+    checkpoint: Path | None = None  # None: the shipped models/toyworld/checkpoints/toyworld.pt
     design: str = "kv260-fastcar"
     models: tuple[str, ...] = DEFAULT_MODELS
     policies: tuple[str, ...] = POLICIES
@@ -113,7 +113,7 @@ class PipelineResult:
 
     def summary_text(self) -> str:
         """The tables `cosim run` prints."""
-        from cosim.report import Report, format_percent, format_table
+        from cosim.analysis.report import Report, format_percent, format_table
 
         decode = self.decode
         lines = [f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
@@ -136,12 +136,12 @@ class PipelineResult:
 
 def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     """Decode, trace, simulate and report; write everything under ``settings.out``."""
-    from cosim.comparison import check_sparse_baseline, simulate_runs
-    from cosim.graph import save_graph
+    from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
+    from cosim.artifacts.graph import save_graph
     from cosim.hw import load_design
-    from cosim.report import build_report
+    from cosim.analysis.report import build_report
     from models.config import get_preset
-    from models.graph_trace import trace_model
+    from models.tracing.graph_trace import trace_model
 
     started = time.perf_counter()
     out = Path(settings.out)
@@ -204,12 +204,12 @@ def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Replay
 
 
 def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, ReplayTrace]]:
-    from models import quality
-    from models.calibrate import Start, calibrate_ratio
-    from models.decode import decode_video
-    from models.sparse_attention import make_policy
-    from models.toyworld import ToyWorldConfig
-    from models.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
+    from models.decoding import quality
+    from models.decoding.calibrate import Start, calibrate_ratio
+    from models.decoding.decode import decode_video
+    from models.decoding.sparse_attention import make_policy
+    from models.toyworld.world import ToyWorldConfig
+    from models.toyworld.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
 
     checkpoint = Path(settings.checkpoint) if settings.checkpoint else DEFAULT_CHECKPOINT
     model, tokenizer, metadata = load_toy_checkpoint(checkpoint)
@@ -281,7 +281,7 @@ def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Repla
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> Path:
-    from cosim.jsonable import to_jsonable
+    from cosim.common.jsonable import to_jsonable
 
     atomic_write_text(path, json.dumps(to_jsonable(document), indent=2, allow_nan=False))
     return path

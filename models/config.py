@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 
 ROPE_LAYOUTS = ("sequence", "frame-row-col")
@@ -152,7 +152,7 @@ PRESETS: dict[str, ModelConfig] = {
         depth=DepthConfig(num_layers=6, hidden=1024, num_heads=16, mlp_hidden=2816,
                           codes_per_position=4, codebook_size=16384),
     ),
-    # A tiny model trained in this project on the procedural toy world (models/toyworld.py).
+    # A tiny model trained in this project on the procedural toy world (models/toyworld/world.py).
     # GQA (4 query heads on 2 kv heads) so the grouped path is exercised everywhere.
     "toyworld": ModelConfig(
         name="toyworld",
@@ -167,8 +167,8 @@ PRESETS: dict[str, ModelConfig] = {
         frames=8,
         frame_rows=16,
         frame_cols=16,
-        num_classes=8,  # the toy world's classes: directions of motion (models/toyworld.py)
-        codebook_size=256,  # the toy world's patch codebook (models/tokenizer.py)
+        num_classes=8,  # the toy world's classes: directions of motion (models/toyworld/world.py)
+        codebook_size=256,  # the toy world's patch codebook (models/toyworld/tokenizer.py)
         depth=None,
         rope_layout="frame-row-col",  # models/video_rope.py: why a tiny video model needs it
     ),

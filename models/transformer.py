@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.config import DepthConfig, ModelConfig
-from models.fastcar import TemporalAttentionScore
+from models.decoding.fastcar import TemporalAttentionScore
 from models.kv_cache import KVCache
 from models.video_rope import VideoRotaryEmbedding
-from models.sparse_attention import Ranges
+from models.decoding.sparse_attention import Ranges
 
 Pick = Callable[[torch.Tensor], torch.Tensor]
 """Chooses one code per batch row from logits [B, V] -> long [B] (sampling, CFG)."""

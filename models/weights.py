@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from models.config import ModelConfig
 from models.transformer import VideoTransformer, initialise
 
@@ -165,7 +165,7 @@ def save_weights(model: VideoTransformer, folder: str | Path) -> Path:
     """Write the model as Hugging Face-named safetensors plus a LLaMA config.json (atomically)."""
     from safetensors.torch import save
 
-    from cosim.atomic import atomic_write_bytes, atomic_write_text
+    from cosim.common.atomic import atomic_write_bytes, atomic_write_text
 
     folder = Path(folder)
     state = {name if name.startswith("depth.") else hf_key(name): tensor.detach().contiguous()

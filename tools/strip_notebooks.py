@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from cosim.atomic import atomic_write_text
+from cosim.common.atomic import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_METADATA = ("execution", "collapsed", "scrolled")

@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 NAME = "decode"
 HELP = "decode a video with FastCar replay / sparse attention, report replay ratios and quality, write a ReplayTrace"
@@ -95,7 +95,7 @@ def _thresholds(text: str, num_layers: int) -> float | list[float]:
 
 def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     """The sparse-attention policy of the options; a knob given to a policy without it is an error."""
-    from models.sparse_attention import make_policy
+    from models.decoding.sparse_attention import make_policy
 
     knobs = _ATTENTION_KNOBS.get(args.attention, {})
     for option in ("sink", "window", "block_size", "block_top_k"):
@@ -115,7 +115,7 @@ def _load(args: argparse.Namespace):
     import torch
 
     from models.config import get_preset
-    from models.train import DEFAULT_CHECKPOINT, load_toy_checkpoint
+    from models.toyworld.train import DEFAULT_CHECKPOINT, load_toy_checkpoint
     from models.transformer import VideoTransformer
 
     preset = get_preset(args.preset)
@@ -136,7 +136,7 @@ def _load(args: argparse.Namespace):
         model, random_init = load_weights(path, preset)
         note = f" ({len(random_init)} depth tensors random)" if random_init else ""
         return model, None, None, 0, f"safetensors {path}{note}"
-    from models.toyworld import ToyWorldConfig
+    from models.toyworld.world import ToyWorldConfig
 
     model, tokenizer, metadata = load_toy_checkpoint(path)
     world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
@@ -148,7 +148,7 @@ def _start(model, tokenizer, world, video_seed: int, index: int, seed: int, fram
     simulated for `frames` frames if that is longer than the world's videos."""
     import numpy as np
 
-    from models.train import held_out_video
+    from models.toyworld.train import held_out_video
 
     config = model.config
     if tokenizer is None:
@@ -164,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from models.calibrate import Start, calibrate_quality, calibrate_ratio
-    from models.decode import decode_video
-    from models.sampling import Sampling
+    from models.decoding.calibrate import Start, calibrate_quality, calibrate_ratio
+    from models.decoding.decode import decode_video
+    from models.decoding.sampling import Sampling
 
     if args.threads < 1:
         raise UserError(None, "--threads", "an integer >= 1", args.threads)
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
               + (f", token agreement {calibration.token_agreement:.3f}" if calibration.token_agreement is not None else ""))
 
     if not args.no_compare:
-        from models import quality
+        from models.decoding import quality
 
         dense = decode_video(model, first, class_id, thresholds=None, **dict(common, attention_policy=None))
         generated = slice(1, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 NAME = "pareto"
 HELP = "Print (and save) the Pareto front of a sweep folder for chosen objectives."
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.atomic import atomic_write_text
+    from cosim.common.atomic import atomic_write_text
     from cosim.sweep.pareto import pareto_front
     from cosim.sweep.results import load_results
     from cosim.sweep.store import ResultStore

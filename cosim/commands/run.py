@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.comparison import POLICIES
+from cosim.analysis.comparison import POLICIES
 
 NAME = "run"
 HELP = "end to end: decode with FastCar, trace, simulate on the edge design, report (to out/run/)"

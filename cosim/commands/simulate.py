@@ -30,12 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.comparison import POLICIES, check_sparse_baseline, simulate_runs
-    from cosim.errors import UserError
-    from cosim.graph import load_graph
+    from cosim.analysis.comparison import POLICIES, check_sparse_baseline, simulate_runs
+    from cosim.common.errors import UserError
+    from cosim.artifacts.graph import load_graph
     from cosim.hw import load_design
-    from cosim.replay_trace import ReplayTrace
-    from cosim.report import build_report
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.analysis.report import build_report
 
     graph = load_graph(args.graph)
     trace = ReplayTrace.load(args.trace)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 if TYPE_CHECKING:
     from cosim.sweep.spec import LoadedSpec

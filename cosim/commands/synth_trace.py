@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cosim.errors import UserError
-from cosim.synthetic_trace import synthetic_trace
+from cosim.common.errors import UserError
+from cosim.artifacts.synthetic_trace import synthetic_trace
 
 NAME = "synth-trace"
 HELP = "write a synthetic replay trace (decisions at given per-layer rates), marked synthetic"

@@ -5,16 +5,16 @@ print where its work is.
     cosim trace --model vila-u-7b-256 --summary
     cosim trace --graph graph.json --kv-len 1024      (summary of an existing file, no torch)
 
-Tracing imports torch (`models.graph_trace`) inside `run`; summarising a file does not.
+Tracing imports torch (`models.tracing.graph_trace`) inside `run`; summarising a file does not.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from cosim.errors import UserError
-from cosim.graph import load_graph, save_graph
-from cosim.graph_summary import render_summary, summarize
+from cosim.common.errors import UserError
+from cosim.artifacts.graph import load_graph, save_graph
+from cosim.artifacts.graph_summary import render_summary, summarize
 
 NAME = "trace"
 HELP = "trace a model's decode step or prefill into a compute graph (JSON), or summarise a graph"
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                         found_is_text=True)
     if not args.output and not args.summary:
         raise UserError(None, "--output", "-o FILE to write the graph, or --summary", "neither", found_is_text=True)
-    from models.graph_trace import trace_model
+    from models.tracing.graph_trace import trace_model
 
     graph = trace_model(args.model, args.phase, kv_len=args.kv_len, prefill_tokens=args.prefill_tokens,
                         batch_rows=args.batch_rows, dtype=args.dtype, tas=not args.no_tas, progress=True)

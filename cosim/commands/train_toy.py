@@ -1,6 +1,6 @@
 """`cosim train-toy`: train the tiny toy-world video model and write its checkpoint.
 
-The shipped checkpoint (models/checkpoints/toyworld.pt) was made by this command; its
+The shipped checkpoint (models/toyworld/checkpoints/toyworld.pt) was made by this command; its
 metadata records the exact command line, so `cosim train-toy` with those options
 reproduces it (same machine and thread count).
 """
@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import fields
 
-from models.train_config import TrainConfig  # torch-free: the defaults show in --help
+from models.toyworld.train_config import TrainConfig  # torch-free: the defaults show in --help
 
 NAME = "train-toy"
 HELP = "train the tiny AR video model on procedurally generated toy videos and write its checkpoint"
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             type=_boolean if isinstance(value, bool) else type(value),
                             metavar=type(value).__name__.upper(), help=f"(default: {value})")
     parser.add_argument("--out", default=None,
-                        help="checkpoint to write (default: models/checkpoints/toyworld.pt in the package)")
+                        help="checkpoint to write (default: models/toyworld/checkpoints/toyworld.pt in the package)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -38,7 +38,7 @@ def _boolean(text: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.train import DEFAULT_CHECKPOINT, save_toy_checkpoint, train_toy_model
+    from models.toyworld.train import DEFAULT_CHECKPOINT, save_toy_checkpoint, train_toy_model
 
     train = TrainConfig(**{item.name: getattr(args, item.name) for item in fields(TrainConfig)})
     out = args.out or DEFAULT_CHECKPOINT

@@ -17,7 +17,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from cosim.errors import UserError, describe
+from cosim.common.errors import UserError, describe
 from cosim.hw.issues import KeyPath
 from cosim.hw.yaml_document import YamlDocument
 

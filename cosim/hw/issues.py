@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from pydantic_core import PydanticCustomError
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 KeyPath = tuple[str | int, ...]
 

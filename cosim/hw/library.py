@@ -15,7 +15,7 @@ from typing import Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, ConfigIssues
 from cosim.hw.overrides import OverrideError, apply_overrides

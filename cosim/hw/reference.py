@@ -16,7 +16,7 @@ from typing import Any, Union
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from cosim.atomic import atomic_write_text
+from cosim.common.atomic import atomic_write_text
 from cosim.hw import resources, schema
 from cosim.hw.blocks import BLOCK_SHAPES
 from cosim.hw.describe import describe_constraints, describe_type

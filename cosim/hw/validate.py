@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from cosim.hw.bandwidth import Demand, engine_demands, port_bytes_per_cycle
 from cosim.hw.issues import KeyPath
 from cosim.hw.resources import ResourceEstimate, estimate_resources

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from cosim.hw.issues import KeyPath, format_key
 
 

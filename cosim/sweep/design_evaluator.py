@@ -13,12 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cosim.energy import compute_energy
-from cosim.errors import UserError
+from cosim.analysis.energy import compute_energy
+from cosim.common.errors import UserError
 from cosim.hw import design_from_dict
 from cosim.hw.validate import ValidationReport, validate_design
-from cosim.replay_trace import ReplayTrace
-from cosim.simulator import simulate
+from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.sim.simulator import simulate
 from cosim.sweep.evaluate import InvalidPoint
 from cosim.sweep.workloads import load_cached_graph, load_cached_trace
 

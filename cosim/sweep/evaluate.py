@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait as wait_for
 from typing import Any, Callable
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from cosim.sweep.evaluate import describe_failure
 
 

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 
 
 def non_dominated(values: np.ndarray, goals: Sequence[str]) -> np.ndarray:

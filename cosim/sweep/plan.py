@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import cosim
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from cosim.hw import load_design, load_device, shipped_designs
 from cosim.hw.describe import field_at
 from cosim.hw.schema import Design

@@ -13,8 +13,8 @@ from typing import Mapping
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cosim.errors import UserError
-from cosim.plots import new_figure, save_figure
+from cosim.common.errors import UserError
+from cosim.analysis.plots import new_figure, save_figure
 from cosim.sweep.pareto import pareto_front
 
 __all__ = ["plot_pareto", "plot_heatmap", "resource_colour", "save_figure"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from cosim.atomic import atomic_write_bytes, atomic_write_text
-from cosim.errors import UserError
+from cosim.common.atomic import atomic_write_bytes, atomic_write_text
+from cosim.common.errors import UserError
 from cosim.sweep.spec import LoadedSpec
 
 PARQUET = "results.parquet"

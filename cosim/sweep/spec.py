@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from cosim.errors import UserError
+from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
 from cosim.hw.schema import StrictModel
@@ -140,7 +140,7 @@ Strategy = GridStrategy | RandomStrategy | Nsga2Strategy
 class AttentionRecipe(StrictModel):
     """Attention policy of a decoding run: dense, or a sparse policy with its window."""
 
-    policy: str = Field("dense", description="Attention policy name (models.sparse_attention).")
+    policy: str = Field("dense", description="Attention policy name (models.decoding.sparse_attention).")
     window: int | None = Field(None, ge=1, description="Recent KV entries a sparse policy keeps.")
     sink: int | None = Field(None, ge=0, description="First KV entries a streaming policy keeps.")
 
@@ -170,7 +170,7 @@ class DecodeRecipe(StrictModel):
 
 
 class SyntheticRecipe(StrictModel):
-    """A synthetic replay trace over the graph's geometry (`cosim.synthetic_trace`)."""
+    """A synthetic replay trace over the graph's geometry (`cosim.artifacts.synthetic_trace`)."""
 
     layer_rates: float | list[float] = Field(description="Replay rate, one or one per layer, in [0, 1].")
     correlation: float = Field(0.0, ge=0, le=1, description="Chance a position repeats its previous-frame decision.")

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import cosim
-from cosim.atomic import atomic_write_text
-from cosim.errors import UserError
+from cosim.common.atomic import atomic_write_text
+from cosim.common.errors import UserError
 from cosim.hw.yaml_document import YamlDocument
 from cosim.sweep.plan import canonical_json
 from cosim.sweep.spec import LoadedSpec, check_spec

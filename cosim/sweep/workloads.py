@@ -17,11 +17,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from cosim.errors import UserError
-from cosim.graph import load_graph, save_graph
-from cosim.replay_trace import ReplayTrace
+from cosim.common.errors import UserError
+from cosim.artifacts.graph import load_graph, save_graph
+from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.sweep.evaluate import describe_failure, plain_metrics
-from cosim.synthetic_trace import synthetic_trace
+from cosim.artifacts.synthetic_trace import synthetic_trace
 
 
 # Held-out toy videos used to calibrate thresholds, far from the decoded ones (as `cosim run`).
@@ -59,7 +59,7 @@ def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: 
 
 def _trace_graph(model: Any, folder: Path) -> str:
     """One decode step of a model (preset name or config) as a graph file (meta tensors: no weights)."""
-    from models.graph_trace import trace_model
+    from models.tracing.graph_trace import trace_model
 
     return str(save_graph(trace_model(model, phase="decode"), folder / "graph.json"))
 
@@ -94,12 +94,12 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
     """
     import torch
 
-    from models import quality
-    from models.calibrate import Start, calibrate_ratio
-    from models.decode import decode_video
-    from models.sparse_attention import make_policy
-    from models.toyworld import ToyWorldConfig
-    from models.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
+    from models.decoding import quality
+    from models.decoding.calibrate import Start, calibrate_ratio
+    from models.decoding.decode import decode_video
+    from models.decoding.sparse_attention import make_policy
+    from models.toyworld.world import ToyWorldConfig
+    from models.toyworld.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
 
     torch.set_num_threads(1)  # workers run side by side, one per core
     if recipe["checkpoint"] is not None:

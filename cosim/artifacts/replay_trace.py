@@ -1,0 +1,238 @@
+"""ReplayTrace: what FastCar decided, per decode step, layer and batch row.
+
+A decoding run (``models.decoding.decode``) or the synthetic generator writes one; the simulator
+reads it to decide which MLPs run. The file is a NumPy ``.npz`` archive (no pickle)
+holding the arrays below and a JSON ``meta`` string, so it loads without torch.
+
+Arrays (S decode steps, L layers, R batch rows):
+
+=============  ==============  ==========================================================
+name           dtype, shape    meaning
+=============  ==============  ==========================================================
+tas            float32 S,L,R   Temporal Attention Score (NaN where undefined: frame 1)
+replay         bool    S,L,R   True when the layer replayed the cached MLP output
+frame          int32   S       frame index (0-based) of the token generated at the step
+row, col       int32   S       spatial position of that token inside its frame
+kv_len         int32   S       KV-cache entries after appending this step's token
+kv_attended    int32   S,L     KV entries the attention actually read (sparse policies)
+=============  ==============  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cosim.common.atomic import atomic_open
+from cosim.common.errors import UserError
+
+SCHEMA_VERSION = 1
+SOURCES = ("decoded", "synthetic")
+
+_ARRAY_SPECS: dict[str, tuple[type, str]] = {
+    "tas": (np.float32, "SLR"),
+    "replay": (np.bool_, "SLR"),
+    "frame": (np.int32, "S"),
+    "row": (np.int32, "S"),
+    "col": (np.int32, "S"),
+    "kv_len": (np.int32, "S"),
+    "kv_attended": (np.int32, "SL"),
+}
+
+_REQUIRED_META = {
+    "model": str,
+    "num_layers": int,
+    "batch_rows": int,
+    "tokens_per_frame": int,
+    "frame_rows": int,
+    "frame_cols": int,
+    "frames": int,
+    "prompt_len": int,
+    "source": str,
+}
+
+
+@dataclass
+class ReplayTrace:
+    """Per-step, per-layer, per-row replay decisions of one video.
+
+    ``meta`` holds at least the keys of ``_REQUIRED_META`` and, by convention,
+    ``thresholds`` (per-layer list or None), ``row_policy``, ``tas_form``,
+    ``attention`` (a dict with ``policy`` and its knobs), ``seed`` and ``mapped_from``.
+    """
+
+    tas: np.ndarray
+    replay: np.ndarray
+    frame: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    kv_len: np.ndarray
+    kv_attended: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, (dtype, _) in _ARRAY_SPECS.items():
+            setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+        _check(self, source="<in memory>")
+
+    # -- shape -------------------------------------------------------------------------
+    @property
+    def num_steps(self) -> int:
+        return int(self.replay.shape[0])
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.replay.shape[1])
+
+    @property
+    def batch_rows(self) -> int:
+        return int(self.replay.shape[2])
+
+    # -- summaries ---------------------------------------------------------------------
+    def replay_ratio(self) -> float:
+        """Fraction of (step, layer, row) MLP evaluations that replayed."""
+        return float(self.replay.mean()) if self.replay.size else 0.0
+
+    def layer_replay_ratio(self) -> np.ndarray:
+        """Replay ratio per layer, averaged over steps and rows, shape (L,)."""
+        return self.replay.mean(axis=(0, 2)) if self.num_steps else np.zeros(self.num_layers)
+
+    def weights_skippable(self) -> np.ndarray:
+        """(S, L) True where every row replayed, so the MLP weights need not be read."""
+        return self.replay.all(axis=2)
+
+    def frame_replay_ratio(self) -> np.ndarray:
+        """Replay ratio per generated frame index, shape (frames,), NaN for absent frames."""
+        frames = int(self.meta["frames"])
+        ratio = np.full(frames, np.nan)
+        per_step = self.replay.mean(axis=(1, 2))
+        for f in np.unique(self.frame):
+            ratio[f] = per_step[self.frame == f].mean()
+        return ratio
+
+    # -- transformations ---------------------------------------------------------------
+    def map_to_layers(self, num_layers: int) -> "ReplayTrace":
+        """Map decisions onto a model with `num_layers` layers by relative depth.
+
+        Target layer i takes source layer floor((i + 0.5) * L_src / L_dst), so the first,
+        last and middle layers of both models correspond. The metadata records the
+        source geometry under ``mapped_from``.
+        """
+        if num_layers < 1:
+            raise UserError(None, "num_layers", "an integer >= 1", num_layers)
+        source_layers = self.num_layers
+        index = np.floor((np.arange(num_layers) + 0.5) * source_layers / num_layers).astype(int)
+        meta = dict(self.meta)
+        meta["mapped_from"] = {"model": self.meta["model"], "num_layers": source_layers}
+        meta["num_layers"] = num_layers
+        thresholds = meta.get("thresholds")
+        if isinstance(thresholds, list) and len(thresholds) == source_layers:
+            meta["thresholds"] = [thresholds[i] for i in index]
+        return ReplayTrace(
+            tas=self.tas[:, index, :],
+            replay=self.replay[:, index, :],
+            frame=self.frame,
+            row=self.row,
+            col=self.col,
+            kv_len=self.kv_len,
+            kv_attended=self.kv_attended[:, index],
+            meta=meta,
+        )
+
+    # -- files -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the trace atomically as ``.npz``; returns the path written."""
+        path = Path(path)
+        meta = dict(self.meta, schema_version=SCHEMA_VERSION)
+        arrays = {name: getattr(self, name) for name in _ARRAY_SPECS}
+        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+        with atomic_open(path, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ReplayTrace":
+        """Read and check a trace file; any defect is a `UserError` naming the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(path, None, "an existing replay-trace file (.npz)", "no such file", found_is_text=True)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                contents = {name: archive[name] for name in archive.files}
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
+            raise UserError(
+                path, None, "a replay-trace .npz archive", f"an unreadable file ({error})", found_is_text=True
+            ) from None
+        missing = [name for name in (*_ARRAY_SPECS, "meta") if name not in contents]
+        if missing:
+            raise UserError(path, missing[0], "a replay-trace array of that name", "nothing", found_is_text=True)
+        try:
+            meta = json.loads(str(contents.pop("meta")))
+        except json.JSONDecodeError as error:
+            raise UserError(path, "meta", "a JSON object", f"invalid JSON ({error})", found_is_text=True) from None
+        if not isinstance(meta, dict):
+            raise UserError(path, "meta", "a JSON object", type(meta).__name__, found_is_text=True)
+        version = meta.pop("schema_version", None)
+        if version != SCHEMA_VERSION:
+            raise UserError(path, "meta.schema_version", f"{SCHEMA_VERSION}", version)
+        for name, (dtype, _) in _ARRAY_SPECS.items():
+            if contents[name].dtype != dtype:
+                raise UserError(path, name, f"dtype {np.dtype(dtype).name}", contents[name].dtype.name, found_is_text=True)
+        trace = cls.__new__(cls)
+        for name in _ARRAY_SPECS:
+            setattr(trace, name, contents[name])
+        trace.meta = meta
+        _check(trace, source=path)
+        return trace
+
+
+def _check(trace: ReplayTrace, source: str | Path) -> None:
+    """Shapes, metadata and value ranges must agree; raise `UserError` otherwise."""
+    for key, kind in _REQUIRED_META.items():
+        if key not in trace.meta:
+            raise UserError(source, f"meta.{key}", f"a {kind.__name__}", "nothing", found_is_text=True)
+        value = trace.meta[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise UserError(source, f"meta.{key}", f"a {kind.__name__}", value)
+    if trace.meta["source"] not in SOURCES:
+        raise UserError(source, "meta.source", f"one of {', '.join(SOURCES)}", trace.meta["source"])
+    if trace.replay.ndim != 3:
+        raise UserError(source, "replay", "a 3-d array (steps, layers, rows)", f"shape {trace.replay.shape}", found_is_text=True)
+    steps, layers, rows = trace.replay.shape
+    sizes = {"S": steps, "L": layers, "R": rows}
+    for name, (_, dims) in _ARRAY_SPECS.items():
+        expected = tuple(sizes[d] for d in dims)
+        found = getattr(trace, name).shape
+        if found != expected:
+            raise UserError(source, name, f"shape {expected}", f"shape {found}", found_is_text=True)
+    if trace.meta["num_layers"] != layers:
+        raise UserError(source, "meta.num_layers", f"{layers} (the layers in the arrays)", trace.meta["num_layers"])
+    if trace.meta["batch_rows"] != rows:
+        raise UserError(source, "meta.batch_rows", f"{rows} (the rows in the arrays)", trace.meta["batch_rows"])
+    if steps == 0:
+        return
+    ranges = {
+        "frame": (0, trace.meta["frames"] - 1),
+        "row": (0, trace.meta["frame_rows"] - 1),
+        "col": (0, trace.meta["frame_cols"] - 1),
+        "kv_len": (1, None),
+    }
+    for name, (low, high) in ranges.items():
+        values = getattr(trace, name)
+        bad = (values < low) | (values > high if high is not None else False)
+        if bad.any():
+            where = int(np.argmax(bad))
+            bound = f"[{low}, {high}]" if high is not None else f">= {low}"
+            raise UserError(source, f"{name}[{where}]", f"a value in {bound}", int(values[where]))
+    over = (trace.kv_attended < 0) | (trace.kv_attended > trace.kv_len[:, None])
+    if over.any():
+        step, layer = np.argwhere(over)[0]
+        raise UserError(
+            source, f"kv_attended[{step}, {layer}]", f"a value in [0, kv_len={int(trace.kv_len[step])}]",
+            int(trace.kv_attended[step, layer]),
+        )

@@ -1,0 +1,130 @@
+"""Automatic per-layer FastCar thresholds, instead of the reference's hand-tuned ones.
+
+Two targets:
+  * a replay ratio: per layer, the threshold is the (1 - r) quantile of the TAS values
+    seen on a few calibration videos, so a fraction r of them lies strictly above it.
+    Replay changes the hidden states that later layers (and later tokens) see, so after
+    the dense round the quantiles are re-taken from runs that replay with the current
+    thresholds: a fixed-point iteration that converges in a couple of rounds.
+  * a quality budget: the largest global ratio whose decoded videos still agree with the
+    dense decode (same start, same seed) on at least the given fraction of tokens,
+    found by bisection over the ratio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from cosim.common.errors import UserError
+from models.decoding.decode import DecodeResult, decode_video
+from models.decoding.fastcar import threshold_for_ratio
+from models.transformer import VideoTransformer
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a calibration run begins: the first frame's codes and the class."""
+
+    first_frame_codes: np.ndarray
+    class_id: int
+
+
+@dataclass
+class Calibration:
+    """Thresholds found, and what the last calibration runs achieved with them."""
+
+    thresholds: list[float]
+    layer_replay_ratio: list[float]
+    replay_ratio: float
+    token_agreement: float | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> list[float]:
+    """Per-layer thresholds so that a fraction `ratio` of the samples tas [N, L] lies strictly
+    above (see `threshold_for_ratio`); `ratio` may be one value or one per layer."""
+    layers = tas.shape[1]
+    ratios = np.broadcast_to(np.asarray(ratio, dtype=np.float64), (layers,))
+    if ((ratios < 0) | (ratios > 1)).any():
+        raise UserError(None, "target_ratio", "values in [0, 1]", ratio)
+    return [threshold_for_ratio(tas[:, layer].tolist(), float(ratios[layer])) for layer in range(layers)]
+
+
+def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **decode_kwargs) -> list[DecodeResult]:
+    return [decode_video(model, s.first_frame_codes, s.class_id, thresholds=thresholds, **decode_kwargs)
+            for s in starts]
+
+
+def _tas_samples(runs: Sequence[DecodeResult]) -> np.ndarray:
+    """All (step, row) TAS values of the runs, [N, L]."""
+    return np.concatenate([np.moveaxis(r.tas, 2, 1).reshape(-1, r.tas.shape[1]) for r in runs])
+
+
+def _ratios(runs: Sequence[DecodeResult]) -> np.ndarray:
+    return np.concatenate([r.replay for r in runs]).mean(axis=(0, 2))
+
+
+def calibrate_ratio(model: VideoTransformer, starts: Sequence[Start], target: float | Sequence[float], *,
+                    rounds: int = 2, **decode_kwargs) -> Calibration:
+    """Thresholds that make each layer replay a fraction `target` of its decode steps.
+
+    Round 0 decodes densely (thresholds +inf: TAS recorded, nothing replayed); each of
+    the `rounds` further rounds decodes with the current thresholds and re-takes the
+    quantiles. `decode_kwargs` go to `decode_video` (frames, tas_form, row_policy,
+    cfg_scale, sampling, seed, attention_policy).
+    """
+    if not starts:
+        raise UserError(None, "calibration videos", "at least one start", 0)
+    runs = _run_all(model, starts, float("inf"), **decode_kwargs)
+    thresholds = thresholds_for_ratio(_tas_samples(runs), target)
+    history = [{"round": 0, "thresholds": thresholds, "layer_replay_ratio": _ratios(runs).tolist()}]
+    for round_index in range(1, rounds + 1):
+        runs = _run_all(model, starts, thresholds, **decode_kwargs)
+        history.append({"round": round_index, "thresholds": thresholds,
+                        "layer_replay_ratio": _ratios(runs).tolist()})
+        thresholds = thresholds_for_ratio(_tas_samples(runs), target)
+    ratios = _ratios(runs)
+    return Calibration(thresholds=thresholds, layer_replay_ratio=ratios.tolist(), replay_ratio=float(ratios.mean()),
+                       history=history)
+
+
+def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeResult]) -> float:
+    """Fraction of generated tokens (frames 2..) equal to the reference runs' tokens."""
+    same = [np.mean(r.codes[1:] == ref.codes[1:]) for r, ref in zip(runs, references)]
+    return float(np.mean(same))
+
+
+def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agreement: float, *,
+                      iterations: int = 6, **decode_kwargs) -> Calibration:
+    """The largest global replay ratio whose runs agree with dense decoding on >= `min_agreement`.
+
+    Thresholds for a ratio are the quantiles of the dense runs' TAS (one round); each
+    bisection step decodes every start with them and compares with the dense codes.
+    """
+    if not 0 <= min_agreement <= 1:
+        raise UserError(None, "quality_budget", "a token agreement in [0, 1]", min_agreement)
+    if not starts:
+        raise UserError(None, "calibration videos", "at least one start", 0)
+    dense = _run_all(model, starts, float("inf"), **decode_kwargs)
+    tas = _tas_samples(dense)
+    best = Calibration(thresholds=[float("inf")] * tas.shape[1], layer_replay_ratio=[0.0] * tas.shape[1],
+                       replay_ratio=0.0, token_agreement=1.0)
+    low, high = 0.0, 1.0
+    for _ in range(iterations):
+        ratio = (low + high) / 2
+        thresholds = thresholds_for_ratio(tas, ratio)
+        runs = _run_all(model, starts, thresholds, **decode_kwargs)
+        agreement = token_agreement(runs, dense)
+        ratios = _ratios(runs)
+        best.history.append({"target_ratio": ratio, "thresholds": thresholds, "token_agreement": agreement,
+                             "layer_replay_ratio": ratios.tolist()})
+        if agreement >= min_agreement:
+            low = ratio
+            best.thresholds, best.layer_replay_ratio = thresholds, ratios.tolist()
+            best.replay_ratio, best.token_agreement = float(ratios.mean()), agreement
+        else:
+            high = ratio
+    return best

@@ -1,0 +1,1 @@
+"""Turning one decode step (or prefill) of a model into a ComputeGraph, on meta tensors."""

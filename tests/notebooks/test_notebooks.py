@@ -1,0 +1,66 @@
+"""The notebooks run end to end, and are committed without outputs.
+
+Each notebook is a separate test: it is copied into a temporary folder and executed
+there with nbclient on a kernel that runs this interpreter (the project's venv), so a
+notebook that raises, or that reads or writes files next to itself, fails here. The
+notebooks use small settings so that each finishes in about a minute or two.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+KERNEL = "python3"
+CELL_TIMEOUT_S = 240
+NOTEBOOK_TIMEOUT_S = 300
+
+
+def _kernel_python() -> str:
+    """The interpreter the `python3` kernel spec starts. jupyter_client substitutes the
+    running interpreter for a bare `python`/`python3` in argv[0]."""
+    argv0 = KernelSpecManager().get_kernel_spec(KERNEL).argv[0]
+    bare = {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
+    return sys.executable if argv0 in bare else argv0
+
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS if p.name.startswith("03_")], NOTEBOOKS
+
+
+def test_kernel_runs_this_interpreter():
+    assert Path(_kernel_python()).resolve() == Path(sys.executable).resolve()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_has_no_outputs(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    dirty = [i for i, cell in enumerate(notebook.cells)
+             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; run tools/strip_notebooks.py"
+
+
+@pytest.mark.timeout(NOTEBOOK_TIMEOUT_S)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path: Path, tmp_path: Path):
+    copy = tmp_path / path.name
+    shutil.copy(path, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    client = NotebookClient(notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError naming the cell if any cell fails
+    errors = [output for cell in notebook.cells if cell.cell_type == "code"
+              for output in cell.outputs if output.output_type == "error"]
+    assert not errors
+    figures = sum(1 for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+                  if "image/png" in output.get("data", {}))
+    assert figures > 0, f"{path.name} drew no figure"

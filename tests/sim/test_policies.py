@@ -1,0 +1,69 @@
+"""Scheduling policies: the registry, what each policy gives the ops, and a user-registered policy."""
+
+import pytest
+
+from cosim.common.errors import UserError
+from cosim.sim.policies import POLICIES, SchedulingPolicy, make_policy, register_policy
+from cosim.sim.simulator import simulate
+from cosim.sim.workload import OpWork
+from simulator_graphs import first_frame_trace, one_op_graph, tiny_design
+
+SPLIT = {"policy": "static", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
+FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow": "input_stationary"}
+
+
+def op(partition: str) -> OpWork:
+    return OpWork(name="x", kind="linear", role="graph", engine="matrix", partition=partition, preds=(), m=1, k=1,
+                  n=1, instances=1, streamed=None, streamed_bytes=0, loads=(), stores=(), macs=1,
+                  mac_precision="int8", vector_elements=0, act_purpose="activations", act_read_bytes=0,
+                  act_write_bytes=0)
+
+
+def test_registry_and_design_default():
+    assert {"static", "time_multiplexed", "drs"} <= set(POLICIES)
+    assert make_policy(None, tiny_design()).name == "time_multiplexed"  # the design's own policy
+    with pytest.raises(UserError, match="scheduling.policy"):
+        make_policy("round_robin", tiny_design())
+
+
+def test_static_partitions():
+    policy = make_policy(None, tiny_design(matrix=FOUR_ARRAYS, scheduling=SPLIT))
+    assert policy.matrix_engines() == {"matrix.attention": 1, "matrix.mlp": 3}
+    assert policy.matrix_engine_for(op("attention")) == "matrix.attention"
+    assert policy.matrix_engine_for(op("mlp")) == "matrix.mlp"
+    assert not policy.serial and not policy.stream_weights
+
+
+def test_static_on_a_design_without_split_splits_evenly_or_refuses():
+    assert make_policy("static", tiny_design(matrix=FOUR_ARRAYS)).matrix_engines() == {
+        "matrix.attention": 2, "matrix.mlp": 2}
+    with pytest.raises(UserError, match="static_split"):
+        make_policy("static", tiny_design())  # a single array cannot be split
+
+
+def test_time_multiplexed_and_drs():
+    design = tiny_design(matrix=FOUR_ARRAYS, scheduling=SPLIT)
+    tm, drs = make_policy("time_multiplexed", design), make_policy("drs", design)
+    assert tm.serial and not tm.stream_weights and tm.matrix_engines() == {"matrix": 4}
+    assert drs.stream_weights and not drs.serial and drs.matrix_engines() == {"matrix": 4}
+    assert drs.matrix_engine_for(op("mlp")) == "matrix"
+
+
+def test_a_registered_policy_is_chosen_by_name():
+    @register_policy
+    class HalfPool(SchedulingPolicy):
+        """Every op gets half the pool (a deliberately wasteful policy)."""
+
+        name = "half_pool"
+
+        def matrix_engines(self):
+            return {"matrix": max(self.total_arrays // 2, 1)}
+
+    try:
+        design = tiny_design(matrix=FOUR_ARRAYS)
+        on_chip = one_op_graph(macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100)
+        # input stationary: 12 folds of 2*4 + 4 + 100 - 2 = 110 cycles on 2 arrays -> 6 rounds
+        result = simulate(on_chip, first_frame_trace(rows=2), design, policy="half_pool")
+        assert result.policy == "half_pool" and result.total_cycles == 6 * 110
+    finally:
+        POLICIES.pop("half_pool")
