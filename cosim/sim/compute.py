@@ -16,10 +16,17 @@ weight_stationary   k     n     m
 input_stationary    k     m     n
 =================== ===== ===== =====
 
-One fold (one array-sized piece of S_R x S_C) takes ``2*rows + cols + T - 2`` cycles:
-loading / skewing the stationary operand and filling the pipeline, T streamed steps, and
-draining. The work needs ``ceil(S_R/rows) * ceil(S_C/cols)`` folds; a pool of ``arrays``
-identical arrays runs folds side by side.
+One fold (one array-sized piece of S_R x S_C) takes, as SCALE-Sim v3 counts it (the rows of
+its demand matrices, one per cycle; golden data in tests/data/scalesim_golden.json, derivation
+in docs/fidelity.md):
+
+- output stationary: ``rows + cols + T - 2``: both operands stream in skewed from two edges
+  (``rows - 1`` and ``cols - 1`` cycles of skew) for T steps; nothing is preloaded.
+- weight and input stationary: ``2*rows + cols + T - 2``: ``rows`` cycles to load the
+  stationary operand, then the same skewed stream of T steps and the drain.
+
+The work needs ``ceil(S_R/rows) * ceil(S_C/cols)`` folds, run one after another; a pool of
+``arrays`` identical arrays runs folds side by side (SCALE-Sim models one array).
 
 Matrix engine, MAC tree: ``rows`` lanes, each an adder tree summing ``cols`` products per
 cycle; a lane produces one output every ``ceil(k/cols)`` cycles, plus the tree's depth.
@@ -48,9 +55,14 @@ def systolic_mapping(dataflow: str, m: int, k: int, n: int) -> tuple[int, int, i
     raise ValueError(f"unknown dataflow {dataflow!r}; expected one of {', '.join(DATAFLOWS)}")
 
 
-def systolic_fold_cycles(rows: int, cols: int, temporal: int) -> int:
-    """Cycles of one fold on a rows x cols array streaming `temporal` steps (fill and drain included)."""
-    return 2 * rows + cols + temporal - 2
+def systolic_fold_cycles(rows: int, cols: int, temporal: int, dataflow: str) -> int:
+    """Cycles of one fold on a rows x cols array streaming `temporal` steps (preload, skew and drain included)."""
+    stream = rows + cols + temporal - 2
+    if dataflow == "output_stationary":
+        return stream
+    if dataflow in ("weight_stationary", "input_stationary"):
+        return rows + stream  # the stationary operand is loaded first, one array row per cycle
+    raise ValueError(f"unknown dataflow {dataflow!r}; expected one of {', '.join(DATAFLOWS)}")
 
 
 def systolic_cycles(m: int, k: int, n: int, *, rows: int, cols: int, dataflow: str, arrays: int = 1) -> int:
@@ -59,7 +71,7 @@ def systolic_cycles(m: int, k: int, n: int, *, rows: int, cols: int, dataflow: s
         return 0
     s_r, s_c, temporal = systolic_mapping(dataflow, m, k, n)
     folds = math.ceil(s_r / rows) * math.ceil(s_c / cols)
-    return math.ceil(folds / arrays) * systolic_fold_cycles(rows, cols, temporal)
+    return math.ceil(folds / arrays) * systolic_fold_cycles(rows, cols, temporal, dataflow)
 
 
 def adder_tree_depth(width: int) -> int:
