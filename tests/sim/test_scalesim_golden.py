@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+from simulator_graphs import first_frame_trace, one_op_graph, tiny_design
 
 from cosim.sim import compute
 from cosim.sim.simulator import simulate
-from simulator_graphs import first_frame_trace, one_op_graph, tiny_design
 
 GOLDEN = json.loads((Path(__file__).resolve().parents[1] / "data" / "scalesim_golden.json").read_text())
 ENTRIES = GOLDEN["entries"]
