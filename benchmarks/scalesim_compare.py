@@ -26,8 +26,8 @@ SCALESIM_PYTHON = REPO_ROOT / ".venv-scalesim" / "bin" / "python"
 MAKE_GOLDEN = REPO_ROOT / "tools" / "scalesim" / "make_golden.py"
 
 
-def run_measured(command: list[str]) -> tuple[float, float]:
-    """Run `command`; its wall time in seconds and peak resident memory in MiB (Linux ru_maxrss is KiB)."""
+def run_measured(command: list[str]) -> tuple[float, float, float]:
+    """Run `command`; its wall and CPU time in seconds and peak resident memory in MiB (ru_maxrss is KiB)."""
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
@@ -35,7 +35,7 @@ def run_measured(command: list[str]) -> tuple[float, float]:
     wall = time.perf_counter() - started
     if child.returncode:
         raise SystemExit(f"{' '.join(command)} failed with exit code {child.returncode}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def our_cycles(gemms: list[dict]) -> list[dict]:
@@ -81,19 +81,19 @@ def main() -> None:
         raise SystemExit(f"{SCALESIM_PYTHON} not found: run `bash tools/scalesim/setup.sh` first")
     with tempfile.TemporaryDirectory(prefix="scalesim-compare-") as tmp:
         theirs_path, ours_path = Path(tmp) / "scalesim.json", Path(tmp) / "ours.json"
-        scalesim_wall, scalesim_mib = run_measured([str(SCALESIM_PYTHON), str(MAKE_GOLDEN), "--output",
+        scalesim_run = run_measured([str(SCALESIM_PYTHON), str(MAKE_GOLDEN), "--output",
                                                     str(theirs_path)])
         theirs = json.loads(theirs_path.read_text())
         env_note = f"SCALE-Sim {theirs['scalesim_version']} (numpy {theirs['numpy_version']})"
-        ours_wall, ours_mib = run_measured([sys.executable, __file__, "--ours", str(theirs_path), str(ours_path)])
+        ours_run = run_measured([sys.executable, __file__, "--ours", str(theirs_path), str(ours_path)])
         ours = json.loads(ours_path.read_text())
     entries = theirs["entries"]
-    print(f"{len(entries)} GEMMs: {len({(e['m'], e['k'], e['n']) for e in entries})} shapes (m, k, n) x "
+    print(f"{len(entries)} GEMM runs: {len({(e['m'], e['k'], e['n']) for e in entries})} shapes (m, k, n) x "
           f"{len({(e['rows'], e['cols']) for e in entries})} arrays x {len({e['dataflow'] for e in entries})} "
           "dataflows, one array each")
-    print(f"{'tool':<44}{'wall s':>9}{'peak MiB':>10}")
-    print(f"{env_note:<44}{scalesim_wall:>9.2f}{scalesim_mib:>10.0f}")
-    print(f"{'cosim (formula + simulate, one process)':<44}{ours_wall:>9.2f}{ours_mib:>10.0f}")
+    print(f"{'tool':<44}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}")
+    for label, (wall, cpu, mib) in ((env_note, scalesim_run), ("cosim (formula + simulate)", ours_run)):
+        print(f"{label:<44}{wall:>9.2f}{cpu:>9.2f}{mib:>10.0f}")
     exact = 0
     for e, o in zip(entries, ours, strict=True):
         if o["formula"] == o["simulated"] == e["compute_cycles"]:
