@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
-from cosim.hw.schema import StrictModel
+from cosim.hw.strict import StrictModel
 from cosim.hw.yaml_document import YamlDocument, read_yaml
 from cosim.sweep.evaluate import EVALUATORS
 from cosim.sweep.strategies import STRATEGIES, StrategySettings

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from cosim.common.registry import Registry
-from cosim.hw.schema import StrictModel
+from cosim.hw.strict import StrictModel
 from cosim.sweep.digests import canonical_json
 from cosim.sweep.evaluate import is_number
 
