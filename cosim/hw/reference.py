@@ -148,13 +148,6 @@ def update_docs(path: str | Path) -> bool:
     return new != old
 
 
-def generated_part(text: str) -> str | None:
-    """The text after the marker in a docs/config.md, or None without a marker."""
-    if MARKER not in text:
-        return None
-    return text.split(MARKER, 1)[1].lstrip("\n")
-
-
 if __name__ == "__main__":
     docs = sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).resolve().parents[2] / "docs" / "config.md")
     print(f"{docs}: {'updated' if update_docs(docs) else 'up to date'}")
