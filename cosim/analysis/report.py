@@ -22,6 +22,7 @@ import numpy as np
 from cosim.analysis import plots
 from cosim.common.atomic import atomic_write_text
 from cosim.analysis.energy import COMPONENTS, EnergyBreakdown, compute_energy
+from cosim.analysis.metrics import block_share_of_latency, headline_metrics, speedup, step_latency_s
 from cosim.hw.schema import Design
 from cosim.common.jsonable import to_jsonable
 from cosim.sim.result import BLOCK_CLASSES, SimResult
@@ -100,50 +101,21 @@ class Report:
     def _compute_figures(self, run: Run) -> dict[str, Any]:
         result = run.result
         energy = self.energies[run.label]
-        seconds_per_cycle = 1.0 / (result.clock_mhz * 1e6)
-        step_s = result.step_cycles * seconds_per_cycle
-        frames = result.frame_cycles()
-        latency = result.latency_s
-        total = max(result.total_cycles, 1)
         figures: dict[str, Any] = {
             "kind": run.kind,
             "policy": result.policy,
             "replay_ratio": result.workload.get("replay_ratio"),
             "weights_skipped_ratio": result.workload.get("weights_skipped_ratio"),
-            "latency": {
-                "total_cycles": result.total_cycles,
-                "per_video_s": latency,
-                "per_token_mean_s": float(step_s.mean()) if result.num_steps else 0.0,
-                "per_token_p50_s": float(np.median(step_s)) if result.num_steps else 0.0,
-                "per_token_p95_s": float(np.percentile(step_s, 95)) if result.num_steps else 0.0,
-                "per_token_max_s": float(step_s.max()) if result.num_steps else 0.0,
-                "per_frame_s": {str(f): c * seconds_per_cycle for f, c in frames.items()},
-                "per_frame_mean_s": latency / len(frames) if frames else 0.0,
-                "tokens_per_s": result.num_steps / latency if latency else 0.0,
-                "frames_per_s": len(frames) / latency if latency else 0.0,
-            },
+            "latency": latency_figures(result),
             "energy": {"per_video_j": energy.total_j, **energy.to_dict()},
-            "block_share_of_latency": {b: result.block_cycles.get(b, 0) / total for b in BLOCK_CLASSES},
-            "mlp_share_of_latency": result.block_cycles.get("mlp", 0) / total,
+            "block_share_of_latency": {b: block_share_of_latency(result, b) for b in BLOCK_CLASSES},
+            "mlp_share_of_latency": block_share_of_latency(result, "mlp"),
             "utilisation": utilisation_summary(result),
             "roofline": roofline_position(result),
-            "dram_bytes": {
-                "total": result.total_dram_bytes(),
-                "read": result.total_dram_bytes("read"),
-                "write": result.total_dram_bytes("write"),
-                "by_category": {d: dict(c) for d, c in result.dram_bytes.items()},
-                "unrounded_total": int(sum(sum(c.values()) for c in result.dram_bytes_unrounded.values())),
-            },
+            "dram_bytes": dram_figures(result),
             "macs": {"total": result.total_macs(), "by_block": result.macs},
             "drs": result.drs,
-            "simulation": {
-                "segments_simulated": result.segments_simulated,
-                "segments_total": result.segments_total,
-                "events_simulated": result.events_simulated,
-                "wall_time_s": result.wall_time_s,
-                "timeline_steps": list(result.timeline_steps),
-                "timeline_truncated": result.timeline_truncated,
-            },
+            "simulation": simulation_figures(result),
         }
         figures["speedup_over_dense"] = _speedup(self.dense, run)
         figures["speedup_over_sparse_attention"] = _speedup(self.sparse, run)
@@ -167,8 +139,7 @@ class Report:
             "drs_speedup_over_policies": {r.label: _speedup(r, drs) for r in fastcar_other},
             "drs_energy_ratio_vs_dense": self._energy_ratio(self.dense, drs),
             "drs_predictor_accuracy": (drs.result.drs or {}).get("predictor_accuracy") if drs else None,
-            "dense_mlp_share_of_latency": (self.dense.result.block_cycles.get("mlp", 0)
-                                           / max(self.dense.result.total_cycles, 1)) if self.dense else None,
+            "dense_mlp_share_of_latency": block_share_of_latency(self.dense.result, "mlp") if self.dense else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -344,6 +315,49 @@ def build_report(runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] 
 
 # -- figures of one result --------------------------------------------------------------------
 
+def latency_figures(result: SimResult) -> dict[str, Any]:
+    """Whole-video, per-token (distribution over steps) and per-frame latencies, and the rates."""
+    headline = headline_metrics(result)
+    seconds_per_cycle = 1.0 / (result.clock_mhz * 1e6)
+    step_s = step_latency_s(result)
+    steps = result.num_steps
+    return {
+        "total_cycles": result.total_cycles,
+        "per_video_s": headline.latency_s,
+        "per_token_mean_s": float(step_s.mean()) if steps else 0.0,
+        "per_token_p50_s": float(np.median(step_s)) if steps else 0.0,
+        "per_token_p95_s": float(np.percentile(step_s, 95)) if steps else 0.0,
+        "per_token_max_s": float(step_s.max()) if steps else 0.0,
+        "per_frame_s": {str(f): c * seconds_per_cycle for f, c in result.frame_cycles().items()},
+        "per_frame_mean_s": headline.latency_per_frame_s,
+        "tokens_per_s": headline.tokens_per_s,
+        "frames_per_s": headline.frames_per_s,
+    }
+
+
+def dram_figures(result: SimResult) -> dict[str, Any]:
+    """Off-chip bytes: total, by direction, by category, and before burst rounding."""
+    return {
+        "total": result.total_dram_bytes(),
+        "read": result.total_dram_bytes("read"),
+        "write": result.total_dram_bytes("write"),
+        "by_category": {d: dict(c) for d, c in result.dram_bytes.items()},
+        "unrounded_total": int(sum(sum(c.values()) for c in result.dram_bytes_unrounded.values())),
+    }
+
+
+def simulation_figures(result: SimResult) -> dict[str, Any]:
+    """How the simulation ran: memoised segments, events, wall time, timeline coverage."""
+    return {
+        "segments_simulated": result.segments_simulated,
+        "segments_total": result.segments_total,
+        "events_simulated": result.events_simulated,
+        "wall_time_s": result.wall_time_s,
+        "timeline_steps": list(result.timeline_steps),
+        "timeline_truncated": result.timeline_truncated,
+    }
+
+
 def utilisation_summary(result: SimResult) -> dict[str, Any]:
     """Busy fraction of each engine (partition) and of DRAM over the whole video."""
     total = max(result.total_cycles, 1)
@@ -384,9 +398,7 @@ def roofline_position(result: SimResult) -> dict[str, Any]:
 
 def _speedup(baseline: Run | None, run: Run | None) -> float | None:
     """Baseline latency / run latency; None without both runs."""
-    if baseline is None or run is None or run.result.total_cycles == 0:
-        return None
-    return baseline.result.latency_s / run.result.latency_s
+    return speedup(baseline.result if baseline else None, run.result if run else None)
 
 
 # -- formatting -------------------------------------------------------------------------------

@@ -18,21 +18,16 @@ from cosim.hw.library import (
     override_design,
     shipped_designs,
 )
+from cosim.hw.components import Buffer, DramConfig, Engines, MatrixEngine, VectorEngine
+from cosim.hw.device_schema import Device, OffChipMemory
 from cosim.hw.schema import (
     BYTES_PER_ELEMENT,
     DSP_MACS_PER_CYCLE,
-    Buffer,
     Design,
-    Device,
-    DramConfig,
     EnergyTable,
-    Engines,
-    MatrixEngine,
-    OffChipMemory,
     PrecisionConfig,
     Scheduling,
     StaticSplit,
-    VectorEngine,
     mac_precision,
 )
 

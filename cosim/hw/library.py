@@ -19,7 +19,8 @@ from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, ConfigIssues
 from cosim.hw.overrides import OverrideError, apply_overrides
-from cosim.hw.schema import Design, Device
+from cosim.hw.device_schema import Device
+from cosim.hw.schema import Design
 from cosim.hw.yaml_document import YamlDocument, read_yaml
 
 Model = TypeVar("Model", bound=BaseModel)

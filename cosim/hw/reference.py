@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from cosim.common.atomic import atomic_write_text
-from cosim.hw import resources, schema
+from cosim.hw import device_schema, resources, schema
 from cosim.hw.blocks import BLOCK_SHAPES
 from cosim.hw.describe import describe_constraints, describe_type
 
@@ -28,7 +28,7 @@ def render_markdown() -> str:
     """The generated part of docs/config.md."""
     out: list[str] = []
     out += ["## Device files: `hwconfigs/devices/<name>.yaml`", ""]
-    out += _models(schema.Device, "")
+    out += _models(device_schema.Device, "")
     out += ["## Design files: `hwconfigs/designs/<name>.yaml`", ""]
     out += _models(schema.Design, "")
     out += _tables()
@@ -116,10 +116,11 @@ def _tables() -> list[str]:
     out += ["", "### Off-chip memory defaults by kind", "",
             "| kind | pJ/bit | controller mW/channel | typical efficiency | access latency ns | source |",
             "| --- | --- | --- | --- | --- | --- |"]
-    for kind in schema.DRAM_PJ_PER_BIT:
-        out.append(f"| {kind} | {schema.DRAM_PJ_PER_BIT[kind]:g} | {schema.DRAM_CONTROLLER_MW_PER_CHANNEL[kind]:g} "
-                   f"| {schema.DRAM_TYPICAL_EFFICIENCY[kind]:g} | {schema.DRAM_ACCESS_LATENCY_NS[kind]:g} "
-                   f"| {schema.DRAM_DEFAULT_SOURCES[kind]} |")
+    for kind in device_schema.DRAM_PJ_PER_BIT:
+        out.append(f"| {kind} | {device_schema.DRAM_PJ_PER_BIT[kind]:g} "
+                   f"| {device_schema.DRAM_CONTROLLER_MW_PER_CHANNEL[kind]:g} "
+                   f"| {device_schema.DRAM_TYPICAL_EFFICIENCY[kind]:g} | {device_schema.DRAM_ACCESS_LATENCY_NS[kind]:g} "
+                   f"| {device_schema.DRAM_DEFAULT_SOURCES[kind]} |")
     out += ["", "### Block shapes for buffer mapping", "",
             "blocks = ceil(width_bits / block width) x ceil(copies x depth / block depth).", "",
             "| memory | ports | block width bits | block depth words |", "| --- | --- | --- | --- |"]
@@ -145,13 +146,6 @@ def update_docs(path: str | Path) -> bool:
     if new != old:
         atomic_write_text(target, new)
     return new != old
-
-
-def generated_part(text: str) -> str | None:
-    """The text after the marker in a docs/config.md, or None without a marker."""
-    if MARKER not in text:
-        return None
-    return text.split(MARKER, 1)[1].lstrip("\n")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosim.hw.blocks import BlockMapping, map_buffer
-from cosim.hw.schema import Design, ResourceName
+from cosim.hw.device_schema import ResourceName
+from cosim.hw.schema import Design
 
 LUT_PER_PE: dict[str, int] = {"systolic": 20, "mac_tree": 25}  # [est] mac_tree adds adder-tree stages
 LUT_PER_ARRAY = 1000  # [est]

@@ -18,12 +18,13 @@ import traceback
 from typing import Any, Callable
 
 from cosim.common.errors import UserError
+from cosim.common.registry import Registry
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
 
-# Built-in evaluators by name; a spec may also name any ``package.module:function``.
-# Import strings, so that importing the sweep package does not import the simulator.
-EVALUATORS: dict[str, str] = {"design": "cosim.sweep.design_evaluator:evaluate_design"}
+# Built-in evaluators: name -> "package.module:function".
+EVALUATORS: Registry[str] = Registry("sweep evaluator", "evaluator")
+EVALUATORS.add("design", "cosim.sweep.design_evaluator:evaluate_design")
 
 
 class InvalidPoint(Exception):
@@ -39,8 +40,8 @@ class InvalidPoint(Exception):
 
 
 def resolve_evaluator(name: str) -> Evaluator:
-    """The evaluator function named `name` (registry name or ``module:function``)."""
-    target = EVALUATORS.get(name, name)
+    """The evaluator function named `name` (a registered name or ``package.module:function``)."""
+    target = EVALUATORS.get(name) if name in EVALUATORS else name
     module_name, _, attribute = target.partition(":")
     if not attribute:
         raise UserError(None, "evaluator", f"one of {', '.join(EVALUATORS)} or package.module:function", name)

@@ -9,7 +9,6 @@ folder or its inputs keeps its results; changing a file's contents does not.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,30 +22,10 @@ from cosim.hw.describe import field_at
 from cosim.hw.schema import Design
 from cosim.hw.yaml_document import read_yaml
 from cosim.hw.overrides import OverrideError, apply_overrides, parse_path, set_path
+from cosim.sweep.digests import canonical_json, file_sha256, sha256_of
 from cosim.sweep.spec import DecodeRecipe, LoadedSpec, SyntheticRecipe, validate_part
 
 RECIPE_MODELS = {"synthetic": SyntheticRecipe, "decode": DecodeRecipe}
-
-
-def canonical_json(value: Any) -> str:
-    """One text per value: sorted keys, no spaces, so equal configs hash equally."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def sha256_of(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("ascii")).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """Digest of a file, or of every file under a folder (names and contents)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

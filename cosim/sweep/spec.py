@@ -22,8 +22,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
-from cosim.hw.schema import StrictModel
+from cosim.hw.strict import StrictModel
 from cosim.hw.yaml_document import YamlDocument, read_yaml
+from cosim.sweep.evaluate import EVALUATORS
+from cosim.sweep.strategies import STRATEGIES, StrategySettings
 
 Goal = Literal["min", "max"]
 Model = TypeVar("Model", bound=BaseModel)
@@ -100,39 +102,6 @@ class Parameter(StrictModel):
         "continuous interval, for random and nsga2)."
     )
 
-    @property
-    def targets_workload(self) -> bool:
-        return self.path.startswith("workload.")
-
-
-# --------------------------------------------------------------------------- strategies
-
-
-class GridStrategy(StrictModel):
-    """Every combination of every parameter's values."""
-
-    kind: Literal["grid"]
-
-
-class RandomStrategy(StrictModel):
-    """`n` distinct points drawn uniformly (seeded) from the parameter domains."""
-
-    kind: Literal["random"]
-    n: int = Field(ge=1, description="Points to draw (fewer when the domain has fewer).")
-    seed: int = Field(0, description="Seed of the draw.")
-
-
-class Nsga2Strategy(StrictModel):
-    """Optuna's NSGA-II multi-objective search over the objectives."""
-
-    kind: Literal["nsga2"]
-    n_trials: int = Field(ge=1, description="Points to evaluate in total (resumed points count).")
-    population: int = Field(20, ge=2, description="Population size of a generation.")
-    seed: int = Field(0, description="Seed of the sampler.")
-
-
-STRATEGY_MODELS: dict[str, type[StrictModel]] = {"grid": GridStrategy, "random": RandomStrategy, "nsga2": Nsga2Strategy}
-Strategy = GridStrategy | RandomStrategy | Nsga2Strategy
 
 # --------------------------------------------------------------------------- workloads
 
@@ -283,13 +252,16 @@ class SweepSpec(StrictModel):
     base_design: str = Field(description="Design file the parameters modify.")
     workload: WorkloadSpec
     parameters: dict[str, Parameter] = Field(min_length=1, description="Swept knobs by name.")
-    strategy: dict[str, Any] = Field(description="{kind: grid} | {kind: random, n, seed} | {kind: nsga2, n_trials, population, seed}.")
+    strategy: dict[str, Any] = Field(
+        description=f"{{kind: NAME, ...}}: NAME one of {', '.join(STRATEGIES)}, with that strategy's settings."
+    )
     objectives: dict[str, Goal] = Field(default_factory=dict, description="Metric name -> min or max.")
     constraints: dict[str, int | float | bool | str] = Field(
         default_factory=dict, description='Metric name -> required value, or a comparison like "<= 0.9".'
     )
     evaluator: str = Field(
-        "design", description="design (simulate the design) or package.module:function taking the point config."
+        "design", description=f"One of {', '.join(EVALUATORS)} (built in), or package.module:function taking the "
+        "point config."
     )
 
     @field_validator("parameters")
@@ -308,7 +280,7 @@ class LoadedSpec:
     file: str
     data: dict[str, Any]
     spec: SweepSpec
-    strategy: Strategy
+    strategy: StrategySettings
     ranges: dict[str, ValueRange]
     constraints: list[Constraint]
     document: YamlDocument
@@ -339,9 +311,10 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
     data = document.data
     spec = validate_part(SweepSpec, document, (), data)
     kind = spec.strategy.get("kind")
-    if kind not in STRATEGY_MODELS:
-        raise document.error(("strategy", "kind"), "one of " + ", ".join(map(repr, STRATEGY_MODELS)), kind)
-    strategy = validate_part(STRATEGY_MODELS[kind], document, ("strategy",), spec.strategy)
+    if kind not in STRATEGIES:
+        raise document.error(("strategy", "kind"), "one of " + ", ".join(map(repr, STRATEGIES)), kind)
+    strategy = STRATEGIES.get(str(kind))
+    settings = validate_part(strategy.Settings, document, ("strategy",), spec.strategy)
     for name, parameter in spec.parameters.items():
         if not isinstance(parameter.values, (list, dict)) or parameter.values == []:
             raise document.error(("parameters", name, "values"), "a non-empty list of values or a range "
@@ -352,13 +325,7 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
         for name, parameter in spec.parameters.items()
         if isinstance(parameter.values, dict)
     }
-    if isinstance(strategy, GridStrategy):
-        for name, value_range in ranges.items():
-            if value_range.choices() is None:
-                raise document.error(("parameters", name, "values"), "a list, or a range with step or log, for the "
-                                     "grid strategy", "a continuous range", found_is_text=True)
-    if isinstance(strategy, Nsga2Strategy) and not spec.objectives:
-        raise document.error(("objectives",), "at least one objective for the nsga2 strategy", "none",
-                             found_is_text=True)
-    constraints = [parse_constraint(document, name, raw) for name, raw in spec.constraints.items()]
-    return LoadedSpec(str(document.path), data, spec, strategy, ranges, constraints, document)
+    loaded = LoadedSpec(str(document.path), data, spec, settings, ranges, [], document)
+    strategy.check(loaded)
+    loaded.constraints = [parse_constraint(document, name, raw) for name, raw in spec.constraints.items()]
+    return loaded

@@ -24,7 +24,7 @@ import cosim
 from cosim.common.atomic import atomic_write_text
 from cosim.common.errors import UserError
 from cosim.hw.yaml_document import YamlDocument
-from cosim.sweep.plan import canonical_json
+from cosim.sweep.digests import canonical_json
 from cosim.sweep.spec import LoadedSpec, check_spec
 
 SPEC_FILE = "sweep.json"

@@ -14,6 +14,27 @@ def test_every_command_is_listed():
     assert COMMANDS <= set(choices)
 
 
+def test_a_command_added_by_one_registration_runs(capsys):
+    from types import SimpleNamespace
+
+    from cosim.commands import COMMANDS
+
+    def add_arguments(parser):
+        parser.add_argument("--name", default="world")
+
+    def run(args):
+        print(f"hello {args.name}")
+        return 0
+
+    COMMANDS.add("hello", SimpleNamespace(NAME="hello", HELP="say hello", add_arguments=add_arguments, run=run))
+    try:
+        assert main(["hello", "--name", "cosim"]) == 0
+    finally:
+        COMMANDS.remove("hello")
+    assert capsys.readouterr().out == "hello cosim\n"
+    assert "hello" not in next(a for a in build_parser()._actions if a.dest == "command").choices
+
+
 def test_cosim_side_never_imports_torch():
     # simulation workers (also on a cluster) must stay light: building the CLI and
     # importing every cosim module must not pull torch in

@@ -1,7 +1,7 @@
 """Block mapping of buffers, checked against hand-computed cases (AMD UG573 block shapes)."""
 
 from cosim.hw.blocks import BRAM36_BITS, URAM288_BITS, map_to_blocks
-from cosim.hw.schema import Buffer
+from cosim.hw.components import Buffer
 
 
 def test_bram_512_bit_by_1024_words_takes_16_blocks():

@@ -6,6 +6,7 @@ import pytest
 from sweep_support import make_sweep, tiny_graph
 
 from cosim.analysis.energy import compute_energy
+from cosim.analysis.metrics import headline_metrics
 from cosim.hw import load_design, override_design
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.sim.simulator import simulate
@@ -43,3 +44,7 @@ def test_design_sweep_on_the_simulator(tmp_path):
     assert dense["latency_s"] == direct.latency_s
     assert dense["energy_j"] == pytest.approx(compute_energy(direct, design).total_j, rel=1e-12)
     assert dense["tokens_per_s"] == pytest.approx(direct.num_steps / direct.latency_s)
+    # The headline figures under the report's names and formulas (cosim.analysis.metrics).
+    headline = headline_metrics(direct)
+    assert dense["mlp_share_of_latency"] == headline.mlp_share_of_latency > 0
+    assert (dense["tokens_per_s"], dense["latency_per_token_s"]) == (headline.tokens_per_s, headline.latency_per_token_s)
