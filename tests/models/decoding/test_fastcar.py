@@ -167,7 +167,7 @@ def test_ring_cache_stays_one_frame():
         run.step = k
         codes = model.step(codes, cache, run)
     assert ring == (2, 2, F, 32) and run.ring.data_ptr() == pointer
-    assert run.trace.replay[: 2 * F - 1].all()  # threshold -1e9: every decode step replays
+    assert run.replay[: 2 * F - 1].all()  # threshold -1e9: every decode step replays
 
 
 @pytest.mark.parametrize("policy", ["each", "all", "any"])
