@@ -16,9 +16,14 @@ import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosim.common.errors import UserError
+
+if TYPE_CHECKING:  # the command imports torch and models only when it runs
+    from models.decoding.calibrate import Calibration, Start
+    from models.decoding.decode import DecodeResult
+    from models.decoding.session import DecodeSession
 
 NAME = "decode"
 HELP = "decode a video with FastCar replay / sparse attention, report replay ratios and quality, write a ReplayTrace"
@@ -99,7 +104,7 @@ def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     return make_policy(args.attention, **chosen)
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> DecodeSession:
     """The DecodeSession of the options: random weights, a safetensors folder or a toy checkpoint."""
     import torch
 
@@ -166,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrate(args: argparse.Namespace, session, common: dict[str, Any]):
+def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[str, Any]) -> Calibration | None:
     """Thresholds calibrated to --target-ratio or --quality-budget, or None without either."""
     from models.decoding.calibrate import calibrate_quality
 
@@ -182,7 +187,7 @@ def _calibrate(args: argparse.Namespace, session, common: dict[str, Any]):
     return calibrate_quality(session.model, starts, args.quality_budget, **common)
 
 
-def _print_run(result, calibration, adaptive_ratio: float | None) -> None:
+def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_ratio: float | None) -> None:
     """Steps and wall time, each layer's threshold, replay ratio and KV entries attended."""
     trace = result.trace
     steps = trace.num_steps
@@ -201,14 +206,15 @@ def _print_run(result, calibration, adaptive_ratio: float | None) -> None:
               + (f", token agreement {calibration.token_agreement:.3f}" if calibration.token_agreement is not None else ""))
 
 
-def _compare_with_dense(session, start, result, common: dict[str, Any]) -> None:
+def _compare_with_dense(session: DecodeSession, start: Start, result: DecodeResult, common: dict[str, Any]) -> None:
     """Decode `start` densely and print agreement, PSNR and the drift per frame against it
     (and against the true frames when the start has them)."""
     from models.decoding import quality
     from models.decoding.session import GENERATED
 
     dense = session.decode_dense(start, **common)
-    print(f"token agreement with dense decoding: {quality.token_agreement(result.codes[GENERATED], dense.codes[GENERATED]):.4f}"
+    agreement = quality.token_agreement(result.codes[GENERATED], dense.codes[GENERATED])
+    print(f"token agreement with dense decoding: {agreement:.4f}"
           f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
           f"dense {dense.wall_time_s:.2f} s)")
     drift = {"agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")}
