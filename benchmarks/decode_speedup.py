@@ -40,8 +40,7 @@ import torch
 
 from models.decoding.calibrate import Start
 from models.decoding.decode import decode_video
-from models.toyworld.world import ToyWorldConfig
-from models.toyworld.train import held_out_video, load_toy_checkpoint
+from models.decoding.session import toy_session
 
 ROWS = 2  # CFG: a conditional and an unconditional row
 # The goal: this share of the ideal speedup at this replay ratio and agreement or more.
@@ -77,14 +76,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    model, tokenizer, metadata = load_toy_checkpoint()
-    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
-    seed = int(metadata.get("seed", 0))
+    session = toy_session()
+    model, tokenizer = session.model, session.tokenizer
     frames = model.config.frames
 
     def start(index: int) -> Start:
-        video = held_out_video(seed, index, world)
-        return Start(tokenizer.encode(video.frames[:1])[0], int(video.label))
+        return session.start(index, frames)
 
     videos = [start(i) for i in range(args.videos)]
     targets = [float(t) for t in args.targets.split(",")]
@@ -130,8 +127,8 @@ def main() -> None:
             continue
         runs = [results[key, i] for i in range(len(videos))]
         fast_time = seconds(key)
-        replay = float(np.mean([r.replay_ratio for r in runs]))
-        all_rows = float(np.mean([r.replay.all(axis=2).mean() for r in runs]))
+        replay = float(np.mean([r.trace.replay_ratio() for r in runs]))
+        all_rows = float(np.mean([r.trace.weights_skippable().mean() for r in runs]))
         agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense)]))
         psnr = _psnr(tokenizer, np.concatenate([r.codes[1:] for r in runs]),
                      np.concatenate([d.codes[1:] for d in dense]))  # MSE pooled over all videos

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
 from cosim.artifacts.synthetic_trace import synthetic_trace
 
 NAME = "synth-trace"
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rates = _parse_rates(args.rates, args.layers)
+    rates = per_layer(args.rates, args.layers, "--rates")
     for key, value, low in (("--layers", args.layers, 1), ("--frames", args.frames, 2), ("--batch-rows", args.batch_rows, 1)):
         if value < low:
             raise UserError(None, key, f"an integer >= {low}", value)
@@ -43,15 +44,3 @@ def run(args: argparse.Namespace) -> int:
           f"replay ratio {trace.replay_ratio():.3f} (synthetic)")
     return 0
 
-
-def _parse_rates(text: str, layers: int) -> float | list[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise UserError(None, "--rates", "a number or a comma list of numbers", text) from None
-    if len(values) == 1:
-        return values[0]
-    if len(values) != layers:
-        raise UserError(None, "--rates", f"1 or {layers} values (one per layer)", f"{len(values)} values",
-                        found_is_text=True)
-    return values

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
 from models.decoding.decode import DecodeResult, decode_video
 from models.decoding.fastcar import threshold_for_ratio
 from models.transformer import VideoTransformer
@@ -26,10 +27,12 @@ from models.transformer import VideoTransformer
 
 @dataclass(frozen=True)
 class Start:
-    """Where a calibration run begins: the first frame's codes and the class."""
+    """Where a run begins: the first frame's codes and the class (and, for a held-out toy
+    video, its true frames, frame 1 included, for quality against the truth)."""
 
     first_frame_codes: np.ndarray
     class_id: int
+    true_frames: np.ndarray | None = None
 
 
 @dataclass
@@ -46,11 +49,10 @@ class Calibration:
 def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> list[float]:
     """Per-layer thresholds so that a fraction `ratio` of the samples tas [N, L] lies strictly
     above (see `threshold_for_ratio`); `ratio` may be one value or one per layer."""
-    layers = tas.shape[1]
-    ratios = np.broadcast_to(np.asarray(ratio, dtype=np.float64), (layers,))
-    if ((ratios < 0) | (ratios > 1)).any():
+    ratios = per_layer(ratio, tas.shape[1], "target_ratio")
+    if not all(0 <= r <= 1 for r in ratios):
         raise UserError(None, "target_ratio", "values in [0, 1]", ratio)
-    return [threshold_for_ratio(tas[:, layer].tolist(), float(ratios[layer])) for layer in range(layers)]
+    return [threshold_for_ratio(tas[:, layer].tolist(), r) for layer, r in enumerate(ratios)]
 
 
 def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **decode_kwargs) -> list[DecodeResult]:
@@ -60,11 +62,11 @@ def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **dec
 
 def _tas_samples(runs: Sequence[DecodeResult]) -> np.ndarray:
     """All (step, row) TAS values of the runs, [N, L]."""
-    return np.concatenate([np.moveaxis(r.tas, 2, 1).reshape(-1, r.tas.shape[1]) for r in runs])
+    return np.concatenate([np.moveaxis(r.trace.tas, 2, 1).reshape(-1, r.trace.num_layers) for r in runs])
 
 
 def _ratios(runs: Sequence[DecodeResult]) -> np.ndarray:
-    return np.concatenate([r.replay for r in runs]).mean(axis=(0, 2))
+    return np.concatenate([r.trace.replay for r in runs]).mean(axis=(0, 2))
 
 
 def calibrate_ratio(model: VideoTransformer, starts: Sequence[Start], target: float | Sequence[float], *,

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
 from models.decoding.sparse_attention import Ranges, position_in
 
 TAS_FORMS = ("rope", "prerope")
@@ -136,9 +137,6 @@ class FastCarRun:
 
     def __init__(self, settings: FastCarSettings, config, batch: int, prefix_len: int, max_steps: int,
                  *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> None:
-        if len(settings.thresholds) != config.num_layers:
-            raise UserError(None, "thresholds", f"{config.num_layers} values (one per layer)",
-                            len(settings.thresholds))
         self.settings = settings
         self.frame_tokens = config.tokens_per_frame
         self.prefix_len = prefix_len
@@ -150,7 +148,7 @@ class FastCarRun:
                               dtype=dtype)
         self.ring = storage.squeeze(3).permute(1, 2, 0, 3)
         self._slots = [list(storage[slot].unbind(0)) for slot in range(self.frame_tokens)]  # views, made once
-        self._thresholds = list(settings.thresholds)
+        self._thresholds = list(per_layer(settings.thresholds, config.num_layers, "thresholds"))
         # Logs as preallocated flat host buffers [step, layer, row]: the decision needs the
         # values on the host anyway, a slice store costs far less than a tensor write, and
         # unlike lists kept per layer and step they give the garbage collector nothing to

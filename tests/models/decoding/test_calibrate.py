@@ -34,7 +34,7 @@ def test_ratio_calibration_holds_on_held_out_videos():
     calibration = calibrate_ratio(model, _starts(6, seed=1), 0.4, rounds=2, **kwargs)
     held_out = [decode_video(model, s.first_frame_codes, s.class_id, thresholds=calibration.thresholds, **kwargs)
                 for s in _starts(6, seed=2)]
-    ratios = np.concatenate([r.replay for r in held_out]).mean(axis=(0, 2))
+    ratios = np.concatenate([r.trace.replay for r in held_out]).mean(axis=(0, 2))
     assert abs(ratios.mean() - 0.4) <= 0.02
     assert np.abs(ratios - 0.4).max() <= 0.05
 

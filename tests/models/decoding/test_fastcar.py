@@ -60,10 +60,10 @@ def test_tas_equals_hand_computation_in_a_run(form, layout):
     k = _rotate(k, cos, sin)
     if form == "rope":
         q = _rotate(q, cos, sin)
-    for step in (0, 5, 20, len(run.tas) - 1):
+    for step in (0, 5, 20, len(run.trace.tas) - 1):
         p = 1 + F + step  # sequence position of the token fed at this step
         dots = [q[p, h] @ k[p - F, h // 2] for h in range(4)]
-        assert run.tas[step, 0, 0] == pytest.approx(np.mean(dots) / math.sqrt(8), rel=1e-4, abs=1e-6)
+        assert run.trace.tas[step, 0, 0] == pytest.approx(np.mean(dots) / math.sqrt(8), rel=1e-4, abs=1e-6)
 
 
 @torch.no_grad()
@@ -79,8 +79,8 @@ def test_tas_read_from_the_scores_equals_the_explicit_dot_products():
     dense = decode_video(model, video[0], 0, **kwargs)
     for policy in (WindowAttention(window=F), StreamingAttention(sink=2, window=F + 1)):
         sparse = decode_video(model, video[0], 0, attention_policy=policy, **kwargs)
-        np.testing.assert_allclose(sparse.tas[:, 0], dense.tas[:, 0], rtol=1e-5, atol=1e-6)
-    assert np.isfinite(dense.tas).all() and np.abs(dense.tas[:, 0]).max() > 1e-3
+        np.testing.assert_allclose(sparse.trace.tas[:, 0], dense.trace.tas[:, 0], rtol=1e-5, atol=1e-6)
+    assert np.isfinite(dense.trace.tas).all() and np.abs(dense.trace.tas[:, 0]).max() > 1e-3
 
 
 @torch.no_grad()
@@ -128,18 +128,18 @@ def test_replay_follows_the_reference_rule_including_chained_replay():
     video = _video(seed=1)
     probe = decode_video(model, video[0], 1, frames=3, thresholds=float("inf"), cfg_scale=None, teacher_codes=video)
     # Midway between samples: the reference sums in another order, so a tie could go either way.
-    thresholds = [threshold_for_ratio(probe.tas[:, layer].ravel().tolist(), 0.5) for layer in range(2)]
+    thresholds = [threshold_for_ratio(probe.trace.tas[:, layer].ravel().tolist(), 0.5) for layer in range(2)]
     run = decode_video(model, video[0], 1, frames=3, thresholds=thresholds, cfg_scale=None, teacher_codes=video,
                        sampling=Sampling())
     tokens = [model.config.class_token(1)] + video.reshape(-1).tolist()
     ref_logits, ref_replay = _reference_replay(model, tokens[:-1], thresholds, prefix_len=1)
     # Decode step k feeds sequence position 1 + F + k.
-    np.testing.assert_array_equal(run.replay[:, :, 0], ref_replay[1 + F:])
+    np.testing.assert_array_equal(run.trace.replay[:, :, 0], ref_replay[1 + F:])
     # Greedy teacher-forced predictions of video positions F.. match the reference's logits.
     assert (run.codes.reshape(-1)[F:] == ref_logits[F:].argmax(-1).numpy()).all()
     # The case exercises chained replay: same layer and slot replayed in frames 2 and 3.
-    frame2, frame3 = run.replay[:F - 1, :, 0], run.replay[F:2 * F - 1, :, 0]
-    assert (frame2 & frame3).any() and 0.2 < run.replay.mean() < 0.8
+    frame2, frame3 = run.trace.replay[:F - 1, :, 0], run.trace.replay[F:2 * F - 1, :, 0]
+    assert (frame2 & frame3).any() and 0.2 < run.trace.replay.mean() < 0.8
 
 
 @torch.no_grad()
@@ -150,7 +150,7 @@ def test_infinite_thresholds_are_bit_identical_to_dense():
     dense = decode_video(model, first, 0, thresholds=None, **kwargs)
     inf = decode_video(model, first, 0, thresholds=float("inf"), **kwargs)
     np.testing.assert_array_equal(dense.codes, inf.codes)
-    assert not inf.replay.any() and np.isfinite(inf.tas).all()
+    assert not inf.trace.replay.any() and np.isfinite(inf.trace.tas).all()
 
 
 @torch.no_grad()
@@ -177,20 +177,20 @@ def test_row_policies_decide_per_batch_and_really_skip(policy):
     model.embed_tokens.weight[model.config.null_token] *= 50  # rows differ enough to disagree
     first = _video()[0]
     probe = decode_video(model, first, 3, frames=3, thresholds=float("inf"))
-    thresholds = np.nanmedian(probe.tas, axis=(0, 2)).tolist()
+    thresholds = np.nanmedian(probe.trace.tas, axis=(0, 2)).tolist()
     rows_in_mlp = []
     hooks = [layer.mlp.register_forward_pre_hook(lambda m, args: rows_in_mlp.append(args[0].shape[:2]))
              for layer in model.layers]
     run = decode_video(model, first, 3, frames=3, thresholds=thresholds, row_policy=policy)
     for hook in hooks:
         hook.remove()
-    wants = run.tas > np.array(thresholds)[None, :, None]
+    wants = run.trace.tas > np.array(thresholds)[None, :, None]
     expected = {"each": wants, "all": wants.all(2, keepdims=True).repeat(2, 2),
                 "any": wants.any(2, keepdims=True).repeat(2, 2)}[policy]
-    np.testing.assert_array_equal(run.replay, expected)
+    np.testing.assert_array_equal(run.trace.replay, expected)
     # Prefill runs every MLP once on [2, 1 + F]; each decode step only on its computing rows.
     decode_calls = rows_in_mlp[len(model.layers):]
-    computing = (~run.replay).sum(axis=2).reshape(-1)
+    computing = (~run.trace.replay).sum(axis=2).reshape(-1)
     assert [rows for rows, _ in decode_calls] == [int(c) for c in computing if c]
     if policy == "each":
         assert 1 in computing  # the mixed case ran the MLP on one row only
@@ -268,12 +268,12 @@ def test_adaptive_thresholds_follow_the_previous_frame():
     first = np.random.default_rng(2).integers(0, 256, (8, 8))
     run = decode_video(model, first, 1, frames=4, thresholds=float("inf"), adaptive_ratio=0.3,
                        sampling=Sampling(temperature=1.0), seed=3)
-    used = run.meta["frame_thresholds"]
-    assert used["1"] == [float("inf")] * 2 and not run.replay[run.frame == 1].any()
+    used = run.trace.meta["frame_thresholds"]
+    assert used["1"] == [float("inf")] * 2 and not run.trace.replay[run.trace.frame == 1].any()
     for frame in (2, 3):
-        previous = run.tas[run.frame == frame - 1]  # [steps, layers, rows]
+        previous = run.trace.tas[run.trace.frame == frame - 1]  # [steps, layers, rows]
         expected = [threshold_for_ratio(previous[:, layer].ravel().tolist(), 0.3) for layer in range(2)]
         assert used[str(frame)] == expected
-        ratio = run.replay[run.frame == frame].mean()
+        ratio = run.trace.replay[run.trace.frame == frame].mean()
         assert abs(ratio - 0.3) < 0.1
-    assert run.tas.shape[0] == 3 * per_frame - 1
+    assert run.trace.tas.shape[0] == 3 * per_frame - 1

@@ -59,13 +59,13 @@ def test_decode_logs_attended_entries_per_step_and_layer():
     first = np.random.default_rng(0).integers(0, 256, (4, 4))
     kwargs = dict(frames=3, cfg_scale=None, thresholds=float("inf"))
     streaming = decode_video(model, first, 0, attention_policy=StreamingAttention(sink=4, window=16), **kwargs)
-    expected = np.minimum(streaming.kv_len, 4 + 16)
-    np.testing.assert_array_equal(streaming.kv_attended, np.repeat(expected[:, None], 2, axis=1))
+    expected = np.minimum(streaming.trace.kv_len, 4 + 16)
+    np.testing.assert_array_equal(streaming.trace.kv_attended, np.repeat(expected[:, None], 2, axis=1))
     block = decode_video(model, first, 0, attention_policy=BlockAttention(block_size=8, top_k=2), **kwargs)
-    current = (block.kv_len - 1) % 8 + 1  # entries of the (partial) current block
-    full_blocks = (block.kv_len - 1) // 8
-    expected = np.where(full_blocks <= 2, block.kv_len, current + 2 * 8)
-    np.testing.assert_array_equal(block.kv_attended, np.repeat(expected[:, None], 2, axis=1))
+    current = (block.trace.kv_len - 1) % 8 + 1  # entries of the (partial) current block
+    full_blocks = (block.trace.kv_len - 1) // 8
+    expected = np.where(full_blocks <= 2, block.trace.kv_len, current + 2 * 8)
+    np.testing.assert_array_equal(block.trace.kv_attended, np.repeat(expected[:, None], 2, axis=1))
 
 
 @torch.no_grad()
@@ -77,7 +77,7 @@ def test_window_covering_the_cache_equals_dense_and_combines_with_fastcar():
     wide = decode_video(model, first, 2, attention_policy=WindowAttention(window=10_000), **kwargs)
     np.testing.assert_array_equal(dense.codes, wide.codes)
     both = decode_video(model, first, 2, thresholds=-1e9, attention_policy=WindowAttention(window=16), **kwargs)
-    assert both.replay.all() and (both.kv_attended <= 16).all()
+    assert both.trace.replay.all() and (both.trace.kv_attended <= 16).all()
 
 
 def test_unknown_policy_or_knob_is_a_user_error():
