@@ -40,8 +40,8 @@ import torch
 
 from models.decoding.calibrate import Start
 from models.decoding.decode import decode_video
-from models.toyworld.world import ToyWorldConfig
 from models.toyworld.train import held_out_video, load_toy_checkpoint
+from models.toyworld.world import ToyWorldConfig
 
 ROWS = 2  # CFG: a conditional and an unconditional row
 # The goal: this share of the ideal speedup at this replay ratio and agreement or more.
@@ -132,7 +132,7 @@ def main() -> None:
         fast_time = seconds(key)
         replay = float(np.mean([r.replay_ratio for r in runs]))
         all_rows = float(np.mean([r.replay.all(axis=2).mean() for r in runs]))
-        agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense)]))
+        agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense, strict=True)]))
         psnr = _psnr(tokenizer, np.concatenate([r.codes[1:] for r in runs]),
                      np.concatenate([d.codes[1:] for d in dense]))  # MSE pooled over all videos
         speedup = dense_time / fast_time

@@ -21,8 +21,8 @@ import torch
 
 from models.decoding.calibrate import Start, calibrate_ratio
 from models.decoding.decode import decode_video
-from models.toyworld.world import ToyWorldConfig
 from models.toyworld.train import held_out_video, load_toy_checkpoint
+from models.toyworld.world import ToyWorldConfig
 
 CALIBRATION_OFFSET = 2000  # calibration videos are held-out indices far from the decoded ones
 

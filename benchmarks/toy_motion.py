@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
 
 from models.decoding.decode import decode_video
+from models.toyworld.train import (
+    HELDOUT_START,
+    class_tokens,
+    held_out_video,
+    load_toy_checkpoint,
+    sequences,
+    tokenise_videos,
+)
 from models.toyworld.world import ToyWorldConfig
-from models.toyworld.train import HELDOUT_START, class_tokens, held_out_video, load_toy_checkpoint, sequences, tokenise_videos
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ on a simulation worker too. Like `cosim.analysis.plots`, every function returns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -69,10 +69,9 @@ def unchanged_positions(codes: np.ndarray, trace: ReplayTrace) -> np.ndarray:
     spirit; TAS should be high there and low where the content changed.
     """
     codes = np.asarray(codes)
+    same = codes[1:] == codes[:-1]
     if codes.ndim == 4:  # [frames, rows, cols, D]: a position is unchanged if all D codes are
-        same = (codes[1:] == codes[:-1]).all(axis=-1)
-    else:
-        same = codes[1:] == codes[:-1]
+        same = same.all(axis=-1)
     return same[trace.frame - 1, trace.row, trace.col]
 
 
@@ -213,7 +212,7 @@ def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth
     figure = new_figure(10.0, 3.8)
     left, right = figure.subplots(1, 2)
     left.plot(x, [100 * p.token_agreement for p in points], "o-", color="#4c72b0")
-    for xi, p in zip(x, points):
+    for xi, p in zip(x, points, strict=True):
         left.annotate(p.label, (xi, 100 * p.token_agreement), textcoords="offset points", xytext=(4, 4),
                       fontsize="x-small")
     left.set_xlabel("replay ratio (% of layer-steps)")

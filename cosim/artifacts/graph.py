@@ -29,8 +29,9 @@ optionally ``via`` (``activation`` or ``kv_cache``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import networkx as nx
 
@@ -130,13 +131,17 @@ def load_graph(path: str | Path) -> nx.DiGraph:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(path, None, "compute-graph JSON", f"unreadable JSON ({error})", found_is_text=True) from None
     if not isinstance(document, dict) or "schema_version" not in document:
-        raise UserError(path, "schema_version", "a compute-graph document with a schema version", "none", found_is_text=True)
+        raise UserError(
+            path, "schema_version", "a compute-graph document with a schema version", "none", found_is_text=True
+        )
     if document["schema_version"] != SCHEMA_VERSION:
         raise UserError(path, "schema_version", f"{SCHEMA_VERSION}", document["schema_version"])
     try:
         graph = nx.node_link_graph(document["graph"], directed=True, edges="edges")
     except (KeyError, TypeError, nx.NetworkXError) as error:
-        raise UserError(path, "graph", "networkx node-link data", f"malformed data ({error})", found_is_text=True) from None
+        raise UserError(
+            path, "graph", "networkx node-link data", f"malformed data ({error})", found_is_text=True
+        ) from None
     validate_graph(graph, source=path)
     return graph
 

@@ -49,7 +49,7 @@ class DramSpec:
     requester_weights: tuple[tuple[str, int], ...] = tuple(DEFAULT_REQUESTER_WEIGHTS.items())
 
     @classmethod
-    def from_design(cls, design: Any, requester_weights: dict[str, int] | None = None) -> "DramSpec":
+    def from_design(cls, design: Any, requester_weights: dict[str, int] | None = None) -> DramSpec:
         """Figures of `design` (a validated ``cosim.hw.schema.Design``)."""
         bandwidth = Fraction(design.dram_effective_bytes_per_cycle).limit_denominator(1_000_000)
         weights = dict(DEFAULT_REQUESTER_WEIGHTS)

@@ -5,8 +5,8 @@ import json
 import networkx as nx
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import add_op, load_graph, node_cost, save_graph, totals
+from cosim.common.errors import UserError
 
 
 def tiny_graph() -> nx.DiGraph:

@@ -120,5 +120,5 @@ def test_bad_arbitration_weights_are_user_errors():
     assert DramSpec.from_design(design, {"kv": 3}).weight_of("kv_read") == 3
     with pytest.raises(UserError, match="dram_weights"):
         DramSpec.from_design(design, {"prefetch": 2})
-    with pytest.raises(UserError, match="dram_weights.kv"):
+    with pytest.raises(UserError, match=r"dram_weights\.kv"):
         DramSpec.from_design(design, {"kv": 0})
