@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -92,7 +94,7 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
     figure = new_figure(max(5.5, 1.1 * layers + 2.5), 3.8)
     axes = figure.add_subplot()
     width = 0.8 / len(groups)
-    handles = []
+    handles: list[Artist] = []
     for g, (name, mask) in enumerate(groups.items()):
         mask = np.asarray(mask, dtype=bool)
         colour = GROUP_COLOURS[g % len(GROUP_COLOURS)]
@@ -107,7 +109,8 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
         if data:
             parts = axes.violinplot(data, positions=positions, widths=width * 0.95, showextrema=False,
                                     showmedians=True)
-            for body in parts["bodies"]:
+            # matplotlib's stub types "bodies" as one Collection; it is a list of PolyCollection
+            for body in parts["bodies"]:  # type: ignore[attr-defined]
                 body.set_facecolor(colour)
                 body.set_edgecolor(colour)
                 body.set_alpha(0.55)
@@ -165,7 +168,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
     figure = new_figure(1.45 * frames + 1.2, 1.55 * rows + 0.7)
     cells = figure.subplots(rows, frames, squeeze=False)
     cmap = _replay_cmap()
-    image = None
+    image: AxesImage | None = None
     for f in range(frames):
         if video is not None:
             top = cells[0, f]
@@ -181,6 +184,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
         axes.set_yticks([])
         if f == 0:
             axes.set_ylabel("replay", fontsize="small")
+    assert image is not None, "a replay trace has at least one frame"
     which = "mean over layers" if layer is None else f"layer {layer}"
     figure.colorbar(image, ax=cells[-1, :].tolist(), label="replay (%)", shrink=0.9)
     figure.suptitle(title or f"Where replay happens: per token position ({which}; grey = not decoded)")
@@ -276,10 +280,10 @@ def drift_figure(per_frame: Mapping[str, Sequence[float]], ylabel: str, *, first
     figure = new_figure(7.0, 3.6)
     axes = figure.add_subplot()
     for i, (name, values) in enumerate(per_frame.items()):
-        values = np.asarray(values, dtype=np.float64)
+        series = np.asarray(values, dtype=np.float64)
         # viridis up to 0.85: its last yellows are hard to see on white
         colour = colormaps["viridis"](0.85 * i / max(len(per_frame) - 1, 1))
-        axes.plot(np.arange(first_frame, first_frame + len(values)), values, "o-", color=colour, label=name)
+        axes.plot(np.arange(first_frame, first_frame + len(series)), series, "o-", color=colour, label=name)
     axes.set_xlabel("frame")
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)

@@ -142,12 +142,14 @@ def load_graph(path: str | Path) -> nx.DiGraph:
         raise UserError(
             path, "graph", "networkx node-link data", f"malformed data ({error})", found_is_text=True
         ) from None
-    validate_graph(graph, source=path)
-    return graph
+    return validate_graph(graph, source=path)
 
 
-def validate_graph(graph: nx.DiGraph, source: str | Path) -> None:
-    """Check graph and node attributes; raise `UserError` on the first defect."""
+def validate_graph(graph: nx.Graph, source: str | Path) -> nx.DiGraph:
+    """Check graph and node attributes; raise `UserError` on the first defect.
+
+    Returns `graph` itself, now known to be directed (a node-link file may declare any kind of graph).
+    """
     if not isinstance(graph, nx.DiGraph):
         raise UserError(source, None, "a directed graph", type(graph).__name__, found_is_text=True)
     for key, kind in _GRAPH_ATTRS.items():
@@ -163,6 +165,7 @@ def validate_graph(graph: nx.DiGraph, source: str | Path) -> None:
             raise UserError(source, f"nodes[{name}].block", f"one of {', '.join(BLOCKS)}", attrs["block"])
     if not nx.is_directed_acyclic_graph(graph):
         raise UserError(source, "edges", "an acyclic graph", "a cycle", found_is_text=True)
+    return graph
 
 
 def _check_type(source: str | Path, key: str, value: Any, kind: type | tuple[type, ...]) -> None:
