@@ -94,7 +94,9 @@ def main() -> None:
           f"each step's fastest of {args.rounds} rounds")
 
     decode(model, videos[0], 2)  # warm-up
-    settings = {"dense": {}} | {(t, p): {"adaptive_ratio": t, "row_policy": p} for t in targets for p in policies}
+    # "dense", or (adaptive ratio, row policy) -> decode_video keyword arguments
+    settings: dict[str | tuple[float, str], dict[str, float | str]] = {"dense": {}}
+    settings |= {(t, p): {"adaptive_ratio": t, "row_policy": p} for t in targets for p in policies}
     fastest: dict = {}  # (setting, video) -> per-step minimum over the rounds
     results = {}
 
