@@ -14,11 +14,13 @@ one column does not fit, along the reduction), so every tile fits a slot.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+from cosim.hw.schema import Design
 
 PURPOSES = ("weights", "activations", "kv_cache", "replay_cache", "scores", "output")
 
@@ -50,12 +52,12 @@ class BufferSet:
         "replay_cache": "activations",
     }
 
-    def __init__(self, groups: dict[str, BufferGroup], buffers: list[tuple[str, str, str, int]]) -> None:
+    def __init__(self, groups: dict[str, BufferGroup], buffers: Sequence[tuple[str, str, str, int]]) -> None:
         self.groups = groups
         self.buffers = buffers  # (name, purpose, memory, bytes of all copies)
 
     @classmethod
-    def from_design(cls, design: Any) -> BufferSet:
+    def from_design(cls, design: Design) -> BufferSet:
         groups: dict[str, BufferGroup] = {}
         for purpose in PURPOSES:
             members = design.buffers_for(purpose)

@@ -23,6 +23,7 @@ from typing import Any
 import simpy
 
 from cosim.common.errors import UserError
+from cosim.hw.schema import Design
 from cosim.sim.clock import cycle_now
 
 REQUESTER_CLASSES = ("weights", "kv", "activations", "replay")
@@ -50,8 +51,8 @@ class DramSpec:
     requester_weights: tuple[tuple[str, int], ...] = tuple(DEFAULT_REQUESTER_WEIGHTS.items())
 
     @classmethod
-    def from_design(cls, design: Any, requester_weights: dict[str, int] | None = None) -> DramSpec:
-        """Figures of `design` (a validated ``cosim.hw.schema.Design``)."""
+    def from_design(cls, design: Design, requester_weights: dict[str, int] | None = None) -> DramSpec:
+        """Figures of the validated `design`."""
         bandwidth = Fraction(design.dram_effective_bytes_per_cycle).limit_denominator(1_000_000)
         weights = dict(DEFAULT_REQUESTER_WEIGHTS)
         for name, weight in (requester_weights or {}).items():
