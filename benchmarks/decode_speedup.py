@@ -91,7 +91,9 @@ def main() -> None:
           f"each step's fastest of {args.rounds} rounds")
 
     decode(model, videos[0], 2)  # warm-up
-    settings = {"dense": {}} | {(t, p): {"adaptive_ratio": t, "row_policy": p} for t in targets for p in policies}
+    # "dense", or (adaptive ratio, row policy) -> decode_video keyword arguments
+    settings: dict[str | tuple[float, str], dict[str, float | str]] = {"dense": {}}
+    settings |= {(t, p): {"adaptive_ratio": t, "row_policy": p} for t in targets for p in policies}
     fastest: dict = {}  # (setting, video) -> per-step minimum over the rounds
     results = {}
 
@@ -129,7 +131,7 @@ def main() -> None:
         fast_time = seconds(key)
         replay = float(np.mean([r.trace.replay_ratio() for r in runs]))
         all_rows = float(np.mean([r.trace.weights_skippable().mean() for r in runs]))
-        agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense)]))
+        agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense, strict=True)]))
         psnr = _psnr(tokenizer, np.concatenate([r.codes[1:] for r in runs]),
                      np.concatenate([d.codes[1:] for d in dense]))  # MSE pooled over all videos
         speedup = dense_time / fast_time

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 from cosim.analysis.energy import compute_energy
 from cosim.artifacts.graph import totals
-from cosim.hw import load_design
 from cosim.artifacts.replay_trace import ReplayTrace
-from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.hw import load_design
+from cosim.sim.simulator import simulate, simulate_dense
 
 
 def main() -> None:
@@ -55,8 +56,8 @@ def main() -> None:
         print(f"{'run':<22}{'wall s':>8}{'cpu s':>8}{'events':>10}{'events/s':>11}{'video s':>10}"
               f"{'ms/token':>10}{'energy J':>10}{'MLP share':>10}{'speedup':>9}{'% roofline':>11}")
         dense_cycles = None
-        runs = [("dense", lambda: simulate_dense(graph, trace, design))]
-        runs += [(f"fastcar-{p}", lambda p=p: simulate(graph, trace, design, policy=p))
+        runs = [("dense", partial(simulate_dense, graph, trace, design))]
+        runs += [(f"fastcar-{p}", partial(simulate, graph, trace, design, policy=p))
                  for p in ("static", "time_multiplexed", "drs")]
         for label, job in runs:
             wall, cpu = time.perf_counter(), time.process_time()

@@ -21,8 +21,15 @@ import numpy as np
 import torch
 
 from models.decoding.decode import decode_video
+from models.toyworld.train import (
+    HELDOUT_START,
+    class_tokens,
+    held_out_video,
+    load_toy_checkpoint,
+    sequences,
+    tokenise_videos,
+)
 from models.toyworld.world import ToyWorldConfig
-from models.toyworld.train import HELDOUT_START, class_tokens, held_out_video, load_toy_checkpoint, sequences, tokenise_videos
 
 
 def main() -> None:
@@ -55,7 +62,7 @@ def main() -> None:
         decoded = decode_video(model, truth[0], int(video.label)).codes
         frames, height, width = video.visible_masks.shape[0], *video.visible_masks.shape[2:]
         sprite = video.visible_masks.any(axis=1).reshape(frames, height // patch, patch, width // patch, patch)
-        sprite = sprite.any(axis=(2, 4))[1:]
+        sprite = np.any(sprite, axis=(2, 4))[1:]
         moved = truth[1:] != truth[:-1]
         correct = decoded[1:] == truth[1:]
         for name, where in (("sprite", moved & sprite), ("uncovered background", moved & ~sprite)):

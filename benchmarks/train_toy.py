@@ -21,9 +21,9 @@ import torch
 
 from models.config import get_preset
 from models.toyworld.tokenizer import fit_tokenizer
-from models.toyworld.world import generate_videos
 from models.toyworld.train import optimizer_for, train_step
 from models.toyworld.train_config import TrainConfig
+from models.toyworld.world import generate_videos
 from models.transformer import VideoTransformer
 
 

@@ -9,15 +9,15 @@ energies are scaled to a readable unit (s/ms/us, J/mJ/uJ) chosen from the data.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from cosim.common.atomic import atomic_write_bytes
 from cosim.analysis.energy import COMPONENTS, EnergyBreakdown
+from cosim.common.atomic import atomic_write_bytes
 from cosim.sim.result import BLOCK_CLASSES, SimResult
 
 Labelled = Sequence[tuple[str, SimResult]]
@@ -80,7 +80,7 @@ def utilisation_figure(runs: Labelled, window_steps: int = 32) -> Figure:
     axes = figure.subplots(len(runs), 1, squeeze=False)[:, 0]
     longest = max(r.latency_s for _, r in runs) or 1.0
     unit, scale = time_unit(longest)
-    for ax, (label, result) in zip(axes, runs):
+    for ax, (label, result) in zip(axes, runs, strict=True):
         cycles = result.step_cycles.astype(float)
         ends_s = np.cumsum(cycles) / (result.clock_mhz * 1e6)
         kernel = np.ones(max(1, min(window_steps, len(cycles))))
@@ -117,7 +117,7 @@ def energy_figure(runs: Sequence[tuple[str, EnergyBreakdown]]) -> Figure:
             values = np.array([getattr(e, attribute)[key] for _, e in runs]) / scale
             ax.bar(x, values, bottom=bottom, color=colours[key], label=key.replace("_", " "), width=0.65)
             bottom += values
-        for xi, total in zip(x, bottom):
+        for xi, total in zip(x, bottom, strict=True):
             text = f"{total:,.0f}" if total >= 1000 else f"{total:.3g}"
             ax.annotate(text, (xi, total), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
                         textcoords="offset points")

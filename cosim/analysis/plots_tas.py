@@ -13,12 +13,14 @@ on a simulation worker too. Like `cosim.analysis.plots`, every function returns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -69,10 +71,9 @@ def unchanged_positions(codes: np.ndarray, trace: ReplayTrace) -> np.ndarray:
     spirit; TAS should be high there and low where the content changed.
     """
     codes = np.asarray(codes)
+    same = codes[1:] == codes[:-1]
     if codes.ndim == 4:  # [frames, rows, cols, D]: a position is unchanged if all D codes are
-        same = (codes[1:] == codes[:-1]).all(axis=-1)
-    else:
-        same = codes[1:] == codes[:-1]
+        same = same.all(axis=-1)
     return same[trace.frame - 1, trace.row, trace.col]
 
 
@@ -93,7 +94,7 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
     figure = new_figure(max(5.5, 1.1 * layers + 2.5), 3.8)
     axes = figure.add_subplot()
     width = 0.8 / len(groups)
-    handles = []
+    handles: list[Artist] = []
     for g, (name, mask) in enumerate(groups.items()):
         mask = np.asarray(mask, dtype=bool)
         colour = GROUP_COLOURS[g % len(GROUP_COLOURS)]
@@ -108,7 +109,8 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
         if data:
             parts = axes.violinplot(data, positions=positions, widths=width * 0.95, showextrema=False,
                                     showmedians=True)
-            for body in parts["bodies"]:
+            # matplotlib's stub types "bodies" as one Collection; it is a list of PolyCollection
+            for body in parts["bodies"]:  # type: ignore[attr-defined]
                 body.set_facecolor(colour)
                 body.set_edgecolor(colour)
                 body.set_alpha(0.55)
@@ -166,7 +168,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
     figure = new_figure(1.45 * frames + 1.2, 1.55 * rows + 0.7)
     cells = figure.subplots(rows, frames, squeeze=False)
     cmap = _replay_cmap()
-    image = None
+    image: AxesImage | None = None
     for f in range(frames):
         if video is not None:
             top = cells[0, f]
@@ -182,6 +184,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
         axes.set_yticks([])
         if f == 0:
             axes.set_ylabel("replay", fontsize="small")
+    assert image is not None, "a replay trace has at least one frame"
     which = "mean over layers" if layer is None else f"layer {layer}"
     figure.colorbar(image, ax=cells[-1, :].tolist(), label="replay (%)", shrink=0.9)
     figure.suptitle(title or f"Where replay happens: per token position ({which}; grey = not decoded)")
@@ -213,7 +216,7 @@ def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth
     figure = new_figure(10.0, 3.8)
     left, right = figure.subplots(1, 2)
     left.plot(x, [100 * p.token_agreement for p in points], "o-", color="#4c72b0")
-    for xi, p in zip(x, points):
+    for xi, p in zip(x, points, strict=True):
         left.annotate(p.label, (xi, 100 * p.token_agreement), textcoords="offset points", xytext=(4, 4),
                       fontsize="x-small")
     left.set_xlabel("replay ratio (% of layer-steps)")
@@ -277,10 +280,10 @@ def drift_figure(per_frame: Mapping[str, Sequence[float]], ylabel: str, *, first
     figure = new_figure(7.0, 3.6)
     axes = figure.add_subplot()
     for i, (name, values) in enumerate(per_frame.items()):
-        values = np.asarray(values, dtype=np.float64)
+        series = np.asarray(values, dtype=np.float64)
         # viridis up to 0.85: its last yellows are hard to see on white
         colour = colormaps["viridis"](0.85 * i / max(len(per_frame) - 1, 1))
-        axes.plot(np.arange(first_frame, first_frame + len(values)), values, "o-", color=colour, label=name)
+        axes.plot(np.arange(first_frame, first_frame + len(series)), series, "o-", color=colour, label=name)
     axes.set_xlabel("frame")
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)

@@ -10,8 +10,9 @@ cycles with the run's clock. Process and thread names come as metadata events
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

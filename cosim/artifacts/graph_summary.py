@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 
 import networkx as nx
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import BLOCKS, node_cost, totals
+from cosim.common.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CostRow:
     kv_read_bytes: int
     kv_write_bytes: int
 
-    def same_costs(self, other: "CostRow") -> bool:
+    def same_costs(self, other: CostRow) -> bool:
         return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name != "label")
 
 
@@ -153,9 +153,9 @@ def render_summary(summary: GraphSummary) -> str:
         f"bytes at {bytes_per['weights']} B/weight, {bytes_per['activations']} B/activation, "
         f"{bytes_per['kv_cache']} B/KV element",
         "",
-        _table("block", summary.blocks + [summary.total]),
+        _table("block", [*summary.blocks, summary.total]),
         "",
-        _table("layer", summary.layers + [summary.per_kv_entry]),
+        _table("layer", [*summary.layers, summary.per_kv_entry]),
         "",
         f"MLP share of decoder-layer MACs: {summary.mlp_share_of_layer_macs:.1%}, "
         f"of decoder-layer weight bytes: {summary.mlp_share_of_layer_weight_bytes:.1%}",
@@ -167,11 +167,12 @@ def render_summary(summary: GraphSummary) -> str:
 
 
 def _table(first: str, rows: list[CostRow]) -> str:
-    header = [first] + [title for title, _, _ in _COLUMNS]
-    body = [[r.label] + [fmt(getattr(r, attr)) for _, attr, fmt in _COLUMNS] for r in rows]
-    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
+    header = [first, *(title for title, _, _ in _COLUMNS)]
+    body = [[r.label, *(fmt(getattr(r, attr)) for _, attr, fmt in _COLUMNS)] for r in rows]
+    lines = [header, *body]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
-    for line in [header] + body:
-        cells = [line[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(line[1:], widths[1:])]
+    for line in lines:
+        cells = [line[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(line[1:], widths[1:], strict=True)]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)

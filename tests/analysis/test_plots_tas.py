@@ -80,7 +80,9 @@ def test_figures_label_their_axes():
                                                      thresholds=[0.0, float("inf")])
     axes = distribution.axes[0]
     assert axes.get_xlabel() == "layer" and "TAS" in axes.get_ylabel()
-    assert [t.get_text() for t in axes.get_legend().get_texts()] == [
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == [
         "a (50 % of steps)", "b (50 % of steps)", "threshold (replay above)"]
     heat = plots_tas.replay_layer_frame_figure(trace)
     assert "(%)" in heat.axes[1].get_ylabel()  # the colour bar

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.common.errors import UserError
 
 
 def small_trace(**overrides):
