@@ -28,18 +28,6 @@ if TYPE_CHECKING:
 POLICIES = ("static", "time_multiplexed", "drs")
 
 
-def dense_baseline_trace(trace: ReplayTrace) -> ReplayTrace:
-    """`trace` without FastCar and without sparse attention: no replay, every KV entry attended."""
-    import numpy as np
-
-    from cosim.artifacts.replay_trace import ReplayTrace
-
-    meta = dict(trace.meta, thresholds=None, attention={"policy": "dense"}, dense_baseline=True)
-    return ReplayTrace(tas=trace.tas, replay=np.zeros_like(trace.replay), frame=trace.frame, row=trace.row,
-                       col=trace.col, kv_len=trace.kv_len,
-                       kv_attended=np.repeat(trace.kv_len[:, None], trace.num_layers, axis=1), meta=meta)
-
-
 def check_sparse_baseline(sparse: ReplayTrace, trace: ReplayTrace, source: str | Path) -> None:
     """A sparse-attention baseline must decode the same steps as `trace`, without replay."""
     import numpy as np
@@ -68,7 +56,8 @@ def simulate_runs(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *,
         if policy not in POLICIES:
             raise UserError(None, "--policy", f"one of {', '.join(POLICIES)}", policy)
     dense_policy = dense_policy or design.scheduling.policy
-    plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense_baseline_trace(trace), dense_policy)]
+    dense = trace.dense_baseline(full_attention=True)
+    plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense, dense_policy)]
     if sparse_trace is not None:
         plan.append(("sparse-attention", "sparse_attention", sparse_trace, dense_policy))
     plan += [(f"fastcar-{policy}", "fastcar", trace, policy) for policy in dict.fromkeys(policies)]

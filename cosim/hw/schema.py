@@ -28,15 +28,10 @@ from pydantic import (
 )
 
 from cosim.hw.issues import ConfigIssue, ConfigIssues, nested_issue
+from cosim.hw.precisions import MacPrecision, Precision
 from cosim.hw.yaml_document import YamlDocument
 
 # --------------------------------------------------------------------------- tables
-
-Precision = Literal["int4", "int8", "int16", "fp16", "bf16"]
-"""Number formats a design may store and compute in."""
-
-MacPrecision = Literal["int4", "int8", "int16", "fp16"]
-"""Precision classes with their own MAC cost (bf16 costs like fp16)."""
 
 BYTES_PER_ELEMENT: dict[str, float] = {"int4": 0.5, "int8": 1.0, "int16": 2.0, "fp16": 2.0, "bf16": 2.0}
 

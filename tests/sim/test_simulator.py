@@ -7,10 +7,11 @@ import pytest
 
 from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.sim.workload import Workload, dense_trace
+from cosim.sim.workload import Workload
 from cosim.artifacts.graph import add_op
 from cosim.hw.library import load_design
 from simulator_graphs import first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
+from workload_totals import expected_dram_bytes
 
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, 12288-byte weight tiles.
 BYTES_PER_CYCLE, LATENCY = 48, 20
@@ -168,7 +169,7 @@ def test_latency_never_beats_the_roofline(results_7b):
 
 
 def test_bytes_moved_equal_the_workload(results_7b):
-    expected = Workload(GRAPH_7B, TRACE, kv260()).expected_dram_bytes()
+    expected = expected_dram_bytes(Workload(GRAPH_7B, TRACE, kv260()))
     for result in results_7b.values():
         moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
         wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
@@ -215,7 +216,7 @@ def test_all_dense_decisions_equal_the_dense_baseline():
     design = kv260()
     never = synthetic_trace(num_layers=LAYERS, layer_rates=0.0, frames=3, frame_rows=2, frame_cols=4)
     assert same(simulate(GRAPH_7B, never, design), simulate_dense(GRAPH_7B, TRACE, design))
-    assert not dense_trace(TRACE).replay.any()
+    assert not TRACE.dense_baseline(full_attention=False).replay.any()
 
 
 def test_replay_removes_mlp_weight_traffic():
@@ -245,7 +246,7 @@ def test_drs_mispredictions_waste_bytes_and_are_counted():
     drs = result.drs
     assert drs["prefetch_predictions_used"] > 0 and drs["prefetch_mispredicted"] > 0
     assert result.dram_bytes_unrounded["read"]["weights_prefetch_wasted"] == drs["prefetch_wasted_bytes"] > 0
-    expected = Workload(graph, trace, design).expected_dram_bytes()
+    expected = expected_dram_bytes(Workload(graph, trace, design))
     assert result.dram_bytes_unrounded["read"]["weights"] == expected[("read", "weights")]
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
     # wasted bytes are the MLP decision's; the useful ones count for the op they were loaded for, as under static
@@ -287,7 +288,7 @@ def test_drs_when_no_weights_follow_the_last_layer(hidden, mlp_hidden, sampling,
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
     moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
     wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
-    assert moved == Workload(graph, trace, design).expected_dram_bytes()
+    assert moved == expected_dram_bytes(Workload(graph, trace, design))
     assert wasted == result.drs["prefetch_wasted_bytes"]
 
 
