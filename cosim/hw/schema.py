@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,6 +29,9 @@ from pydantic import (
 
 from cosim.hw.issues import ConfigIssue, ConfigIssues, nested_issue
 from cosim.hw.precisions import MacPrecision, Precision
+from cosim.hw.registered import Registered
+from cosim.sim.policies import POLICIES
+from cosim.sim.policies.base import policy_summaries, split_rules_text
 from cosim.hw.yaml_document import YamlDocument
 
 # --------------------------------------------------------------------------- tables
@@ -382,21 +385,17 @@ class StaticSplit(StrictModel):
 class Scheduling(StrictModel):
     """How the matrix arrays are shared between attention and MLP work."""
 
-    policy: Literal["static", "time_multiplexed", "drs"] = Field(
-        description="static: fixed split; time_multiplexed: all arrays on one op at a time; "
-        "drs: dynamic resource scheduling driven by TAS replay decisions (the DRS design in docs/)."
-    )
-    static_split: StaticSplit | None = Field(
-        None, description="Required for static and drs; not allowed for time_multiplexed."
-    )
+    policy: Annotated[str, Registered(POLICIES)] = Field(description=policy_summaries() + ".")
+    static_split: StaticSplit | None = Field(None, description=split_rules_text())
 
     @model_validator(mode="after")
     def _check_split(self) -> "Scheduling":
-        if self.policy in ("static", "drs") and self.static_split is None:
+        rule = POLICIES.get(self.policy).static_split
+        if rule == "required" and self.static_split is None:
             raise nested_issue("static_split", f"a static_split for policy '{self.policy}'", "nothing",
                                found_is_text=True)
-        if self.policy == "time_multiplexed" and self.static_split is not None:
-            raise nested_issue("static_split", "no static_split for policy 'time_multiplexed'",
+        if rule == "forbidden" and self.static_split is not None:
+            raise nested_issue("static_split", f"no static_split for policy '{self.policy}'",
                                self.static_split.model_dump())
         return self
 
