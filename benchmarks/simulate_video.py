@@ -17,6 +17,7 @@ from cosim.analysis.energy import compute_energy
 from cosim.artifacts.graph import totals
 from cosim.hw import load_design
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.sim.policies import POLICIES
 from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
 
@@ -57,7 +58,7 @@ def main() -> None:
         dense_cycles = None
         runs = [("dense", lambda: simulate_dense(graph, trace, design))]
         runs += [(f"fastcar-{p}", lambda p=p: simulate(graph, trace, design, policy=p))
-                 for p in ("static", "time_multiplexed", "drs")]
+                 for p in POLICIES]
         for label, job in runs:
             wall, cpu = time.perf_counter(), time.process_time()
             result = job()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cosim.cli import main
+from cosim.sim.policies import POLICIES
 from cosim.artifacts.graph import add_op, save_graph
 from cosim.artifacts.synthetic_trace import synthetic_trace
 
@@ -102,10 +103,10 @@ def test_simulate_writes_the_report(inputs, tmp_path, capsys):
                    "-o", str(out), "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
-    for label in ("dense", "fastcar-static", "fastcar-time_multiplexed", "fastcar-drs"):
+    for label in ("dense", *(f"fastcar-{policy}" for policy in POLICIES)):
         assert label in printed
     report = json.loads((out / "report.json").read_text())
-    assert set(report["runs"]) == {"dense", "fastcar-static", "fastcar-time_multiplexed", "fastcar-drs"}
+    assert set(report["runs"]) == {"dense", *(f"fastcar-{policy}" for policy in POLICIES)}
     dense = report["runs"]["dense"]
     assert dense["replay_ratio"] == 0.0 and dense["speedup_over_dense"] == 1.0
     for run in report["runs"].values():

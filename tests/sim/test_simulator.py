@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cosim.sim.policies import POLICIES
 from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.sim.workload import Workload
@@ -159,7 +160,7 @@ def same(a, b) -> bool:
 def results_7b():
     design = kv260()
     return {policy: simulate(GRAPH_7B, TRACE, design, policy=policy)
-            for policy in ("static", "time_multiplexed", "drs")}
+            for policy in POLICIES}
 
 
 def test_latency_never_beats_the_roofline(results_7b):
@@ -202,7 +203,7 @@ def test_same_inputs_same_cycles(results_7b):
     assert same(again, results_7b["drs"])
 
 
-@pytest.mark.parametrize("policy", ["static", "time_multiplexed", "drs"])
+@pytest.mark.parametrize("policy", POLICIES.names())
 def test_memoised_equals_plain_and_fast_path_equals_step_by_step(results_7b, policy):
     design = kv260()
     plain = simulate(GRAPH_7B, TRACE, design, policy=policy, memoize=False)
