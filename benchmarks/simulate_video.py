@@ -17,6 +17,7 @@ from functools import partial
 from cosim.analysis.energy import compute_energy
 from cosim.artifacts.graph import totals
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.sim.policies import POLICIES
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw import load_design
 from cosim.sim.simulator import simulate, simulate_dense
@@ -58,7 +59,7 @@ def main() -> None:
         dense_cycles = None
         runs = [("dense", partial(simulate_dense, graph, trace, design))]
         runs += [(f"fastcar-{p}", partial(simulate, graph, trace, design, policy=p))
-                 for p in ("static", "time_multiplexed", "drs")]
+                 for p in POLICIES]
         for label, job in runs:
             wall, cpu = time.perf_counter(), time.process_time()
             result = job()

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosim.common.atomic import atomic_write_text
-from cosim.analysis.comparison import POLICIES
+from cosim.sim.policies import POLICIES
 from cosim.common.errors import UserError
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class RunSettings:
     checkpoint: Path | None = None  # None: the shipped models/toyworld/checkpoints/toyworld.pt
     design: str = "kv260-fastcar"
     models: tuple[str, ...] = DEFAULT_MODELS
-    policies: tuple[str, ...] = POLICIES
+    policies: tuple[str, ...] = field(default_factory=POLICIES.names)  # every registered policy
     frames: int | None = None  # None: the model's frames (8)
     video: int = 0  # held-out toy video giving the first frame and class
     seed: int = 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from cosim.common.errors import UserError
+from cosim.sim.policies import POLICIES
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -23,21 +24,8 @@ if TYPE_CHECKING:
     from cosim.artifacts.replay_trace import ReplayTrace
     from cosim.analysis.report import Run
 
-# The CLI imports this module to list the policies, so numpy, the simulator and the
-# report are imported inside the functions that use them.
-POLICIES = ("static", "time_multiplexed", "drs")
-
-
-def dense_baseline_trace(trace: ReplayTrace) -> ReplayTrace:
-    """`trace` without FastCar and without sparse attention: no replay, every KV entry attended."""
-    import numpy as np
-
-    from cosim.artifacts.replay_trace import ReplayTrace
-
-    meta = dict(trace.meta, thresholds=None, attention={"policy": "dense"}, dense_baseline=True)
-    return ReplayTrace(tas=trace.tas, replay=np.zeros_like(trace.replay), frame=trace.frame, row=trace.row,
-                       col=trace.col, kv_len=trace.kv_len,
-                       kv_attended=np.repeat(trace.kv_len[:, None], trace.num_layers, axis=1), meta=meta)
+# The CLI imports this module, so numpy, the simulator and the report are imported inside
+# the functions that use them.
 
 
 def check_sparse_baseline(sparse: ReplayTrace, trace: ReplayTrace, source: str | Path) -> None:
@@ -56,19 +44,22 @@ def check_sparse_baseline(sparse: ReplayTrace, trace: ReplayTrace, source: str |
 
 
 def simulate_runs(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *,
-                  policies: Sequence[str] = POLICIES, dense_policy: str | None = None,
+                  policies: Sequence[str] | None = None, dense_policy: str | None = None,
                   sparse_trace: ReplayTrace | None = None, progress: bool = True) -> list[Run]:
-    """Simulate the dense baseline, FastCar under each of `policies` and the sparse baseline."""
+    """Simulate the dense baseline, FastCar under each of `policies` (default: every registered one) and the
+    sparse baseline."""
     from tqdm import tqdm
 
     from cosim.analysis.report import Run
     from cosim.sim.simulator import simulate
 
+    policies = POLICIES.names() if policies is None else policies
     for policy in policies:
         if policy not in POLICIES:
-            raise UserError(None, "--policy", f"one of {', '.join(POLICIES)}", policy)
+            raise UserError(None, "--policy", f"one of {', '.join(POLICIES.names())}", policy)
     dense_policy = dense_policy or design.scheduling.policy
-    plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense_baseline_trace(trace), dense_policy)]
+    dense = trace.dense_baseline(full_attention=True)
+    plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense, dense_policy)]
     if sparse_trace is not None:
         plan.append(("sparse-attention", "sparse_attention", sparse_trace, dense_policy))
     plan += [(f"fastcar-{policy}", "fastcar", trace, policy) for policy in dict.fromkeys(policies)]

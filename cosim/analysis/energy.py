@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cosim.hw.precisions import MAC_PRECISIONS
 from cosim.hw.schema import Design, mac_precision
 from cosim.sim.result import BLOCK_CLASSES, DRAM_CATEGORIES, SimResult
 
@@ -100,7 +101,7 @@ def energy_table(design: Design) -> dict[str, float]:
     """The per-action energies used for `design`, defaults resolved (pJ, pJ/bit, mW, W)."""
     table = design.energy
     return {
-        **{f"mac_{p}_pj": table.mac_pj(p) for p in ("int4", "int8", "int16", "fp16")},
+        **{f"mac_{p}_pj": table.mac_pj(p) for p in MAC_PRECISIONS},
         "vector_op_pj": table.mac_pj(vector_precision(design)),
         "bram_pj_per_bit": table.bram_pj_per_bit,
         "uram_pj_per_bit": table.uram_pj_per_bit,

@@ -106,16 +106,21 @@ class ReplayTrace:
         """(S, L) True where every row replayed, so the MLP weights need not be read."""
         return self.replay.all(axis=2)
 
-    def frame_replay_ratio(self) -> np.ndarray:
-        """Replay ratio per generated frame index, shape (frames,), NaN for absent frames."""
-        frames = int(self.meta["frames"])
-        ratio = np.full(frames, np.nan)
-        per_step = self.replay.mean(axis=(1, 2))
-        for f in np.unique(self.frame):
-            ratio[f] = per_step[self.frame == f].mean()
-        return ratio
-
     # -- transformations ---------------------------------------------------------------
+    def dense_baseline(self, *, full_attention: bool) -> "ReplayTrace":
+        """The same video without FastCar: every replay decision false.
+
+        `full_attention` also drops sparse attention (every KV entry attended, as the
+        comparison's ``dense`` run); otherwise the attended KV lengths stay as decoded.
+        """
+        meta, kv_attended = dict(self.meta), self.kv_attended
+        if full_attention:
+            meta.update(thresholds=None, attention={"policy": "dense"})
+            kv_attended = np.repeat(self.kv_len[:, None], self.num_layers, axis=1)
+        meta["dense_baseline"] = True
+        return ReplayTrace(tas=self.tas, replay=np.zeros_like(self.replay), frame=self.frame, row=self.row,
+                           col=self.col, kv_len=self.kv_len, kv_attended=kv_attended, meta=meta)
+
     def map_to_layers(self, num_layers: int) -> "ReplayTrace":
         """Map decisions onto a model with `num_layers` layers by relative depth.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.analysis.comparison import POLICIES
+from cosim.sim.policies import POLICIES
 
 NAME = "run"
 HELP = "end to end: decode with FastCar, trace, simulate on the edge design, report (to out/run/)"
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="comma list of model presets to trace and simulate (default: %(default)s)")
     parser.add_argument("--policy", action="append", choices=POLICIES,
-                        help="scheduling policy for the FastCar runs; repeat for several (default: all three)")
+                        help="scheduling policy for the FastCar runs; repeat for several (default: every registered policy)")
     parser.add_argument("--checkpoint", default=None, help="toy-world checkpoint (default: the shipped one)")
     parser.add_argument("--frames", type=int, default=None, help="frames per video, the first one given (default: 8)")
     parser.add_argument("--video", type=int, default=defaults.video,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cosim.sim.policies import POLICIES
+
 NAME = "simulate"
 HELP = "simulate a compute graph with a replay trace on a design: dense vs FastCar per policy, report to OUT/"
 
@@ -17,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ReplayTrace .npz (from a decode run or the synthetic generator)")
     parser.add_argument("--design", required=True,
                         help="design YAML file or shipped design name (e.g. kv260-fastcar)")
-    parser.add_argument("--policy", action="append", choices=("static", "time_multiplexed", "drs"),
-                        help="scheduling policy for the FastCar runs; repeat for several (default: all three)")
-    parser.add_argument("--dense-policy", choices=("static", "time_multiplexed", "drs"), default=None,
+    parser.add_argument("--policy", action="append", choices=POLICIES,
+                        help="scheduling policy for the FastCar runs; repeat for several (default: every registered policy)")
+    parser.add_argument("--dense-policy", choices=POLICIES, default=None,
                         help="policy of the dense and sparse-attention baselines (default: the design's own)")
     parser.add_argument("--sparse-trace", default=None,
                         help="ReplayTrace of a sparse-attention decode without FastCar, simulated as a baseline")
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.analysis.comparison import POLICIES, check_sparse_baseline, simulate_runs
+    from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
     from cosim.common.errors import UserError
     from cosim.artifacts.graph import load_graph
     from cosim.hw import load_design
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                         trace.num_layers)
     if sparse is not None:
         check_sparse_baseline(sparse, trace, args.sparse_trace)
-    runs = simulate_runs(graph, trace, design, policies=args.policy or POLICIES, dense_policy=args.dense_policy,
+    runs = simulate_runs(graph, trace, design, policies=args.policy, dense_policy=args.dense_policy,
                          sparse_trace=sparse, progress=not args.no_progress)
     inputs = {"graph": str(args.graph), "trace": str(args.trace), "design": str(args.design),
               "sparse_trace": args.sparse_trace, "trace_meta": trace.meta}

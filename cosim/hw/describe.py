@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 
 from cosim.common.errors import UserError, describe
 from cosim.hw.issues import KeyPath
+from cosim.hw.registered import Registered
 from cosim.hw.yaml_document import YamlDocument
 
 
@@ -63,10 +64,18 @@ def describe_constraints(field: FieldInfo) -> str:
     return " and ".join(parts)
 
 
+def describe_field_type(field: FieldInfo) -> str:
+    """`describe_type` of the field, or the registered names of a `Registered` field."""
+    for item in field.metadata:
+        if isinstance(item, Registered):
+            return item.describe()
+    return describe_type(field.annotation)
+
+
 def describe_field(field: FieldInfo) -> str:
     """Type and constraints of a field: 'an integer >= 1'."""
     constraints = describe_constraints(field)
-    text = describe_type(field.annotation)
+    text = describe_field_type(field)
     return f"{text} {constraints}" if constraints else text
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -32,15 +32,13 @@ from cosim.hw.components import REQUIRED_PURPOSES, Buffer, DramConfig, Engines
 from cosim.hw.device_schema import Device, OffChipMemory
 from cosim.hw.issues import ConfigIssue, ConfigIssues, nested_issue
 from cosim.hw.strict import StrictModel, quoted
+from cosim.hw.precisions import MacPrecision, Precision
+from cosim.hw.registered import Registered
+from cosim.sim.policies import POLICIES
+from cosim.sim.policies.base import policy_summaries, split_rules_text
 from cosim.hw.yaml_document import YamlDocument
 
 # --------------------------------------------------------------------------- tables
-
-Precision = Literal["int4", "int8", "int16", "fp16", "bf16"]
-"""Number formats a design may store and compute in."""
-
-MacPrecision = Literal["int4", "int8", "int16", "fp16"]
-"""Precision classes with their own MAC cost (bf16 costs like fp16)."""
 
 BYTES_PER_ELEMENT: dict[str, float] = {"int4": 0.5, "int8": 1.0, "int16": 2.0, "fp16": 2.0, "bf16": 2.0}
 
@@ -108,21 +106,17 @@ class StaticSplit(StrictModel):
 class Scheduling(StrictModel):
     """How the matrix arrays are shared between attention and MLP work."""
 
-    policy: Literal["static", "time_multiplexed", "drs"] = Field(
-        description="static: fixed split; time_multiplexed: all arrays on one op at a time; "
-        "drs: dynamic resource scheduling driven by TAS replay decisions (the DRS design in docs/)."
-    )
-    static_split: StaticSplit | None = Field(
-        None, description="Required for static and drs; not allowed for time_multiplexed."
-    )
+    policy: Annotated[str, Registered(POLICIES)] = Field(description=policy_summaries() + ".")
+    static_split: StaticSplit | None = Field(None, description=split_rules_text())
 
     @model_validator(mode="after")
     def _check_split(self) -> "Scheduling":
-        if self.policy in ("static", "drs") and self.static_split is None:
+        rule = POLICIES.get(self.policy).static_split
+        if rule == "required" and self.static_split is None:
             raise nested_issue("static_split", f"a static_split for policy '{self.policy}'", "nothing",
                                found_is_text=True)
-        if self.policy == "time_multiplexed" and self.static_split is not None:
-            raise nested_issue("static_split", "no static_split for policy 'time_multiplexed'",
+        if rule == "forbidden" and self.static_split is not None:
+            raise nested_issue("static_split", f"no static_split for policy '{self.policy}'",
                                self.static_split.model_dump())
         return self
 

@@ -16,8 +16,8 @@ epilogue    ops after the last layer (final norm, LM head, depth transformer, sa
 =========== ==================================================================
 
 Segment *templates* (the ops of one segment kind of one layer) are shared by all layers
-with the same shapes, and a segment instance is the template plus one small integer
-parameter (the attended KV length for ``core``, the number of computing rows for
+with the same shapes, and a segment instance is the template plus a small `SegmentParam`
+(the attended KV length and the TAS flag for ``core``, the number of computing rows for
 ``mlp``), held in numpy arrays of shape (steps, segments per step). `OpWork` objects,
 sized in bytes, MACs and cycles-relevant dimensions for the design's precisions, are built
 only for the distinct (template, parameter) pairs -- a few thousand for a whole video.
@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -47,7 +47,9 @@ from cosim.artifacts.graph import ops_in_order
 from cosim.hw.schema import mac_precision
 from cosim.artifacts.replay_trace import ReplayTrace
 
-SEGMENT_KINDS = ("prologue", "pre", "core", "post", "mlp", "epilogue")
+if TYPE_CHECKING:
+    from cosim.hw.schema import Design
+
 SEGMENT_BLOCK = {"prologue": "other", "pre": "attention", "core": "attention", "post": "attention", "mlp": "mlp",
                  "epilogue": "other"}
 LAYER_SEGMENTS = ("pre", "core", "post", "mlp")
@@ -56,6 +58,15 @@ MATRIX_KINDS = frozenset({"linear", "attention_score", "attention_value", "head"
 
 # TAS flag of a core segment instance.
 TAS_NONE, TAS_FROM_STREAM, TAS_READS_KEY = 0, 1, 2
+
+
+
+class SegmentParam(NamedTuple):
+    """What sizes one instance of a segment template (with the template id, the key of its sized ops)."""
+
+    size: int  # attended KV entries (core), computing rows (mlp), KV length (other templates scaling with it), or 0
+    tas_flag: int = TAS_NONE  # core only: how the TAS op gets its previous-frame key
+
 
 _COEFFS = ("macs", "flops", "act_read_elems", "act_write_elems", "kv_read_elems")
 
@@ -147,7 +158,7 @@ class Sizing:
     has_scores_buffer: bool
 
     @classmethod
-    def from_design(cls, design: Any) -> "Sizing":
+    def from_design(cls, design: Design) -> "Sizing":
         p = design.precision
         act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
@@ -180,7 +191,7 @@ def _generic_name(module: str, layer: int) -> str:
 class Workload:
     """All decode steps of a trace as segment instances over shared templates."""
 
-    def __init__(self, graph: nx.DiGraph, trace: ReplayTrace, design: Any) -> None:
+    def __init__(self, graph: nx.DiGraph, trace: ReplayTrace, design: Design) -> None:
         if graph.graph.get("phase", "decode") != "decode":
             raise UserError(None, "graph.phase", "a decode-step graph", graph.graph.get("phase"))
         num_layers = int(graph.graph["num_layers"])
@@ -215,8 +226,6 @@ class Workload:
             self.segment_layer.append(layer)
             seq_template.append(intern(template))
         self.segment_template = np.asarray(seq_template, dtype=np.int64)
-        self.uniform_layers = len({tuple(seq_template[i] for i, l in enumerate(self.segment_layer) if l == layer)
-                                   for layer in range(num_layers)}) <= 1
 
         replay = trace.replay
         self.n_compute = (self.rows - replay.sum(axis=2)).astype(np.int64)  # (S, L)
@@ -226,8 +235,8 @@ class Workload:
         sparse = self.kv_attended < self.kv_len[:, None]
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()
-        self.params = self._instance_parameters()
-        self._ops_cache: dict[tuple[int, int], list[OpWork]] = {}
+        self.param_size, self.param_tas = self._instance_parameters()
+        self._ops_cache: dict[tuple[int, SegmentParam], list[OpWork]] = {}
 
     # -- instance parameters -----------------------------------------------------------
     def _previous_frame_prediction(self) -> tuple[np.ndarray, np.ndarray]:
@@ -245,54 +254,36 @@ class Workload:
             known[s[same]] = True
         return predicted, known
 
-    def _instance_parameters(self) -> np.ndarray:
-        """int64 (S, segments per step): the parameter of each segment instance."""
-        params = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int64)
+    def _instance_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """int64 (S, segments per step) each: the `SegmentParam` fields of every segment instance."""
+        size = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int64)
+        tas = np.zeros_like(size)
         for q, (kind, layer) in enumerate(zip(self.segment_kind, self.segment_layer)):
             template = self.templates[self.segment_template[q]]
             if kind == "core":
-                params[:, q] = self.kv_attended[:, layer] * 4 + self.tas_flag[:, layer]
+                size[:, q] = self.kv_attended[:, layer]
+                tas[:, q] = self.tas_flag[:, layer]
             elif kind == "mlp":
-                params[:, q] = self.n_compute[:, layer]
+                size[:, q] = self.n_compute[:, layer]
             elif template.scales_with_kv:
-                params[:, q] = self.kv_len
-        return params
+                size[:, q] = self.kv_len
+        return size, tas
 
     # -- sizing ------------------------------------------------------------------------
-    def ops(self, template_id: int, param: int) -> list[OpWork]:
+    def instance_param(self, step: int, q: int) -> SegmentParam:
+        return SegmentParam(int(self.param_size[step, q]), int(self.param_tas[step, q]))
+
+    def instance_ops(self, step: int, q: int) -> list[OpWork]:
+        """The sized ops of segment `q` of decode step `step`."""
+        return self.ops(int(self.segment_template[q]), self.instance_param(step, q))
+
+    def ops(self, template_id: int, param: SegmentParam) -> list[OpWork]:
         """The sized ops of one segment instance (cached per distinct (template, parameter))."""
         key = (template_id, param)
         if key not in self._ops_cache:
             self._ops_cache[key] = _size_segment(self.templates[template_id], param, self.rows, self.hidden,
                                                  self.sizing)
         return self._ops_cache[key]
-
-    def distinct_instances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(template ids, parameters, counts) of the distinct segment instances of the video."""
-        templates = np.broadcast_to(self.segment_template, self.params.shape).ravel()
-        pairs = np.stack([templates, self.params.ravel()], axis=1)
-        unique, counts = np.unique(pairs, axis=0, return_counts=True)
-        return unique[:, 0], unique[:, 1], counts
-
-    def expected_dram_bytes(self) -> dict[tuple[str, str], int]:
-        """Payload bytes of every DRAM category the whole video must move (before bursts)."""
-        totals: dict[tuple[str, str], int] = {}
-        for template_id, param, count in zip(*self.distinct_instances()):
-            for op in self.ops(int(template_id), int(param)):
-                for direction, parts in (("read", op.loads), ("write", op.stores)):
-                    for category, nbytes in parts:
-                        if not nbytes:
-                            continue
-                        totals[(direction, category)] = totals.get((direction, category), 0) + int(count) * nbytes
-                if op.streamed:
-                    category = "weights" if op.streamed == "weights" else "kv_read"
-                    key = ("read", category)
-                    totals[key] = totals.get(key, 0) + int(count) * op.streamed_bytes * op.instances
-        return totals
-
-    def total_macs(self) -> int:
-        return int(sum(int(c) * sum(op.macs for op in self.ops(int(t), int(p)))
-                       for t, p, c in zip(*self.distinct_instances())))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -304,13 +295,6 @@ class Workload:
             "graph_model": self.graph_model,
             "trace_source": self.trace.meta.get("source"),
         }
-
-
-def dense_trace(trace: ReplayTrace) -> ReplayTrace:
-    """The same video with every replay decision false: the dense baseline of a workload."""
-    meta = dict(trace.meta, dense_baseline=True)
-    return ReplayTrace(tas=trace.tas, replay=np.zeros_like(trace.replay), frame=trace.frame, row=trace.row,
-                       col=trace.col, kv_len=trace.kv_len, kv_attended=trace.kv_attended, meta=meta)
 
 
 # --------------------------------------------------------------------------- graph -> templates
@@ -433,14 +417,15 @@ def _fixed(**values: int) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- sizing
 
 
-def _size_segment(template: SegmentTemplate, param: int, rows: int, hidden: int, sizing: Sizing) -> list[OpWork]:
+def _size_segment(template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int,
+                  sizing: Sizing) -> list[OpWork]:
     """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped."""
     kind = template.kind
-    kv, tas_flag, computing = param, TAS_FROM_STREAM, rows
+    kv, tas_flag, computing = param.size, TAS_FROM_STREAM, rows
     if kind == "core":
-        kv, tas_flag = divmod(param, 4)
+        tas_flag = param.tas_flag
     elif kind == "mlp":
-        computing = param
+        computing = param.size
     replaying = rows - computing
 
     keep: list[int] = []

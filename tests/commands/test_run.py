@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cosim.cli import main
-from cosim.analysis.comparison import dense_baseline_trace
+from cosim.sim.policies import POLICIES
 from cosim.artifacts.graph import add_op, save_graph
 from cosim.artifacts.synthetic_trace import synthetic_trace
 
@@ -90,7 +90,7 @@ def test_sparse_baseline_with_replays_is_refused(inputs, tmp_path, capsys):
 def test_dense_baseline_trace_reads_everything_and_replays_nothing():
     trace = small_trace()
     trace.kv_attended[:] = 2
-    dense = dense_baseline_trace(trace)
+    dense = trace.dense_baseline(full_attention=True)
     assert not dense.replay.any()
     assert (dense.kv_attended == trace.kv_len[:, None]).all()
     assert dense.meta["attention"] == {"policy": "dense"} and dense.meta["thresholds"] is None
@@ -103,10 +103,10 @@ def test_simulate_writes_the_report(inputs, tmp_path, capsys):
                    "-o", str(out), "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
-    for label in ("dense", "fastcar-static", "fastcar-time_multiplexed", "fastcar-drs"):
+    for label in ("dense", *(f"fastcar-{policy}" for policy in POLICIES)):
         assert label in printed
     report = json.loads((out / "report.json").read_text())
-    assert set(report["runs"]) == {"dense", "fastcar-static", "fastcar-time_multiplexed", "fastcar-drs"}
+    assert set(report["runs"]) == {"dense", *(f"fastcar-{policy}" for policy in POLICIES)}
     dense = report["runs"]["dense"]
     assert dense["replay_ratio"] == 0.0 and dense["speedup_over_dense"] == 1.0
     for run in report["runs"].values():
@@ -117,7 +117,7 @@ def test_simulate_writes_the_report(inputs, tmp_path, capsys):
 
 def test_sparse_attention_baseline(inputs, tmp_path, capsys):
     graph, trace = inputs
-    sparse = dense_baseline_trace(small_trace())
+    sparse = small_trace().dense_baseline(full_attention=True)
     sparse.kv_attended[:] = np.minimum(sparse.kv_attended, 3)  # a 3-entry window
     sparse_path = sparse.save(tmp_path / "sparse.npz")
     out = tmp_path / "out"

@@ -5,12 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cosim.sim.policies import POLICIES
 from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.sim.workload import Workload, dense_trace
+from cosim.sim.workload import Workload
 from cosim.artifacts.graph import add_op
 from cosim.hw.library import load_design
 from simulator_graphs import first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
+from workload_totals import expected_dram_bytes
 
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, 12288-byte weight tiles.
 BYTES_PER_CYCLE, LATENCY = 48, 20
@@ -158,7 +160,7 @@ def same(a, b) -> bool:
 def results_7b():
     design = kv260()
     return {policy: simulate(GRAPH_7B, TRACE, design, policy=policy)
-            for policy in ("static", "time_multiplexed", "drs")}
+            for policy in POLICIES}
 
 
 def test_latency_never_beats_the_roofline(results_7b):
@@ -168,7 +170,7 @@ def test_latency_never_beats_the_roofline(results_7b):
 
 
 def test_bytes_moved_equal_the_workload(results_7b):
-    expected = Workload(GRAPH_7B, TRACE, kv260()).expected_dram_bytes()
+    expected = expected_dram_bytes(Workload(GRAPH_7B, TRACE, kv260()))
     for result in results_7b.values():
         moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
         wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
@@ -201,7 +203,7 @@ def test_same_inputs_same_cycles(results_7b):
     assert same(again, results_7b["drs"])
 
 
-@pytest.mark.parametrize("policy", ["static", "time_multiplexed", "drs"])
+@pytest.mark.parametrize("policy", POLICIES.names())
 def test_memoised_equals_plain_and_fast_path_equals_step_by_step(results_7b, policy):
     design = kv260()
     plain = simulate(GRAPH_7B, TRACE, design, policy=policy, memoize=False)
@@ -215,7 +217,7 @@ def test_all_dense_decisions_equal_the_dense_baseline():
     design = kv260()
     never = synthetic_trace(num_layers=LAYERS, layer_rates=0.0, frames=3, frame_rows=2, frame_cols=4)
     assert same(simulate(GRAPH_7B, never, design), simulate_dense(GRAPH_7B, TRACE, design))
-    assert not dense_trace(TRACE).replay.any()
+    assert not TRACE.dense_baseline(full_attention=False).replay.any()
 
 
 def test_replay_removes_mlp_weight_traffic():
@@ -245,7 +247,7 @@ def test_drs_mispredictions_waste_bytes_and_are_counted():
     drs = result.drs
     assert drs["prefetch_predictions_used"] > 0 and drs["prefetch_mispredicted"] > 0
     assert result.dram_bytes_unrounded["read"]["weights_prefetch_wasted"] == drs["prefetch_wasted_bytes"] > 0
-    expected = Workload(graph, trace, design).expected_dram_bytes()
+    expected = expected_dram_bytes(Workload(graph, trace, design))
     assert result.dram_bytes_unrounded["read"]["weights"] == expected[("read", "weights")]
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
     # wasted bytes are the MLP decision's; the useful ones count for the op they were loaded for, as under static
@@ -287,7 +289,7 @@ def test_drs_when_no_weights_follow_the_last_layer(hidden, mlp_hidden, sampling,
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
     moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
     wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
-    assert moved == Workload(graph, trace, design).expected_dram_bytes()
+    assert moved == expected_dram_bytes(Workload(graph, trace, design))
     assert wasted == result.drs["prefetch_wasted_bytes"]
 
 

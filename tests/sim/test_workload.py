@@ -6,8 +6,9 @@ import pytest
 from cosim.common.errors import UserError
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workload, dense_trace
+from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workload
 from simulator_graphs import llama7b_graph, tiny_design
+from workload_totals import expected_dram_bytes, total_macs, uniform_layers
 
 H, I, VOCAB, LAYERS = 4096, 11008, 32000, 32
 GRAPH = llama7b_graph(num_layers=LAYERS, vocab=VOCAB)
@@ -32,13 +33,13 @@ def int8_design(**changes):
 
 
 def totals(workload: Workload) -> dict:
-    return workload.expected_dram_bytes()
+    return expected_dram_bytes(workload)
 
 
 def test_segments_and_shared_templates():
     workload = Workload(GRAPH, trace_with([[False, False]]), int8_design())
     assert workload.segment_kind == ["prologue"] + ["pre", "core", "post", "mlp"] * LAYERS + ["epilogue"]
-    assert workload.uniform_layers and len(workload.templates) == 6  # one template per segment kind
+    assert uniform_layers(workload) and len(workload.templates) == 6  # one template per segment kind
     kinds = {t.kind: [op.name for op in t.ops] for t in workload.templates}
     assert kinds["core"] == ["self_attn.score", "self_attn.softmax", "self_attn.value", "tas"]
     assert kinds["mlp"][-2:] == ["replay_cache.read", "replay_cache.write"]
@@ -55,7 +56,7 @@ def test_dense_step_matches_the_closed_form_7b_sizes():
     assert bytes_[("write", "kv_write")] == LAYERS * 2 * (2 * H)
     assert bytes_[("write", "replay_write")] == LAYERS * 2 * H  # both rows computed: ring updated
     assert ("read", "replay_read") not in bytes_
-    macs = workload.total_macs()
+    macs = total_macs(workload)
     mlp_per_row = 3 * H * I
     assert mlp_per_row == 135_266_304  # FACTS.md: 135.3 M
     assert macs == 2 * (LAYERS * (4 * H * H + mlp_per_row + 2 * H * 300 + H) + H * VOCAB)
@@ -75,7 +76,7 @@ def test_replaying_rows_skip_the_mlp_and_read_the_ring():
 def test_computing_rows_share_one_weight_stream():
     workload = Workload(GRAPH, trace_with([[True, False]]), int8_design())
     q = workload.segment_kind.index("mlp")
-    ops = {op.name: op for op in workload.ops(int(workload.segment_template[q]), int(workload.params[0, q]))}
+    ops = {op.name: op for op in workload.instance_ops(0, q)}
     gate = ops["mlp.gate_proj"]
     assert (gate.m, gate.k, gate.n, gate.streamed_bytes) == (1, H, I, H * I)
     assert gate.macs == H * I and gate.conditional
@@ -92,7 +93,7 @@ def test_attention_is_sized_by_kv_attended_and_tas_reads_a_key_only_when_sparse(
     assert totals(dense_attn)[("read", "kv_read")] == LAYERS * 2 * 2 * H * 600
     # 260 entries attended, plus the previous frame's key (H elements) for TAS, per row and layer
     assert totals(sparse_attn)[("read", "kv_read")] == LAYERS * 2 * (2 * H * 260 + H)
-    assert dense_attn.total_macs() - first_frame.total_macs() == 2 * LAYERS * (2 * H * 300 + H)
+    assert total_macs(dense_attn) - total_macs(first_frame) == 2 * LAYERS * (2 * H * 300 + H)
 
 
 def test_replay_cache_in_a_buffer_moves_nothing_through_dram():
@@ -113,7 +114,7 @@ def test_activations_that_do_not_fit_spill_to_dram():
     workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300),
                         tiny_design(buffers={"act": {"bytes": 20000}}))
     q = workload.segment_kind.index("mlp")
-    ops = {op.name: op for op in workload.ops(int(workload.segment_template[q]), int(workload.params[0, q]))}
+    ops = {op.name: op for op in workload.instance_ops(0, q)}
     # mlp.mul reads 2 x 11008 and writes 11008 bytes per row: 66048 for 2 rows, 46048 over the 20000 bytes;
     # the inputs that do not fit are read from DRAM (44032), the rest of the excess is written out (2016)
     mul = ops["mlp.mul"]
@@ -137,6 +138,6 @@ def test_layer_mismatch_and_dense_trace():
         Workload(GRAPH, trace, int8_design())
     mapped = Workload(GRAPH, trace.map_to_layers(LAYERS), int8_design())
     assert mapped.n_compute.shape == (2, LAYERS)
-    dense = dense_trace(trace)
+    dense = trace.dense_baseline(full_attention=False)
     assert not dense.replay.any() and (dense.kv_attended == trace.kv_attended).all()
     assert dense.meta["dense_baseline"] is True
