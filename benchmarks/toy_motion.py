@@ -49,9 +49,11 @@ def main() -> None:
     predicted = logits[..., : config.codebook_size].argmax(-1).view(codes.shape).numpy()
     changed = codes[:, 1:] != codes[:, :-1]
     hits = predicted[:, 1:] == codes[:, 1:]
-    print(f"teacher forced, {args.teacher_videos} held-out videos, frames 2-{codes.shape[1]}: "
-          f"unchanged codes {hits[~changed].mean():.3f} right ({(~changed).sum()}), "
-          f"changed codes {hits[changed].mean():.3f} right ({changed.sum()})")
+    print(
+        f"teacher forced, {args.teacher_videos} held-out videos, frames 2-{codes.shape[1]}: "
+        f"unchanged codes {hits[~changed].mean():.3f} right ({(~changed).sum()}), "
+        f"changed codes {hits[changed].mean():.3f} right ({changed.sum()})"
+    )
 
     patch = tokenizer.patch_px
     right = {"sprite": 0, "uncovered background": 0}
@@ -68,8 +70,10 @@ def main() -> None:
         for name, where in (("sprite", moved & sprite), ("uncovered background", moved & ~sprite)):
             right[name] += int(correct[where].sum())
             total[name] += int(where.sum())
-    print(f"decoding on its own, {args.free_videos} held-out videos, changed codes: "
-          + ", ".join(f"{name} {right[name] / max(total[name], 1):.3f} right ({total[name]})" for name in right))
+    print(
+        f"decoding on its own, {args.free_videos} held-out videos, changed codes: "
+        + ", ".join(f"{name} {right[name] / max(total[name], 1):.3f} right ({total[name]})" for name in right)
+    )
 
 
 if __name__ == "__main__":

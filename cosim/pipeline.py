@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosim.common.atomic import atomic_write_text
-from cosim.sim.policies import POLICIES
 from cosim.common.errors import UserError
+from cosim.sim.policies import POLICIES
 
 if TYPE_CHECKING:
     from cosim.analysis.report import Report
@@ -100,34 +100,55 @@ class PipelineResult:
             models[name] = {
                 "report_dir": name,
                 "comparisons": document["comparisons"],
-                "runs": {label: {"latency_per_video_s": run["latency"]["per_video_s"],
-                                 "latency_per_token_s": run["latency"]["per_token_mean_s"],
-                                 "energy_per_video_j": run["energy"]["total_j"],
-                                 "mlp_share_of_latency": run["mlp_share_of_latency"],
-                                 "speedup_over_dense": run["speedup_over_dense"],
-                                 "speedup_over_sparse_attention": run["speedup_over_sparse_attention"]}
-                         for label, run in document["runs"].items()},
+                "runs": {
+                    label: {
+                        "latency_per_video_s": run["latency"]["per_video_s"],
+                        "latency_per_token_s": run["latency"]["per_token_mean_s"],
+                        "energy_per_video_j": run["energy"]["total_j"],
+                        "mlp_share_of_latency": run["mlp_share_of_latency"],
+                        "speedup_over_dense": run["speedup_over_dense"],
+                        "speedup_over_sparse_attention": run["speedup_over_sparse_attention"],
+                    }
+                    for label, run in document["runs"].items()
+                },
             }
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.settings).items()}
-        return {"schema_version": 1, "settings": settings, "decode": self.decode, "models": models,
-                "wall_time_s": self.wall_time_s}
+        return {
+            "schema_version": 1,
+            "settings": settings,
+            "decode": self.decode,
+            "models": models,
+            "wall_time_s": self.wall_time_s,
+        }
 
     def summary_text(self) -> str:
         """The tables `cosim run` prints."""
         from cosim.analysis.report import Report, format_percent, format_table
 
         decode = self.decode
-        lines = [f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
-                 f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
-                 f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"
-                 + (", then re-set per frame from the previous frame's TAS" if decode["adaptive_ratio"] else "")]
+        lines = [
+            f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
+            f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
+            f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"
+            + (", then re-set per frame from the previous frame's TAS" if decode["adaptive_ratio"] else "")
+        ]
         rows = []
         for name, run in decode["runs"].items():
-            rows.append([name, format_percent(run['replay_ratio']), _fixed(run.get("token_agreement_vs_dense"), 4),
-                         _db(run.get("psnr_vs_dense_db")), _db(run.get("psnr_vs_truth_db")),
-                         f"{run['wall_time_s']:.2f} s"])
-        lines.append(format_table(["decode", "replay", "token agreement", "PSNR vs dense", "PSNR vs truth",
-                                   "decode wall time"], rows))
+            rows.append(
+                [
+                    name,
+                    format_percent(run["replay_ratio"]),
+                    _fixed(run.get("token_agreement_vs_dense"), 4),
+                    _db(run.get("psnr_vs_dense_db")),
+                    _db(run.get("psnr_vs_truth_db")),
+                    f"{run['wall_time_s']:.2f} s",
+                ]
+            )
+        lines.append(
+            format_table(
+                ["decode", "replay", "token agreement", "PSNR vs dense", "PSNR vs truth", "decode wall time"], rows
+            )
+        )
         table = [row for name, report in self.reports.items() for row in report.summary_rows(f"{name} ")]
         design = next(iter(self.reports.values())).design.name if self.reports else "-"
         lines.append(f"Simulated on {design}:")
@@ -138,9 +159,9 @@ class PipelineResult:
 def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     """Decode, trace, simulate and report; write everything under ``settings.out``."""
     from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
+    from cosim.analysis.report import build_report
     from cosim.artifacts.graph import save_graph
     from cosim.hw import load_design
-    from cosim.analysis.report import build_report
     from models.config import get_preset
     from models.tracing.graph_trace import trace_model
 
@@ -170,11 +191,20 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
             sparse = sparse.map_to_layers(layers) if sparse is not None else None
         if sparse is not None:
             check_sparse_baseline(sparse, trace, out / "trace_sparse_attention.npz")
-        runs = simulate_runs(graph, trace, design, policies=settings.policies, sparse_trace=sparse,
-                             progress=settings.progress)
-        report = build_report(runs, design, quality=decode,
-                              inputs={"graph": f"graphs/{preset}.json", "trace": "trace.npz",
-                                      "design": settings.design, "mapped_from": trace.meta.get("mapped_from")})
+        runs = simulate_runs(
+            graph, trace, design, policies=settings.policies, sparse_trace=sparse, progress=settings.progress
+        )
+        report = build_report(
+            runs,
+            design,
+            quality=decode,
+            inputs={
+                "graph": f"graphs/{preset}.json",
+                "trace": "trace.npz",
+                "design": settings.design,
+                "mapped_from": trace.meta.get("mapped_from"),
+            },
+        )
         files += report.write(out / preset)
         reports[preset] = report
         timings[f"trace_and_simulate_{preset}"] = time.perf_counter() - step_started
@@ -194,26 +224,36 @@ def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Replay
     ``settings.threads`` torch threads (one by default: on a busy machine more threads
     make these small decodes many times slower).
     """
-    from models.decoding.session import toy_session, torch_threads
+    from models.decoding.session import torch_threads, toy_session
 
     with torch_threads(settings.threads):
         session = toy_session(settings.checkpoint)
         frames = settings.frames or session.model.config.frames
-        _say(f"calibrating FastCar thresholds to a {settings.target_replay_ratio:.0%} replay ratio on "
-             f"{settings.calibration_videos} held-out videos", settings)
-        calibration = session.calibrate_to_ratio(settings.target_replay_ratio, settings.calibration_videos,
-                                                 rounds=settings.calibration_rounds, frames=frames, seed=settings.seed,
-                                                 progress=settings.progress)
+        _say(
+            f"calibrating FastCar thresholds to a {settings.target_replay_ratio:.0%} replay ratio on "
+            f"{settings.calibration_videos} held-out videos",
+            settings,
+        )
+        calibration = session.calibrate_to_ratio(
+            settings.target_replay_ratio,
+            settings.calibration_videos,
+            rounds=settings.calibration_rounds,
+            frames=frames,
+            seed=settings.seed,
+            progress=settings.progress,
+        )
         start = session.start(settings.video, frames)
         adaptive_ratio = settings.target_replay_ratio if settings.adaptive_thresholds else None
         results = {}
         for name, options in _decode_plan(settings, calibration.thresholds, adaptive_ratio).items():
             _say(f"decoding {name}", settings)
-            results[name] = session.decode(start, frames=frames, seed=settings.seed, progress=settings.progress,
-                                           **options)
-        runs = {name: _run_figures(result, session.quality(result, None if name == "dense" else results["dense"],
-                                                           start))
-                for name, result in results.items()}
+            results[name] = session.decode(
+                start, frames=frames, seed=settings.seed, progress=settings.progress, **options
+            )
+        runs = {
+            name: _run_figures(result, session.quality(result, None if name == "dense" else results["dense"], start))
+            for name, result in results.items()
+        }
     fastcar = results["fastcar"].trace
     decode = {
         "model": session.model.config.name,
@@ -228,10 +268,16 @@ def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Replay
         "thresholds": calibration.thresholds,
         "adaptive_ratio": adaptive_ratio,
         "frame_thresholds": fastcar.meta.get("frame_thresholds"),
-        "calibration": {"videos": settings.calibration_videos, "rounds": settings.calibration_rounds,
-                        "replay_ratio": calibration.replay_ratio},
-        "sparse_attention": ({"policy": "streaming", "sink": settings.sparse_sink, "window": settings.sparse_window}
-                             if settings.sparse_window is not None else None),
+        "calibration": {
+            "videos": settings.calibration_videos,
+            "rounds": settings.calibration_rounds,
+            "replay_ratio": calibration.replay_ratio,
+        },
+        "sparse_attention": (
+            {"policy": "streaming", "sink": settings.sparse_sink, "window": settings.sparse_window}
+            if settings.sparse_window is not None
+            else None
+        ),
         "runs": runs,
     }
     return decode, {name: results[name].trace for name in ("fastcar", "sparse-attention") if name in results}
@@ -252,16 +298,22 @@ def _run_figures(result: DecodeResult, measured: RunQuality) -> dict[str, Any]:
     """decode.json's figures of one run: replay, wall time, quality against the truth and
     (for all but the dense run) against the dense run."""
     trace = result.trace
-    figures = {"replay_ratio": trace.replay_ratio(), "wall_time_s": result.wall_time_s,
-               "layer_replay_ratio": trace.layer_replay_ratio().tolist()}
+    figures = {
+        "replay_ratio": trace.replay_ratio(),
+        "wall_time_s": result.wall_time_s,
+        "layer_replay_ratio": trace.layer_replay_ratio().tolist(),
+    }
     if measured.versus_truth is not None:
         figures["psnr_vs_truth_db"] = measured.versus_truth.psnr_db
         figures["token_agreement_vs_truth"] = measured.versus_truth.token_agreement
     if measured.versus_dense is not None:
         versus_dense = measured.versus_dense
-        figures.update(token_agreement_vs_dense=versus_dense.token_agreement, psnr_vs_dense_db=versus_dense.psnr_db,
-                       agreement_per_frame_vs_dense=versus_dense.agreement_per_frame,
-                       psnr_per_frame_vs_dense_db=versus_dense.psnr_per_frame_db)
+        figures.update(
+            token_agreement_vs_dense=versus_dense.token_agreement,
+            psnr_vs_dense_db=versus_dense.psnr_db,
+            agreement_per_frame_vs_dense=versus_dense.agreement_per_frame,
+            psnr_per_frame_vs_dense_db=versus_dense.psnr_per_frame_db,
+        )
     return figures
 
 
@@ -283,4 +335,3 @@ def _fixed(value: float | None, digits: int) -> str:
 
 def _db(value: float | None) -> str:
     return "-" if value is None else ("inf" if value == float("inf") else f"{value:.2f} dB")
-

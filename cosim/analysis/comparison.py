@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from cosim.common.errors import UserError
 from cosim.sim.policies import POLICIES
@@ -20,9 +21,9 @@ from cosim.sim.policies import POLICIES
 if TYPE_CHECKING:
     import networkx as nx
 
-    from cosim.hw.schema import Design
-    from cosim.artifacts.replay_trace import ReplayTrace
     from cosim.analysis.report import Run
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.hw.schema import Design
 
 # The CLI imports this module, so numpy, the simulator and the report are imported inside
 # the functions that use them.
@@ -33,19 +34,37 @@ def check_sparse_baseline(sparse: ReplayTrace, trace: ReplayTrace, source: str |
     import numpy as np
 
     if sparse.num_steps != trace.num_steps or not np.array_equal(sparse.frame, trace.frame):
-        raise UserError(source, "frame", f"the same {trace.num_steps} decode steps as the FastCar trace",
-                        f"{sparse.num_steps} steps", found_is_text=True)
+        raise UserError(
+            source,
+            "frame",
+            f"the same {trace.num_steps} decode steps as the FastCar trace",
+            f"{sparse.num_steps} steps",
+            found_is_text=True,
+        )
     if sparse.num_layers != trace.num_layers:
-        raise UserError(source, "meta.num_layers", f"{trace.num_layers} (the FastCar trace's layers)",
-                        sparse.num_layers)
+        raise UserError(
+            source, "meta.num_layers", f"{trace.num_layers} (the FastCar trace's layers)", sparse.num_layers
+        )
     if sparse.replay.any():
-        raise UserError(source, "replay", "no replay (a sparse-attention decode with FastCar off)",
-                        f"a replay ratio of {sparse.replay_ratio():.3f}", found_is_text=True)
+        raise UserError(
+            source,
+            "replay",
+            "no replay (a sparse-attention decode with FastCar off)",
+            f"a replay ratio of {sparse.replay_ratio():.3f}",
+            found_is_text=True,
+        )
 
 
-def simulate_runs(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *,
-                  policies: Sequence[str] | None = None, dense_policy: str | None = None,
-                  sparse_trace: ReplayTrace | None = None, progress: bool = True) -> list[Run]:
+def simulate_runs(
+    graph: nx.DiGraph,
+    trace: ReplayTrace,
+    design: Design,
+    *,
+    policies: Sequence[str] | None = None,
+    dense_policy: str | None = None,
+    sparse_trace: ReplayTrace | None = None,
+    progress: bool = True,
+) -> list[Run]:
     """Simulate the dense baseline, FastCar under each of `policies` (default: every registered one) and the
     sparse baseline."""
     from tqdm import tqdm
@@ -64,8 +83,9 @@ def simulate_runs(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *,
         plan.append(("sparse-attention", "sparse_attention", sparse_trace, dense_policy))
     plan += [(f"fastcar-{policy}", "fastcar", trace, policy) for policy in dict.fromkeys(policies)]
     runs = []
-    bar = tqdm(plan, desc=f"simulate {graph.graph.get('model', '')}".rstrip(), unit="run", disable=not progress,
-               leave=False)
+    bar = tqdm(
+        plan, desc=f"simulate {graph.graph.get('model', '')}".rstrip(), unit="run", disable=not progress, leave=False
+    )
     for label, kind, run_trace, policy in bar:
         bar.set_postfix_str(label)
         runs.append(Run(label, kind, simulate(graph, run_trace, design, policy=policy, progress=progress)))

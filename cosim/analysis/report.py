@@ -13,20 +13,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from cosim.analysis import plots
-from cosim.common.atomic import atomic_write_text
 from cosim.analysis.energy import COMPONENTS, EnergyBreakdown, compute_energy
 from cosim.analysis.metrics import block_share_of_latency, headline_metrics, speedup, step_latency_s
-from cosim.hw.schema import Design
-from cosim.common.jsonable import to_jsonable
-from cosim.sim.result import BLOCK_CLASSES, SimResult
 from cosim.analysis.timeline import write_timeline
+from cosim.common.atomic import atomic_write_text
+from cosim.common.jsonable import to_jsonable
+from cosim.hw.schema import Design
+from cosim.sim.result import BLOCK_CLASSES, SimResult
 
 SCHEMA_VERSION = 1
 RUN_KINDS = ("dense", "fastcar", "sparse_attention")
@@ -146,29 +147,31 @@ class Report:
         """The content of report.json."""
         first = self.runs[0].result
         design = self.design
-        return to_jsonable({
-            "schema_version": SCHEMA_VERSION,
-            "design": {
-                "name": design.name,
-                "device": design.device,
-                "clock_mhz": design.clock_mhz,
-                "matrix_pes": design.engines.matrix.pes,
-                "dram_memory": design.dram.memory,
-                "dram_channels": design.dram.channels,
-                "dram_peak_gb_per_s": design.dram_peak_gb_per_s,
-                "dram_efficiency": design.dram.efficiency,
-                "precision": design.precision.model_dump(),
-            },
-            "workload": {
-                "steps": first.num_steps,
-                "frames": len(np.unique(first.step_frame)),
-                **{k: v for k, v in first.workload.items() if k not in ("replay_ratio", "weights_skipped_ratio")},
-            },
-            "inputs": self.inputs,
-            "quality": self.quality,
-            "runs": {run.label: self.run_figures(run) for run in self.runs},
-            "comparisons": self.comparisons(),
-        })
+        return to_jsonable(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "design": {
+                    "name": design.name,
+                    "device": design.device,
+                    "clock_mhz": design.clock_mhz,
+                    "matrix_pes": design.engines.matrix.pes,
+                    "dram_memory": design.dram.memory,
+                    "dram_channels": design.dram.channels,
+                    "dram_peak_gb_per_s": design.dram_peak_gb_per_s,
+                    "dram_efficiency": design.dram.efficiency,
+                    "precision": design.precision.model_dump(),
+                },
+                "workload": {
+                    "steps": first.num_steps,
+                    "frames": len(np.unique(first.step_frame)),
+                    **{k: v for k, v in first.workload.items() if k not in ("replay_ratio", "weights_skipped_ratio")},
+                },
+                "inputs": self.inputs,
+                "quality": self.quality,
+                "runs": {run.label: self.run_figures(run) for run in self.runs},
+                "comparisons": self.comparisons(),
+            }
+        )
 
     # -- tables ----------------------------------------------------------------------------
     def tables(self) -> dict[str, str]:
@@ -182,18 +185,45 @@ class Report:
         }
 
     def _summary_rows(self) -> tuple[list[str], list[list[Any]]]:
-        header = ["run", "kind", "policy", "replay_ratio", "latency_per_video_s", "latency_per_token_ms",
-                  "tokens_per_s", "frames_per_s", "energy_per_video_j", "energy_per_token_mj",
-                  "mlp_share_of_latency", "percent_of_roofline_bound", "speedup_over_dense",
-                  "speedup_over_sparse_attention", "energy_ratio_vs_dense"]
+        header = [
+            "run",
+            "kind",
+            "policy",
+            "replay_ratio",
+            "latency_per_video_s",
+            "latency_per_token_ms",
+            "tokens_per_s",
+            "frames_per_s",
+            "energy_per_video_j",
+            "energy_per_token_mj",
+            "mlp_share_of_latency",
+            "percent_of_roofline_bound",
+            "speedup_over_dense",
+            "speedup_over_sparse_attention",
+            "energy_ratio_vs_dense",
+        ]
         rows = []
         for run in self.runs:
             f = self.run_figures(run)
-            rows.append([run.label, run.kind, f["policy"], f["replay_ratio"], f["latency"]["per_video_s"],
-                         f["latency"]["per_token_mean_s"] * 1e3, f["latency"]["tokens_per_s"],
-                         f["latency"]["frames_per_s"], f["energy"]["total_j"], f["energy"]["per_token_j"] * 1e3,
-                         f["mlp_share_of_latency"], f["roofline"]["percent_of_bound"], f["speedup_over_dense"],
-                         f["speedup_over_sparse_attention"], f["energy_ratio_vs_dense"]])
+            rows.append(
+                [
+                    run.label,
+                    run.kind,
+                    f["policy"],
+                    f["replay_ratio"],
+                    f["latency"]["per_video_s"],
+                    f["latency"]["per_token_mean_s"] * 1e3,
+                    f["latency"]["tokens_per_s"],
+                    f["latency"]["frames_per_s"],
+                    f["energy"]["total_j"],
+                    f["energy"]["per_token_j"] * 1e3,
+                    f["mlp_share_of_latency"],
+                    f["roofline"]["percent_of_bound"],
+                    f["speedup_over_dense"],
+                    f["speedup_over_sparse_attention"],
+                    f["energy_ratio_vs_dense"],
+                ]
+            )
         return header, rows
 
     def _step_rows(self) -> tuple[list[str], list[list[Any]]]:
@@ -260,25 +290,36 @@ class Report:
         written.append(out / "report.json")
         return written
 
-    SUMMARY_HEADER = ("run", "replay", "latency/video", "latency/token", "tokens/s", "energy/video",
-                      "MLP share", "vs dense", "vs sparse")
+    SUMMARY_HEADER = (
+        "run",
+        "replay",
+        "latency/video",
+        "latency/token",
+        "tokens/s",
+        "energy/video",
+        "MLP share",
+        "vs dense",
+        "vs sparse",
+    )
 
     def summary_rows(self, prefix: str = "") -> list[list[str]]:
         """Rows of the terminal summary (columns `SUMMARY_HEADER`), run labels after `prefix`."""
         rows = []
         for run in self.runs:
             f = self.run_figures(run)
-            rows.append([
-                prefix + run.label,
-                format_percent(f["replay_ratio"]),
-                format_seconds(f["latency"]["per_video_s"]),
-                format_seconds(f["latency"]["per_token_mean_s"]),
-                f"{f['latency']['tokens_per_s']:.4g}",
-                format_joules(f["energy"]["total_j"]),
-                format_percent(f["mlp_share_of_latency"]),
-                format_speedup(f["speedup_over_dense"]),
-                format_speedup(f["speedup_over_sparse_attention"]),
-            ])
+            rows.append(
+                [
+                    prefix + run.label,
+                    format_percent(f["replay_ratio"]),
+                    format_seconds(f["latency"]["per_video_s"]),
+                    format_seconds(f["latency"]["per_token_mean_s"]),
+                    f"{f['latency']['tokens_per_s']:.4g}",
+                    format_joules(f["energy"]["total_j"]),
+                    format_percent(f["mlp_share_of_latency"]),
+                    format_speedup(f["speedup_over_dense"]),
+                    format_speedup(f["speedup_over_sparse_attention"]),
+                ]
+            )
         return rows
 
     def summary_table(self) -> str:
@@ -286,8 +327,9 @@ class Report:
         return format_table(self.SUMMARY_HEADER, self.summary_rows())
 
 
-def build_report(runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] | None = None,
-                 quality: dict[str, Any] | None = None) -> Report:
+def build_report(
+    runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] | None = None, quality: dict[str, Any] | None = None
+) -> Report:
     """Check that `runs` simulate the same workload on `design` and compute their energies.
 
     At most one run may be ``dense`` and one ``sparse_attention``; labels must be unique.
@@ -303,17 +345,22 @@ def build_report(runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] 
     reference = runs[0].result
     for run in runs[1:]:
         result = run.result
-        same = (result.num_steps == reference.num_steps
-                and np.array_equal(result.step_frame, reference.step_frame)
-                and result.workload.get("graph_model") == reference.workload.get("graph_model"))
+        same = (
+            result.num_steps == reference.num_steps
+            and np.array_equal(result.step_frame, reference.step_frame)
+            and result.workload.get("graph_model") == reference.workload.get("graph_model")
+        )
         if not same:
-            raise ValueError(f"run {run.label!r} does not simulate the same workload as {runs[0].label!r} "
-                             f"(steps, frames or graph model differ)")
+            raise ValueError(
+                f"run {run.label!r} does not simulate the same workload as {runs[0].label!r} "
+                f"(steps, frames or graph model differ)"
+            )
     energies = {run.label: compute_energy(run.result, design) for run in runs}
     return Report(design=design, runs=list(runs), energies=energies, inputs=dict(inputs or {}), quality=quality)
 
 
 # -- figures of one result --------------------------------------------------------------------
+
 
 def latency_figures(result: SimResult) -> dict[str, Any]:
     """Whole-video, per-token (distribution over steps) and per-frame latencies, and the rates."""
@@ -402,6 +449,7 @@ def _speedup(baseline: Run | None, run: Run | None) -> float | None:
 
 
 # -- formatting -------------------------------------------------------------------------------
+
 
 def format_seconds(seconds: float) -> str:
     """A duration with a readable unit (s, ms, us, ns)."""

@@ -183,8 +183,9 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
 
 
-def add_op(graph: nx.DiGraph, name: str, kind: str, block: str, *, layer: int = -1, after: Iterable[str] = (),
-           **sizes: Any) -> str:
+def add_op(
+    graph: nx.DiGraph, name: str, kind: str, block: str, *, layer: int = -1, after: Iterable[str] = (), **sizes: Any
+) -> str:
     """Append an op with every attribute defaulted (zero sizes, empty shapes).
 
     Used by the tracer and by tests that build small graphs by hand; ``after`` names the
@@ -213,6 +214,7 @@ def add_op(graph: nx.DiGraph, name: str, kind: str, block: str, *, layer: int = 
     graph.add_node(name, **attrs)
     for producer in after:
         produced = graph.nodes[producer]
-        graph.add_edge(producer, name, elems=produced["act_write_elems_fixed"],
-                       elems_per_kv=produced["act_write_elems_per_kv"])
+        graph.add_edge(
+            producer, name, elems=produced["act_write_elems_fixed"], elems_per_kv=produced["act_write_elems_per_kv"]
+        )
     return name

@@ -29,16 +29,22 @@ NAME = "decode"
 HELP = "decode a video with FastCar replay / sparse attention, report replay ratios and quality, write a ReplayTrace"
 
 # command-line option -> knob of the policy
-_ATTENTION_KNOBS = {"streaming": {"sink": "sink", "window": "window"}, "window": {"window": "window"},
-                    "block": {"block_size": "block_size", "block_top_k": "top_k"}}
+_ATTENTION_KNOBS = {
+    "streaming": {"sink": "sink", "window": "window"},
+    "window": {"window": "window"},
+    "block": {"block_size": "block_size", "block_top_k": "top_k"},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default="toyworld", help="model geometry (default: toyworld)")
-    model.add_argument("--checkpoint", default=None,
-                       help="a `cosim train-toy` .pt file or a folder of LLaMA/VILA-U safetensors "
-                            "(default for toyworld: the shipped checkpoint)")
+    model.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a `cosim train-toy` .pt file or a folder of LLaMA/VILA-U safetensors "
+        "(default for toyworld: the shipped checkpoint)",
+    )
     model.add_argument("--random-weights", action="store_true", help="use random weights instead of a checkpoint")
     model.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
 
@@ -55,31 +61,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     fastcar = parser.add_argument_group("FastCar")
     choice = fastcar.add_mutually_exclusive_group()
-    choice.add_argument("--threshold", default="inf",
-                        help="TAS threshold: one value or a comma list per layer; inf records TAS without "
-                             "replaying (default: inf)")
-    choice.add_argument("--target-ratio", type=float, default=None,
-                        help="calibrate per-layer thresholds to this replay ratio")
-    choice.add_argument("--quality-budget", type=float, default=None,
-                        help="calibrate to the largest ratio keeping this token agreement with dense")
-    fastcar.add_argument("--adaptive-ratio", type=float, default=None,
-                         help="re-set thresholds every frame so each layer would have replayed this fraction "
-                              "of the previous frame (the thresholds above serve the first decoded frame)")
+    choice.add_argument(
+        "--threshold",
+        default="inf",
+        help="TAS threshold: one value or a comma list per layer; inf records TAS without replaying (default: inf)",
+    )
+    choice.add_argument(
+        "--target-ratio", type=float, default=None, help="calibrate per-layer thresholds to this replay ratio"
+    )
+    choice.add_argument(
+        "--quality-budget",
+        type=float,
+        default=None,
+        help="calibrate to the largest ratio keeping this token agreement with dense",
+    )
+    fastcar.add_argument(
+        "--adaptive-ratio",
+        type=float,
+        default=None,
+        help="re-set thresholds every frame so each layer would have replayed this fraction "
+        "of the previous frame (the thresholds above serve the first decoded frame)",
+    )
     fastcar.add_argument("--calibration-videos", type=int, default=4, help="videos used to calibrate (default: 4)")
-    fastcar.add_argument("--calibration-rounds", type=int, default=2,
-                         help="replay-aware refinement rounds for --target-ratio (default: 2)")
-    fastcar.add_argument("--tas-form", choices=("rope", "prerope"), default="rope",
-                         help="rope: query after RoPE (default); prerope: the reference code's form")
-    fastcar.add_argument("--row-policy", choices=("each", "all", "any"), default="each",
-                         help="how CFG rows decide (default: each)")
+    fastcar.add_argument(
+        "--calibration-rounds",
+        type=int,
+        default=2,
+        help="replay-aware refinement rounds for --target-ratio (default: 2)",
+    )
+    fastcar.add_argument(
+        "--tas-form",
+        choices=("rope", "prerope"),
+        default="rope",
+        help="rope: query after RoPE (default); prerope: the reference code's form",
+    )
+    fastcar.add_argument(
+        "--row-policy", choices=("each", "all", "any"), default="each", help="how CFG rows decide (default: each)"
+    )
 
     attention = parser.add_argument_group("sparse attention")
     attention.add_argument("--attention", choices=("dense", "streaming", "window", "block"), default="dense")
     attention.add_argument("--sink", type=int, default=None, help="streaming: sink entries (default 4)")
-    attention.add_argument("--window", type=int, default=None,
-                           help="streaming/window: recent entries (default: one frame)")
+    attention.add_argument(
+        "--window", type=int, default=None, help="streaming/window: recent entries (default: one frame)"
+    )
     attention.add_argument("--block-size", type=int, default=None, help="block: entries per block (default 64)")
-    attention.add_argument("--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)")
+    attention.add_argument(
+        "--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)"
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--out", default=None, help="write the ReplayTrace here (.npz)")
@@ -94,8 +123,12 @@ def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     knobs = _ATTENTION_KNOBS.get(args.attention, {})
     for option in ("sink", "window", "block_size", "block_top_k"):
         if getattr(args, option) is not None and option not in knobs:
-            raise UserError(None, f"--{option.replace('_', '-')}", f"no value with --attention {args.attention}",
-                            getattr(args, option))
+            raise UserError(
+                None,
+                f"--{option.replace('_', '-')}",
+                f"no value with --attention {args.attention}",
+                getattr(args, option),
+            )
     if args.attention == "dense":
         return None
     chosen = {name: getattr(args, option) for option, name in knobs.items() if getattr(args, option) is not None}
@@ -122,8 +155,13 @@ def _load(args: argparse.Namespace) -> DecodeSession:
     path = Path(args.checkpoint) if args.checkpoint else None
     if path is None:
         if preset.name != "toyworld":
-            raise UserError(None, "--checkpoint", f"a safetensors folder for {preset.name} (or --random-weights)",
-                            "nothing", found_is_text=True)
+            raise UserError(
+                None,
+                "--checkpoint",
+                f"a safetensors folder for {preset.name} (or --random-weights)",
+                "nothing",
+                found_is_text=True,
+            )
         path = DEFAULT_CHECKPOINT
     if path.is_dir():
         from models.weights import load_weights
@@ -151,11 +189,16 @@ def run(args: argparse.Namespace) -> int:
     start = session.start(args.video, frames, args.seed)
     if args.class_id is not None:
         start = replace(start, class_id=args.class_id)
-    common = dict(frames=frames, tas_form=args.tas_form, row_policy=args.row_policy,
-                  attention_policy=_attention_policy(args, config.tokens_per_frame),
-                  cfg_scale=None if args.no_cfg else args.cfg_scale,
-                  sampling=Sampling(args.temperature, args.sample_top_k, args.sample_top_p), seed=args.seed,
-                  progress=not args.no_progress)
+    common = dict(
+        frames=frames,
+        tas_form=args.tas_form,
+        row_policy=args.row_policy,
+        attention_policy=_attention_policy(args, config.tokens_per_frame),
+        cfg_scale=None if args.no_cfg else args.cfg_scale,
+        sampling=Sampling(args.temperature, args.sample_top_k, args.sample_top_p),
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     print(f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}", file=sys.stderr)
 
     thresholds = per_layer(args.threshold, config.num_layers, "--threshold")
@@ -181,8 +224,9 @@ def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[st
         raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
     print(f"cosim decode: calibrating on {args.calibration_videos} videos", file=sys.stderr)
     if args.target_ratio is not None:
-        return session.calibrate_to_ratio(args.target_ratio, args.calibration_videos, rounds=args.calibration_rounds,
-                                          **common)
+        return session.calibrate_to_ratio(
+            args.target_ratio, args.calibration_videos, rounds=args.calibration_rounds, **common
+        )
     starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"])
     return calibrate_quality(session.model, starts, args.quality_budget, **common)
 
@@ -191,7 +235,9 @@ def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_r
     """Steps and wall time, each layer's threshold, replay ratio and KV entries attended."""
     trace = result.trace
     steps = trace.num_steps
-    print(f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)")
+    print(
+        f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)"
+    )
     print("layer  threshold    replay_ratio  mean_kv_attended")
     for layer, ratio in enumerate(trace.layer_replay_ratio()):
         tau = trace.meta["thresholds"][layer] if trace.meta["thresholds"] else math.inf
@@ -199,11 +245,19 @@ def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_r
     print(f"overall replay ratio {trace.replay_ratio():.3f}")
     if adaptive_ratio is not None:
         last = max(trace.meta["frame_thresholds"], key=int)
-        print(f"adaptive thresholds (first decoded frame above); frame {last}: "
-              + ", ".join(f"{t:.4g}" for t in trace.meta["frame_thresholds"][last]))
+        print(
+            f"adaptive thresholds (first decoded frame above); frame {last}: "
+            + ", ".join(f"{t:.4g}" for t in trace.meta["frame_thresholds"][last])
+        )
     if calibration is not None:
-        print(f"calibration runs replayed {calibration.replay_ratio:.3f}"
-              + (f", token agreement {calibration.token_agreement:.3f}" if calibration.token_agreement is not None else ""))
+        print(
+            f"calibration runs replayed {calibration.replay_ratio:.3f}"
+            + (
+                f", token agreement {calibration.token_agreement:.3f}"
+                if calibration.token_agreement is not None
+                else ""
+            )
+        )
 
 
 def _compare_with_dense(session: DecodeSession, start: Start, result: DecodeResult, common: dict[str, Any]) -> None:
@@ -214,18 +268,22 @@ def _compare_with_dense(session: DecodeSession, start: Start, result: DecodeResu
 
     dense = session.decode_dense(start, **common)
     agreement = quality.token_agreement(result.codes[GENERATED], dense.codes[GENERATED])
-    print(f"token agreement with dense decoding: {agreement:.4f}"
-          f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
-          f"dense {dense.wall_time_s:.2f} s)")
+    print(
+        f"token agreement with dense decoding: {agreement:.4f}"
+        f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
+        f"dense {dense.wall_time_s:.2f} s)"
+    )
     drift = {"agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")}
     ours, base = session.quality(result, dense, start), session.quality(dense, None, start)
     if ours.versus_dense is not None:
         print(f"PSNR vs dense decoding: {ours.versus_dense.psnr_db:.2f} dB")
         drift["PSNR vs dense"] = ([math.inf, *ours.versus_dense.psnr_per_frame_db], ".2f")
     if ours.versus_truth is not None and base.versus_truth is not None:
-        print(f"PSNR vs ground truth: {ours.versus_truth.psnr_db:.2f} dB (dense {base.versus_truth.psnr_db:.2f} dB); "
-              f"token agreement vs tokenised truth {ours.versus_truth.token_agreement:.4f} "
-              f"(dense {base.versus_truth.token_agreement:.4f})")
+        print(
+            f"PSNR vs ground truth: {ours.versus_truth.psnr_db:.2f} dB (dense {base.versus_truth.psnr_db:.2f} dB); "
+            f"token agreement vs tokenised truth {ours.versus_truth.token_agreement:.4f} "
+            f"(dense {base.versus_truth.token_agreement:.4f})"
+        )
         drift["PSNR vs truth"] = ([math.nan, *ours.versus_truth.psnr_per_frame_db], ".2f")
         drift["dense vs truth"] = ([math.nan, *base.versus_truth.psnr_per_frame_db], ".2f")
     _print_drift(drift)

@@ -6,7 +6,7 @@ One parser, so every such knob accepts the same forms and fails with the same me
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,6 +29,7 @@ def per_layer(values: str | float | Sequence[float], num_layers: int, key: str) 
     if array.ndim == 0:
         return (float(array),) * num_layers
     if array.ndim != 1 or len(array) != num_layers:
-        raise UserError(None, key, f"1 or {num_layers} values (one per layer)", f"{array.size} values",
-                        found_is_text=True)
+        raise UserError(
+            None, key, f"1 or {num_layers} values (one per layer)", f"{array.size} values", found_is_text=True
+        )
     return tuple(float(value) for value in array)

@@ -27,7 +27,9 @@ class MatrixEngine(StrictModel):
     )
     arrays: int = Field(ge=1, description="Identical arrays in the pool.")
     rows: int = Field(ge=1, description="systolic: PE rows; mac_tree: lanes (output elements per cycle).")
-    cols: int = Field(ge=1, description="systolic: PE columns; mac_tree: tree width (products summed per lane per cycle).")
+    cols: int = Field(
+        ge=1, description="systolic: PE columns; mac_tree: tree width (products summed per lane per cycle)."
+    )
     dataflow: Literal["weight_stationary", "output_stationary", "input_stationary"] | None = Field(
         None, description="systolic only (required there): which operand stays in the PEs."
     )
@@ -38,11 +40,14 @@ class MatrixEngine(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _check_dataflow(self) -> "MatrixEngine":
+    def _check_dataflow(self) -> MatrixEngine:
         if self.type == "systolic" and self.dataflow is None:
-            raise nested_issue("dataflow", "a dataflow for a systolic engine "
-                               "('weight_stationary', 'output_stationary' or 'input_stationary')", "nothing",
-                               found_is_text=True)
+            raise nested_issue(
+                "dataflow",
+                "a dataflow for a systolic engine ('weight_stationary', 'output_stationary' or 'input_stationary')",
+                "nothing",
+                found_is_text=True,
+            )
         if self.type == "mac_tree" and self.dataflow is not None:
             raise nested_issue("dataflow", "no dataflow for a mac_tree engine (systolic only)", self.dataflow)
         return self
@@ -96,7 +101,9 @@ class Buffer(StrictModel):
         description="Read ports: 1 = simple dual-port (one read and one write per cycle); 2 = true dual-port "
         "(BRAM then maps at most 36 bits per block per port).",
     )
-    double_buffered: bool = Field(False, description="Two copies: one fills from DRAM while the engine reads the other.")
+    double_buffered: bool = Field(
+        False, description="Two copies: one fills from DRAM while the engine reads the other."
+    )
 
     @property
     def depth_words(self) -> int:
@@ -117,7 +124,9 @@ class Buffer(StrictModel):
 class DramConfig(StrictModel):
     """How the design uses the device's off-chip memory."""
 
-    memory: str | None = Field(None, description="Which of the device's memories (by name). Default: the device's first.")
+    memory: str | None = Field(
+        None, description="Which of the device's memories (by name). Default: the device's first."
+    )
     channels: int = Field(ge=1, description="Channels the design drives; at most the memory's channels.")
     efficiency: float | None = Field(
         None, gt=0, le=1, description="Fraction of peak bandwidth achieved. Default: the memory's typical_efficiency."

@@ -38,7 +38,9 @@ def describe_type(annotation: Any) -> str:
         return f"a mapping of names to {_plural(args[1])}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return f"a mapping with keys {', '.join(annotation.model_fields)}"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(annotation, str(annotation))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        annotation, str(annotation)
+    )
 
 
 def _plural(annotation: Any) -> str:
@@ -121,8 +123,11 @@ def validation_errors(error: ValidationError, model: type[BaseModel], document: 
         _, parent = field_at(model, tuple(item["loc"][:-1]))
         close = difflib.get_close_matches(str(item["loc"][-1]), _keys_of(parent), n=1)
         suggested.update((*item["loc"][:-1], name) for name in close)
-    rest = [i for i in items if i["type"] != "extra_forbidden"
-            and not (i["type"] == "missing" and tuple(i["loc"]) in suggested)]
+    rest = [
+        i
+        for i in items
+        if i["type"] != "extra_forbidden" and not (i["type"] == "missing" and tuple(i["loc"]) in suggested)
+    ]
     return [_one(item, model, document) for item in extras + rest]
 
 
@@ -141,7 +146,9 @@ def _one(item: dict[str, Any], model: type[BaseModel], document: YamlDocument) -
         ctx = item["ctx"]
         key = (*loc, ctx["key"])
         found = ctx["found"]
-        return document.error(key, ctx["expected"], found if ctx["found_is_text"] else describe(found), found_is_text=True)
+        return document.error(
+            key, ctx["expected"], found if ctx["found_is_text"] else describe(found), found_is_text=True
+        )
     if kind == "missing":
         field, annotation = field_at(model, loc)
         what = describe_field(field) if field else describe_type(annotation)

@@ -56,7 +56,9 @@ class DeviceResources(StrictModel):
     lut: int = Field(ge=0, description="6-input look-up tables.")
     ff: int = Field(ge=0, description="Flip-flops (CLB registers).")
     ai_engine_tiles: int = Field(
-        0, ge=0, description="AI Engine tiles (Versal). Listed for reference; the simulator models programmable logic only."
+        0,
+        ge=0,
+        description="AI Engine tiles (Versal). Listed for reference; the simulator models programmable logic only.",
     )
 
 
@@ -87,18 +89,21 @@ class OffChipMemory(StrictModel):
         None, ge=0, description="Energy per bit read or written, pJ. Default: by kind (table below)."
     )
     controller_mw_per_channel: float | None = Field(
-        None, ge=0, description="Static power of the FPGA-side controller and PHY per channel in use, mW. Default: by kind."
+        None,
+        ge=0,
+        description="Static power of the FPGA-side controller and PHY per channel in use, mW. Default: by kind.",
     )
     timing_friendly_channels: int | None = Field(
         None, ge=1, description="Channels a full design can use and still close timing well; more gives a warning."
     )
 
     @model_validator(mode="after")
-    def _fill_kind_defaults(self) -> "OffChipMemory":
+    def _fill_kind_defaults(self) -> OffChipMemory:
         total = self.channels * self.peak_gb_per_s_per_channel
         if abs(total - self.peak_gb_per_s) > 0.01 * self.peak_gb_per_s:
-            raise nested_issue("peak_gb_per_s", f"channels x peak_gb_per_s_per_channel = {total:g} (within 1 %)",
-                               self.peak_gb_per_s)
+            raise nested_issue(
+                "peak_gb_per_s", f"channels x peak_gb_per_s_per_channel = {total:g} (within 1 %)", self.peak_gb_per_s
+            )
         if self.typical_efficiency is None:
             self.typical_efficiency = DRAM_TYPICAL_EFFICIENCY[self.kind]
         if self.access_latency_ns is None:
@@ -145,10 +150,12 @@ class Device(StrictModel):
         min_length=1, description="Off-chip memories by name; the first one is the default for designs."
     )
     shell: ShellReservation | None = Field(None, description="Platform shell reservation (Alveo); none on bare boards.")
-    static_power_w: float = Field(ge=0, description="Static power of the device or card while the design runs, W [est].")
+    static_power_w: float = Field(
+        ge=0, description="Static power of the device or card while the design runs, W [est]."
+    )
 
     @model_validator(mode="after")
-    def _check_default_grade(self) -> "Device":
+    def _check_default_grade(self) -> Device:
         if self.default_speed_grade not in self.speed_grades:
             raise ConfigIssues(
                 [ConfigIssue(("default_speed_grade",), f"one of {quoted(self.speed_grades)}", self.default_speed_grade)]

@@ -30,6 +30,6 @@ class Registered:
         return value
 
     def describe(self) -> str:
-        """"one of 'a', 'b'" (as `describe_type` words a Literal)."""
+        """ "one of 'a', 'b'" (as `describe_type` words a Literal)."""
         names = self.registry.names()
         return "one of " + ", ".join(repr(n) for n in names) if len(names) > 1 else repr(names[0])

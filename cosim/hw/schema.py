@@ -31,12 +31,12 @@ from pydantic import (
 from cosim.hw.components import REQUIRED_PURPOSES, Buffer, DramConfig, Engines
 from cosim.hw.device_schema import Device, OffChipMemory
 from cosim.hw.issues import ConfigIssue, ConfigIssues, nested_issue
-from cosim.hw.strict import StrictModel, quoted
 from cosim.hw.precisions import MacPrecision, Precision
 from cosim.hw.registered import Registered
+from cosim.hw.strict import StrictModel, quoted
+from cosim.hw.yaml_document import YamlDocument
 from cosim.sim.policies import POLICIES
 from cosim.sim.policies.base import policy_summaries, split_rules_text
-from cosim.hw.yaml_document import YamlDocument
 
 # --------------------------------------------------------------------------- tables
 
@@ -110,14 +110,16 @@ class Scheduling(StrictModel):
     static_split: StaticSplit | None = Field(None, description=split_rules_text())
 
     @model_validator(mode="after")
-    def _check_split(self) -> "Scheduling":
+    def _check_split(self) -> Scheduling:
         rule = POLICIES.get(self.policy).static_split
         if rule == "required" and self.static_split is None:
-            raise nested_issue("static_split", f"a static_split for policy '{self.policy}'", "nothing",
-                               found_is_text=True)
+            raise nested_issue(
+                "static_split", f"a static_split for policy '{self.policy}'", "nothing", found_is_text=True
+            )
         if rule == "forbidden" and self.static_split is not None:
-            raise nested_issue("static_split", f"no static_split for policy '{self.policy}'",
-                               self.static_split.model_dump())
+            raise nested_issue(
+                "static_split", f"no static_split for policy '{self.policy}'", self.static_split.model_dump()
+            )
         return self
 
 
@@ -134,7 +136,9 @@ class EnergyTable(StrictModel):
         None, ge=0, description="Off-chip access, pJ per bit. Default: the memory's access_pj_per_bit."
     )
     dram_controller_mw_per_channel: float | None = Field(
-        None, ge=0, description="Memory controller + PHY static power per channel used, mW. Default: the memory's figure."
+        None,
+        ge=0,
+        description="Memory controller + PHY static power per channel used, mW. Default: the memory's figure.",
     )
     static_w: float | None = Field(None, ge=0, description="Static power, W. Default: the device's static_power_w.")
 
@@ -149,11 +153,15 @@ class Design(StrictModel):
     name: str = Field(description="Name of the design (used in reports).")
     description: str = Field("", description="Free text.")
     device: str = Field(description="Device by file stem (hwconfigs/devices/<device>.yaml).")
-    speed_grade: str | None = Field(None, description="Speed grade of the part. Default: the device's default_speed_grade.")
+    speed_grade: str | None = Field(
+        None, description="Speed grade of the part. Default: the device's default_speed_grade."
+    )
     clock_mhz: float = Field(gt=0, description="Design clock, MHz; all cycle counts are in this clock.")
     precision: PrecisionConfig = Field(description="Number formats of weights, activations and KV cache.")
     engines: Engines = Field(description="Compute engines.")
-    buffers: list[Buffer] = Field(min_length=1, description="On-chip buffers; weights, activations and kv_cache are required.")
+    buffers: list[Buffer] = Field(
+        min_length=1, description="On-chip buffers; weights, activations and kv_cache are required."
+    )
     dram: DramConfig = Field(description="Off-chip memory use.")
     replay_cache: Literal["dram", "buffer"] = Field(
         description="Where FastCar keeps the replayed MLP outputs: in DRAM, or in a buffer with purpose replay_cache."
@@ -172,7 +180,7 @@ class Design(StrictModel):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
-    def _resolve_device(self, info: ValidationInfo) -> "Design":
+    def _resolve_device(self, info: ValidationInfo) -> Design:
         device = (info.context or {}).get("device")
         if device is None:
             from cosim.hw.library import load_device  # the library imports this module
@@ -208,45 +216,90 @@ class Design(StrictModel):
         """Checks that need the device or several fields; budgets are left to `cosim validate`."""
         issues: list[ConfigIssue] = []
         if self.speed_grade not in device.speed_grades:
-            issues.append(ConfigIssue(("speed_grade",), f"one of {quoted(device.speed_grades)} "
-                                      f"(speed grades of {device.name})", self.speed_grade))
+            issues.append(
+                ConfigIssue(
+                    ("speed_grade",),
+                    f"one of {quoted(device.speed_grades)} (speed grades of {device.name})",
+                    self.speed_grade,
+                )
+            )
         memory = device.memories.get(self.dram.memory or "")
         if memory is None:
-            issues.append(ConfigIssue(("dram", "memory"), f"one of {quoted(device.memories)} "
-                                      f"(memories of {device.name})", self.dram.memory))
+            issues.append(
+                ConfigIssue(
+                    ("dram", "memory"),
+                    f"one of {quoted(device.memories)} (memories of {device.name})",
+                    self.dram.memory,
+                )
+            )
         elif self.dram.channels > memory.channels:
-            issues.append(ConfigIssue(("dram", "channels"), f"at most {memory.channels} "
-                                      f"({memory.kind} channels of {device.name})", self.dram.channels))
+            issues.append(
+                ConfigIssue(
+                    ("dram", "channels"),
+                    f"at most {memory.channels} ({memory.kind} channels of {device.name})",
+                    self.dram.channels,
+                )
+            )
         kind = device.resources.dsp_kind
         largest = DSP_MACS_PER_CYCLE[(kind, self.mac_precision)][1]
         packing = self.engines.matrix.macs_per_dsp_per_cycle or 0
         if packing > largest:
-            issues.append(ConfigIssue(("engines", "matrix", "macs_per_dsp_per_cycle"),
-                                      f"at most {largest:g} for {self.mac_precision} MACs on {kind}", f"{packing:g}",
-                                      found_is_text=True))
+            issues.append(
+                ConfigIssue(
+                    ("engines", "matrix", "macs_per_dsp_per_cycle"),
+                    f"at most {largest:g} for {self.mac_precision} MACs on {kind}",
+                    f"{packing:g}",
+                    found_is_text=True,
+                )
+            )
         seen: dict[str, int] = {}
         for index, buffer in enumerate(self.buffers):
             if buffer.name in seen:
-                issues.append(ConfigIssue(("buffers", index, "name"),
-                                          f"a unique buffer name (buffers[{seen[buffer.name]}] is also called that)",
-                                          buffer.name))
+                issues.append(
+                    ConfigIssue(
+                        ("buffers", index, "name"),
+                        f"a unique buffer name (buffers[{seen[buffer.name]}] is also called that)",
+                        buffer.name,
+                    )
+                )
             seen.setdefault(buffer.name, index)
         purposes = {b.purpose for b in self.buffers}
         for purpose in REQUIRED_PURPOSES:
             if purpose not in purposes:
-                issues.append(ConfigIssue(("buffers",), f"a buffer with purpose '{purpose}'",
-                                          f"purposes {', '.join(sorted(purposes))}", found_is_text=True))
+                issues.append(
+                    ConfigIssue(
+                        ("buffers",),
+                        f"a buffer with purpose '{purpose}'",
+                        f"purposes {', '.join(sorted(purposes))}",
+                        found_is_text=True,
+                    )
+                )
         if self.replay_cache == "buffer" and "replay_cache" not in purposes:
-            issues.append(ConfigIssue(("replay_cache",), "a buffer with purpose 'replay_cache' when replay_cache is 'buffer'",
-                                      "none", found_is_text=True))
+            issues.append(
+                ConfigIssue(
+                    ("replay_cache",),
+                    "a buffer with purpose 'replay_cache' when replay_cache is 'buffer'",
+                    "none",
+                    found_is_text=True,
+                )
+            )
         if self.replay_cache == "dram" and "replay_cache" in purposes:
-            issues.append(ConfigIssue(("replay_cache",), "'buffer' since a buffer with purpose 'replay_cache' is listed",
-                                      self.replay_cache))
+            issues.append(
+                ConfigIssue(
+                    ("replay_cache",),
+                    "'buffer' since a buffer with purpose 'replay_cache' is listed",
+                    self.replay_cache,
+                )
+            )
         split = self.scheduling.static_split
         if split is not None and split.attention_arrays + split.mlp_arrays > self.engines.matrix.arrays:
-            issues.append(ConfigIssue(("scheduling", "static_split"),
-                                      f"attention_arrays + mlp_arrays <= engines.matrix.arrays = {self.engines.matrix.arrays}",
-                                      split.attention_arrays + split.mlp_arrays))
+            issues.append(
+                ConfigIssue(
+                    ("scheduling", "static_split"),
+                    f"attention_arrays + mlp_arrays <= engines.matrix.arrays = {self.engines.matrix.arrays}",
+                    split.attention_arrays + split.mlp_arrays,
+                )
+            )
         if issues:
             raise ConfigIssues(issues)
 

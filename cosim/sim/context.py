@@ -39,8 +39,14 @@ class TilePlan:
 class SimContext:
     """Design-level constants and caches shared by every segment simulation of a run."""
 
-    def __init__(self, design: Design, policy: SchedulingPolicy, workload: Workload,
-                 dram_weights: dict[str, int] | None, fast_forward: bool) -> None:
+    def __init__(
+        self,
+        design: Design,
+        policy: SchedulingPolicy,
+        workload: Workload,
+        dram_weights: dict[str, int] | None,
+        fast_forward: bool,
+    ) -> None:
         self.design = design
         self.policy = policy
         self.workload = workload
@@ -81,20 +87,28 @@ class SimContext:
                 kind, rows, cols, dataflow = self.matrix
                 arrays = self.matrix_engines[engine]
                 cycles = [
-                    max(compute.matrix_cycles(kind, op.m, int(k), int(n), rows=rows, cols=cols, dataflow=dataflow,
-                                              arrays=arrays),
-                        compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle))
+                    max(
+                        compute.matrix_cycles(
+                            kind, op.m, int(k), int(n), rows=rows, cols=cols, dataflow=dataflow, arrays=arrays
+                        ),
+                        compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
+                    )
                     for b, k, n in zip(tb, tk, tn)
                 ]
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
                 cycles = [compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)]
-            return TilePlan(engine, [int(b) for b in tb] * op.instances, cycles * op.instances, group.purpose,
-                            group.slots)
+            return TilePlan(
+                engine, [int(b) for b in tb] * op.instances, cycles * op.instances, group.purpose, group.slots
+            )
         if op.engine == "matrix":
             kind, rows, cols, dataflow = self.matrix
-            c = compute.matrix_cycles(kind, op.m, op.k, op.n, rows=rows, cols=cols, dataflow=dataflow,
-                                      arrays=self.matrix_engines[engine]) * op.instances
+            c = (
+                compute.matrix_cycles(
+                    kind, op.m, op.k, op.n, rows=rows, cols=cols, dataflow=dataflow, arrays=self.matrix_engines[engine]
+                )
+                * op.instances
+            )
         elif op.engine == "vector":
             c = compute.vector_cycles(op.vector_elements, self.vector_lanes)
         elif op.engine == "tas":

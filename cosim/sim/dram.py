@@ -61,8 +61,9 @@ class DramSpec:
             if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
                 raise UserError(None, f"dram_weights.{name}", "an integer >= 1", weight)
             weights[name] = weight
-        return cls(bandwidth, int(design.dram.burst_bytes), int(design.dram_access_latency_cycles),
-                   tuple(weights.items()))
+        return cls(
+            bandwidth, int(design.dram.burst_bytes), int(design.dram_access_latency_cycles), tuple(weights.items())
+        )
 
     def weight_of(self, category: str) -> int:
         return dict(self.requester_weights)[CATEGORY_REQUESTER[category]]
@@ -137,8 +138,14 @@ class Dram:
             self.counters.add(direction, category, payload, rounded)
         rounded_total = sum(p[3] for p in rounded_parts)
         latency = 0 if self.continues(stream) else self.spec.latency_cycles
-        transfer = Transfer(rounded_parts, rounded_total, Fraction(rounded_total),
-                            self._weights[CATEGORY_REQUESTER[rounded_parts[0][1]]], stream, self.env.event())
+        transfer = Transfer(
+            rounded_parts,
+            rounded_total,
+            Fraction(rounded_total),
+            self._weights[CATEGORY_REQUESTER[rounded_parts[0][1]]],
+            stream,
+            self.env.event(),
+        )
         self._start(transfer, latency)
         return transfer
 
@@ -151,8 +158,9 @@ class Dram:
         stream: Any,
     ) -> Transfer:
         """Re-create a transfer that was in flight when a segment of work ended (already counted)."""
-        transfer = Transfer(parts, rounded, remaining, self._weights[CATEGORY_REQUESTER[parts[0][1]]], stream,
-                            self.env.event())
+        transfer = Transfer(
+            parts, rounded, remaining, self._weights[CATEGORY_REQUESTER[parts[0][1]]], stream, self.env.event()
+        )
         self._start(transfer, latency_left)
         return transfer
 

@@ -8,14 +8,15 @@ and releases everything; its stores go out after it is done and the segment wait
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import simpy
 
 from cosim.sim import tile_pipeline
-from cosim.sim.tile_pipeline import ACTIVE, COMPUTE_ONLY, DONE, WAIT_PREDS, WAIT_RESOURCE
 from cosim.sim.stream_views import StepLayer
+from cosim.sim.tile_pipeline import ACTIVE, COMPUTE_ONLY, DONE, WAIT_PREDS, WAIT_RESOURCE
 from cosim.sim.workload import OpWork
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ class Held:
 class SegmentRun:
     """The ops of one segment instance running on a machine."""
 
-    def __init__(self, machine: Machine, ops: list[OpWork], info: SegmentInfo, descendants: list[frozenset[int]],
-                 record: bool) -> None:
+    def __init__(
+        self, machine: Machine, ops: list[OpWork], info: SegmentInfo, descendants: list[frozenset[int]], record: bool
+    ) -> None:
         self.m = machine
         self.env = machine.env
         self.ctx = machine.ctx
@@ -154,8 +156,10 @@ class SegmentRun:
             self.stores.append(transfer.event)
             if self.record:
                 transfer.event.callbacks.append(
-                    lambda _e, t0=self.env.now, name=f"{op.name} store", track=f"dram.{op.stores[0][0]}":
-                    self._interval(track, name, t0, self.env.now))
+                    lambda _e, t0=self.env.now, name=f"{op.name} store", track=f"dram.{op.stores[0][0]}": (
+                        self._interval(track, name, t0, self.env.now)
+                    )
+                )
 
     def _consumes_stream(self, i: int) -> bool:
         """Whether op `i` computes on tiles the weight stream delivers (DRS) instead of loading its own."""

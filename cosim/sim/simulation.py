@@ -11,8 +11,9 @@ continuous simulation (`Simulation.run_continuous`), which tests check.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -56,8 +57,10 @@ def _static_peaks(ctx: SimContext, ops: list[OpWork]) -> dict[str, int]:
     peaks: dict[str, int] = {}
     for op in ops:
         purpose = ctx.buffers.group(op.act_purpose).purpose
-        peaks[purpose] = max(peaks.get(purpose, 0), min(op.act_read_bytes + op.act_write_bytes,
-                                                        ctx.buffers.group(purpose).capacity_bytes))
+        peaks[purpose] = max(
+            peaks.get(purpose, 0),
+            min(op.act_read_bytes + op.act_write_bytes, ctx.buffers.group(purpose).capacity_bytes),
+        )
     return peaks
 
 
@@ -89,8 +92,9 @@ class Simulation:
             self._descendants[key] = _descendants(ops)
         return self._descendants[key]
 
-    def _finish(self, machine: Machine, run: SegmentRun, before: dict[str, int],
-                levels: dict[str, int]) -> tuple[np.ndarray, dict[str, int]]:
+    def _finish(
+        self, machine: Machine, run: SegmentRun, before: dict[str, int], levels: dict[str, int]
+    ) -> tuple[np.ndarray, dict[str, int]]:
         """The segment's counter vector and buffer peaks; carries the buffer levels on."""
         after = machine.snapshot()
         layout = self.ctx.layout
@@ -108,8 +112,16 @@ class Simulation:
         return counters, peaks
 
     # -- memoised: each distinct segment in its own environment ------------------------
-    def simulate_one(self, step: int, q: int, ops: list[OpWork], info: SegmentInfo, state: LoaderState | None,
-                     window: Window | None, record: bool) -> SegmentResult:
+    def simulate_one(
+        self,
+        step: int,
+        q: int,
+        ops: list[OpWork],
+        info: SegmentInfo,
+        state: LoaderState | None,
+        window: Window | None,
+        record: bool,
+    ) -> SegmentResult:
         env = simpy.Environment()
         machine = Machine(env, self.ctx)
         if self.windows is not None:

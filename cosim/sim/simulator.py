@@ -47,10 +47,19 @@ def default_timeline_steps(trace: ReplayTrace) -> tuple[int, int]:
     return (first, min(first + 2, trace.num_steps))
 
 
-def simulate(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *, policy: str | None = None,
-             memoize: bool = True, timeline_steps: tuple[int, int] | None = None,
-             dram_weights: dict[str, int] | None = None, fast_forward: bool = True,
-             max_timeline_events: int = 20_000, progress: bool = False) -> SimResult:
+def simulate(
+    graph: nx.DiGraph,
+    trace: ReplayTrace,
+    design: Design,
+    *,
+    policy: str | None = None,
+    memoize: bool = True,
+    timeline_steps: tuple[int, int] | None = None,
+    dram_weights: dict[str, int] | None = None,
+    fast_forward: bool = True,
+    max_timeline_events: int = 20_000,
+    progress: bool = False,
+) -> SimResult:
     """Simulate every decode step of `trace` on `design`; see `SimResult` for what comes back.
 
     `policy` overrides the design's scheduling policy; `memoize=False` runs one continuous
@@ -63,8 +72,9 @@ def simulate(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *, policy: s
     workload = Workload(graph, trace, design)
     scheduling = make_policy(policy, design)
     ctx = SimContext(design, scheduling, workload, dram_weights, fast_forward)
-    window = default_timeline_steps(trace) if timeline_steps is None else (int(timeline_steps[0]),
-                                                                           int(timeline_steps[1]))
+    window = (
+        default_timeline_steps(trace) if timeline_steps is None else (int(timeline_steps[0]), int(timeline_steps[1]))
+    )
     simulation = Simulation(ctx, window)
     results, ids = simulation.run_memoised(progress) if memoize else simulation.run_continuous()
     result = assemble(ctx, results, ids, window, max_timeline_events)

@@ -9,8 +9,8 @@ groups in reach, so that equal windows give equal memo keys without being rebuil
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
 
 from cosim.sim.stream_views import StreamPlan, Window, WindowElement, WindowGroup
 
@@ -57,8 +57,9 @@ class StreamWindows:
         def decided_before(s: int, layer: int) -> bool:
             return bool(wl.tas_flag[s, layer] == 0) or self._after_core(step, seg_kind, seg_layer, s, layer)
 
-        for seq in self._reach(origin, q, lambda s, layer: bool(wl.n_compute[s, layer] > 0) and
-                               decided_before(s, layer)):
+        for seq in self._reach(
+            origin, q, lambda s, layer: bool(wl.n_compute[s, layer] > 0) and decided_before(s, layer)
+        ):
             s, e = divmod(seq, plan.per_step)
             if s >= wl.steps:
                 ends = True
@@ -69,8 +70,9 @@ class StreamWindows:
                 key = (s, element.layer)
                 if key not in group_ids:
                     group_ids[key] = len(groups)
-                    groups.append(WindowGroup(bool(wl.n_compute[key] > 0), bool(wl.predicted_compute[key]),
-                                              decided_before(*key)))
+                    groups.append(
+                        WindowGroup(bool(wl.n_compute[key] > 0), bool(wl.predicted_compute[key]), decided_before(*key))
+                    )
                     if s == step and element.layer == seg_layer and seg_kind == "core" and wl.tas_flag[key] != 0:
                         resolved_here = group_ids[key]
                 g = group_ids[key]
@@ -110,9 +112,12 @@ class StreamWindows:
         near_end = step + spanned >= wl.steps - 1  # the window may run past the video: not cached by facts
         if not near_end:
             layer = wl.segment_layer[q]
-            first = step * wl.num_layers + (layer if layer >= 0 else 0) if wl.segment_kind[q] != "epilogue" \
+            first = (
+                step * wl.num_layers + (layer if layer >= 0 else 0)
+                if wl.segment_kind[q] != "epilogue"
                 else (step + 1) * wl.num_layers
-            key = (q, tuple(self._facts[first:first + groups]))
+            )
+            key = (q, tuple(self._facts[first : first + groups]))
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
@@ -127,9 +132,14 @@ class StreamWindows:
     def _prepare(self) -> None:
         """Group facts of the whole video, and how many groups and steps each segment's reach spans."""
         wl, plan = self.wl, self.plan
-        self._facts = [GroupFacts(*facts) for facts in zip((wl.n_compute > 0).ravel().tolist(),
-                                                           wl.predicted_compute.ravel().tolist(),
-                                                           (wl.tas_flag == 0).ravel().tolist())]
+        self._facts = [
+            GroupFacts(*facts)
+            for facts in zip(
+                (wl.n_compute > 0).ravel().tolist(),
+                wl.predicted_compute.ravel().tolist(),
+                (wl.tas_flag == 0).ravel().tolist(),
+            )
+        ]
         for q in range(len(wl.segment_kind)):
             seqs = list(self._reach(plan.first_element[q], q, lambda s, layer: False))
             layers = {(seq // plan.per_step, plan.elements[seq % plan.per_step].layer) for seq in seqs}

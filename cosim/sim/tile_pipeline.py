@@ -14,7 +14,8 @@ follow, in one step. Tests check it against the step-by-step run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import simpy
 
@@ -75,8 +76,9 @@ def own_tiles(run: SegmentRun, i: int, stream: OpStream) -> Iterator[simpy.Event
     return end
 
 
-def _fast_forward(run: SegmentRun, i: int, j: int, issue: int, start: int, c_end: list[int], stream: OpStream,
-                  category: str) -> int:
+def _fast_forward(
+    run: SegmentRun, i: int, j: int, issue: int, start: int, c_end: list[int], stream: OpStream, category: str
+) -> int:
     """Tiles j.. of op `i` by the pipeline's recurrence with the DRAM to itself (appends to `c_end`).
 
     Tile j is issued at `issue`, each later one when the previous load ends and a slot is

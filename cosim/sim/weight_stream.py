@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Generic, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Generic, NamedTuple
 
 import simpy
 
@@ -52,14 +53,17 @@ class LoaderState:
     taken: tuple[tuple[int, bool], ...] = ()  # (group first seq, loaded or skipped)
     continues: bool = False
 
-    def shifted(self, delta: int) -> "LoaderState":
+    def shifted(self, delta: int) -> LoaderState:
         inflight = None
         if self.inflight is not None:
             inflight = self.inflight._replace(seq=self.inflight.seq - delta)
         return LoaderState(
-            tuple((s - delta, t, b) for s, t, b in self.resident), inflight,
+            tuple((s - delta, t, b) for s, t, b in self.resident),
+            inflight,
             (self.position[0] - delta, self.position[1]),
-            tuple((s - delta, v) for s, v in self.taken if s - delta >= 0), self.continues)
+            tuple((s - delta, v) for s, v in self.taken if s - delta >= 0),
+            self.continues,
+        )
 
 
 class WeightStream(Generic[G]):
@@ -87,8 +91,9 @@ class WeightStream(Generic[G]):
         self.inflight: InflightTile | None = None
         if state.inflight is not None:
             saved = state.inflight
-            transfer = machine.dram.restore(saved.parts, saved.rounded, saved.remaining, saved.latency_left,
-                                            LOADER_STREAM)
+            transfer = machine.dram.restore(
+                saved.parts, saved.rounded, saved.remaining, saved.latency_left, LOADER_STREAM
+            )
             self.inflight = InflightTile((saved.seq, saved.tile), saved.nbytes, transfer)
         if state.continues:
             machine.dram.mark_stream_done(LOADER_STREAM, self.env.now)
@@ -234,6 +239,10 @@ class WeightStream(Generic[G]):
             remaining, latency_left = self.m.dram.snapshot(transfer)
             inflight = InflightState(seq, tile, nbytes, transfer.parts, transfer.rounded, remaining, latency_left)
         state = LoaderState(
-            tuple((s, t, b) for (s, t), b in sorted(self.resident.items())), inflight, self.position,
-            tuple(sorted(self.taken.items())), self.m.dram.continues(LOADER_STREAM))
+            tuple((s, t, b) for (s, t), b in sorted(self.resident.items())),
+            inflight,
+            self.position,
+            tuple(sorted(self.taken.items())),
+            self.m.dram.continues(LOADER_STREAM),
+        )
         return state.shifted(delta)

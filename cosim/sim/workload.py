@@ -42,23 +42,28 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import networkx as nx
 import numpy as np
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import ops_in_order
-from cosim.hw.schema import mac_precision
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.common.errors import UserError
+from cosim.hw.schema import mac_precision
 
 if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
-SEGMENT_BLOCK = {"prologue": "other", "pre": "attention", "core": "attention", "post": "attention", "mlp": "mlp",
-                 "epilogue": "other"}
+SEGMENT_BLOCK = {
+    "prologue": "other",
+    "pre": "attention",
+    "core": "attention",
+    "post": "attention",
+    "mlp": "mlp",
+    "epilogue": "other",
+}
 LAYER_SEGMENTS = ("pre", "core", "post", "mlp")
 CORE_KINDS = frozenset({"attention_score", "softmax", "attention_value"})
 MATRIX_KINDS = frozenset({"linear", "attention_score", "attention_value", "head"})
 
 # TAS flag of a core segment instance.
 TAS_NONE, TAS_FROM_STREAM, TAS_READS_KEY = 0, 1, 2
-
 
 
 class SegmentParam(NamedTuple):
@@ -158,7 +163,7 @@ class Sizing:
     has_scores_buffer: bool
 
     @classmethod
-    def from_design(cls, design: Design) -> "Sizing":
+    def from_design(cls, design: Design) -> Sizing:
         p = design.precision
         act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
@@ -196,8 +201,12 @@ class Workload:
             raise UserError(None, "graph.phase", "a decode-step graph", graph.graph.get("phase"))
         num_layers = int(graph.graph["num_layers"])
         if trace.num_layers != num_layers:
-            raise UserError(None, "trace.num_layers", f"{num_layers} (the graph's layers; use trace.map_to_layers)",
-                            trace.num_layers)
+            raise UserError(
+                None,
+                "trace.num_layers",
+                f"{num_layers} (the graph's layers; use trace.map_to_layers)",
+                trace.num_layers,
+            )
         self.graph_model = str(graph.graph.get("model", ""))
         self.hidden = int(graph.graph["hidden"])
         self.num_layers = num_layers
@@ -248,8 +257,11 @@ class Workload:
         if steps > f:
             s = np.arange(f, steps)
             prev = s - f
-            same = ((trace.frame[prev] == trace.frame[s] - 1) & (trace.row[prev] == trace.row[s])
-                    & (trace.col[prev] == trace.col[s]))
+            same = (
+                (trace.frame[prev] == trace.frame[s] - 1)
+                & (trace.row[prev] == trace.row[s])
+                & (trace.col[prev] == trace.col[s])
+            )
             predicted[s[same]] = self.n_compute[prev[same]] > 0
             known[s[same]] = True
         return predicted, known
@@ -281,8 +293,9 @@ class Workload:
         """The sized ops of one segment instance (cached per distinct (template, parameter))."""
         key = (template_id, param)
         if key not in self._ops_cache:
-            self._ops_cache[key] = _size_segment(self.templates[template_id], param, self.rows, self.hidden,
-                                                 self.sizing)
+            self._ops_cache[key] = _size_segment(
+                self.templates[template_id], param, self.rows, self.hidden, self.sizing
+            )
         return self._ops_cache[key]
 
     def summary(self) -> dict[str, Any]:
@@ -324,8 +337,9 @@ def _template_op(node: str, attrs: dict[str, Any], preds: tuple[int, ...]) -> Op
     )
 
 
-def _make_template(kind: str, nodes: list[tuple[str, dict]], graph: nx.DiGraph,
-                   extra: list[tuple[OpTemplate, tuple[str, ...]]] = ()) -> SegmentTemplate:
+def _make_template(
+    kind: str, nodes: list[tuple[str, dict]], graph: nx.DiGraph, extra: list[tuple[OpTemplate, tuple[str, ...]]] = ()
+) -> SegmentTemplate:
     """Template of `nodes` (in order) with in-segment predecessors; `extra` ops are appended."""
     index = {name: i for i, (name, _) in enumerate(nodes)}
     ops = []
@@ -364,9 +378,7 @@ def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, h
             part = "core"
         elif attrs["replayable"] or i > first_replay:
             part = "mlp"
-        elif first_core is None:
-            part = "pre"
-        elif i < first_core:
+        elif first_core is None or i < first_core:
             part = "pre"
         elif i <= last_core:
             part = "core"
@@ -378,8 +390,18 @@ def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, h
     core_extra = []
     if not any(a["kind"] == "tas" for _, a in nodes):
         kv_dim = sum(a["kv_write_elems"] for _, a in nodes) // 2 or hidden
-        tas = OpTemplate("tas", "tas", "tas", False, (), _fixed(macs=hidden, kv_read_elems=kv_dim),
-                         (0,) * len(_COEFFS), 0, 0, role="tas")
+        tas = OpTemplate(
+            "tas",
+            "tas",
+            "tas",
+            False,
+            (),
+            _fixed(macs=hidden, kv_read_elems=kv_dim),
+            (0,) * len(_COEFFS),
+            0,
+            0,
+            role="tas",
+        )
         core_extra.append((tas, ()))
 
     mlp_nodes = parts["mlp"]
@@ -390,17 +412,50 @@ def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, h
         read_index = len(ops)
         after_mlp = [i for i, op in enumerate(ops) if not op.replayable and i > replayable_idx[0]]
         ops = [
-            OpTemplate(op.name, op.kind, op.engine, op.replayable,
-                       tuple(sorted(set(op.preds) | {read_index})) if i in after_mlp else op.preds,
-                       op.fixed, op.per_kv, op.weight_elems, op.kv_write_elems, op.role)
+            OpTemplate(
+                op.name,
+                op.kind,
+                op.engine,
+                op.replayable,
+                tuple(sorted(set(op.preds) | {read_index})) if i in after_mlp else op.preds,
+                op.fixed,
+                op.per_kv,
+                op.weight_elems,
+                op.kv_write_elems,
+                op.role,
+            )
             for i, op in enumerate(ops)
         ]
         zeros = (0,) * len(_COEFFS)
-        ops.append(OpTemplate("replay_cache.read", "replay_read", "dma", False, (), _fixed(act_read_elems=hidden),
-                              zeros, 0, 0, role="replay_read"))
+        ops.append(
+            OpTemplate(
+                "replay_cache.read",
+                "replay_read",
+                "dma",
+                False,
+                (),
+                _fixed(act_read_elems=hidden),
+                zeros,
+                0,
+                0,
+                role="replay_read",
+            )
+        )
         sinks = [i for i in replayable_idx if not any(i in ops[j].preds for j in replayable_idx)]
-        ops.append(OpTemplate("replay_cache.write", "replay_write", "dma", False, tuple(sinks),
-                              _fixed(act_write_elems=hidden), zeros, 0, 0, role="replay_write"))
+        ops.append(
+            OpTemplate(
+                "replay_cache.write",
+                "replay_write",
+                "dma",
+                False,
+                tuple(sinks),
+                _fixed(act_write_elems=hidden),
+                zeros,
+                0,
+                0,
+                role="replay_write",
+            )
+        )
     mlp_template = SegmentTemplate("mlp", tuple(ops))
     return [
         ("pre", layer, _make_template("pre", parts["pre"], graph)),
@@ -417,8 +472,9 @@ def _fixed(**values: int) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- sizing
 
 
-def _size_segment(template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int,
-                  sizing: Sizing) -> list[OpWork]:
+def _size_segment(
+    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing
+) -> list[OpWork]:
     """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped."""
     kind = template.kind
     kv, tas_flag, computing = param.size, TAS_FROM_STREAM, rows
@@ -453,8 +509,9 @@ def _size_segment(template: SegmentTemplate, param: SegmentParam, rows: int, hid
     return works
 
 
-def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_flag: int, segment: str,
-             partition: str, s: Sizing) -> OpWork:
+def _size_op(
+    op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_flag: int, segment: str, partition: str, s: Sizing
+) -> OpWork:
     macs_row = op.at("macs", kv)
     flops_row = op.at("flops", kv)
     act_read_row = op.at("act_read_elems", kv)
@@ -472,21 +529,46 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
         nbytes = act_read if op.role == "replay_read" else act_write
         category = op.role
         if s.replay_in_buffer:
-            return OpWork(**common, engine="dma", m=rows, k=0, n=0, instances=1, streamed=None, streamed_bytes=0,
-                          loads=(), stores=(), macs=0, mac_precision=s.weight_mac_precision, vector_elements=0,
-                          act_purpose="activations",
-                          act_read_bytes=nbytes if op.role == "replay_write" else 0,
-                          act_write_bytes=nbytes if op.role == "replay_read" else 0,
-                          onchip_purpose="replay_cache",
-                          onchip_read_bytes=nbytes if op.role == "replay_read" else 0,
-                          onchip_write_bytes=nbytes if op.role == "replay_write" else 0)
+            return OpWork(
+                **common,
+                engine="dma",
+                m=rows,
+                k=0,
+                n=0,
+                instances=1,
+                streamed=None,
+                streamed_bytes=0,
+                loads=(),
+                stores=(),
+                macs=0,
+                mac_precision=s.weight_mac_precision,
+                vector_elements=0,
+                act_purpose="activations",
+                act_read_bytes=nbytes if op.role == "replay_write" else 0,
+                act_write_bytes=nbytes if op.role == "replay_read" else 0,
+                onchip_purpose="replay_cache",
+                onchip_read_bytes=nbytes if op.role == "replay_read" else 0,
+                onchip_write_bytes=nbytes if op.role == "replay_write" else 0,
+            )
         parts = ((category, nbytes),)
-        return OpWork(**common, engine="dma", m=rows, k=0, n=0, instances=1, streamed=None, streamed_bytes=0,
-                      loads=parts if op.role == "replay_read" else (),
-                      stores=parts if op.role == "replay_write" else (), macs=0,
-                      mac_precision=s.weight_mac_precision, vector_elements=0, act_purpose="activations",
-                      act_read_bytes=nbytes if op.role == "replay_write" else 0,
-                      act_write_bytes=nbytes if op.role == "replay_read" else 0)
+        return OpWork(
+            **common,
+            engine="dma",
+            m=rows,
+            k=0,
+            n=0,
+            instances=1,
+            streamed=None,
+            streamed_bytes=0,
+            loads=parts if op.role == "replay_read" else (),
+            stores=parts if op.role == "replay_write" else (),
+            macs=0,
+            mac_precision=s.weight_mac_precision,
+            vector_elements=0,
+            act_purpose="activations",
+            act_read_bytes=nbytes if op.role == "replay_write" else 0,
+            act_write_bytes=nbytes if op.role == "replay_read" else 0,
+        )
 
     excess = act_read + act_write - capacity
     if excess > 0:  # the part of the working set that does not fit goes through DRAM: inputs first, then outputs
@@ -498,17 +580,45 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
     if op.kind == "tas":  # the previous-frame key: in the attention's key stream unless attention is sparse
         if tas_flag == TAS_READS_KEY:
             loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
-        return OpWork(**common, engine="tas", m=rows, k=macs_row, n=1, instances=1, streamed=None, streamed_bytes=0,
-                      loads=tuple(p for p in loads if p[1] > 0), stores=tuple(p for p in stores if p[1] > 0),
-                      macs=macs_row * rows, mac_precision=s.kv_mac_precision, vector_elements=0,
-                      act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
+        return OpWork(
+            **common,
+            engine="tas",
+            m=rows,
+            k=macs_row,
+            n=1,
+            instances=1,
+            streamed=None,
+            streamed_bytes=0,
+            loads=tuple(p for p in loads if p[1] > 0),
+            stores=tuple(p for p in stores if p[1] > 0),
+            macs=macs_row * rows,
+            mac_precision=s.kv_mac_precision,
+            vector_elements=0,
+            act_purpose=act_purpose,
+            act_read_bytes=act_read,
+            act_write_bytes=act_write,
+        )
 
     if op.engine == "dma":  # embedding: gather one table row per batch row
         loads.append(("weights", _nbytes(act_write_row * rows, s.weight_bytes) if op.weight_elems else 0))
-        return OpWork(**common, engine="dma", m=rows, k=0, n=0, instances=1, streamed=None, streamed_bytes=0,
-                      loads=tuple(p for p in loads if p[1] > 0), stores=tuple(stores), macs=0,
-                      mac_precision=s.weight_mac_precision, vector_elements=0, act_purpose=act_purpose,
-                      act_read_bytes=0, act_write_bytes=act_write)
+        return OpWork(
+            **common,
+            engine="dma",
+            m=rows,
+            k=0,
+            n=0,
+            instances=1,
+            streamed=None,
+            streamed_bytes=0,
+            loads=tuple(p for p in loads if p[1] > 0),
+            stores=tuple(stores),
+            macs=0,
+            mac_precision=s.weight_mac_precision,
+            vector_elements=0,
+            act_purpose=act_purpose,
+            act_read_bytes=0,
+            act_write_bytes=act_write,
+        )
 
     if op.engine == "matrix":
         n_out = act_write_row  # outputs; a projection written only to the KV cache: MACs / inputs
@@ -526,18 +636,45 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
         else:  # activation x activation product with nothing to stream
             streamed, streamed_bytes, m, instances = None, 0, rows, 1
             precision = s.kv_mac_precision
-        return OpWork(**common, engine="matrix", m=m, k=k_red, n=n_out, instances=instances, streamed=streamed,
-                      streamed_bytes=streamed_bytes, loads=tuple(p for p in loads if p[1] > 0),
-                      stores=tuple(p for p in stores if p[1] > 0), macs=macs_row * rows, mac_precision=precision,
-                      vector_elements=0, act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
+        return OpWork(
+            **common,
+            engine="matrix",
+            m=m,
+            k=k_red,
+            n=n_out,
+            instances=instances,
+            streamed=streamed,
+            streamed_bytes=streamed_bytes,
+            loads=tuple(p for p in loads if p[1] > 0),
+            stores=tuple(p for p in stores if p[1] > 0),
+            macs=macs_row * rows,
+            mac_precision=precision,
+            vector_elements=0,
+            act_purpose=act_purpose,
+            act_read_bytes=act_read,
+            act_write_bytes=act_write,
+        )
 
     # vector unit: norms (with their weights), softmax, RoPE, activations, elementwise, sampling
     elements_row = flops_row + macs_row or act_write_row
     if kv_read_row:
         loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
     weights = _nbytes(op.weight_elems, s.weight_bytes)
-    return OpWork(**common, engine="vector", m=rows, k=0, n=0, instances=1,
-                  streamed="weights" if weights else None, streamed_bytes=weights,
-                  loads=tuple(p for p in loads if p[1] > 0), stores=tuple(p for p in stores if p[1] > 0),
-                  macs=0, mac_precision=s.weight_mac_precision, vector_elements=elements_row * rows,
-                  act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
+    return OpWork(
+        **common,
+        engine="vector",
+        m=rows,
+        k=0,
+        n=0,
+        instances=1,
+        streamed="weights" if weights else None,
+        streamed_bytes=weights,
+        loads=tuple(p for p in loads if p[1] > 0),
+        stores=tuple(p for p in stores if p[1] > 0),
+        macs=0,
+        mac_precision=s.weight_mac_precision,
+        vector_elements=elements_row * rows,
+        act_purpose=act_purpose,
+        act_read_bytes=act_read,
+        act_write_bytes=act_write,
+    )

@@ -16,10 +16,10 @@ from typing import Any
 
 from cosim.analysis.energy import compute_energy
 from cosim.analysis.metrics import headline_metrics
+from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.errors import UserError
 from cosim.hw import design_from_dict
 from cosim.hw.validate import ValidationReport, validate_design
-from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.sim.simulator import simulate
 from cosim.sweep.evaluate import InvalidPoint
 from cosim.sweep.workloads import load_cached_graph, load_cached_trace
@@ -71,7 +71,9 @@ def resource_metrics(report: ValidationReport) -> dict[str, Any]:
     for key, prefix in RESOURCES.items():
         line = report.resources.lines[key]
         metrics[f"{prefix}_used"] = line.used
-        metrics[f"{prefix}_util"] = line.used / line.available if line.available else (0.0 if not line.used else math.inf)
+        metrics[f"{prefix}_util"] = (
+            line.used / line.available if line.available else (0.0 if not line.used else math.inf)
+        )
         fits &= line.used <= line.available
     metrics["fits_device"] = fits
     return metrics

@@ -15,7 +15,8 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cosim.common.errors import UserError
 from cosim.common.registry import Registry
@@ -48,10 +49,14 @@ def resolve_evaluator(name: str) -> Evaluator:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise UserError(None, "evaluator", "an importable module", f"{module_name} ({error})", found_is_text=True) from None
+        raise UserError(
+            None, "evaluator", "an importable module", f"{module_name} ({error})", found_is_text=True
+        ) from None
     function = getattr(module, attribute, None)
     if not callable(function):
-        raise UserError(None, "evaluator", f"a function {attribute} in {module_name}", "nothing callable", found_is_text=True)
+        raise UserError(
+            None, "evaluator", f"a function {attribute} in {module_name}", "nothing callable", found_is_text=True
+        )
     return function
 
 

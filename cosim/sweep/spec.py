@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -65,7 +66,7 @@ class ValueRange(StrictModel):
     log: int | float | None = Field(None, gt=1, description="Factor between values.")
 
     @model_validator(mode="after")
-    def _check(self) -> "ValueRange":
+    def _check(self) -> ValueRange:
         if self.high < self.low:
             raise nested_issue("high", f"a value >= low ({self.low})", self.high)
         if self.step is not None and self.log is not None:
@@ -99,7 +100,7 @@ class Parameter(StrictModel):
     values: Any = Field(
         None,
         description="A non-empty list of values, or a range {low, high, step | log} (without step or log: a "
-        "continuous interval, for random and nsga2)."
+        "continuous interval, for random and nsga2).",
     )
 
 
@@ -129,12 +130,13 @@ class DecodeRecipe(StrictModel):
     seed: int = Field(0, description="Sampling seed.")
 
     @model_validator(mode="after")
-    def _check(self) -> "DecodeRecipe":
+    def _check(self) -> DecodeRecipe:
         if (self.preset is None) == (self.checkpoint is None):
             raise nested_issue("preset", "exactly one of preset or checkpoint", self.preset)
         if self.thresholds is not None and self.target_replay_ratio is not None:
-            raise nested_issue("target_replay_ratio", "either thresholds or target_replay_ratio, not both",
-                               self.target_replay_ratio)
+            raise nested_issue(
+                "target_replay_ratio", "either thresholds or target_replay_ratio, not both", self.target_replay_ratio
+            )
         return self
 
 
@@ -149,7 +151,7 @@ class SyntheticRecipe(StrictModel):
     seed: int = Field(0, description="Seed of the draw.")
 
     @model_validator(mode="after")
-    def _rates(self) -> "SyntheticRecipe":
+    def _rates(self) -> SyntheticRecipe:
         rates = self.layer_rates if isinstance(self.layer_rates, list) else [self.layer_rates]
         if not rates or any(not 0 <= rate <= 1 for rate in rates):
             raise nested_issue("layer_rates", "rates in [0, 1]", self.layer_rates)
@@ -172,17 +174,19 @@ class WorkloadSpec(StrictModel):
     decode: DecodeRecipe | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "WorkloadSpec":
+    def _one_form(self) -> WorkloadSpec:
         sources = [name for name in ("trace", "synthetic", "decode") if getattr(self, name) is not None]
         if len(sources) != 1:
             key = sources[1] if sources else "trace"
-            raise nested_issue(key, "exactly one of trace, synthetic or decode", ", ".join(sources) or "none",
-                               found_is_text=True)
+            raise nested_issue(
+                key, "exactly one of trace, synthetic or decode", ", ".join(sources) or "none", found_is_text=True
+            )
         if self.graph is not None and self.model is not None:
             raise nested_issue("model", "either graph or model, not both", self.model)
         if self.decode is None and self.graph is None and self.model is None:
-            raise nested_issue("graph", f"a graph file (or a model to trace) with {sources[0]}", "nothing",
-                               found_is_text=True)
+            raise nested_issue(
+                "graph", f"a graph file (or a model to trace) with {sources[0]}", "nothing", found_is_text=True
+            )
         return self
 
     @property
@@ -193,7 +197,12 @@ class WorkloadSpec(StrictModel):
 # --------------------------------------------------------------------------- constraints
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq, "!=": operator.ne,
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _COMPARISON = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 
@@ -260,8 +269,8 @@ class SweepSpec(StrictModel):
         default_factory=dict, description='Metric name -> required value, or a comparison like "<= 0.9".'
     )
     evaluator: str = Field(
-        "design", description=f"One of {', '.join(EVALUATORS)} (built in), or package.module:function taking the "
-        "point config."
+        "design",
+        description=f"One of {', '.join(EVALUATORS)} (built in), or package.module:function taking the point config.",
     )
 
     @field_validator("parameters")
@@ -317,9 +326,12 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
     settings = validate_part(strategy.Settings, document, ("strategy",), spec.strategy)
     for name, parameter in spec.parameters.items():
         if not isinstance(parameter.values, (list, dict)) or parameter.values == []:
-            raise document.error(("parameters", name, "values"), "a non-empty list of values or a range "
-                                 "{low, high, step | log}", "nothing" if parameter.values is None else repr(parameter.values),
-                                 found_is_text=True)
+            raise document.error(
+                ("parameters", name, "values"),
+                "a non-empty list of values or a range {low, high, step | log}",
+                "nothing" if parameter.values is None else repr(parameter.values),
+                found_is_text=True,
+            )
     ranges = {
         name: validate_part(ValueRange, document, ("parameters", name, "values"), parameter.values)
         for name, parameter in spec.parameters.items()

@@ -106,8 +106,12 @@ class Grid(_FixedList):
     def check(cls, loaded: LoadedSpec) -> None:
         for name, value_range in loaded.ranges.items():
             if value_range.choices() is None:
-                raise loaded.error(("parameters", name, "values"), "a list, or a range with step or log, for the "
-                                   "grid strategy", "a continuous range", found_is_text=True)
+                raise loaded.error(
+                    ("parameters", name, "values"),
+                    "a list, or a range with step or log, for the grid strategy",
+                    "a continuous range",
+                    found_is_text=True,
+                )
 
     def __init__(self, loaded: LoadedSpec, settings: StrategySettings) -> None:
         names = list(loaded.spec.parameters)
@@ -175,8 +179,9 @@ class Nsga2(SearchStrategy):
     @classmethod
     def check(cls, loaded: LoadedSpec) -> None:
         if not loaded.spec.objectives:
-            raise loaded.error(("objectives",), "at least one objective for the nsga2 strategy", "none",
-                               found_is_text=True)
+            raise loaded.error(
+                ("objectives",), "at least one objective for the nsga2 strategy", "none", found_is_text=True
+            )
 
     def __init__(self, loaded: LoadedSpec, strategy: Nsga2Settings) -> None:
         import optuna
@@ -191,9 +196,10 @@ class Nsga2(SearchStrategy):
         self.ranges = loaded.ranges
         self.distributions = {name: self._distribution(loaded, name) for name in self.names}
         sampler = optuna.samplers.NSGAIISampler(population_size=strategy.population, seed=strategy.seed)
-        self.study = optuna.create_study(directions=[
-            "minimize" if goal == "min" else "maximize" for goal in self.objectives.values()
-        ], sampler=sampler)
+        self.study = optuna.create_study(
+            directions=["minimize" if goal == "min" else "maximize" for goal in self.objectives.values()],
+            sampler=sampler,
+        )
         self.asked = 0
         self.repeats = 0
 

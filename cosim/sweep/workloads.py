@@ -17,12 +17,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import load_graph, save_graph
 from cosim.artifacts.replay_trace import ReplayTrace
-from cosim.sweep.evaluate import describe_failure, plain_metrics
 from cosim.artifacts.synthetic_trace import synthetic_trace
-
+from cosim.common.errors import UserError
+from cosim.sweep.evaluate import describe_failure, plain_metrics
 
 CALIBRATION_VIDEOS = 2  # held-out toy videos the thresholds of a target replay ratio are calibrated on
 
@@ -90,8 +89,8 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
     agreement, PSNR) and against the true frames (PSNR), averaged over the videos; the
     first video's decisions become the trace. Returns (trace path, metrics, model config).
     """
+    from models.decoding.session import torch_threads, toy_session
     from models.decoding.sparse_attention import make_policy
-    from models.decoding.session import toy_session, torch_threads
 
     session = toy_session(_decode_checkpoint(recipe, inputs))
     frames, seed = recipe["frames"], recipe["seed"]
@@ -103,8 +102,14 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
     with torch_threads(1):  # workers run side by side, one per core
         thresholds = recipe["thresholds"]
         if recipe["target_replay_ratio"] is not None:
-            thresholds = session.calibrate_to_ratio(recipe["target_replay_ratio"], CALIBRATION_VIDEOS, rounds=1,
-                                                    frames=frames, seed=seed, attention_policy=policy).thresholds
+            thresholds = session.calibrate_to_ratio(
+                recipe["target_replay_ratio"],
+                CALIBRATION_VIDEOS,
+                rounds=1,
+                frames=frames,
+                seed=seed,
+                attention_policy=policy,
+            ).thresholds
         for video in range(recipe["videos"]):
             start = session.start(video, frames)
             run = session.decode(start, thresholds=thresholds, frames=frames, seed=seed, attention_policy=policy)
@@ -134,8 +139,12 @@ def _decode_checkpoint(recipe: dict[str, Any], inputs: dict[str, str]) -> Path:
         return Path(inputs["checkpoint"])
     if recipe["preset"] == DEFAULT_CHECKPOINT.stem:
         return DEFAULT_CHECKPOINT
-    raise UserError(None, "workload.decode.preset", f"a preset with a shipped checkpoint ({DEFAULT_CHECKPOINT.stem}) "
-                    "or a checkpoint file", recipe["preset"])
+    raise UserError(
+        None,
+        "workload.decode.preset",
+        f"a preset with a shipped checkpoint ({DEFAULT_CHECKPOINT.stem}) or a checkpoint file",
+        recipe["preset"],
+    )
 
 
 def load_cached_graph(path: str) -> nx.DiGraph:

@@ -13,8 +13,8 @@ Two targets:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -56,8 +56,9 @@ def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> lis
 
 
 def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **decode_kwargs) -> list[DecodeResult]:
-    return [decode_video(model, s.first_frame_codes, s.class_id, thresholds=thresholds, **decode_kwargs)
-            for s in starts]
+    return [
+        decode_video(model, s.first_frame_codes, s.class_id, thresholds=thresholds, **decode_kwargs) for s in starts
+    ]
 
 
 def _tas_samples(runs: Sequence[DecodeResult]) -> np.ndarray:
@@ -69,8 +70,14 @@ def _ratios(runs: Sequence[DecodeResult]) -> np.ndarray:
     return np.concatenate([r.trace.replay for r in runs]).mean(axis=(0, 2))
 
 
-def calibrate_ratio(model: VideoTransformer, starts: Sequence[Start], target: float | Sequence[float], *,
-                    rounds: int = 2, **decode_kwargs) -> Calibration:
+def calibrate_ratio(
+    model: VideoTransformer,
+    starts: Sequence[Start],
+    target: float | Sequence[float],
+    *,
+    rounds: int = 2,
+    **decode_kwargs,
+) -> Calibration:
     """Thresholds that make each layer replay a fraction `target` of its decode steps.
 
     Round 0 decodes densely (thresholds +inf: TAS recorded, nothing replayed); each of
@@ -85,12 +92,12 @@ def calibrate_ratio(model: VideoTransformer, starts: Sequence[Start], target: fl
     history = [{"round": 0, "thresholds": thresholds, "layer_replay_ratio": _ratios(runs).tolist()}]
     for round_index in range(1, rounds + 1):
         runs = _run_all(model, starts, thresholds, **decode_kwargs)
-        history.append({"round": round_index, "thresholds": thresholds,
-                        "layer_replay_ratio": _ratios(runs).tolist()})
+        history.append({"round": round_index, "thresholds": thresholds, "layer_replay_ratio": _ratios(runs).tolist()})
         thresholds = thresholds_for_ratio(_tas_samples(runs), target)
     ratios = _ratios(runs)
-    return Calibration(thresholds=thresholds, layer_replay_ratio=ratios.tolist(), replay_ratio=float(ratios.mean()),
-                       history=history)
+    return Calibration(
+        thresholds=thresholds, layer_replay_ratio=ratios.tolist(), replay_ratio=float(ratios.mean()), history=history
+    )
 
 
 def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeResult]) -> float:
@@ -99,8 +106,9 @@ def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeRes
     return float(np.mean(same))
 
 
-def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agreement: float, *,
-                      iterations: int = 6, **decode_kwargs) -> Calibration:
+def calibrate_quality(
+    model: VideoTransformer, starts: Sequence[Start], min_agreement: float, *, iterations: int = 6, **decode_kwargs
+) -> Calibration:
     """The largest global replay ratio whose runs agree with dense decoding on >= `min_agreement`.
 
     Thresholds for a ratio are the quantiles of the dense runs' TAS (one round); each
@@ -112,8 +120,12 @@ def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agre
         raise UserError(None, "calibration videos", "at least one start", 0)
     dense = _run_all(model, starts, float("inf"), **decode_kwargs)
     tas = _tas_samples(dense)
-    best = Calibration(thresholds=[float("inf")] * tas.shape[1], layer_replay_ratio=[0.0] * tas.shape[1],
-                       replay_ratio=0.0, token_agreement=1.0)
+    best = Calibration(
+        thresholds=[float("inf")] * tas.shape[1],
+        layer_replay_ratio=[0.0] * tas.shape[1],
+        replay_ratio=0.0,
+        token_agreement=1.0,
+    )
     low, high = 0.0, 1.0
     for _ in range(iterations):
         ratio = (low + high) / 2
@@ -121,8 +133,14 @@ def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agre
         runs = _run_all(model, starts, thresholds, **decode_kwargs)
         agreement = token_agreement(runs, dense)
         ratios = _ratios(runs)
-        best.history.append({"target_ratio": ratio, "thresholds": thresholds, "token_agreement": agreement,
-                             "layer_replay_ratio": ratios.tolist()})
+        best.history.append(
+            {
+                "target_ratio": ratio,
+                "thresholds": thresholds,
+                "token_agreement": agreement,
+                "layer_replay_ratio": ratios.tolist(),
+            }
+        )
         if agreement >= min_agreement:
             low = ratio
             best.thresholds, best.layer_replay_ratio = thresholds, ratios.tolist()

@@ -16,8 +16,9 @@ a video of N frames takes (N - 1) * F - 1 decode steps.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,12 +100,14 @@ def decode_video(
     if frames < 2:
         raise UserError(None, "frames", "an integer >= 2 (frame 1 is the given first frame)", frames)
     depth = config.codes_per_position
-    first = _as_codes(first_frame_codes, (config.frame_rows, config.frame_cols), depth, config.code_vocab,
-                      "first_frame_codes")
+    first = _as_codes(
+        first_frame_codes, (config.frame_rows, config.frame_cols), depth, config.code_vocab, "first_frame_codes"
+    )
     teacher = None
     if teacher_codes is not None:
-        teacher = _as_codes(teacher_codes, (frames, config.frame_rows, config.frame_cols), depth,
-                            config.code_vocab, "teacher_codes")
+        teacher = _as_codes(
+            teacher_codes, (frames, config.frame_rows, config.frame_cols), depth, config.code_vocab, "teacher_codes"
+        )
     device = model.embed_tokens.weight.device
     rows = 1 if cfg_scale is None else 2
     steps = (frames - 1) * config.tokens_per_frame - 1
@@ -113,26 +116,53 @@ def decode_video(
     layer_thresholds = per_layer_thresholds(thresholds, config.num_layers)
     fastcar = None
     if layer_thresholds is not None:
-        settings = FastCarSettings(layer_thresholds, tas_form=tas_form, row_policy=row_policy,
-                                   adaptive_ratio=adaptive_ratio)
-        fastcar = FastCarRun(settings, config, rows, prefix_len=1, max_steps=steps, device=device,
-                             dtype=model.embed_tokens.weight.dtype)
+        settings = FastCarSettings(
+            layer_thresholds, tas_form=tas_form, row_policy=row_policy, adaptive_ratio=adaptive_ratio
+        )
+        fastcar = FastCarRun(
+            settings, config, rows, prefix_len=1, max_steps=steps, device=device, dtype=model.embed_tokens.weight.dtype
+        )
     attention = AttentionRun(attention_policy, config.num_layers, steps) if attention_policy else None
     pick = make_pick(sampling, torch.Generator(device=device).manual_seed(seed), cfg_scale)
     loop = _decode_loop(model, class_id, rows, frames, first, teacher, fastcar, attention, pick, progress)
 
-    meta = _meta(config, frames, rows, layer_thresholds, fastcar, attention_policy, tas_form=tas_form,
-                 row_policy=row_policy, adaptive_ratio=adaptive_ratio, seed=seed, class_id=class_id,
-                 cfg_scale=cfg_scale, sampling=sampling, teacher_forced=teacher is not None)
+    meta = _meta(
+        config,
+        frames,
+        rows,
+        layer_thresholds,
+        fastcar,
+        attention_policy,
+        tas_form=tas_form,
+        row_policy=row_policy,
+        adaptive_ratio=adaptive_ratio,
+        seed=seed,
+        class_id=class_id,
+        cfg_scale=cfg_scale,
+        sampling=sampling,
+        teacher_forced=teacher is not None,
+    )
     shape = (frames, config.frame_rows, config.frame_cols) + ((depth,) if depth > 1 else ())
-    return DecodeResult(codes=loop.video.cpu().numpy().reshape(shape),
-                        trace=_trace(config, steps, rows, fastcar, attention, meta),
-                        wall_time_s=loop.wall_time_s, step_cpu_s=loop.step_cpu_s)
+    return DecodeResult(
+        codes=loop.video.cpu().numpy().reshape(shape),
+        trace=_trace(config, steps, rows, fastcar, attention, meta),
+        wall_time_s=loop.wall_time_s,
+        step_cpu_s=loop.step_cpu_s,
+    )
 
 
-def _decode_loop(model: VideoTransformer, class_id: int, rows: int, frames: int, first: torch.Tensor,
-                 teacher: torch.Tensor | None, fastcar: FastCarRun | None, attention: AttentionRun | None,
-                 pick: Callable[[torch.Tensor], torch.Tensor], progress: bool) -> _Loop:
+def _decode_loop(
+    model: VideoTransformer,
+    class_id: int,
+    rows: int,
+    frames: int,
+    first: torch.Tensor,
+    teacher: torch.Tensor | None,
+    fastcar: FastCarRun | None,
+    attention: AttentionRun | None,
+    pick: Callable[[torch.Tensor], torch.Tensor],
+    progress: bool,
+) -> _Loop:
     """Prefill the class token(s) and the first frame, then decode one position per step."""
     config = model.config
     per_frame, depth = config.tokens_per_frame, config.codes_per_position
@@ -146,8 +176,9 @@ def _decode_loop(model: VideoTransformer, class_id: int, rows: int, frames: int,
     forced = None if teacher is None else teacher.reshape(frames * per_frame, depth).to(device)
 
     started = time.perf_counter()
-    embeds = torch.cat((model.embed_tokens(prefix_ids),
-                        model.embed_codes(video[:per_frame].unsqueeze(0).expand(rows, -1, -1))), dim=1)
+    embeds = torch.cat(
+        (model.embed_tokens(prefix_ids), model.embed_codes(video[:per_frame].unsqueeze(0).expand(rows, -1, -1))), dim=1
+    )
     hidden = model.prefill(embeds, cache, fastcar)
     codes = model.predict_codes(hidden[:, -1], pick)
     video[per_frame] = codes[0]
@@ -167,10 +198,23 @@ def _decode_loop(model: VideoTransformer, class_id: int, rows: int, frames: int,
     return _Loop(video, time.perf_counter() - started, np.array(step_cpu_s))
 
 
-def _meta(config: ModelConfig, frames: int, rows: int, layer_thresholds: tuple[float, ...] | None,
-          fastcar: FastCarRun | None, attention_policy: AttentionPolicy | None, *, tas_form: str, row_policy: str,
-          adaptive_ratio: float | None, seed: int, class_id: int, cfg_scale: float | None, sampling: Sampling,
-          teacher_forced: bool) -> dict[str, Any]:
+def _meta(
+    config: ModelConfig,
+    frames: int,
+    rows: int,
+    layer_thresholds: tuple[float, ...] | None,
+    fastcar: FastCarRun | None,
+    attention_policy: AttentionPolicy | None,
+    *,
+    tas_form: str,
+    row_policy: str,
+    adaptive_ratio: float | None,
+    seed: int,
+    class_id: int,
+    cfg_scale: float | None,
+    sampling: Sampling,
+    teacher_forced: bool,
+) -> dict[str, Any]:
     """The run's settings, as the trace's metadata."""
     return {
         "model": config.name,
@@ -185,8 +229,11 @@ def _meta(config: ModelConfig, frames: int, rows: int, layer_thresholds: tuple[f
         "thresholds": list(layer_thresholds) if layer_thresholds is not None else None,
         "row_policy": row_policy,
         "adaptive_ratio": adaptive_ratio,
-        "frame_thresholds": ({str(f): t for f, t in fastcar.frame_thresholds.items()}
-                             if fastcar is not None and adaptive_ratio is not None else None),
+        "frame_thresholds": (
+            {str(f): t for f, t in fastcar.frame_thresholds.items()}
+            if fastcar is not None and adaptive_ratio is not None
+            else None
+        ),
         "tas_form": tas_form,
         "attention": describe(attention_policy) if attention_policy else {"policy": "dense"},
         "seed": seed,
@@ -197,8 +244,14 @@ def _meta(config: ModelConfig, frames: int, rows: int, layer_thresholds: tuple[f
     }
 
 
-def _trace(config: ModelConfig, steps: int, rows: int, fastcar: FastCarRun | None, attention: AttentionRun | None,
-           meta: dict[str, Any]) -> ReplayTrace:
+def _trace(
+    config: ModelConfig,
+    steps: int,
+    rows: int,
+    fastcar: FastCarRun | None,
+    attention: AttentionRun | None,
+    meta: dict[str, Any],
+) -> ReplayTrace:
     """The run's ReplayTrace: decode step k records video position F + k (see the module docstring)."""
     per_frame = config.tokens_per_frame
     positions = np.arange(per_frame, per_frame + steps)
@@ -212,10 +265,16 @@ def _trace(config: ModelConfig, steps: int, rows: int, fastcar: FastCarRun | Non
         kv_attended = attention.attended.numpy()
     else:
         kv_attended = np.repeat(kv_len[:, None], config.num_layers, axis=1)
-    return ReplayTrace(tas=tas.astype(np.float32), replay=replay, frame=(positions // per_frame).astype(np.int32),
-                       row=((positions % per_frame) // config.frame_cols).astype(np.int32),
-                       col=(positions % config.frame_cols).astype(np.int32), kv_len=kv_len,
-                       kv_attended=kv_attended.astype(np.int32), meta=meta)
+    return ReplayTrace(
+        tas=tas.astype(np.float32),
+        replay=replay,
+        frame=(positions // per_frame).astype(np.int32),
+        row=((positions % per_frame) // config.frame_cols).astype(np.int32),
+        col=(positions % config.frame_cols).astype(np.int32),
+        kv_len=kv_len,
+        kv_attended=kv_attended.astype(np.int32),
+        meta=meta,
+    )
 
 
 def _as_codes(codes, lead_shape: tuple[int, ...], depth: int, vocab: int, key: str) -> torch.Tensor:
@@ -225,6 +284,7 @@ def _as_codes(codes, lead_shape: tuple[int, ...], depth: int, vocab: int, key: s
     if tuple(tensor.shape) != expected:
         raise UserError(None, key, f"codes of shape {expected}", tuple(tensor.shape))
     if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= vocab):
-        raise UserError(None, key, f"codes in [0, {vocab})", f"{int(tensor.min())}..{int(tensor.max())}",
-                        found_is_text=True)
+        raise UserError(
+            None, key, f"codes in [0, {vocab})", f"{int(tensor.min())}..{int(tensor.max())}", found_is_text=True
+        )
     return tensor.reshape(*lead_shape, depth)

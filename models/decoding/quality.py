@@ -91,7 +91,9 @@ class QualityReport:
         return asdict(self)
 
 
-def _report(frames: np.ndarray, reference_frames: np.ndarray, codes: np.ndarray, reference_codes: np.ndarray) -> QualityReport:
+def _report(
+    frames: np.ndarray, reference_frames: np.ndarray, codes: np.ndarray, reference_codes: np.ndarray
+) -> QualityReport:
     return QualityReport(
         psnr_db=psnr(frames, reference_frames),
         psnr_per_frame_db=[float(v) for v in psnr_per_frame(frames, reference_frames)],

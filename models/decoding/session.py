@@ -12,10 +12,11 @@ sparse-attention run differ only in the knobs given.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,8 +61,12 @@ class DecodeSession:
         config = self.model.config
         if self.tokenizer is None or self.world is None:
             rng = np.random.default_rng([seed, index])
-            first = rng.integers(0, config.code_vocab, (config.frame_rows, config.frame_cols)
-                                 + ((config.codes_per_position,) if config.codes_per_position > 1 else ()))
+            first = rng.integers(
+                0,
+                config.code_vocab,
+                (config.frame_rows, config.frame_cols)
+                + ((config.codes_per_position,) if config.codes_per_position > 1 else ()),
+            )
             return Start(first, index % max(config.num_classes, 1))
         video = held_out_video(self.video_seed, index, self.world, frames)
         return Start(self.tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames])
@@ -69,8 +74,9 @@ class DecodeSession:
     def calibration_starts(self, videos: int, frames: int, seed: int = 0) -> list[Start]:
         return [self.start(CALIBRATION_VIDEO_OFFSET + i, frames, seed) for i in range(videos)]
 
-    def calibrate_to_ratio(self, target: float, videos: int, *, rounds: int, frames: int, seed: int = 0,
-                           **decode_kwargs: Any) -> Calibration:
+    def calibrate_to_ratio(
+        self, target: float, videos: int, *, rounds: int, frames: int, seed: int = 0, **decode_kwargs: Any
+    ) -> Calibration:
         """Per-layer thresholds replaying a fraction `target` on `videos` calibration starts
         (`calibrate_ratio`); `decode_kwargs` as for `decode`."""
         starts = self.calibration_starts(videos, frames, seed)
@@ -90,12 +96,16 @@ class DecodeSession:
         """PSNR and token agreement of the decoded frames against `dense` and the true frames."""
         if self.tokenizer is None:
             return RunQuality(None, None)
-        versus_dense = None if dense is None else quality.compare_runs(run.codes[GENERATED], dense.codes[GENERATED],
-                                                                      self.tokenizer)
+        versus_dense = (
+            None
+            if dense is None
+            else quality.compare_runs(run.codes[GENERATED], dense.codes[GENERATED], self.tokenizer)
+        )
         versus_truth = None
         if start.true_frames is not None:
-            versus_truth = quality.compare_to_ground_truth(run.codes[GENERATED], start.true_frames[GENERATED],
-                                                           self.tokenizer)
+            versus_truth = quality.compare_to_ground_truth(
+                run.codes[GENERATED], start.true_frames[GENERATED], self.tokenizer
+            )
         return RunQuality(versus_dense, versus_truth)
 
 

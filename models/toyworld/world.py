@@ -20,7 +20,7 @@ same whatever the size of the data set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -34,15 +34,27 @@ BACKGROUNDS = ("stripes", "checker", "gradient")
 # 256-code patch codebook can cover the world.
 SPRITE_COLOURS = np.array(
     [
-        [230, 40, 40], [40, 200, 60], [50, 90, 240], [240, 220, 40],
-        [230, 60, 220], [40, 220, 230], [250, 140, 20], [245, 245, 245],
+        [230, 40, 40],
+        [40, 200, 60],
+        [50, 90, 240],
+        [240, 220, 40],
+        [230, 60, 220],
+        [40, 220, 230],
+        [250, 140, 20],
+        [245, 245, 245],
     ],
     dtype=np.uint8,
 )
 BACKGROUND_COLOURS = np.array(
     [
-        [20, 20, 30], [70, 60, 50], [40, 70, 90], [90, 40, 60],
-        [50, 90, 50], [110, 110, 120], [30, 40, 80], [100, 80, 40],
+        [20, 20, 30],
+        [70, 60, 50],
+        [40, 70, 90],
+        [90, 40, 60],
+        [50, 90, 50],
+        [110, 110, 120],
+        [30, 40, 80],
+        [100, 80, 40],
     ],
     dtype=np.uint8,
 )
@@ -95,7 +107,7 @@ class Video:
         return DIRECTIONS[self.label]
 
 
-@lru_cache(maxsize=None)
+@cache
 def shape_mask(shape: str, size_px: int) -> np.ndarray:
     """Boolean size x size template of a shape (cached: templates are reused constantly)."""
     centre = (size_px - 1) / 2.0
@@ -198,13 +210,21 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
             position[s], velocity[s], bounced[t, s] = _bounce(position[s], velocity[s], high[s])
     background, image = _background(rng, config)
     return dict(
-        label=label, shapes=shapes, sizes_px=sizes, colours=colours, positions=positions,
-        velocities=velocities, bounced=bounced,
-        background=background, background_image=image,
+        label=label,
+        shapes=shapes,
+        sizes_px=sizes,
+        colours=colours,
+        positions=positions,
+        velocities=velocities,
+        bounced=bounced,
+        background=background,
+        background_image=image,
     )
 
 
-def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _render(
+    scene: dict, config: ToyWorldConfig, with_masks: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Paint the sprites over the background, lowest z first."""
     size = config.frame_px
     frames = np.repeat(scene["background_image"][None], config.num_frames, axis=0)
@@ -216,9 +236,9 @@ def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.n
         for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"])):
             mask = shape_mask(shape, int(px))
             row, col = scene["positions"][t, s]
-            frames[t, row:row + px, col:col + px][mask] = scene["colours"][s]
+            frames[t, row : row + px, col : col + px][mask] = scene["colours"][s]
             if with_masks:
-                silhouettes[t, s, row:row + px, col:col + px] = mask
+                silhouettes[t, s, row : row + px, col : col + px] = mask
     if with_masks:
         # A pixel is visible for sprite s if no sprite above it covers that pixel.
         above = np.flip(np.logical_or.accumulate(np.flip(silhouettes, axis=1), axis=1), axis=1)
@@ -235,7 +255,9 @@ def generate_video(seed: int, index: int = 0, config: ToyWorldConfig = ToyWorldC
     return Video(frames=frames, silhouettes=silhouettes, visible_masks=visible, **scene)
 
 
-def generate_videos(count: int, seed: int, config: ToyWorldConfig = ToyWorldConfig(), start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def generate_videos(
+    count: int, seed: int, config: ToyWorldConfig = ToyWorldConfig(), start: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames uint8 [count, F, H, W, 3] and labels int64 [count] of videos start..start+count-1.
 
     Same pixels as `generate_video(seed, i)` but without the masks, for bulk data.

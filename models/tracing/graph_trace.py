@@ -20,8 +20,8 @@ import networkx as nx
 import torch
 from tqdm import tqdm
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import SCALED_QUANTITIES, add_op, validate_graph
+from cosim.common.errors import UserError
 from models.config import ModelConfig, get_preset
 from models.decoding.fastcar import FastCarRun, FastCarSettings
 from models.tracing.logical_ops import logical_ops
@@ -35,7 +35,6 @@ KV_PROBE_OFFSETS = (64, 320)
 quantity, the third checks that it is linear."""
 
 
-
 class KVScalingError(RuntimeError):
     """A traced quantity is not of the form fixed + per_kv * kv_len, or the op structure
     changes with the KV length: the one-graph-for-every-step model does not hold."""
@@ -46,15 +45,25 @@ def _trace_step(model: VideoTransformer, phase: str, kv_len: int, prefill_tokens
     config = model.config
     dtype = model.embed_tokens.weight.dtype
     cache = model.new_cache(1, kv_len)
-    kv_tensors = {f"kv.{kind}.{layer}": tensor for kind, tensors in (("keys", cache.keys), ("values", cache.values))
-                  for layer, tensor in enumerate(tensors)}
+    kv_tensors = {
+        f"kv.{kind}.{layer}": tensor
+        for kind, tensors in (("keys", cache.keys), ("values", cache.values))
+        for layer, tensor in enumerate(tensors)
+    }
     replay = None
     if phase == "decode":
         cache.length = kv_len - 1
         codes = torch.zeros(1, config.codes_per_position, dtype=torch.long, device="meta")
         if tas:
-            replay = FastCarRun(FastCarSettings.uniform(0.0, config.num_layers), config, 1, prefix_len=0,
-                                max_steps=1, device="meta", dtype=dtype)
+            replay = FastCarRun(
+                FastCarSettings.uniform(0.0, config.num_layers),
+                config,
+                1,
+                prefix_len=0,
+                max_steps=1,
+                device="meta",
+                dtype=dtype,
+            )
             replay.step = 0
     else:
         cache.length = kv_len - prefill_tokens
@@ -85,9 +94,10 @@ def _solve(values: list[int], lengths: list[int], what: str) -> tuple[int, int]:
 def _assemble(traces: list[dict[str, dict]], lengths: list[int], graph: nx.DiGraph) -> None:
     reference = traces[0]
     for length, trace in zip(lengths[1:], traces[1:]):
-        if list(trace) != list(reference) or any(trace[n]["kind"] != reference[n]["kind"]
-                                                 or set(trace[n]["edges"]) != set(reference[n]["edges"])
-                                                 for n in reference):
+        if list(trace) != list(reference) or any(
+            trace[n]["kind"] != reference[n]["kind"] or set(trace[n]["edges"]) != set(reference[n]["edges"])
+            for n in reference
+        ):
             raise KVScalingError(f"the traced ops differ between KV lengths {lengths[0]} and {length}")
     precision = graph.graph["precision_bytes"]
     kv_ref = graph.graph["kv_len_ref"]
@@ -100,15 +110,27 @@ def _assemble(traces: list[dict[str, dict]], lengths: list[int], graph: nx.DiGra
             if per_kv:
                 raise KVScalingError(f"{name}.{q} grows with the KV length")
             sizes[q] = fixed
-        add_op(graph, name, node["kind"], node["block"], layer=node["layer"], module=node["module"],
-               input_shapes=node["input_shapes"], output_shape=node["output_shape"], dtype=node["dtype"],
-               replayable=node["replayable"], **sizes)
+        add_op(
+            graph,
+            name,
+            node["kind"],
+            node["block"],
+            layer=node["layer"],
+            module=node["module"],
+            input_shapes=node["input_shapes"],
+            output_shape=node["output_shape"],
+            dtype=node["dtype"],
+            replayable=node["replayable"],
+            **sizes,
+        )
         acts = sum(sizes[f"{q}_fixed"] + sizes[f"{q}_per_kv"] * kv_ref for q in ("act_read_elems", "act_write_elems"))
-        graph.nodes[name].update(weight_bytes=sizes["weight_elems"] * precision["weights"],
-                                 act_bytes=acts * precision["activations"])
+        graph.nodes[name].update(
+            weight_bytes=sizes["weight_elems"] * precision["weights"], act_bytes=acts * precision["activations"]
+        )
         for producer, edge in node["edges"].items():
-            elems, per_kv = _solve([t[name]["edges"][producer]["elems"] for t in traces], lengths,
-                                   f"edge {producer} -> {name}")
+            elems, per_kv = _solve(
+                [t[name]["edges"][producer]["elems"] for t in traces], lengths, f"edge {producer} -> {name}"
+            )
             graph.add_edge(producer, name, elems=elems, elems_per_kv=per_kv, via=edge["via"])
 
 
@@ -141,8 +163,9 @@ def trace_model(
     _check_int("batch_rows", batch_rows, 1)
     if phase == "decode":
         if prefill_tokens is not None:
-            raise UserError(None, "prefill_tokens", "no prefill length for a decode trace (use phase prefill)",
-                            prefill_tokens)
+            raise UserError(
+                None, "prefill_tokens", "no prefill length for a decode trace (use phase prefill)", prefill_tokens
+            )
         prefill_tokens = 0
         minimum = config.tokens_per_frame + 1 if tas else 1
         kv_len = config.video_tokens if kv_len is None else kv_len
@@ -155,18 +178,33 @@ def trace_model(
     torch_dtype = DTYPES[dtype]
     lengths = [kv_len] + [kv_len + offset for offset in KV_PROBE_OFFSETS]
     transformer = VideoTransformer(config, device="meta", dtype=torch_dtype)
-    traces = [_trace_step(transformer, phase, n, prefill_tokens, tas)
-              for n in tqdm(lengths, desc=f"trace {config.name}", unit="length", disable=not progress, leave=False)]
+    traces = [
+        _trace_step(transformer, phase, n, prefill_tokens, tas)
+        for n in tqdm(lengths, desc=f"trace {config.name}", unit="length", disable=not progress, leave=False)
+    ]
     element_bytes = torch.finfo(torch_dtype).bits // 8
     graph = nx.DiGraph(
-        model=config.name, phase=phase, batch_rows=batch_rows, tokens_per_frame=config.tokens_per_frame,
-        frames=config.frames, num_layers=config.num_layers, hidden=config.hidden, kv_len_ref=kv_len,
+        model=config.name,
+        phase=phase,
+        batch_rows=batch_rows,
+        tokens_per_frame=config.tokens_per_frame,
+        frames=config.frames,
+        num_layers=config.num_layers,
+        hidden=config.hidden,
+        kv_len_ref=kv_len,
         precision_bytes={"weights": element_bytes, "activations": element_bytes, "kv_cache": element_bytes},
-        heads=config.num_heads, kv_heads=config.num_kv_heads, head_dim=config.head_dim,
-        mlp_hidden=config.mlp_hidden, vocab_size=config.vocab_size,
-        codes_per_position=config.codes_per_position, depth_layers=config.depth.num_layers if config.depth else 0,
-        tokens_per_step=1 if phase == "decode" else prefill_tokens, prefill_tokens=prefill_tokens,
-        dtype=dtype, tas_included=tas and phase == "decode", kv_len_probes=lengths,
+        heads=config.num_heads,
+        kv_heads=config.num_kv_heads,
+        head_dim=config.head_dim,
+        mlp_hidden=config.mlp_hidden,
+        vocab_size=config.vocab_size,
+        codes_per_position=config.codes_per_position,
+        depth_layers=config.depth.num_layers if config.depth else 0,
+        tokens_per_step=1 if phase == "decode" else prefill_tokens,
+        prefill_tokens=prefill_tokens,
+        dtype=dtype,
+        tas_included=tas and phase == "decode",
+        kv_len_probes=lengths,
         tracer=f"models.tracing.graph_trace (torch {torch.__version__}, python {platform.python_version()})",
     )
     _assemble(traces, lengths, graph)

@@ -92,8 +92,11 @@ def _is_epilogue(component: list[AtenOp], previous: _Group) -> bool:
         return False
     inside = {op.index for op in component} | {op.index for op in previous.ops}
     reads = [p for op in component for p, _ in op.act_reads]
-    return (all(p in inside for p in reads) and matmul.index in reads
-            and not any(op.weight_reads or op.kv_reads for op in component))
+    return (
+        all(p in inside for p in reads)
+        and matmul.index in reads
+        and not any(op.weight_reads or op.kv_reads for op in component)
+    )
 
 
 # -- logical op attributes ---------------------------------------------------------------
@@ -158,9 +161,13 @@ def logical_ops(ops: list[AtenOp]) -> dict[str, dict]:
         blocks.append(block)
         scope = group.ops[0].scope
         node = _account(group, ops, group_of, gi)
-        node.update(kind=kind, block=block, module=path,
-                    layer=next((c.module.layer for c in scope if c.module.layer >= 0), -1),
-                    replayable=any(c.module.replayable for c in scope))
+        node.update(
+            kind=kind,
+            block=block,
+            module=path,
+            layer=next((c.module.layer for c in scope if c.module.layer >= 0), -1),
+            replayable=any(c.module.replayable for c in scope),
+        )
         node["edges"] = {names[g]: value for g, value in node.pop("producers").items()}
         nodes[name] = node
     return nodes
@@ -213,9 +220,15 @@ def _account(group: _Group, ops: list[AtenOp], group_of: dict[int, int], gi: int
             edge["elems"] += elems
     last = group.ops[-1]
     return {
-        "macs": macs, "flops": flops, "act_read_elems": sum(act_reads.values()), "act_write_elems": written,
-        "kv_read_elems": sum(kv.values()), "weight_elems": sum(weights.values()),
+        "macs": macs,
+        "flops": flops,
+        "act_read_elems": sum(act_reads.values()),
+        "act_write_elems": written,
+        "kv_read_elems": sum(kv.values()),
+        "weight_elems": sum(weights.values()),
         "kv_write_elems": sum(op.kv_write_elems for op in group.ops),
-        "input_shapes": list(shapes.values()), "output_shape": last.output_shape, "dtype": last.dtype,
+        "input_shapes": list(shapes.values()),
+        "output_shape": last.output_shape,
+        "dtype": last.dtype,
         "producers": producers,
     }

@@ -15,8 +15,8 @@ the cache depends on the ops whose keys or values it reads (``kv_deps``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 import torch
 from torch import nn
@@ -204,8 +204,9 @@ class Recorder(TorchDispatchMode):
             return None
         return first, first + count
 
-    def _compute(self, name: str, cls: str, inputs: list[torch.Tensor], values: list[Value],
-                 outputs: list[torch.Tensor]) -> None:
+    def _compute(
+        self, name: str, cls: str, inputs: list[torch.Tensor], values: list[Value], outputs: list[torch.Tensor]
+    ) -> None:
         live = [(t, v) for t, v in zip(inputs, values) if v.origin != "const"]
         tags = {v.name for v in values if v.origin == "const" and v.name}
         if not live:  # computed from constants only: a constant itself
@@ -215,10 +216,24 @@ class Recorder(TorchDispatchMode):
             return
         index = len(self.ops)
         macs, flops = op_cost(name, cls, inputs, outputs)
-        op = AtenOp(index=index, name=name, cls=cls, scope=tuple(self.stack), macs=macs, flops=flops,
-                 act_reads=[], weight_reads={}, kv_reads={}, kv_deps=[], const_tags=tags, inputs=[],
-                 output_shape=list(outputs[0].shape), out_elems=sum(t.numel() for t in outputs),
-                 dtype=str(outputs[0].dtype).removeprefix("torch."), tensor_operands=len(live))
+        op = AtenOp(
+            index=index,
+            name=name,
+            cls=cls,
+            scope=tuple(self.stack),
+            macs=macs,
+            flops=flops,
+            act_reads=[],
+            weight_reads={},
+            kv_reads={},
+            kv_deps=[],
+            const_tags=tags,
+            inputs=[],
+            output_shape=list(outputs[0].shape),
+            out_elems=sum(t.numel() for t in outputs),
+            dtype=str(outputs[0].dtype).removeprefix("torch."),
+            tensor_operands=len(live),
+        )
         for tensor, value in live:
             if value.origin == "act":
                 op.act_reads.extend(value.parts)
@@ -243,8 +258,9 @@ class Recorder(TorchDispatchMode):
         """Ops of this step whose cache writes a read of `span` of `cache_name` depends on."""
         found = []
         for name, written, producers in self._kv_writes:
-            if name == cache_name and (span is None or written is None
-                                       or (written[0] < span[1] and span[0] < written[1])):
+            if name == cache_name and (
+                span is None or written is None or (written[0] < span[1] and span[0] < written[1])
+            ):
                 found.extend(producers)
         return found
 
@@ -264,6 +280,14 @@ def _module_infos(model: nn.Module) -> Iterable[tuple[nn.Module, ModuleInfo]]:
             replayable.add(id(getattr(layer, part)))
     depth = getattr(model, "depth", None)
     for path, module in model.named_modules():
-        yield module, ModuleInfo(path=path, cls=type(module).__name__, leaf=not any(module.children()),
-                              layer=layers.get(id(module), -1), replayable=id(module) in replayable,
-                              depth=module is depth)
+        yield (
+            module,
+            ModuleInfo(
+                path=path,
+                cls=type(module).__name__,
+                leaf=not any(module.children()),
+                layer=layers.get(id(module), -1),
+                replayable=id(module) in replayable,
+                depth=module is depth,
+            ),
+        )

@@ -39,6 +39,10 @@ def test_zero_latency_means_no_throughput_and_no_speedup():
     headline = headline_metrics(empty)
     assert headline.latency_s == 0.0
     assert (headline.tokens_per_s, headline.frames_per_s) == (0.0, 0.0)
-    assert (headline.latency_per_token_s, headline.latency_per_frame_s, headline.mlp_share_of_latency) == (0.0, 0.0, 0.0)
+    assert (headline.latency_per_token_s, headline.latency_per_frame_s, headline.mlp_share_of_latency) == (
+        0.0,
+        0.0,
+        0.0,
+    )
     assert speedup(handmade_result(), empty) is None
     json.dumps(headline.__dict__, allow_nan=False)  # strict JSON: no infinity

@@ -12,8 +12,16 @@ from cosim.common.errors import UserError
 
 
 def small_trace(**overrides):
-    return synthetic_trace(num_layers=4, layer_rates=[0.0, 0.5, 0.5, 1.0], frames=3, frame_rows=2,
-                           frame_cols=2, batch_rows=2, seed=1, **overrides)
+    return synthetic_trace(
+        num_layers=4,
+        layer_rates=[0.0, 0.5, 0.5, 1.0],
+        frames=3,
+        frame_rows=2,
+        frame_cols=2,
+        batch_rows=2,
+        seed=1,
+        **overrides,
+    )
 
 
 def test_round_trip_is_lossless(tmp_path):

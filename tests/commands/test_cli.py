@@ -11,7 +11,7 @@ COMMANDS = {"decode", "pareto", "run", "simulate", "sweep", "synth-trace", "trac
 def test_every_command_is_listed():
     parser = build_parser()
     choices = next(a for a in parser._actions if a.dest == "command").choices
-    assert COMMANDS <= set(choices)
+    assert set(choices) >= COMMANDS
 
 
 def test_a_command_added_by_one_registration_runs(capsys):
@@ -71,4 +71,3 @@ def test_synth_trace_rejects_a_wrong_rate_count(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "cosim synth-trace: error: --rates: expected 1 or 4 values (one per layer), found 2 values"
     assert not (tmp_path / "s.npz").exists()
-

@@ -46,4 +46,6 @@ def test_buffer_depth_rounds_bytes_up_to_whole_words():
     buffer = Buffer(name="b", purpose="weights", bytes=100, memory="bram", width_bits=72)
     assert buffer.depth_words == 12  # 800 bits / 72 = 11.1 -> 12 words
     assert buffer.port_bytes_per_cycle == 9
-    assert Buffer(name="b", purpose="weights", bytes=100, memory="uram", width_bits=72, ports=2).port_bytes_per_cycle == 18
+    assert (
+        Buffer(name="b", purpose="weights", bytes=100, memory="uram", width_bits=72, ports=2).port_bytes_per_cycle == 18
+    )

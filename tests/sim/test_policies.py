@@ -2,9 +2,9 @@
 
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.analysis.comparison import simulate_runs
 from cosim.cli import build_parser
+from cosim.common.errors import UserError
 from cosim.sim.policies import POLICIES, SchedulingPolicy, make_policy, register_policy
 from cosim.sim.simulator import simulate
 from cosim.sim.workload import OpWork
@@ -15,10 +15,28 @@ FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow"
 
 
 def op(partition: str) -> OpWork:
-    return OpWork(name="x", kind="linear", role="graph", engine="matrix", partition=partition, preds=(), m=1, k=1,
-                  n=1, instances=1, streamed=None, streamed_bytes=0, loads=(), stores=(), macs=1,
-                  mac_precision="int8", vector_elements=0, act_purpose="activations", act_read_bytes=0,
-                  act_write_bytes=0)
+    return OpWork(
+        name="x",
+        kind="linear",
+        role="graph",
+        engine="matrix",
+        partition=partition,
+        preds=(),
+        m=1,
+        k=1,
+        n=1,
+        instances=1,
+        streamed=None,
+        streamed_bytes=0,
+        loads=(),
+        stores=(),
+        macs=1,
+        mac_precision="int8",
+        vector_elements=0,
+        act_purpose="activations",
+        act_read_bytes=0,
+        act_write_bytes=0,
+    )
 
 
 def test_registry_and_design_default():
@@ -38,7 +56,9 @@ def test_static_partitions():
 
 def test_static_on_a_design_without_split_splits_evenly_or_refuses():
     assert make_policy("static", tiny_design(matrix=FOUR_ARRAYS)).matrix_engines() == {
-        "matrix.attention": 2, "matrix.mlp": 2}
+        "matrix.attention": 2,
+        "matrix.mlp": 2,
+    }
     with pytest.raises(UserError, match="static_split"):
         make_policy("static", tiny_design())  # a single array cannot be split
 
@@ -81,8 +101,10 @@ def test_a_registered_policy_is_chosen_by_name(half_pool):
 def test_a_registered_policy_reaches_the_schema_the_cli_and_the_comparison(half_pool):
     assert tiny_design(matrix=FOUR_ARRAYS, scheduling={"policy": "half_pool"}).scheduling.policy == "half_pool"
     parser = build_parser()
-    for argv in (["simulate", "--graph", "g", "--trace", "t", "--design", "d", "-o", "o", "--policy", "half_pool"],
-                 ["run", "--policy", "half_pool"]):
+    for argv in (
+        ["simulate", "--graph", "g", "--trace", "t", "--design", "d", "-o", "o", "--policy", "half_pool"],
+        ["run", "--policy", "half_pool"],
+    ):
         assert parser.parse_args(argv).policy == ["half_pool"]
     # with weights: DRS needs a weight stream to run on
     graph = one_op_graph(macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100, weight_elems=4800)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.common.errors import UserError
 from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workload
 from simulator_graphs import llama7b_graph, tiny_design
 from workload_totals import expected_dram_bytes, total_macs, uniform_layers
@@ -14,18 +14,33 @@ H, I, VOCAB, LAYERS = 4096, 11008, 32000, 32
 GRAPH = llama7b_graph(num_layers=LAYERS, vocab=VOCAB)
 
 
-def trace_with(replay_rows: list[list[bool]], *, kv_len: int = 300, kv_attended: int | None = None,
-               frame: int = 1) -> ReplayTrace:
+def trace_with(
+    replay_rows: list[list[bool]], *, kv_len: int = 300, kv_attended: int | None = None, frame: int = 1
+) -> ReplayTrace:
     """One decode step per entry of `replay_rows` (the same decisions for every layer)."""
     steps, rows = len(replay_rows), len(replay_rows[0])
     replay = np.repeat(np.asarray(replay_rows, bool)[:, None, :], LAYERS, axis=1)
     kv = np.full(steps, kv_len, np.int32)
     return ReplayTrace(
-        tas=np.zeros(replay.shape, np.float32), replay=replay, frame=np.full(steps, frame, np.int32),
-        row=np.zeros(steps, np.int32), col=np.arange(steps, dtype=np.int32), kv_len=kv,
+        tas=np.zeros(replay.shape, np.float32),
+        replay=replay,
+        frame=np.full(steps, frame, np.int32),
+        row=np.zeros(steps, np.int32),
+        col=np.arange(steps, dtype=np.int32),
+        kv_len=kv,
         kv_attended=np.full((steps, LAYERS), kv_attended or kv_len, np.int32),
-        meta={"model": "test", "num_layers": LAYERS, "batch_rows": rows, "tokens_per_frame": 256, "frame_rows": 16,
-              "frame_cols": 16, "frames": 8, "prompt_len": 257, "source": "synthetic"})
+        meta={
+            "model": "test",
+            "num_layers": LAYERS,
+            "batch_rows": rows,
+            "tokens_per_frame": 256,
+            "frame_rows": 16,
+            "frame_cols": 16,
+            "frames": 8,
+            "prompt_len": 257,
+            "source": "synthetic",
+        },
+    )
 
 
 def int8_design(**changes):
@@ -97,22 +112,23 @@ def test_attention_is_sized_by_kv_attended_and_tas_reads_a_key_only_when_sparse(
 
 
 def test_replay_cache_in_a_buffer_moves_nothing_through_dram():
+    import copy
+
     from cosim.hw.library import design_from_dict
     from simulator_graphs import TINY_DESIGN
-    import copy
 
     data = copy.deepcopy(TINY_DESIGN)
     data["replay_cache"] = "buffer"
-    data["buffers"].append({"name": "ring", "purpose": "replay_cache", "bytes": 65536, "memory": "uram",
-                            "width_bits": 512})
+    data["buffers"].append(
+        {"name": "ring", "purpose": "replay_cache", "bytes": 65536, "memory": "uram", "width_bits": 512}
+    )
     workload = Workload(GRAPH, trace_with([[True, False]]), design_from_dict(data, "ring"))
     bytes_ = totals(workload)
     assert ("read", "replay_read") not in bytes_ and ("write", "replay_write") not in bytes_
 
 
 def test_activations_that_do_not_fit_spill_to_dram():
-    workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300),
-                        tiny_design(buffers={"act": {"bytes": 20000}}))
+    workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300), tiny_design(buffers={"act": {"bytes": 20000}}))
     q = workload.segment_kind.index("mlp")
     ops = {op.name: op for op in workload.instance_ops(0, q)}
     # mlp.mul reads 2 x 11008 and writes 11008 bytes per row: 66048 for 2 rows, 46048 over the 20000 bytes;
@@ -122,8 +138,9 @@ def test_activations_that_do_not_fit_spill_to_dram():
 
 
 def test_previous_frame_prediction():
-    trace = synthetic_trace(num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, correlation=0.3,
-                            seed=4)
+    trace = synthetic_trace(
+        num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, correlation=0.3, seed=4
+    )
     small = llama7b_graph(num_layers=2, vocab=0)
     workload = Workload(small, trace, tiny_design())
     truth = workload.n_compute > 0

@@ -12,16 +12,30 @@ from models.transformer import VideoTransformer
 
 def tiny_config(**changes) -> ModelConfig:
     """The toyworld geometry shrunk: 2 layers, hidden 32, 4 heads on 2 kv heads, 4x4 frames."""
-    base = replace(get_preset("toyworld"), name="tiny", num_layers=2, hidden=32, num_heads=4, num_kv_heads=2,
-                   mlp_hidden=64, frames=3, frame_rows=4, frame_cols=4)
+    base = replace(
+        get_preset("toyworld"),
+        name="tiny",
+        num_layers=2,
+        hidden=32,
+        num_heads=4,
+        num_kv_heads=2,
+        mlp_hidden=64,
+        frames=3,
+        frame_rows=4,
+        frame_cols=4,
+    )
     return replace(base, **changes)
 
 
 def tiny_depth_config() -> ModelConfig:
     """A tiny model with a depth transformer (VILA-U layout): 2 codes per position."""
-    return tiny_config(name="tiny-depth", vocab_size=40, num_classes=4, codebook_size=0,
-                       depth=DepthConfig(num_layers=1, hidden=16, num_heads=2, mlp_hidden=32,
-                                         codes_per_position=2, codebook_size=24))
+    return tiny_config(
+        name="tiny-depth",
+        vocab_size=40,
+        num_classes=4,
+        codebook_size=0,
+        depth=DepthConfig(num_layers=1, hidden=16, num_heads=2, mlp_hidden=32, codes_per_position=2, codebook_size=24),
+    )
 
 
 def tiny_model(seed: int = 0, **changes) -> VideoTransformer:

@@ -38,6 +38,8 @@ def total_macs(workload: Workload) -> int:
 
 def uniform_layers(workload: Workload) -> bool:
     """Whether every decoder layer uses the same segment templates."""
-    per_layer = {tuple(int(workload.segment_template[q]) for q, layer in enumerate(workload.segment_layer)
-                       if layer == wanted) for wanted in range(workload.num_layers)}
+    per_layer = {
+        tuple(int(workload.segment_template[q]) for q, layer in enumerate(workload.segment_layer) if layer == wanted)
+        for wanted in range(workload.num_layers)
+    }
     return len(per_layer) <= 1

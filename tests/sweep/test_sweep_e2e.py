@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from sweep_support import make_sweep, tiny_graph
 
 from cosim.analysis.energy import compute_energy
 from cosim.analysis.metrics import headline_metrics
-from cosim.hw import load_design, override_design
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.hw import load_design, override_design
 from cosim.sim.simulator import simulate
 from cosim.sweep import load_results, load_spec, run_sweep
 from cosim.sweep.store import ResultStore
+from sweep_support import make_sweep, tiny_graph
 
 
 def test_design_sweep_on_the_simulator(tmp_path):
@@ -19,8 +19,13 @@ def test_design_sweep_on_the_simulator(tmp_path):
         "mlp_arrays": {"path": "scheduling.static_split.mlp_arrays", "values": [6, 7]},
         "rate": {"path": "workload.synthetic.layer_rates", "values": [0.0, 0.9]},
     }
-    spec = make_sweep(tmp_path / "in", parameters, evaluator="design", constraints={"fits_device": True},
-                      workload={"graph": "graph.json", "synthetic": {"layer_rates": 0.5, "correlation": 0.5}})
+    spec = make_sweep(
+        tmp_path / "in",
+        parameters,
+        evaluator="design",
+        constraints={"fits_device": True},
+        workload={"graph": "graph.json", "synthetic": {"layer_rates": 0.5, "correlation": 0.5}},
+    )
     summary = run_sweep(load_spec(spec), tmp_path / "out", workers=2, progress=False)
     assert summary.counts == {"ok": 2, "invalid": 2, "failed": 0}
     table = load_results(tmp_path / "out").set_index(["mlp_arrays", "rate"])
@@ -47,4 +52,7 @@ def test_design_sweep_on_the_simulator(tmp_path):
     # The headline figures under the report's names and formulas (cosim.analysis.metrics).
     headline = headline_metrics(direct)
     assert dense["mlp_share_of_latency"] == headline.mlp_share_of_latency > 0
-    assert (dense["tokens_per_s"], dense["latency_per_token_s"]) == (headline.tokens_per_s, headline.latency_per_token_s)
+    assert (dense["tokens_per_s"], dense["latency_per_token_s"]) == (
+        headline.tokens_per_s,
+        headline.latency_per_token_s,
+    )

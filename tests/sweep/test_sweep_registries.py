@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from sweep_support import make_sweep
 
 from cosim.common.errors import UserError
 from cosim.sweep import load_spec, run_sweep
 from cosim.sweep.evaluate import EVALUATORS, resolve_evaluator
 from cosim.sweep.strategies import STRATEGIES, Candidate, SearchStrategy, StrategySettings, make_strategy
+from sweep_support import make_sweep
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sweeps.md"
 PARAMETERS = {"arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4]}}
@@ -55,7 +55,7 @@ class _Last(SearchStrategy):
 
     def __init__(self, loaded, settings: _LastSettings) -> None:
         name = next(iter(loaded.spec.parameters))
-        self.points = [{name: value} for value in loaded.choices(name)[-settings.count:]]
+        self.points = [{name: value} for value in loaded.choices(name)[-settings.count :]]
         self.total = len(self.points)
 
     def ask(self) -> Candidate | None:
@@ -91,6 +91,9 @@ def test_builtin_and_user_evaluators_resolve_through_one_lookup():
 
 
 def test_an_unknown_evaluator_lists_the_registered_ones():
-    with pytest.raises(UserError, match=rf"evaluator: expected one of {', '.join(EVALUATORS)} or "
-                                        r"package\.module:function, found 'simulate'"):
+    with pytest.raises(
+        UserError,
+        match=rf"evaluator: expected one of {', '.join(EVALUATORS)} or "
+        r"package\.module:function, found 'simulate'",
+    ):
         resolve_evaluator("simulate")

@@ -11,20 +11,25 @@ import sys
 import time
 
 import pytest
-from sweep_support import make_sweep, marker_keys, subprocess_env
 
 from cosim.cli import main
 from cosim.common.errors import UserError
 from cosim.sweep import load_results, load_spec, run_sweep
 from cosim.sweep.store import ResultStore
+from sweep_support import make_sweep, marker_keys, subprocess_env
 
 
 def test_grid_gives_exactly_the_expected_points(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
-    spec = make_sweep(tmp_path / "in", {"arrays": {"path": "engines.matrix.arrays", "values": [1, 2]},
-                                        "clock": {"path": "clock_mhz", "values": {"low": 200, "high": 300, "step": 50}}},
-                      markers=markers)
+    spec = make_sweep(
+        tmp_path / "in",
+        {
+            "arrays": {"path": "engines.matrix.arrays", "values": [1, 2]},
+            "clock": {"path": "clock_mhz", "values": {"low": 200, "high": 300, "step": 50}},
+        },
+        markers=markers,
+    )
     summary = run_sweep(load_spec(spec), tmp_path / "out", workers=2, progress=False)
     assert (summary.total, summary.recorded, summary.reused) == (6, 6, 0)
     table = load_results(tmp_path / "out")
@@ -46,8 +51,13 @@ def test_grid_gives_exactly_the_expected_points(tmp_path):
 
 
 def test_failed_invalid_and_dead_worker_points_are_recorded_and_the_rest_complete(tmp_path):
-    spec = make_sweep(tmp_path / "in", {"arrays": {"path": "engines.matrix.arrays", "values": [1, 3, 99, 4]},
-                                        "clock": {"path": "clock_mhz", "values": [200, 999]}})
+    spec = make_sweep(
+        tmp_path / "in",
+        {
+            "arrays": {"path": "engines.matrix.arrays", "values": [1, 3, 99, 4]},
+            "clock": {"path": "clock_mhz", "values": [200, 999]},
+        },
+    )
     summary = run_sweep(load_spec(spec), tmp_path / "out", workers=2, progress=False)
     assert summary.counts == {"ok": 2, "invalid": 4, "failed": 2}
     table = load_results(tmp_path / "out").set_index(["arrays", "clock"])
@@ -65,8 +75,13 @@ def test_failed_invalid_and_dead_worker_points_are_recorded_and_the_rest_complet
 
 
 def test_retry_failed_evaluates_only_failed_points_again(tmp_path):
-    spec = make_sweep(tmp_path / "in", {"arrays": {"path": "engines.matrix.arrays", "values": [1, 3]},
-                                        "clock": {"path": "clock_mhz", "values": [200, 999]}})
+    spec = make_sweep(
+        tmp_path / "in",
+        {
+            "arrays": {"path": "engines.matrix.arrays", "values": [1, 3]},
+            "clock": {"path": "clock_mhz", "values": [200, 999]},
+        },
+    )
     run_sweep(load_spec(spec), tmp_path / "out", workers=1, progress=False)
     again = run_sweep(load_spec(spec), tmp_path / "out", workers=1, progress=False, retry_failed=True)
     assert (again.recorded, again.reused) == (1, 3)
@@ -81,8 +96,13 @@ def test_folder_refuses_another_spec(tmp_path):
 
 
 def test_cli_runs_resumes_and_reports_user_errors(tmp_path, capsys, monkeypatch):
-    spec = make_sweep(tmp_path / "in", {"clock": {"path": "clock_mhz", "values": [200, 300]},
-                                        "arrays": {"path": "engines.matrix.arrays", "values": [1, 2]}})
+    spec = make_sweep(
+        tmp_path / "in",
+        {
+            "clock": {"path": "clock_mhz", "values": [200, 300]},
+            "arrays": {"path": "engines.matrix.arrays", "values": [1, 2]},
+        },
+    )
     assert main(["sweep", str(spec), "-o", str(tmp_path / "out"), "--workers", "1", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "4 of 4 points stored" in out and "Pareto front of latency_s (min), energy_j (min): 4 points" in out
@@ -98,12 +118,22 @@ def test_cli_runs_resumes_and_reports_user_errors(tmp_path, capsys, monkeypatch)
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    spec = make_sweep(tmp_path / "in", {"arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4, 5]},
-                                        "clock": {"path": "clock_mhz", "values": [200, 250, 300]}}, delay_s=0.5)
+    spec = make_sweep(
+        tmp_path / "in",
+        {
+            "arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4, 5]},
+            "clock": {"path": "clock_mhz", "values": [200, 250, 300]},
+        },
+        delay_s=0.5,
+    )
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "cosim.cli", "sweep", str(spec), "-o", str(out), "--workers",
-                                "2", "--no-progress"], env=subprocess_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cosim.cli", "sweep", str(spec), "-o", str(out), "--workers", "2", "--no-progress"],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for_points(out, 2, process)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)

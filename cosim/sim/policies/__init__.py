@@ -15,7 +15,7 @@ runs ahead through the weight buffer, guided by TAS decisions once known and by 
 previous frame's decision before.
 """
 
+from cosim.sim.policies import drs, static, time_multiplexed  # noqa: F401  (registered on import)
 from cosim.sim.policies.base import POLICIES, SchedulingPolicy, make_policy, register_policy
-from cosim.sim.policies import static, time_multiplexed, drs  # noqa: F401  (registered on import)
 
 __all__ = ["POLICIES", "SchedulingPolicy", "make_policy", "register_policy"]

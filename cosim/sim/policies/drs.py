@@ -30,7 +30,8 @@ class DrsPolicy(SchedulingPolicy):
         mask = workload.has_prediction
         truth = workload.n_compute > 0
         return {
-            "predictor_accuracy": float((workload.predicted_compute[mask] == truth[mask]).mean()) if mask.any()
+            "predictor_accuracy": float((workload.predicted_compute[mask] == truth[mask]).mean())
+            if mask.any()
             else None,
             "predictions": int(mask.sum()),
             "prefetch_predictions_used": total("drs.predictions_used"),

@@ -29,8 +29,12 @@ class StaticPolicy(SchedulingPolicy):
             self.attention_arrays = self.total_arrays // 2
             self.mlp_arrays = self.total_arrays - self.attention_arrays
         else:
-            raise UserError(None, "scheduling.static_split",
-                            "a static split, or engines.matrix.arrays >= 2 to split evenly", self.total_arrays)
+            raise UserError(
+                None,
+                "scheduling.static_split",
+                "a static split, or engines.matrix.arrays >= 2 to split evenly",
+                self.total_arrays,
+            )
 
     def matrix_engines(self) -> dict[str, int]:
         return {"matrix.attention": self.attention_arrays, "matrix.mlp": self.mlp_arrays}

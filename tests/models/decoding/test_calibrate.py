@@ -4,7 +4,6 @@ quality-budget search keeps token agreement above the budget."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from models.decoding.calibrate import Start, calibrate_quality, calibrate_ratio, thresholds_for_ratio
@@ -32,8 +31,10 @@ def test_ratio_calibration_holds_on_held_out_videos():
     model = tiny_model(seed=11, frame_rows=8, frame_cols=8, frames=4)  # 64 tokens per frame
     kwargs = dict(sampling=Sampling(temperature=1.0), seed=0)
     calibration = calibrate_ratio(model, _starts(6, seed=1), 0.4, rounds=2, **kwargs)
-    held_out = [decode_video(model, s.first_frame_codes, s.class_id, thresholds=calibration.thresholds, **kwargs)
-                for s in _starts(6, seed=2)]
+    held_out = [
+        decode_video(model, s.first_frame_codes, s.class_id, thresholds=calibration.thresholds, **kwargs)
+        for s in _starts(6, seed=2)
+    ]
     ratios = np.concatenate([r.trace.replay for r in held_out]).mean(axis=(0, 2))
     assert abs(ratios.mean() - 0.4) <= 0.02
     assert np.abs(ratios - 0.4).max() <= 0.05

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from cosim.cli import main
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.cli import main
 from models.decoding.decode import decode_video
 from models.decoding.sampling import Sampling, guided, make_pick
 from models.transformer import VideoTransformer
@@ -101,8 +101,23 @@ def test_bad_inputs_are_user_errors():
 
 def test_cli_decode_writes_a_trace(tmp_path, capsys):
     out = tmp_path / "trace.npz"
-    code = main(["decode", "--random-weights", "--frames", "2", "--threshold", "0", "--attention", "window",
-                 "--window", "64", "--no-progress", "-o", str(out)])
+    code = main(
+        [
+            "decode",
+            "--random-weights",
+            "--frames",
+            "2",
+            "--threshold",
+            "0",
+            "--attention",
+            "window",
+            "--window",
+            "64",
+            "--no-progress",
+            "-o",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "overall replay ratio" in printed and "token agreement with dense" in printed
     table = printed.split("drift per frame")[1].splitlines()[2:]
@@ -113,11 +128,14 @@ def test_cli_decode_writes_a_trace(tmp_path, capsys):
     assert trace.num_layers == 4 and (trace.kv_attended <= 64).all()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--threshold", "1,2"], "--threshold: expected 1 or 4 values (one per layer), found 2 values"),
-    (["--attention", "dense", "--sink", "4"], "--sink: expected no value with --attention dense"),
-    (["--preset", "gpt"], "preset: expected one of"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threshold", "1,2"], "--threshold: expected 1 or 4 values (one per layer), found 2 values"),
+        (["--attention", "dense", "--sink", "4"], "--sink: expected no value with --attention dense"),
+        (["--preset", "gpt"], "preset: expected one of"),
+    ],
+)
 def test_cli_decode_user_errors_exit_2(argv, message, capsys):
     assert main(["decode", "--random-weights", "--frames", "2", "--no-progress", *argv]) == 2
     assert message in capsys.readouterr().err

@@ -44,8 +44,9 @@ def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
 def test_tas_equals_hand_computation_in_a_run(form, layout):
     model = tiny_model(num_layers=1, rope_layout=layout, rope_theta=10000.0 if layout == "sequence" else 100.0)
     video = _video()
-    run = decode_video(model, video[0], 2, frames=3, thresholds=float("inf"), tas_form=form, cfg_scale=None,
-                       teacher_codes=video)
+    run = decode_video(
+        model, video[0], 2, frames=3, thresholds=float("inf"), tas_form=form, cfg_scale=None, teacher_codes=video
+    )
     # Layer-0 queries and keys of the whole sequence [class, video...] from its weights.
     tokens = torch.tensor([[model.config.class_token(2)] + video.reshape(-1).tolist()])
     x = model.layers[0].input_layernorm(model.embed_tokens(tokens))[0].numpy().astype(np.float64)
@@ -111,7 +112,9 @@ def _reference_replay(model, tokens: list[int], thresholds: list[float], prefix_
             mlp = layer.mlp(layer.post_attention_layernorm(h))
             replay = False
             if p - prefix_len >= F:
-                tas = float((q_rot[0, :, 0] * keys[i][p - F][0].repeat_interleave(2, 0)[:, 0]).sum(-1).mean()) / math.sqrt(8)
+                tas = float(
+                    (q_rot[0, :, 0] * keys[i][p - F][0].repeat_interleave(2, 0)[:, 0]).sum(-1).mean()
+                ) / math.sqrt(8)
                 replay = tas > thresholds[i]
             out = used[i][p - F] if replay else mlp
             used[i].append(out)
@@ -129,16 +132,17 @@ def test_replay_follows_the_reference_rule_including_chained_replay():
     probe = decode_video(model, video[0], 1, frames=3, thresholds=float("inf"), cfg_scale=None, teacher_codes=video)
     # Midway between samples: the reference sums in another order, so a tie could go either way.
     thresholds = [threshold_for_ratio(probe.trace.tas[:, layer].ravel().tolist(), 0.5) for layer in range(2)]
-    run = decode_video(model, video[0], 1, frames=3, thresholds=thresholds, cfg_scale=None, teacher_codes=video,
-                       sampling=Sampling())
+    run = decode_video(
+        model, video[0], 1, frames=3, thresholds=thresholds, cfg_scale=None, teacher_codes=video, sampling=Sampling()
+    )
     tokens = [model.config.class_token(1)] + video.reshape(-1).tolist()
     ref_logits, ref_replay = _reference_replay(model, tokens[:-1], thresholds, prefix_len=1)
     # Decode step k feeds sequence position 1 + F + k.
-    np.testing.assert_array_equal(run.trace.replay[:, :, 0], ref_replay[1 + F:])
+    np.testing.assert_array_equal(run.trace.replay[:, :, 0], ref_replay[1 + F :])
     # Greedy teacher-forced predictions of video positions F.. match the reference's logits.
     assert (run.codes.reshape(-1)[F:] == ref_logits[F:].argmax(-1).numpy()).all()
     # The case exercises chained replay: same layer and slot replayed in frames 2 and 3.
-    frame2, frame3 = run.trace.replay[:F - 1, :, 0], run.trace.replay[F:2 * F - 1, :, 0]
+    frame2, frame3 = run.trace.replay[: F - 1, :, 0], run.trace.replay[F : 2 * F - 1, :, 0]
     assert (frame2 & frame3).any() and 0.2 < run.trace.replay.mean() < 0.8
 
 
@@ -179,22 +183,26 @@ def test_row_policies_decide_per_batch_and_really_skip(policy):
     probe = decode_video(model, first, 3, frames=3, thresholds=float("inf"))
     thresholds = np.nanmedian(probe.trace.tas, axis=(0, 2)).tolist()
     rows_in_mlp = []
-    hooks = [layer.mlp.register_forward_pre_hook(lambda m, args: rows_in_mlp.append(args[0].shape[:2]))
-             for layer in model.layers]
+    hooks = [
+        layer.mlp.register_forward_pre_hook(lambda m, args: rows_in_mlp.append(args[0].shape[:2]))
+        for layer in model.layers
+    ]
     run = decode_video(model, first, 3, frames=3, thresholds=thresholds, row_policy=policy)
     for hook in hooks:
         hook.remove()
     wants = run.trace.tas > np.array(thresholds)[None, :, None]
-    expected = {"each": wants, "all": wants.all(2, keepdims=True).repeat(2, 2),
-                "any": wants.any(2, keepdims=True).repeat(2, 2)}[policy]
+    expected = {
+        "each": wants,
+        "all": wants.all(2, keepdims=True).repeat(2, 2),
+        "any": wants.any(2, keepdims=True).repeat(2, 2),
+    }[policy]
     np.testing.assert_array_equal(run.trace.replay, expected)
     # Prefill runs every MLP once on [2, 1 + F]; each decode step only on its computing rows.
-    decode_calls = rows_in_mlp[len(model.layers):]
+    decode_calls = rows_in_mlp[len(model.layers) :]
     computing = (~run.trace.replay).sum(axis=2).reshape(-1)
     assert [rows for rows, _ in decode_calls] == [int(c) for c in computing if c]
     if policy == "each":
         assert 1 in computing  # the mixed case ran the MLP on one row only
-
 
 
 @torch.no_grad()
@@ -216,8 +224,9 @@ def test_each_policy_rows_match_running_alone():
         hidden = []
         for k in range(2 * F):
             fastcar.step = k
-            hidden.append(model.decode_step(model.embed_tokens(codes[:, F + k:F + k + 1].expand(batch, -1)),
-                                            cache, fastcar))
+            hidden.append(
+                model.decode_step(model.embed_tokens(codes[:, F + k : F + k + 1].expand(batch, -1)), cache, fastcar)
+            )
         return torch.cat(hidden, 1), fastcar
 
     # Layer 0 sees the same codes in both rows, so its TAS agree; place layer 1's threshold
@@ -233,7 +242,7 @@ def test_each_policy_rows_match_running_alone():
     mixed = fastcar.replay.any(2) & ~fastcar.replay.all(2)
     assert mixed[:, 1].any() and fastcar.replay[:, 0].float().mean() == 0.5
     for row in range(2):
-        alone, single = run(prompts[row:row + 1], thresholds)
+        alone, single = run(prompts[row : row + 1], thresholds)
         np.testing.assert_array_equal(single.replay[..., 0], fastcar.replay[..., row])
         torch.testing.assert_close(alone[0], both[row], atol=1e-5, rtol=1e-5)
 
@@ -245,8 +254,9 @@ def test_fastcar_step_traces_on_meta():
 
     config = get_preset("vila-u-7b-256")
     model = VideoTransformer(config, device="meta", dtype=torch.float16)
-    run = FastCarRun(FastCarSettings.uniform(0.0, 32), config, batch=2, prefix_len=1, max_steps=1, device="meta",
-                     dtype=torch.float16)
+    run = FastCarRun(
+        FastCarSettings.uniform(0.0, 32), config, batch=2, prefix_len=1, max_steps=1, device="meta", dtype=torch.float16
+    )
     cache = model.new_cache(batch=2, max_len=600)
     cache.length = 1 + 300  # a token of frame 2
     run.step = 0
@@ -266,8 +276,16 @@ def test_adaptive_thresholds_follow_the_previous_frame():
     model = tiny_model(seed=8, frame_rows=8, frame_cols=8, frames=4)
     per_frame = 64
     first = np.random.default_rng(2).integers(0, 256, (8, 8))
-    run = decode_video(model, first, 1, frames=4, thresholds=float("inf"), adaptive_ratio=0.3,
-                       sampling=Sampling(temperature=1.0), seed=3)
+    run = decode_video(
+        model,
+        first,
+        1,
+        frames=4,
+        thresholds=float("inf"),
+        adaptive_ratio=0.3,
+        sampling=Sampling(temperature=1.0),
+        seed=3,
+    )
     used = run.trace.meta["frame_thresholds"]
     assert used["1"] == [float("inf")] * 2 and not run.trace.replay[run.trace.frame == 1].any()
     for frame in (2, 3):

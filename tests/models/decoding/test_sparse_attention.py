@@ -10,8 +10,15 @@ import torch
 from cosim.common.errors import UserError
 from models.decoding.decode import decode_video
 from models.decoding.sampling import Sampling
-from models.decoding.sparse_attention import (AttentionRun, BlockAttention, DenseAttention, StreamingAttention,
-                                     WindowAttention, make_policy, position_in)
+from models.decoding.sparse_attention import (
+    AttentionRun,
+    BlockAttention,
+    DenseAttention,
+    StreamingAttention,
+    WindowAttention,
+    make_policy,
+    position_in,
+)
 from tiny_models import tiny_model
 
 torch.set_num_threads(1)
@@ -21,13 +28,16 @@ def _keys(count: int) -> torch.Tensor:
     return torch.zeros(1, 1, count, 2)
 
 
-@pytest.mark.parametrize("policy, count, expected", [
-    (DenseAttention(), 20, [(0, 20)]),
-    (StreamingAttention(sink=4, window=8), 20, [(0, 4), (12, 20)]),
-    (StreamingAttention(sink=4, window=8), 11, [(0, 11)]),  # sink and window overlap
-    (WindowAttention(window=5), 20, [(15, 20)]),
-    (WindowAttention(window=5), 3, [(0, 3)]),
-])
+@pytest.mark.parametrize(
+    "policy, count, expected",
+    [
+        (DenseAttention(), 20, [(0, 20)]),
+        (StreamingAttention(sink=4, window=8), 20, [(0, 4), (12, 20)]),
+        (StreamingAttention(sink=4, window=8), 11, [(0, 11)]),  # sink and window overlap
+        (WindowAttention(window=5), 20, [(15, 20)]),
+        (WindowAttention(window=5), 3, [(0, 3)]),
+    ],
+)
 def test_policy_ranges(policy, count, expected):
     assert policy.ranges(torch.zeros(1, 1, 1, 2), _keys(count)) == expected
 

@@ -3,7 +3,12 @@
 import numpy as np
 
 from models.toyworld.world import (
-    DIRECTION_STEPS, DIRECTIONS, ToyWorldConfig, generate_video, generate_videos, shape_mask,
+    DIRECTION_STEPS,
+    DIRECTIONS,
+    ToyWorldConfig,
+    generate_video,
+    generate_videos,
+    shape_mask,
 )
 
 
@@ -62,7 +67,7 @@ def test_silhouette_moves_by_velocity_unless_it_bounced():
                 row, col = video.positions[t, s]
                 px = int(video.sizes_px[s])
                 template = shape_mask(video.shapes[s], px)
-                assert np.array_equal(video.silhouettes[t, s, row:row + px, col:col + px], template)
+                assert np.array_equal(video.silhouettes[t, s, row : row + px, col : col + px], template)
                 assert video.silhouettes[t, s].sum() == template.sum()
     assert checked_moves > 100 and checked_bounces > 5
 
