@@ -288,6 +288,7 @@ class VideoTransformer(nn.Module):
             )
             self.norm = RMSNorm(config.hidden, config.norm_eps)
             self.lm_head = nn.Linear(config.hidden, config.vocab_size, bias=False)
+            self.rotary_emb: VideoRotaryEmbedding | RotaryEmbedding
             if config.rope_layout == "frame-row-col":
                 self.rotary_emb = VideoRotaryEmbedding(
                     config.head_dim, config.rope_theta, config.frame_rows, config.frame_cols

@@ -61,7 +61,7 @@ def _key_files(folder: Path) -> dict[str, Path]:
     for path in paths:
         try:
             with safe_open(path, framework="pt") as handle:
-                files.update({key: path for key in handle.keys()})
+                files.update(dict.fromkeys(handle.keys(), path))
         except Exception as error:  # safetensors raises its own error types for damaged headers
             raise UserError(
                 path, None, "a safetensors file", f"an unreadable file ({error})", found_is_text=True
@@ -73,7 +73,7 @@ def _shape(path: Path, key: str) -> tuple[int, ...]:
     from safetensors import safe_open
 
     with safe_open(path, framework="pt") as handle:
-        if key not in handle.keys():
+        if key not in handle.keys():  # noqa: SIM118 -- a safe_open handle has keys() but no __contains__
             raise UserError(
                 path, key, "a tensor of that name (listed in the shard index)", "nothing", found_is_text=True
             )
@@ -157,7 +157,7 @@ def load_weights(
     model = VideoTransformer(config, device="meta", dtype=dtype).to_empty(device=device)
     random_init: list[str] = []
     with ExitStack() as stack:
-        handles: dict[Path, object] = {}
+        handles: dict[Path, safe_open] = {}
         for name, param in model.named_parameters():
             key = name if name.startswith("depth.") else hf_key(name)
             if key not in files and name == "lm_head.weight" and "model.embed_tokens.weight" in files:
@@ -170,7 +170,7 @@ def load_weights(
             path = files[key]
             if path not in handles:
                 handles[path] = stack.enter_context(safe_open(path, framework="pt", device="cpu"))
-            if key not in handles[path].keys():
+            if key not in handles[path].keys():  # noqa: SIM118 -- safe_open has keys() but no __contains__
                 raise UserError(
                     path, key, "a tensor of that name (listed in the shard index)", "nothing", found_is_text=True
                 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from cosim.common.errors import UserError
 
 if TYPE_CHECKING:  # the command imports torch and models only when it runs
+    import numpy as np
+
     from models.decoding.calibrate import Calibration, Start
     from models.decoding.decode import DecodeResult
     from models.decoding.session import DecodeSession
@@ -201,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}", file=sys.stderr)
 
-    thresholds = per_layer(args.threshold, config.num_layers, "--threshold")
+    thresholds: Sequence[float] = per_layer(args.threshold, config.num_layers, "--threshold")
     calibration = _calibrate(args, session, common)
     if calibration is not None:
         thresholds = calibration.thresholds
@@ -273,7 +276,9 @@ def _compare_with_dense(session: DecodeSession, start: Start, result: DecodeResu
         f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
         f"dense {dense.wall_time_s:.2f} s)"
     )
-    drift = {"agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")}
+    drift: dict[str, tuple[np.ndarray | list[float], str]] = {
+        "agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")
+    }
     ours, base = session.quality(result, dense, start), session.quality(dense, None, start)
     if ours.versus_dense is not None:
         print(f"PSNR vs dense decoding: {ours.versus_dense.psnr_db:.2f} dB")
@@ -289,7 +294,7 @@ def _compare_with_dense(session: DecodeSession, start: Start, result: DecodeResu
     _print_drift(drift)
 
 
-def _print_drift(columns: dict[str, tuple[list[float], str]]) -> None:
+def _print_drift(columns: dict[str, tuple[np.ndarray | list[float], str]]) -> None:
     """Per generated frame (2..N) the figures that show AR drift: errors accumulate, so a
     run that agrees with dense on average may still diverge in its last frames.
     `columns`: name -> (value per frame 1..N, format)."""

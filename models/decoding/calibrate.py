@@ -102,7 +102,7 @@ def calibrate_ratio(
 
 def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeResult]) -> float:
     """Fraction of generated tokens (frames 2..) equal to the reference runs' tokens."""
-    same = [np.mean(r.codes[1:] == ref.codes[1:]) for r, ref in zip(runs, references)]
+    same = [np.mean(r.codes[1:] == ref.codes[1:]) for r, ref in zip(runs, references, strict=True)]
     return float(np.mean(same))
 
 

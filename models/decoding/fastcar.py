@@ -74,7 +74,7 @@ def threshold_for_ratio(values: Sequence[float], ratio: float) -> float:
     sample across it; +inf for ratio 0 (never replay), -inf for ratio 1 (always).
     """
     ordered = sorted(v for v in values if math.isfinite(v))
-    above = int(round(ratio * len(ordered)))
+    above = round(ratio * len(ordered))
     if above <= 0 or not ordered:
         return float("inf")
     if above >= len(ordered):
@@ -205,6 +205,7 @@ class FastCarRun:
             out = layer.dense_mlp(h)
             self._store_dense(index, start - self.prefix_len, out)
             return out
+        values: array | None
         if ranges is None and self._scores_hold_tas:  # the attention already scored key p - F
             values = mean_over_heads(scores.select(3, self._previous).tolist(), self._per_head)
         else:
@@ -266,14 +267,15 @@ class FastCarRun:
         """At a frame's first decode step, set every layer's threshold from the previous
         frame's TAS in the log (the one-per-step positions of that frame are the F steps
         before this one); a frame with no decoded frame before it keeps the thresholds."""
+        ratio = self.settings.adaptive_ratio
+        assert ratio is not None  # `_locate` adapts only when the settings set a ratio
         if self.step >= self.frame_tokens:
             flat = np.frombuffer(self._tas_log, dtype=np.float32)
             previous = flat[
                 (self.step - self.frame_tokens) * self._layers * self._batch : self.step * self._layers * self._batch
             ].reshape(self.frame_tokens, self._layers, -1)
             self._thresholds = [
-                threshold_for_ratio(previous[:, layer].ravel().tolist(), self.settings.adaptive_ratio)
-                for layer in range(self._layers)
+                threshold_for_ratio(previous[:, layer].ravel().tolist(), ratio) for layer in range(self._layers)
             ]
         self.frame_thresholds[frame] = list(self._thresholds)
 

@@ -222,37 +222,37 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
     )
 
 
-def _render(
-    scene: dict, config: ToyWorldConfig, with_masks: bool
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Paint the sprites over the background, lowest z first."""
+def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Paint the sprites over the background, lowest z first; with their silhouettes
+    [F, sprites, H, W] if `with_masks` (else None)."""
     size = config.frame_px
     frames = np.repeat(scene["background_image"][None], config.num_frames, axis=0)
     count = len(scene["shapes"])
-    silhouettes = visible = None
-    if with_masks:
-        silhouettes = np.zeros((config.num_frames, count, size, size), dtype=bool)
+    silhouettes = np.zeros((config.num_frames, count, size, size), dtype=bool) if with_masks else None
     for t in range(config.num_frames):
-        for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"])):
+        for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"], strict=True)):
             mask = shape_mask(shape, int(px))
             row, col = scene["positions"][t, s]
             frames[t, row : row + px, col : col + px][mask] = scene["colours"][s]
-            if with_masks:
+            if silhouettes is not None:
                 silhouettes[t, s, row : row + px, col : col + px] = mask
-    if with_masks:
-        # A pixel is visible for sprite s if no sprite above it covers that pixel.
-        above = np.flip(np.logical_or.accumulate(np.flip(silhouettes, axis=1), axis=1), axis=1)
-        covered_by_higher = np.concatenate([above[:, 1:], np.zeros_like(above[:, :1])], axis=1)
-        visible = silhouettes & ~covered_by_higher
-    return frames, silhouettes, visible
+    return frames, silhouettes
+
+
+def _visible_masks(silhouettes: np.ndarray) -> np.ndarray:
+    """A pixel is visible for sprite s if no sprite above it (higher s) covers that pixel."""
+    above = np.flip(np.logical_or.accumulate(np.flip(silhouettes, axis=1), axis=1), axis=1)
+    covered_by_higher = np.concatenate([above[:, 1:], np.zeros_like(above[:, :1])], axis=1)
+    return silhouettes & ~covered_by_higher
 
 
 def generate_video(seed: int, index: int = 0, config: ToyWorldConfig = ToyWorldConfig()) -> Video:
     """Video `index` of the data set with base `seed`, with its full ground truth."""
     scene = _simulate(video_rng(seed, index), config)
-    frames, silhouettes, visible = _render(scene, config, with_masks=True)
+    frames, silhouettes = _render(scene, config, with_masks=True)
+    assert silhouettes is not None  # with_masks=True always paints them
     scene.pop("background_image")
-    return Video(frames=frames, silhouettes=silhouettes, visible_masks=visible, **scene)
+    return Video(frames=frames, silhouettes=silhouettes, visible_masks=_visible_masks(silhouettes), **scene)
 
 
 def generate_videos(
@@ -266,6 +266,6 @@ def generate_videos(
     labels = np.empty(count, dtype=np.int64)
     for i in range(count):
         scene = _simulate(video_rng(seed, start + i), config)
-        frames[i], _, _ = _render(scene, config, with_masks=False)
+        frames[i], _ = _render(scene, config, with_masks=False)
         labels[i] = scene["label"]
     return frames, labels

@@ -87,13 +87,13 @@ def _solve(values: list[int], lengths: list[int], what: str) -> tuple[int, int]:
     per_kv, remainder = divmod(v1 - v0, n1 - n0)
     fixed = v0 - per_kv * n0
     if remainder or fixed + per_kv * n2 != v2:
-        raise KVScalingError(f"{what} is not linear in the KV length: {dict(zip(lengths, values))}")
+        raise KVScalingError(f"{what} is not linear in the KV length: {dict(zip(lengths, values, strict=True))}")
     return fixed, per_kv
 
 
 def _assemble(traces: list[dict[str, dict]], lengths: list[int], graph: nx.DiGraph) -> None:
     reference = traces[0]
-    for length, trace in zip(lengths[1:], traces[1:]):
+    for length, trace in zip(lengths[1:], traces[1:], strict=True):
         if list(trace) != list(reference) or any(
             trace[n]["kind"] != reference[n]["kind"] or set(trace[n]["edges"]) != set(reference[n]["edges"])
             for n in reference
@@ -121,6 +121,7 @@ def _assemble(traces: list[dict[str, dict]], lengths: list[int], graph: nx.DiGra
             output_shape=node["output_shape"],
             dtype=node["dtype"],
             replayable=node["replayable"],
+            after=(),  # the edges follow below, each with its own solved sizes
             **sizes,
         )
         acts = sum(sizes[f"{q}_fixed"] + sizes[f"{q}_per_kv"] * kv_ref for q in ("act_read_elems", "act_write_elems"))
@@ -183,7 +184,7 @@ def trace_model(
         for n in tqdm(lengths, desc=f"trace {config.name}", unit="length", disable=not progress, leave=False)
     ]
     element_bytes = torch.finfo(torch_dtype).bits // 8
-    graph = nx.DiGraph(
+    graph: nx.DiGraph[str] = nx.DiGraph(
         model=config.name,
         phase=phase,
         batch_rows=batch_rows,

@@ -195,11 +195,13 @@ class Recorder(TorchDispatchMode):
         seq_stride, length = base.stride(2), base.shape[2]
         offset = view.storage_offset() - base.storage_offset()
         first = (offset // seq_stride) % length
-        seq_dims = [size for size, stride in zip(view.shape, view.stride()) if stride == seq_stride and size > 1]
+        seq_dims = [
+            size for size, stride in zip(view.shape, view.stride(), strict=True) if stride == seq_stride and size > 1
+        ]
         if len(seq_dims) > 1:
             return None
         count = seq_dims[0] if seq_dims else 1
-        last = offset + sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()))
+        last = offset + sum((size - 1) * stride for size, stride in zip(view.shape, view.stride(), strict=True))
         if (last // seq_stride) % length != first + count - 1:
             return None
         return first, first + count
@@ -207,7 +209,7 @@ class Recorder(TorchDispatchMode):
     def _compute(
         self, name: str, cls: str, inputs: list[torch.Tensor], values: list[Value], outputs: list[torch.Tensor]
     ) -> None:
-        live = [(t, v) for t, v in zip(inputs, values) if v.origin != "const"]
+        live = [(t, v) for t, v in zip(inputs, values, strict=True) if v.origin != "const"]
         tags = {v.name for v in values if v.origin == "const" and v.name}
         if not live:  # computed from constants only: a constant itself
             tag = ROPE_TABLE if ROPE_TABLE in tags else self._const_tag()
@@ -237,7 +239,7 @@ class Recorder(TorchDispatchMode):
         for tensor, value in live:
             if value.origin == "act":
                 op.act_reads.extend(value.parts)
-                key = ("act",) + tuple(p for p, _ in value.parts)
+                key = ("act", *(p for p, _ in value.parts))
             elif value.origin == "weight":
                 read = op.out_elems if cls == "embedding" else tensor.numel()
                 op.weight_reads[value.name] = max(op.weight_reads.get(value.name, 0), read)

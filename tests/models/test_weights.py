@@ -101,7 +101,7 @@ def test_missing_shard_and_missing_folder(checkpoint, tmp_path_factory):
         load_weights(folder, get_preset("toyworld"))
     with pytest.raises(UserError, match="no such folder"):
         load_weights(folder / "nowhere", get_preset("toyworld"))
-    with pytest.raises(UserError, match="no .safetensors file"):
+    with pytest.raises(UserError, match=r"no \.safetensors file"):
         load_weights(tmp_path_factory.mktemp("empty"), get_preset("toyworld"))
 
 
@@ -109,4 +109,5 @@ def test_depth_weights_absent_from_a_llama_checkpoint_are_random(checkpoint):
     _, folder = checkpoint
     loaded, random_init = load_weights(folder, tiny_depth_config())
     assert random_init and all(name.startswith("depth.") for name in random_init)
+    assert loaded.depth is not None
     assert torch.isfinite(loaded.depth.head.weight).all() and loaded.depth.head.weight.std() > 0

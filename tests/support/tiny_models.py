@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypedDict
 
+import numpy as np
 import torch
 
 from models.config import DepthConfig, ModelConfig, get_preset
-from models.transformer import VideoTransformer
+from models.decoding.sampling import Sampling
+from models.transformer import DecoderLayer, VideoTransformer
+
+
+class DecodeOptions(TypedDict, total=False):
+    """Keyword arguments of `decode_video` that a test shares between several runs (a plain
+    dict would give every value the union of all their types). No `thresholds`: tests pass
+    it per run, and mypy rejects a keyword given both ways."""
+
+    frames: int
+    cfg_scale: float | None
+    sampling: Sampling
+    seed: int
+    teacher_codes: np.ndarray
 
 
 def tiny_config(**changes) -> ModelConfig:
@@ -41,3 +56,10 @@ def tiny_depth_config() -> ModelConfig:
 def tiny_model(seed: int = 0, **changes) -> VideoTransformer:
     torch.manual_seed(seed)
     return VideoTransformer(tiny_config(**changes)).eval()
+
+
+def decoder_layer(model: VideoTransformer, index: int) -> DecoderLayer:
+    """Layer `index` of `model` as its own type (`nn.ModuleList` items are plain modules)."""
+    layer = model.layers[index]
+    assert isinstance(layer, DecoderLayer)
+    return layer

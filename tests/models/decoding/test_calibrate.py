@@ -9,7 +9,7 @@ import torch
 from models.decoding.calibrate import Start, calibrate_quality, calibrate_ratio, thresholds_for_ratio
 from models.decoding.decode import decode_video
 from models.decoding.sampling import Sampling
-from tiny_models import tiny_model
+from tiny_models import DecodeOptions, tiny_model
 
 torch.set_num_threads(1)
 
@@ -29,7 +29,7 @@ def test_quantile_thresholds_split_the_samples_exactly():
 @torch.no_grad()
 def test_ratio_calibration_holds_on_held_out_videos():
     model = tiny_model(seed=11, frame_rows=8, frame_cols=8, frames=4)  # 64 tokens per frame
-    kwargs = dict(sampling=Sampling(temperature=1.0), seed=0)
+    kwargs = DecodeOptions(sampling=Sampling(temperature=1.0), seed=0)
     calibration = calibrate_ratio(model, _starts(6, seed=1), 0.4, rounds=2, **kwargs)
     held_out = [
         decode_video(model, s.first_frame_codes, s.class_id, thresholds=calibration.thresholds, **kwargs)
@@ -47,6 +47,7 @@ def test_quality_budget_keeps_agreement_and_trades_ratio():
     starts = [Start(s.first_frame_codes[:4, :4], s.class_id) for s in starts]
     strict = calibrate_quality(model, starts, 0.95, iterations=4)
     loose = calibrate_quality(model, starts, 0.5, iterations=4)
+    assert strict.token_agreement is not None and loose.token_agreement is not None
     assert strict.token_agreement >= 0.95 and loose.token_agreement >= 0.5
     assert loose.replay_ratio >= strict.replay_ratio
     assert loose.replay_ratio > 0

@@ -13,7 +13,7 @@ import torch
 from models.decoding.decode import decode_video
 from models.decoding.fastcar import FastCarRun, FastCarSettings, TemporalAttentionScore, threshold_for_ratio
 from models.decoding.sampling import Sampling
-from tiny_models import tiny_model
+from tiny_models import DecodeOptions, decoder_layer, tiny_model
 
 torch.set_num_threads(1)
 F = 16  # tokens per frame of the tiny model (4 x 4)
@@ -48,9 +48,10 @@ def test_tas_equals_hand_computation_in_a_run(form, layout):
         model, video[0], 2, frames=3, thresholds=float("inf"), tas_form=form, cfg_scale=None, teacher_codes=video
     )
     # Layer-0 queries and keys of the whole sequence [class, video...] from its weights.
-    tokens = torch.tensor([[model.config.class_token(2)] + video.reshape(-1).tolist()])
-    x = model.layers[0].input_layernorm(model.embed_tokens(tokens))[0].numpy().astype(np.float64)
-    attn = model.layers[0].self_attn
+    tokens = torch.tensor([[model.config.class_token(2), *video.reshape(-1).tolist()]])
+    layer = decoder_layer(model, 0)
+    x = layer.input_layernorm(model.embed_tokens(tokens))[0].numpy().astype(np.float64)
+    attn = layer.self_attn
     q = (x @ attn.q_proj.weight.numpy().T).reshape(len(x), 4, 8)
     k = (x @ attn.k_proj.weight.numpy().T).reshape(len(x), 2, 8)
     if layout == "sequence":  # position p turns pair i by p * 10000^(-2i/d)
@@ -76,10 +77,10 @@ def test_tas_read_from_the_scores_equals_the_explicit_dot_products():
 
     model = tiny_model(seed=3)
     video = _video(seed=2)
-    kwargs = dict(frames=3, thresholds=float("inf"), cfg_scale=None, teacher_codes=video)
-    dense = decode_video(model, video[0], 0, **kwargs)
+    kwargs = DecodeOptions(frames=3, cfg_scale=None, teacher_codes=video)
+    dense = decode_video(model, video[0], 0, thresholds=float("inf"), **kwargs)
     for policy in (WindowAttention(window=F), StreamingAttention(sink=2, window=F + 1)):
-        sparse = decode_video(model, video[0], 0, attention_policy=policy, **kwargs)
+        sparse = decode_video(model, video[0], 0, thresholds=float("inf"), attention_policy=policy, **kwargs)
         np.testing.assert_allclose(sparse.trace.tas[:, 0], dense.trace.tas[:, 0], rtol=1e-5, atol=1e-6)
     assert np.isfinite(dense.trace.tas).all() and np.abs(dense.trace.tas[:, 0]).max() > 1e-3
 
@@ -88,9 +89,9 @@ def test_tas_read_from_the_scores_equals_the_explicit_dot_products():
 def _reference_replay(model, tokens: list[int], thresholds: list[float], prefix_len: int):
     """The reference rule the naive way: every MLP computed then masked, lists that grow,
     attention recomputed from all previous keys. Returns (logits per fed token, decisions)."""
-    keys = [[] for _ in model.layers]
-    values = [[] for _ in model.layers]
-    used = [[] for _ in model.layers]  # MLP output actually added, per layer per position
+    keys: list[list[torch.Tensor]] = [[] for _ in model.layers]
+    values: list[list[torch.Tensor]] = [[] for _ in model.layers]
+    used: list[list[torch.Tensor]] = [[] for _ in model.layers]  # MLP output actually added, per layer per position
     logits, decisions = [], []
     for p, token in enumerate(tokens):
         cos, sin = model.rotary_emb(p, 1, torch.float32)
@@ -135,7 +136,7 @@ def test_replay_follows_the_reference_rule_including_chained_replay():
     run = decode_video(
         model, video[0], 1, frames=3, thresholds=thresholds, cfg_scale=None, teacher_codes=video, sampling=Sampling()
     )
-    tokens = [model.config.class_token(1)] + video.reshape(-1).tolist()
+    tokens = [model.config.class_token(1), *video.reshape(-1).tolist()]
     ref_logits, ref_replay = _reference_replay(model, tokens[:-1], thresholds, prefix_len=1)
     # Decode step k feeds sequence position 1 + F + k.
     np.testing.assert_array_equal(run.trace.replay[:, :, 0], ref_replay[1 + F :])
@@ -150,7 +151,7 @@ def test_replay_follows_the_reference_rule_including_chained_replay():
 def test_infinite_thresholds_are_bit_identical_to_dense():
     model = tiny_model(seed=2)
     first = _video()[0]
-    kwargs = dict(frames=3, sampling=Sampling(temperature=1.0), seed=7)
+    kwargs = DecodeOptions(frames=3, sampling=Sampling(temperature=1.0), seed=7)
     dense = decode_video(model, first, 0, thresholds=None, **kwargs)
     inf = decode_video(model, first, 0, thresholds=float("inf"), **kwargs)
     np.testing.assert_array_equal(dense.codes, inf.codes)
@@ -184,8 +185,8 @@ def test_row_policies_decide_per_batch_and_really_skip(policy):
     thresholds = np.nanmedian(probe.trace.tas, axis=(0, 2)).tolist()
     rows_in_mlp = []
     hooks = [
-        layer.mlp.register_forward_pre_hook(lambda m, args: rows_in_mlp.append(args[0].shape[:2]))
-        for layer in model.layers
+        decoder_layer(model, i).mlp.register_forward_pre_hook(lambda m, args: rows_in_mlp.append(args[0].shape[:2]))
+        for i in range(len(model.layers))
     ]
     run = decode_video(model, first, 3, frames=3, thresholds=thresholds, row_policy=policy)
     for hook in hooks:
@@ -261,7 +262,9 @@ def test_fastcar_step_traces_on_meta():
     cache.length = 1 + 300  # a token of frame 2
     run.step = 0
     calls = []
-    hooks = [model.layers[i].tas.register_forward_hook(lambda m, a, out: calls.append(out.shape)) for i in (0, 31)]
+    hooks = [
+        decoder_layer(model, i).tas.register_forward_hook(lambda m, a, out: calls.append(out.shape)) for i in (0, 31)
+    ]
     codes = model.step(torch.zeros(2, 4, dtype=torch.long, device="meta"), cache, run)
     for hook in hooks:
         hook.remove()

@@ -19,7 +19,7 @@ from models.decoding.sparse_attention import (
     make_policy,
     position_in,
 )
-from tiny_models import tiny_model
+from tiny_models import DecodeOptions, tiny_model
 
 torch.set_num_threads(1)
 
@@ -67,11 +67,15 @@ def test_run_gathers_the_chosen_entries_and_counts_them():
 def test_decode_logs_attended_entries_per_step_and_layer():
     model = tiny_model()
     first = np.random.default_rng(0).integers(0, 256, (4, 4))
-    kwargs = dict(frames=3, cfg_scale=None, thresholds=float("inf"))
-    streaming = decode_video(model, first, 0, attention_policy=StreamingAttention(sink=4, window=16), **kwargs)
+    kwargs = DecodeOptions(frames=3, cfg_scale=None)
+    streaming = decode_video(
+        model, first, 0, thresholds=float("inf"), attention_policy=StreamingAttention(sink=4, window=16), **kwargs
+    )
     expected = np.minimum(streaming.trace.kv_len, 4 + 16)
     np.testing.assert_array_equal(streaming.trace.kv_attended, np.repeat(expected[:, None], 2, axis=1))
-    block = decode_video(model, first, 0, attention_policy=BlockAttention(block_size=8, top_k=2), **kwargs)
+    block = decode_video(
+        model, first, 0, thresholds=float("inf"), attention_policy=BlockAttention(block_size=8, top_k=2), **kwargs
+    )
     current = (block.trace.kv_len - 1) % 8 + 1  # entries of the (partial) current block
     full_blocks = (block.trace.kv_len - 1) // 8
     expected = np.where(full_blocks <= 2, block.trace.kv_len, current + 2 * 8)
@@ -82,7 +86,7 @@ def test_decode_logs_attended_entries_per_step_and_layer():
 def test_window_covering_the_cache_equals_dense_and_combines_with_fastcar():
     model = tiny_model(seed=1)
     first = np.random.default_rng(1).integers(0, 256, (4, 4))
-    kwargs = dict(frames=3, sampling=Sampling(temperature=1.0), seed=3)
+    kwargs = DecodeOptions(frames=3, sampling=Sampling(temperature=1.0), seed=3)
     dense = decode_video(model, first, 2, **kwargs)
     wide = decode_video(model, first, 2, attention_policy=WindowAttention(window=10_000), **kwargs)
     np.testing.assert_array_equal(dense.codes, wide.codes)
@@ -93,6 +97,6 @@ def test_window_covering_the_cache_equals_dense_and_combines_with_fastcar():
 def test_unknown_policy_or_knob_is_a_user_error():
     with pytest.raises(UserError, match="dense, streaming, window, block"):
         make_policy("h2o")
-    with pytest.raises(UserError, match="attention.sinks"):
+    with pytest.raises(UserError, match=r"attention\.sinks"):
         make_policy("streaming", sinks=4)
     assert make_policy("window", window=7) == WindowAttention(window=7)

@@ -79,7 +79,7 @@ def test_bounces_keep_every_sprite_fully_inside_the_frame():
         assert (video.positions >= 0).all() and (video.positions + size <= 64).all()
         # Nothing of a sprite is ever cut off: its silhouette keeps its template's area.
         areas = video.silhouettes.sum(axis=(2, 3))
-        for s, (shape, px) in enumerate(zip(video.shapes, video.sizes_px)):
+        for s, (shape, px) in enumerate(zip(video.shapes, video.sizes_px, strict=True)):
             assert (areas[:, s] == shape_mask(shape, int(px)).sum()).all()
 
 

@@ -141,9 +141,9 @@ def test_copy_predictor_accuracy_is_the_fraction_of_unchanged_positions(data):
 
 
 def test_free_running_figures_sit_between_their_bounds(trained):
-    model, tokenizer, metadata = trained
+    _model, tokenizer, metadata = trained
     report = metadata["free_running"]
-    frames, labels = generate_videos(8, 0, WORLD, start=HELDOUT_START)
+    frames, _labels = generate_videos(8, 0, WORLD, start=HELDOUT_START)
     repeated = np.repeat(frames[:, :1], WORLD.num_frames - 1, axis=1)
     assert report["videos"] == 8 and len(report["psnr_per_frame_db"]) == WORLD.num_frames
     assert report["repeat_frame_1_psnr_db"] == pytest.approx(psnr(repeated, frames[:, 1:]))
