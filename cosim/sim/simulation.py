@@ -169,9 +169,7 @@ class Simulation:
         bar.close()
         return results, inverse.ravel().astype(np.int64)
 
-    def _memoised_with_stream(
-        self, windows: StreamWindows, progress: bool
-    ) -> tuple[list[SegmentResult], np.ndarray]:
+    def _memoised_with_stream(self, windows: StreamWindows, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
         """In order: a segment is keyed also by the stream's state at its start and its window."""
         wl = self.wl
         Q = len(wl.segment_kind)

@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import networkx as nx
