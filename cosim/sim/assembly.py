@@ -40,7 +40,7 @@ def assemble(
     }
     step_buffer_peak, capacity = _buffer_peaks(ctx, results, ids)
     buffer_bits, bits_by_block = _buffer_bits(ctx, total)
-    macs = {b: {p: total(f"macs.{b}.{p}") for p in MAC_PRECISIONS} for b in BLOCK_CLASSES}
+    macs: dict[str, dict[str, int]] = {b: {p: total(f"macs.{b}.{p}") for p in MAC_PRECISIONS} for b in BLOCK_CLASSES}
     dram_bytes = {d: {c: total(f"dram.{d}.{c}") for c in DRAM_CATEGORIES} for d in DRAM_DIRECTIONS}
     dram_payload = {d: {c: total(f"dram_payload.{d}.{c}") for c in DRAM_CATEGORIES} for d in DRAM_DIRECTIONS}
     dram_by_block = {

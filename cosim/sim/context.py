@@ -58,7 +58,7 @@ class SimContext:
         self.vector_lanes = design.engines.vector.lanes
         self.tas_lanes = design.engines.tas.lanes
         self.matrix_engines = policy.matrix_engines()
-        engines = list(self.matrix_engines) + ["vector", "tas"]
+        engines = [*self.matrix_engines, "vector", "tas"]
         self.layout = CounterLayout(engines, sorted(self.buffers.groups))
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
@@ -84,6 +84,7 @@ class SimContext:
             group = self.buffers.group(STREAMED_PURPOSE[op.streamed])
             tb, tk, tn = tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes)
             if op.engine == "matrix":
+                assert engine is not None, "a matrix op runs on a matrix engine"
                 kind, rows, cols, dataflow = self.matrix
                 arrays = self.matrix_engines[engine]
                 cycles = [
@@ -93,7 +94,7 @@ class SimContext:
                         ),
                         compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
                     )
-                    for b, k, n in zip(tb, tk, tn)
+                    for b, k, n in zip(tb, tk, tn, strict=True)
                 ]
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
@@ -102,6 +103,7 @@ class SimContext:
                 engine, [int(b) for b in tb] * op.instances, cycles * op.instances, group.purpose, group.slots
             )
         if op.engine == "matrix":
+            assert engine is not None, "a matrix op runs on a matrix engine"
             kind, rows, cols, dataflow = self.matrix
             c = (
                 compute.matrix_cycles(

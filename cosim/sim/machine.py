@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from cosim.sim.clock import cycle_now
 from cosim.sim.dram import Dram, DramCounters, Transfer
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class Machine:
         self.counts[name] = self.counts.get(name, 0) + value
 
     def occupancy_change(self, purpose: str, delta: int, when: int | None = None) -> None:
-        self.occupancy.setdefault(purpose, []).append((self.env.now if when is None else when, delta))
+        self.occupancy.setdefault(purpose, []).append((cycle_now(self.env) if when is None else when, delta))
 
     def transfer(self, parts: list[tuple[str, str, int]], stream: Any, block: str) -> Transfer | None:
         """A DRAM request (`Dram.transfer`) whose bytes are also counted for `block`, the class they serve."""

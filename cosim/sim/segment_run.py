@@ -8,19 +8,21 @@ and releases everything; its stores go out after it is done and the segment wait
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from cosim.sim import tile_pipeline
+from cosim.sim.clock import Process, cycle_now
+from cosim.sim.dram import Transfer
 from cosim.sim.stream_views import StepLayer
 from cosim.sim.tile_pipeline import ACTIVE, COMPUTE_ONLY, DONE, WAIT_PREDS, WAIT_RESOURCE
 from cosim.sim.workload import OpWork
 
 if TYPE_CHECKING:
     from cosim.sim.machine import Machine
+    from cosim.sim.weight_stream import WeightStream
 
 OpStream = tuple[str, int, int]  # DRAM stream of one op: ("op", run id, op index)
 
@@ -62,7 +64,7 @@ class SegmentRun:
         self.waiting_for: list[str | None] = [None] * len(ops)
         self.done = [self.env.event() for _ in ops]
         self.stores: list[simpy.Event] = []
-        self.start = self.env.now
+        self.start = cycle_now(self.env)
         self.record = record
         machine.run_id += 1
         self.run_id = machine.run_id
@@ -71,7 +73,7 @@ class SegmentRun:
             machine.loader.started = {}  # timeline intervals of the stream stay within one segment
         self.intervals: list[tuple[str, str, int, int]] = []
 
-    def run(self) -> Iterator[simpy.Event]:
+    def run(self) -> Process[None]:
         for i in range(len(self.ops)):
             self.env.process(self._op(i))
         if self.done:
@@ -81,14 +83,14 @@ class SegmentRun:
             yield self.env.all_of(pending)
 
     # -- one op ------------------------------------------------------------------------
-    def _op(self, i: int) -> Iterator[simpy.Event]:
+    def _op(self, i: int) -> Process[None]:
         held = yield from self._acquire(i)
         yield from self._load(i, held.stream)
-        compute_start = self.env.now
+        compute_start = cycle_now(self.env)
         end = yield from self._compute(i, held.stream)
         self._release(i, held, compute_start, end)
 
-    def _acquire(self, i: int) -> Iterator[simpy.Event]:
+    def _acquire(self, i: int) -> Process[Held]:
         """Wait for the producers, then the admission token, the first streamed tile and the engine."""
         m, op, plan = self.m, self.ops[i], self.plans[i]
         if op.preds:
@@ -103,9 +105,10 @@ class SegmentRun:
             self.waiting_for[i] = "token"
             held.token = m.token.request()
             yield held.token
-        if self._consumes_stream(i):
+        loader = self._stream_feeding(i)
+        if loader is not None:
             self.waiting_for[i] = "stream"
-            yield m.loader.tile_event(self.info.element_seq[i], 0)
+            yield loader.tile_event(self.info.element_seq[i], 0)
         if plan.engine is not None:
             self.waiting_for[i] = plan.engine
             held.engine = m.resources[plan.engine].request()
@@ -114,25 +117,26 @@ class SegmentRun:
         self.phase[i] = ACTIVE
         return held
 
-    def _load(self, i: int, stream: OpStream) -> Iterator[simpy.Event]:
+    def _load(self, i: int, stream: OpStream) -> Process[None]:
         """DRAM operands needed before the first tile computes."""
         op = self.ops[i]
         if op.loads:
-            start = self.env.now
-            transfer = self.m.transfer([("read", c, b) for c, b in op.loads], stream, self.info.block)
+            start = cycle_now(self.env)
+            transfer = self.transfer([("read", c, b) for c, b in op.loads], stream)
             yield transfer.event
-            self._interval(f"dram.{op.loads[0][0]}", f"{op.name} load", start, self.env.now)
+            self._interval(f"dram.{op.loads[0][0]}", f"{op.name} load", start, cycle_now(self.env))
 
-    def _compute(self, i: int, stream: OpStream) -> Iterator[simpy.Event]:
+    def _compute(self, i: int, stream: OpStream) -> Process[int]:
         """Compute the op; returns the cycle its compute ends."""
         op, plan = self.ops[i], self.plans[i]
-        if self._consumes_stream(i):
-            return (yield from tile_pipeline.consume_stream(self, i))
+        loader = self._stream_feeding(i)
+        if loader is not None:
+            return (yield from tile_pipeline.consume_stream(self, i, loader))
         if plan.bytes:
             return (yield from tile_pipeline.own_tiles(self, i, stream))
         if not op.stores and not (self.m.loader is not None and op.kind == "tas"):
             self.phase[i] = COMPUTE_ONLY
-        end = self.env.now + plan.cycles[0]
+        end = cycle_now(self.env) + plan.cycles[0]
         if plan.cycles[0]:
             yield self.env.timeout(plan.cycles[0])
         return end
@@ -141,10 +145,12 @@ class SegmentRun:
         """Free the engine and token, hand a TAS decision to the weight stream, issue the stores."""
         m, op, plan = self.m, self.ops[i], self.plans[i]
         if plan.engine is not None:
+            assert held.engine is not None, "an op with an engine holds it until released"
             m.count(f"busy.{plan.engine}", sum(plan.cycles))
             self._interval(plan.engine, op.name, compute_start, end)
             m.resources[plan.engine].release(held.engine)
         if held.token is not None:
+            assert m.token is not None, "a token is held only from the machine's admission token"
             m.token.release(held.token)
         if op.kind == "tas" and m.loader is not None and self.info.resolves is not None:
             m.loader.resolve(self.info.resolves)
@@ -152,18 +158,31 @@ class SegmentRun:
         self.running.discard(i)
         self.done[i].succeed()
         if op.stores:
-            transfer = m.transfer([("write", c, b) for c, b in op.stores], held.stream, self.info.block)
+            transfer = self.transfer([("write", c, b) for c, b in op.stores], held.stream)
             self.stores.append(transfer.event)
             if self.record:
-                transfer.event.callbacks.append(
-                    lambda _e, t0=self.env.now, name=f"{op.name} store", track=f"dram.{op.stores[0][0]}": (
-                        self._interval(track, name, t0, self.env.now)
-                    )
-                )
+                self._interval_when_done(transfer, f"dram.{op.stores[0][0]}", f"{op.name} store")
 
-    def _consumes_stream(self, i: int) -> bool:
-        """Whether op `i` computes on tiles the weight stream delivers (DRS) instead of loading its own."""
-        return self.m.loader is not None and self.ops[i].streamed == "weights"
+    def transfer(self, parts: list[tuple[str, str, int]], stream: OpStream) -> Transfer:
+        """An op's DRAM loads or stores as one request (never empty: the workload drops zero-byte parts)."""
+        transfer = self.m.transfer(parts, stream, self.info.block)
+        assert transfer is not None, f"an op issued an empty DRAM request: {parts}"
+        return transfer
+
+    def _interval_when_done(self, transfer: Transfer, track: str, name: str) -> None:
+        """Record `transfer` from now until its event fires as a timeline interval."""
+        start = cycle_now(self.env)
+
+        def record(_event: simpy.Event) -> None:
+            self._interval(track, name, start, cycle_now(self.env))
+
+        transfer.event.callbacks.append(record)
+
+    def _stream_feeding(self, i: int) -> WeightStream[Any] | None:
+        """The weight stream if op `i` computes on tiles it delivers (DRS) instead of loading its own, else None."""
+        if self.ops[i].streamed == "weights":
+            return self.m.loader
+        return None
 
     def _interval(self, track: str, name: str, start: int, end: int) -> None:
         if self.record and end > start:

@@ -11,7 +11,6 @@ continuous simulation (`Simulation.run_continuous`), which tests check.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import simpy
 
 from cosim.sim.buffers import peak_occupancy
+from cosim.sim.clock import Process, cycle_now
 from cosim.sim.context import SimContext
 from cosim.sim.machine import Machine
 from cosim.sim.segment_run import SegmentInfo, SegmentRun
@@ -44,7 +44,7 @@ class SegmentResult:
 
 
 def _descendants(ops: list[OpWork]) -> list[frozenset[int]]:
-    g = nx.DiGraph()
+    g: nx.DiGraph[int] = nx.DiGraph()
     g.add_nodes_from(range(len(ops)))
     for i, op in enumerate(ops):
         for p in op.preds:
@@ -125,6 +125,7 @@ class Simulation:
         env = simpy.Environment()
         machine = Machine(env, self.ctx)
         if self.windows is not None:
+            assert state is not None and window is not None, "under DRS a segment starts from a stream state and window"
             machine.loader = WeightStream(machine, WindowView(window), state)
             machine.level["weights"] = machine.loader.occupied_bytes
             origin = self.windows.origin(step, q)
@@ -134,10 +135,11 @@ class Simulation:
         before = machine.snapshot()
         finished = env.process(run.run())
         env.run(until=finished)
-        duration = int(env.now)
+        duration = cycle_now(env)
         counters, peaks = self._finish(machine, run, before, levels)
         end_state = None
         if machine.loader is not None:
+            assert self.stream is not None, "a machine has a weight stream only when the policy streams weights"
             end_state = machine.loader.capture(self.stream.own_count[q])
         machine.dram.closed = True
         events = next(env._eid)
@@ -148,7 +150,7 @@ class Simulation:
         """Results of the distinct segments, and per instance (step-major) the index of its result."""
         if self.windows is None:
             return self._memoised_without_stream(progress)
-        return self._memoised_with_stream(progress)
+        return self._memoised_with_stream(self.windows, progress)
 
     def _memoised_without_stream(self, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
         """Segments are independent: one simulation per distinct (template, parameter)."""
@@ -167,9 +169,9 @@ class Simulation:
         bar.close()
         return results, inverse.ravel().astype(np.int64)
 
-    def _memoised_with_stream(self, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
+    def _memoised_with_stream(self, windows: StreamWindows, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
         """In order: a segment is keyed also by the stream's state at its start and its window."""
-        wl, windows = self.wl, self.windows
+        wl = self.wl
         Q = len(wl.segment_kind)
         results: list[SegmentResult] = []
         memo: dict[tuple[int, int, int, int, int], int] = {}
@@ -195,6 +197,7 @@ class Simulation:
                     index = len(results)
                     result = self.simulate_one(step, q, ops, info, states[state_id], window, record=True)
                     results.append(result)
+                    assert result.end_state is not None, "a segment under DRS ends with the stream's state"
                     end = state_ids.setdefault(result.end_state, len(states))
                     if end == len(states):
                         states.append(result.end_state)
@@ -213,7 +216,7 @@ class Simulation:
         machine = Machine(env, self.ctx)
         results: list[SegmentResult] = []
 
-        def driver() -> Iterator[simpy.Event]:
+        def driver() -> Process[None]:
             if self.stream is not None:  # started like a memoised segment's stream: after the snapshot below
                 machine.loader = WeightStream(machine, GlobalView(self.ctx, self.stream), LoaderState())
             for step in range(wl.steps):
@@ -226,9 +229,9 @@ class Simulation:
                     run = SegmentRun(machine, ops, info, self._descendants_of(ops), record)
                     levels = dict(machine.level)
                     before = machine.snapshot()
-                    start = env.now
+                    start = cycle_now(env)
                     yield env.process(run.run())
-                    duration = int(env.now - start)
+                    duration = cycle_now(env) - start
                     counters, peaks = self._finish(machine, run, before, levels)
                     results.append(SegmentResult(duration, counters, peaks, run.intervals))
 

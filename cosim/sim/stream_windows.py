@@ -107,7 +107,7 @@ class StreamWindows:
         """Interned id of `window(step, q)`, cached by the facts of the groups it can reach."""
         wl = self.wl
         if self._facts is None:
-            self._prepare()
+            self._facts = self._prepare()
         groups, spanned = self._reach_shape[q]
         near_end = step + spanned >= wl.steps - 1  # the window may run past the video: not cached by facts
         if not near_end:
@@ -129,15 +129,16 @@ class StreamWindows:
             self._cache[key] = index
         return index
 
-    def _prepare(self) -> None:
-        """Group facts of the whole video, and how many groups and steps each segment's reach spans."""
+    def _prepare(self) -> list[GroupFacts]:
+        """Group facts of the whole video (returned), and how many groups and steps each segment's reach spans."""
         wl, plan = self.wl, self.plan
-        self._facts = [
-            GroupFacts(*facts)
-            for facts in zip(
+        facts = [
+            GroupFacts(*group)
+            for group in zip(
                 (wl.n_compute > 0).ravel().tolist(),
                 wl.predicted_compute.ravel().tolist(),
                 (wl.tas_flag == 0).ravel().tolist(),
+                strict=True,
             )
         ]
         for q in range(len(wl.segment_kind)):
@@ -146,3 +147,4 @@ class StreamWindows:
             groups = sum(1 for _, layer in layers if layer >= 0)
             steps_spanned = seqs[-1] // plan.per_step if seqs else 0
             self._reach_shape.append((groups, steps_spanned))
+        return facts

@@ -14,65 +14,75 @@ follow, in one step. Tests check it against the step-by-step run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from cosim.sim.clock import Process, cycle_now
+
 if TYPE_CHECKING:
     from cosim.sim.segment_run import OpStream, SegmentRun
+    from cosim.sim.weight_stream import WeightStream
 
 # Op phases, for deciding when an op may take the fast path.
 WAIT_PREDS, WAIT_RESOURCE, ACTIVE, COMPUTE_ONLY, DONE = range(5)
 
 
-def consume_stream(run: SegmentRun, i: int) -> Iterator[simpy.Event]:
-    """DRS: compute tiles as the weight stream delivers them; free each slot after its compute."""
-    env, loader, plan = run.env, run.m.loader, run.plans[i]
+def consume_stream(run: SegmentRun, i: int, loader: WeightStream[Any]) -> Process[int]:
+    """DRS: compute tiles as `loader` delivers them; free each slot after its compute. Returns the compute end."""
+    env, plan = run.env, run.plans[i]
     seq = run.info.element_seq[i]
-    end = env.now
+    end = cycle_now(env)
     for tile, cycles in enumerate(plan.cycles):
         event = loader.tile_event(seq, tile)
         if not event.processed:
             yield event
-        end = max(env.now, end) + cycles
-        env.timeout(end - env.now).callbacks.append(lambda _e, t=tile: loader.free(seq, t))
-    if end > env.now:
-        yield env.timeout(end - env.now)
+        now = cycle_now(env)
+        end = max(now, end) + cycles
+
+        def free_slot(_event: simpy.Event, tile: int = tile) -> None:
+            loader.free(seq, tile)
+
+        env.timeout(end - now).callbacks.append(free_slot)
+    now = cycle_now(env)
+    if end > now:
+        yield env.timeout(end - now)
     return end
 
 
-def own_tiles(run: SegmentRun, i: int, stream: OpStream) -> Iterator[simpy.Event]:
-    """Own tile loader: load tile j into a free slot, compute it once loaded and the engine is done."""
+def own_tiles(run: SegmentRun, i: int, stream: OpStream) -> Process[int]:
+    """Own tile loader: load tile j into a free slot, compute it once loaded and the engine is done.
+
+    Returns the compute end of the last tile. The op has at least one tile, so the first is
+    issued at once (at `start`) and the loop sets the load end `prev_done` at least once.
+    """
     env, m, plan = run.env, run.m, run.plans[i]
-    n, slots, start = len(plan.bytes), plan.slots, env.now
+    n, slots, start = len(plan.bytes), plan.slots, cycle_now(env)
     purpose = plan.purpose
+    assert purpose is not None, "an op with its own tiles has a buffer purpose for them"
     category = "weights" if purpose == "weights" else "kv_read"
     c_end: list[int] = []  # compute end of each tile
-    prev_done: int | None = None  # load end of the previous tile
+    prev_done = start  # load end of the previous tile
     j = 0
-    first_issue = None
     while j < n:
-        issue = max(prev_done if prev_done is not None else start, c_end[j - slots] if j >= slots else start)
-        if issue > env.now:
-            yield env.timeout(issue - env.now)
-        if first_issue is None:
-            first_issue = env.now
+        issue = max(prev_done, c_end[j - slots] if j >= slots else start)
+        if issue > cycle_now(env):
+            yield env.timeout(issue - cycle_now(env))
         if run.ctx.fast_forward and _alone(run, i):
             prev_done = _fast_forward(run, i, j, issue, start, c_end, stream, category)
             break
         m.occupancy_change(purpose, plan.bytes[j])
-        transfer = m.transfer([("read", category, plan.bytes[j])], stream, run.info.block)
+        transfer = run.transfer([("read", category, plan.bytes[j])], stream)
         yield transfer.event
-        prev_done = env.now
+        prev_done = cycle_now(env)
         c_end.append(max(prev_done, c_end[-1] if c_end else start) + plan.cycles[j])
         m.occupancy_change(purpose, -plan.bytes[j], c_end[-1])
         j += 1
-    run._interval(f"dram.{category}", f"{run.ops[i].name} load", first_issue, prev_done)
+    run._interval(f"dram.{category}", f"{run.ops[i].name} load", start, prev_done)
     end = c_end[-1]
     run.phase[i] = COMPUTE_ONLY if not run.ops[i].stores else ACTIVE
-    if end > env.now:
-        yield env.timeout(end - env.now)
+    if end > cycle_now(env):
+        yield env.timeout(end - cycle_now(env))
     return end
 
 
@@ -87,6 +97,7 @@ def _fast_forward(
     """
     m, plan, spec = run.m, run.plans[i], run.ctx.dram_spec
     slots, purpose = plan.slots, plan.purpose
+    assert purpose is not None, "an op with its own tiles has a buffer purpose for them"
     continuing = m.dram.continues(stream)
     moved = []
     prev_done = issue

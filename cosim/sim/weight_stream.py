@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Generic, NamedTuple
 
 import simpy
 
+from cosim.sim.clock import Process, cycle_now
 from cosim.sim.dram import Transfer
 from cosim.sim.stream_views import G, StreamView
 
@@ -76,9 +76,9 @@ class WeightStream(Generic[G]):
     """
 
     def __init__(self, machine: Machine, view: StreamView[G], state: LoaderState) -> None:
-        self.m = machine
+        self.m: Machine = machine
         self.env = machine.env
-        self.view = view
+        self.view: StreamView[G] = view
         group = machine.ctx.buffers.group("weights")
         self.slots = group.slots
         self.resident: dict[TileKey, int] = {}
@@ -96,7 +96,7 @@ class WeightStream(Generic[G]):
             )
             self.inflight = InflightTile((saved.seq, saved.tile), saved.nbytes, transfer)
         if state.continues:
-            machine.dram.mark_stream_done(LOADER_STREAM, self.env.now)
+            machine.dram.mark_stream_done(LOADER_STREAM, cycle_now(self.env))
         self.used = len(self.resident) + (1 if self.inflight else 0)
         self.occupied_bytes = sum(self.resident.values()) + (self.inflight.nbytes if self.inflight else 0)
         self.waiting = False
@@ -200,7 +200,7 @@ class WeightStream(Generic[G]):
             self.position = (seq, tile)
             return (seq, tile), tiles[tile]
 
-    def _run(self) -> Iterator[simpy.Event]:
+    def _run(self) -> Process[None]:
         while True:
             if self.inflight is not None:
                 key, nbytes, transfer = self.inflight
@@ -210,26 +210,29 @@ class WeightStream(Generic[G]):
                 self.inflight = None
                 self.resident[key] = nbytes
                 self._event(key).succeed()
-                if key[1] + 1 < len(self.view.tiles(key[0])):
+                tiles = self.view.tiles(key[0])
+                assert tiles is not None, "a loaded tile belongs to an element within the video"
+                if key[1] + 1 < len(tiles):
                     self.position = (key[0], key[1] + 1)
                 else:  # element loaded: the position is the next element's start (one form per state)
                     self.position = (key[0] + 1, 0)
                     if self.m.run is not None:
                         start = self.started.pop(key[0], self.m.run.start)  # requested before this segment
-                        self.m.run._interval("dram.weights", "weight stream", start, self.env.now)
+                        self.m.run._interval("dram.weights", "weight stream", start, cycle_now(self.env))
                 continue
             nxt = self._next_tile() if self.used < self.slots else None
             if nxt is None:
                 yield self._wait()
                 continue
             key, nbytes = nxt
-            self.started.setdefault(key[0], self.env.now)
+            self.started.setdefault(key[0], cycle_now(self.env))
             self.used += 1
             self.occupied_bytes += nbytes
             self.m.occupancy_change("weights", nbytes)
             self.m.count("drs.prefetch_bytes", nbytes)
-            transfer = self.m.transfer([("read", "weights", nbytes)], LOADER_STREAM, self.view.block(key[0]))
-            self.inflight = InflightTile(key, nbytes, transfer)
+            request = self.m.transfer([("read", "weights", nbytes)], LOADER_STREAM, self.view.block(key[0]))
+            assert request is not None, "the stream loads only tiles of at least one byte"
+            self.inflight = InflightTile(key, nbytes, request)
 
     def capture(self, delta: int) -> LoaderState:
         """The stream's state now, renumbered so that element `delta` becomes 0."""

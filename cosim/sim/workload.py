@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import networkx as nx
 import numpy as np
@@ -270,7 +271,7 @@ class Workload:
         """int64 (S, segments per step) each: the `SegmentParam` fields of every segment instance."""
         size = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int64)
         tas = np.zeros_like(size)
-        for q, (kind, layer) in enumerate(zip(self.segment_kind, self.segment_layer)):
+        for q, (kind, layer) in enumerate(zip(self.segment_kind, self.segment_layer, strict=True)):
             template = self.templates[self.segment_template[q]]
             if kind == "core":
                 size[:, q] = self.kv_attended[:, layer]
@@ -338,7 +339,7 @@ def _template_op(node: str, attrs: dict[str, Any], preds: tuple[int, ...]) -> Op
 
 
 def _make_template(
-    kind: str, nodes: list[tuple[str, dict]], graph: nx.DiGraph, extra: list[tuple[OpTemplate, tuple[str, ...]]] = ()
+    kind: str, nodes: list[tuple[str, dict[str, Any]]], graph: nx.DiGraph, extra: Sequence[OpTemplate] = ()
 ) -> SegmentTemplate:
     """Template of `nodes` (in order) with in-segment predecessors; `extra` ops are appended."""
     index = {name: i for i, (name, _) in enumerate(nodes)}
@@ -346,8 +347,7 @@ def _make_template(
     for name, attrs in nodes:
         preds = tuple(sorted(index[p] for p in graph.predecessors(name) if p in index))
         ops.append(_template_op(name, attrs, preds))
-    for op, _ in extra:
-        ops.append(op)
+    ops.extend(extra)
     return SegmentTemplate(kind, tuple(ops))
 
 
@@ -366,28 +366,29 @@ def _split_graph(graph: nx.DiGraph, hidden: int) -> list[tuple[str, int, Segment
     return result
 
 
-def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, hidden: int):
+def _split_layer(
+    graph: nx.DiGraph, nodes: list[tuple[str, dict[str, Any]]], layer: int, hidden: int
+) -> list[tuple[str, int, SegmentTemplate]]:
     core_at = [i for i, (_, a) in enumerate(nodes) if a["kind"] in CORE_KINDS]
     replay_at = [i for i, (_, a) in enumerate(nodes) if a["replayable"]]
-    first_core = core_at[0] if core_at else None
-    last_core = core_at[-1] if core_at else None
+    core_span = (core_at[0], core_at[-1]) if core_at else None  # first and last core op
     first_replay = replay_at[0] if replay_at else len(nodes)
-    parts: dict[str, list] = {k: [] for k in LAYER_SEGMENTS}
+    parts: dict[str, list[tuple[str, dict[str, Any]]]] = {k: [] for k in LAYER_SEGMENTS}
     for i, (name, attrs) in enumerate(nodes):
         if attrs["kind"] == "tas":
             part = "core"
         elif attrs["replayable"] or i > first_replay:
             part = "mlp"
-        elif first_core is None or i < first_core:
+        elif core_span is None or i < core_span[0]:
             part = "pre"
-        elif i <= last_core:
+        elif i <= core_span[1]:
             part = "core"
         else:
             part = "post"
         parts[part].append((name, attrs))
 
     # TAS op if the graph has none: a hidden-size dot product per row; the key has kv_dim elements.
-    core_extra = []
+    core_extra: list[OpTemplate] = []
     if not any(a["kind"] == "tas" for _, a in nodes):
         kv_dim = sum(a["kv_write_elems"] for _, a in nodes) // 2 or hidden
         tas = OpTemplate(
@@ -402,7 +403,7 @@ def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, h
             0,
             role="tas",
         )
-        core_extra.append((tas, ()))
+        core_extra.append(tas)
 
     mlp_nodes = parts["mlp"]
     mlp_template = _make_template("mlp", mlp_nodes, graph)
@@ -509,6 +510,16 @@ def _size_segment(
     return works
 
 
+class _OpIdentity(TypedDict):
+    """The `OpWork` fields every sizing branch fills the same way: which op, where it runs, what it waits for."""
+
+    name: str
+    kind: str
+    role: str
+    partition: str
+    preds: tuple[int, ...]
+
+
 def _size_op(
     op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_flag: int, segment: str, partition: str, s: Sizing
 ) -> OpWork:
@@ -523,7 +534,7 @@ def _size_op(
     act_write = _nbytes(act_write_row * rows, s.act_bytes)
     loads: list[tuple[str, int]] = []
     stores: list[tuple[str, int]] = []
-    common = dict(name=op.name, kind=op.kind, role=op.role, partition=partition, preds=preds)
+    common = _OpIdentity(name=op.name, kind=op.kind, role=op.role, partition=partition, preds=preds)
 
     if op.role in ("replay_read", "replay_write"):
         nbytes = act_read if op.role == "replay_read" else act_write
@@ -611,7 +622,7 @@ def _size_op(
             streamed=None,
             streamed_bytes=0,
             loads=tuple(p for p in loads if p[1] > 0),
-            stores=tuple(stores),
+            stores=tuple(p for p in stores if p[1] > 0),
             macs=0,
             mac_precision=s.weight_mac_precision,
             vector_elements=0,

@@ -42,7 +42,7 @@ def op(partition: str) -> OpWork:
 def test_registry_and_design_default():
     assert {"static", "time_multiplexed", "drs"} <= set(POLICIES)
     assert make_policy(None, tiny_design()).name == "time_multiplexed"  # the design's own policy
-    with pytest.raises(UserError, match="scheduling.policy"):
+    with pytest.raises(UserError, match=r"scheduling\.policy"):
         make_policy("round_robin", tiny_design())
 
 

@@ -8,12 +8,12 @@ from cosim.hw.library import load_design
 from cosim.sim.policies import POLICIES
 from cosim.sim.simulator import simulate, simulate_dense
 from cosim.sim.workload import Workload
-from simulator_graphs import first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
+from simulator_graphs import OpSizes, first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
 from workload_totals import expected_dram_bytes
 
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, 12288-byte weight tiles.
 BYTES_PER_CYCLE, LATENCY = 48, 20
-GEMV = dict(weight_elems=48 * 1024, macs_fixed=48 * 1024, act_read_elems_fixed=48, act_write_elems_fixed=1024)
+GEMV = OpSizes(weight_elems=48 * 1024, macs_fixed=48 * 1024, act_read_elems_fixed=48, act_write_elems_fixed=1024)
 # 49152 weight bytes = 4 tiles of 12288 bytes (256 output columns); one tile loads in 12288 / 48 = 256 cycles
 TILES, LOAD = 4, 12288 // BYTES_PER_CYCLE
 SYSTOLIC_4X4_WS = {"type": "systolic", "arrays": 1, "rows": 4, "cols": 4, "dataflow": "weight_stationary"}
@@ -56,7 +56,7 @@ def test_gemv_counts_its_bytes_and_bits_for_its_class():
 def test_burst_rounding_in_a_bandwidth_bound_op():
     # 48 x 1000 weights = 48000 bytes: tiles of 256, 256, 256, 232 columns (12288 x 3 + 11136 bytes);
     # the last tile is rounded up to 3 bursts = 12288 bytes, so every tile loads in 256 cycles
-    gemv = dict(GEMV, weight_elems=48 * 1000, macs_fixed=48 * 1000, act_write_elems_fixed=1000)
+    gemv: OpSizes = {**GEMV, "weight_elems": 48 * 1000, "macs_fixed": 48 * 1000, "act_write_elems_fixed": 1000}
     result = run(one_op_graph(**gemv), tiny_design())
     assert result.dram_bytes["read"]["weights"] == 4 * 12288
     assert result.dram_bytes_unrounded["read"]["weights"] == 48000
@@ -85,12 +85,11 @@ def test_compute_bound_gemm_follows_the_systolic_formula(dataflow, expected):
 
 
 def test_double_buffering_hides_loads_only_when_they_are_shorter_than_compute():
-    slow = {"matrix": SYSTOLIC_4X4_WS}
     # compute-bound, double-buffered: first load exposed, the rest hidden behind compute
-    hidden = run(one_op_graph(**GEMV), tiny_design(**slow))
+    hidden = run(one_op_graph(**GEMV), tiny_design(matrix=SYSTOLIC_4X4_WS))
     assert hidden.total_cycles == LATENCY + LOAD + TILES * SLOW_TILE
     # single-buffered: every tile loads (with latency: the stream went idle) and then computes
-    single = run(one_op_graph(**GEMV), tiny_design(**slow, buffers={"w": {"double_buffered": False}}))
+    single = run(one_op_graph(**GEMV), tiny_design(matrix=SYSTOLIC_4X4_WS, buffers={"w": {"double_buffered": False}}))
     assert single.total_cycles == TILES * (LATENCY + LOAD + SLOW_TILE)
     # load-bound, double-buffered: loads are not hidden (the compute is)
     fast = run(one_op_graph(**GEMV), tiny_design())
@@ -267,6 +266,7 @@ def test_drs_mispredictions_waste_bytes_and_are_counted():
     design = load_design("kv260-systolic")  # slow arrays: the stream gets ahead of TAS
     result = simulate(graph, trace, design, policy="drs")
     drs = result.drs
+    assert drs is not None
     assert drs["prefetch_predictions_used"] > 0 and drs["prefetch_mispredicted"] > 0
     assert result.dram_bytes_unrounded["read"]["weights_prefetch_wasted"] == drs["prefetch_wasted_bytes"] > 0
     expected = expected_dram_bytes(Workload(graph, trace, design))
@@ -324,6 +324,7 @@ def test_drs_when_no_weights_follow_the_last_layer(hidden, mlp_hidden, sampling,
     moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
     wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
     assert moved == expected_dram_bytes(Workload(graph, trace, design))
+    assert result.drs is not None
     assert wasted == result.drs["prefetch_wasted_bytes"]
 
 

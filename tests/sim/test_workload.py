@@ -10,7 +10,7 @@ from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workloa
 from simulator_graphs import llama7b_graph, tiny_design
 from workload_totals import expected_dram_bytes, total_macs, uniform_layers
 
-H, I, VOCAB, LAYERS = 4096, 11008, 32000, 32
+H, MLP_HIDDEN, VOCAB, LAYERS = 4096, 11008, 32000, 32
 GRAPH = llama7b_graph(num_layers=LAYERS, vocab=VOCAB)
 
 
@@ -64,7 +64,7 @@ def test_segments_and_shared_templates():
 def test_dense_step_matches_the_closed_form_7b_sizes():
     workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300), int8_design())
     bytes_ = totals(workload)
-    per_layer_weights = 4 * H * H + 3 * H * I + 2 * H  # Q/K/V/O, gate/up/down, two RMSNorms (int8)
+    per_layer_weights = 4 * H * H + 3 * H * MLP_HIDDEN + 2 * H  # Q/K/V/O, gate/up/down, two RMSNorms (int8)
     embedding, head = 2 * H, H * VOCAB + H  # one table row per batch row; final norm + LM head
     assert bytes_[("read", "weights")] == LAYERS * per_layer_weights + embedding + head
     assert bytes_[("read", "kv_read")] == LAYERS * 2 * (2 * H * 300)  # K and V of 300 entries, 2 rows
@@ -72,7 +72,7 @@ def test_dense_step_matches_the_closed_form_7b_sizes():
     assert bytes_[("write", "replay_write")] == LAYERS * 2 * H  # both rows computed: ring updated
     assert ("read", "replay_read") not in bytes_
     macs = total_macs(workload)
-    mlp_per_row = 3 * H * I
+    mlp_per_row = 3 * H * MLP_HIDDEN
     assert mlp_per_row == 135_266_304  # FACTS.md: 135.3 M
     assert macs == 2 * (LAYERS * (4 * H * H + mlp_per_row + 2 * H * 300 + H) + H * VOCAB)
 
@@ -81,7 +81,7 @@ def test_replaying_rows_skip_the_mlp_and_read_the_ring():
     both = totals(Workload(GRAPH, trace_with([[True, True]]), int8_design()))
     one = totals(Workload(GRAPH, trace_with([[True, False]]), int8_design()))
     dense = totals(Workload(GRAPH, trace_with([[False, False]]), int8_design()))
-    mlp_weights = LAYERS * (3 * H * I + H)
+    mlp_weights = LAYERS * (3 * H * MLP_HIDDEN + H)
     assert dense[("read", "weights")] - both[("read", "weights")] == mlp_weights
     assert one[("read", "weights")] == dense[("read", "weights")]  # any row computing streams the MLP once
     assert both[("read", "replay_read")] == LAYERS * 2 * H and ("write", "replay_write") not in both
@@ -93,8 +93,8 @@ def test_computing_rows_share_one_weight_stream():
     q = workload.segment_kind.index("mlp")
     ops = {op.name: op for op in workload.instance_ops(0, q)}
     gate = ops["mlp.gate_proj"]
-    assert (gate.m, gate.k, gate.n, gate.streamed_bytes) == (1, H, I, H * I)
-    assert gate.macs == H * I and gate.conditional
+    assert (gate.m, gate.k, gate.n, gate.streamed_bytes) == (1, H, MLP_HIDDEN, H * MLP_HIDDEN)
+    assert gate.macs == H * MLP_HIDDEN and gate.conditional
     assert ops["residual_mlp"].m == 2 and ops["replay_cache.read"].loads == (("replay_read", H),)
 
 

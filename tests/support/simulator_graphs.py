@@ -6,9 +6,41 @@ MACs, MLP 3 x hidden x mlp_hidden MACs, attention core 2 x hidden x L MACs.
 
 from __future__ import annotations
 
+import copy
+from functools import partial
+from typing import Any, TypedDict, Unpack
+
 import networkx as nx
+import numpy as np
 
 from cosim.artifacts.graph import add_op
+from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.hw.schema import Design
+
+
+class OpSizes(TypedDict, total=False):
+    """Sizes of a hand-built op, as `add_op` takes them (absent ones are zero / False)."""
+
+    weight_elems: int
+    kv_write_elems: int
+    replayable: bool
+    macs_fixed: int
+    macs_per_kv: int
+    flops_fixed: int
+    flops_per_kv: int
+    act_read_elems_fixed: int
+    act_read_elems_per_kv: int
+    act_write_elems_fixed: int
+    act_write_elems_per_kv: int
+    kv_read_elems_fixed: int
+    kv_read_elems_per_kv: int
+
+
+def _layer_op(
+    g: nx.DiGraph, layer: int, name: str, kind: str, block: str, after: list[str], **sizes: Unpack[OpSizes]
+) -> str:
+    """Add op ``layers.<layer>.<name>`` of decoder layer `layer` after the ops `after`."""
+    return add_op(g, f"layers.{layer}.{name}", kind, block, layer=layer, after=after, **sizes)
 
 
 def llama_graph(
@@ -27,7 +59,7 @@ def llama_graph(
     kv_heads = kv_heads or heads
     head_dim = hidden // heads
     kv_dim = kv_heads * head_dim
-    g = nx.DiGraph(
+    g: nx.DiGraph[str] = nx.DiGraph(
         model=model,
         phase="decode",
         batch_rows=2,
@@ -42,11 +74,7 @@ def llama_graph(
         g, "embed_tokens", "embedding", "embedding", weight_elems=max(vocab, 1) * hidden, act_write_elems_fixed=hidden
     )
     for layer in range(num_layers):
-        p = f"layers.{layer}."
-
-        def op(name, kind, block, after, **sizes):
-            return add_op(g, p + name, kind, block, layer=layer, after=after, **sizes)
-
+        op = partial(_layer_op, g, layer)
         norm = op(
             "input_layernorm",
             "norm",
@@ -263,13 +291,7 @@ def llama7b_graph(num_layers: int = 32, vocab: int = 32000) -> nx.DiGraph:
 
 # --------------------------------------------------------------------------- small cases for hand checks
 
-import copy  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from cosim.artifacts.replay_trace import ReplayTrace  # noqa: E402
-
-TINY_DESIGN = {
+TINY_DESIGN: dict[str, Any] = {  # a design file's contents (`design_from_dict`)
     # 19.2 GB/s x 0.5 at 200 MHz = 48 bytes per cycle; 100 ns = 20 cycles of latency
     "name": "tiny",
     "device": "kv260",
@@ -300,8 +322,11 @@ TINY_DESIGN = {
 
 
 def tiny_design(
-    changes: dict | None = None, matrix: dict | None = None, buffers: dict | None = None, scheduling: dict | None = None
-):
+    changes: dict[str, Any] | None = None,
+    matrix: dict[str, Any] | None = None,
+    buffers: dict[str, dict[str, Any]] | None = None,
+    scheduling: dict[str, Any] | None = None,
+) -> Design:
     """The tiny design with some keys replaced (``buffers`` maps a buffer name to its changed keys)."""
     from cosim.hw.library import design_from_dict
 
@@ -316,9 +341,9 @@ def tiny_design(
     return design_from_dict(data, "tiny")
 
 
-def one_op_graph(kind: str = "linear", **sizes) -> nx.DiGraph:
+def one_op_graph(kind: str = "linear", **sizes: Unpack[OpSizes]) -> nx.DiGraph:
     """A one-layer graph holding a single op (in the layer's pre-attention segment)."""
-    g = nx.DiGraph(
+    g: nx.DiGraph[str] = nx.DiGraph(
         model="one-op",
         phase="decode",
         batch_rows=1,

@@ -12,7 +12,9 @@ def distinct_instances(workload: Workload) -> list[tuple[int, SegmentParam, int]
     templates = np.broadcast_to(workload.segment_template, workload.param_size.shape).ravel()
     keys = np.stack([templates, workload.param_size.ravel(), workload.param_tas.ravel()], axis=1)
     unique, counts = np.unique(keys, axis=0, return_counts=True)
-    return [(int(t), SegmentParam(int(size), int(tas)), int(c)) for (t, size, tas), c in zip(unique, counts)]
+    return [
+        (int(t), SegmentParam(int(size), int(tas)), int(c)) for (t, size, tas), c in zip(unique, counts, strict=True)
+    ]
 
 
 def expected_dram_bytes(workload: Workload) -> dict[tuple[str, str], int]:
