@@ -1,7 +1,7 @@
 """Scheduling policies: who gets the matrix arrays, whether ops overlap, whether weights stream ahead.
 
-A policy is one module here: a `SchedulingPolicy` subclass registered in `POLICIES` with
-`@register_policy`. Everything that lists policies reads the registry: the design schema
+A policy is one module here (a `SchedulingPolicy` subclass) plus one entry in the
+registration below. Everything that lists policies reads the registry: the design schema
 (``scheduling.policy`` and its ``static_split`` rule), the CLI's ``--policy`` choices, the
 comparison runs of a report, the generated docs/config.md and the tests.
 
@@ -15,7 +15,14 @@ runs ahead through the weight buffer, guided by TAS decisions once known and by 
 previous frame's decision before.
 """
 
-from cosim.sim.policies import drs, static, time_multiplexed  # noqa: F401  (registered on import)
 from cosim.sim.policies.base import POLICIES, SchedulingPolicy, make_policy, register_policy
+from cosim.sim.policies.drs import DrsPolicy
+from cosim.sim.policies.static import StaticPolicy
+from cosim.sim.policies.time_multiplexed import TimeMultiplexedPolicy
+
+# Registered here, not on import, so that the order reports, CLI choices and the config
+# reference list them in (simplest split first, DRS last) does not follow import sorting.
+for _policy in (StaticPolicy, TimeMultiplexedPolicy, DrsPolicy):
+    register_policy(_policy)
 
 __all__ = ["POLICIES", "SchedulingPolicy", "make_policy", "register_policy"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cosim.sim.policies.base import SchedulingPolicy, register_policy
+from cosim.sim.policies.base import SchedulingPolicy
 
 if TYPE_CHECKING:
     from cosim.sim.workload import Workload
 
 
-@register_policy
 class DrsPolicy(SchedulingPolicy):
     """Whole pool to every matrix op; TAS-guided weight streaming across barriers."""
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cosim.common.errors import UserError
-from cosim.sim.policies.base import SchedulingPolicy, register_policy
+from cosim.sim.policies.base import SchedulingPolicy
 
 if TYPE_CHECKING:
     from cosim.hw.schema import Design
     from cosim.sim.workload import OpWork
 
 
-@register_policy
 class StaticPolicy(SchedulingPolicy):
     """Attention work on the ``attention_arrays`` partition, the rest on ``mlp_arrays``; ops overlap."""
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from cosim.sim.policies.base import SchedulingPolicy, register_policy
+from cosim.sim.policies.base import SchedulingPolicy
 
 
-@register_policy
 class TimeMultiplexedPolicy(SchedulingPolicy):
     """One pool and one admission token: every op runs alone."""
 
