@@ -127,7 +127,7 @@ class PipelineResult:
 
         decode = self.decode
         lines = [
-            f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
+            f"Decode: {decode['model']} ({_display_path(decode['checkpoint'])}), {decode['frames']} frames, "
             f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
             f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"
             + (", then re-set per frame from the previous frame's TAS" if decode["adaptive_ratio"] else "")
@@ -322,6 +322,16 @@ def _write_json(path: Path, document: dict[str, Any]) -> Path:
 
     atomic_write_text(path, json.dumps(to_jsonable(document), indent=2, allow_nan=False))
     return path
+
+
+def _display_path(path: str) -> str:
+    """`path` relative to the working directory when it lies below it, else its file name:
+    printed tables must not show one machine's absolute paths."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return resolved.name
 
 
 def _say(message: str, settings: RunSettings) -> None:

@@ -2,6 +2,7 @@
 inputs, the report directory, and an end-to-end smoke run on a small setting."""
 
 import json
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -328,10 +329,11 @@ def test_simulate_one_policy(inputs, tmp_path, capsys):
     assert set(json.loads((out / "report.json").read_text())["runs"]) == {"dense", "fastcar-drs"}
 
 
-def test_run_end_to_end_smoke(tmp_path, capsys):
+def test_run_end_to_end_smoke(tmp_path, capsys, monkeypatch):
     """The whole job on a small setting: 3 frames, the toy model only, one calibration video."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the repository, as `make demo` runs it
     out = tmp_path / "run"
     status = main(
         [
@@ -352,6 +354,8 @@ def test_run_end_to_end_smoke(tmp_path, capsys):
     assert status == 0
     printed = capsys.readouterr().out
     assert "toyworld fastcar-drs" in printed and "PSNR" in printed
+    # The checkpoint is named relative to the working directory: no machine's absolute path.
+    assert "Decode: toyworld (models/toyworld/checkpoints/toyworld.pt)," in printed
     summary = json.loads((out / "summary.json").read_text())
     decode = summary["decode"]
     assert decode["frames"] == 3 and decode["steps"] == 2 * 256 - 1
