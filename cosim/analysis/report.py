@@ -230,7 +230,7 @@ class Report:
         rows = []
         for run in self.runs:
             r = run.result
-            for step, (cycles, frame) in enumerate(zip(r.step_cycles.tolist(), r.step_frame.tolist())):
+            for step, (cycles, frame) in enumerate(zip(r.step_cycles.tolist(), r.step_frame.tolist(), strict=True)):
                 rows.append([run.label, step, frame, cycles, cycles / r.clock_mhz])
         return ["run", "step", "frame", "cycles", "latency_us"], rows
 
@@ -285,7 +285,7 @@ class Report:
             written.append(out / name)
         written.append(write_timeline(out / "timeline.json", labelled))
         document = self.to_dict()
-        document["files"] = sorted(p.name for p in written) + ["report.json"]
+        document["files"] = [*sorted(p.name for p in written), "report.json"]
         atomic_write_text(out / "report.json", json.dumps(document, indent=2, allow_nan=False))
         written.append(out / "report.json")
         return written
@@ -472,7 +472,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"

@@ -104,7 +104,7 @@ class ReplayTrace:
 
     def weights_skippable(self) -> np.ndarray:
         """(S, L) True where every row replayed, so the MLP weights need not be read."""
-        return self.replay.all(axis=2)
+        return np.all(self.replay, axis=2)
 
     # -- transformations ---------------------------------------------------------------
     def dense_baseline(self, *, full_attention: bool) -> ReplayTrace:

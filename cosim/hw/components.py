@@ -23,7 +23,8 @@ class MatrixEngine(StrictModel):
     """
 
     type: Literal["systolic", "mac_tree"] = Field(
-        description="systolic: a rows x cols PE grid with a dataflow; mac_tree: rows lanes, each an adder tree over cols products (GEMV)."
+        description="systolic: a rows x cols PE grid with a dataflow; "
+        "mac_tree: rows lanes, each an adder tree over cols products (GEMV)."
     )
     arrays: int = Field(ge=1, description="Identical arrays in the pool.")
     rows: int = Field(ge=1, description="systolic: PE rows; mac_tree: lanes (output elements per cycle).")
@@ -31,12 +32,13 @@ class MatrixEngine(StrictModel):
         ge=1, description="systolic: PE columns; mac_tree: tree width (products summed per lane per cycle)."
     )
     dataflow: Literal["weight_stationary", "output_stationary", "input_stationary"] | None = Field(
-        None, description="systolic only (required there): which operand stays in the PEs."
+        default=None, description="systolic only (required there): which operand stays in the PEs."
     )
     macs_per_dsp_per_cycle: float | None = Field(
-        None,
+        default=None,
         gt=0,
-        description="MACs one DSP slice performs per cycle (packing). Default: by DSP kind and precision (table below).",
+        description="MACs one DSP slice performs per cycle (packing). "
+        "Default: by DSP kind and precision (table below).",
     )
 
     @model_validator(mode="after")
@@ -97,12 +99,12 @@ class Buffer(StrictModel):
     memory: Literal["bram", "uram"] = Field(description="Block type it maps to.")
     width_bits: int = Field(ge=1, description="Width of one port, bits (the word the engine reads per cycle per port).")
     ports: Literal[1, 2] = Field(
-        1,
+        default=1,
         description="Read ports: 1 = simple dual-port (one read and one write per cycle); 2 = true dual-port "
         "(BRAM then maps at most 36 bits per block per port).",
     )
     double_buffered: bool = Field(
-        False, description="Two copies: one fills from DRAM while the engine reads the other."
+        default=False, description="Two copies: one fills from DRAM while the engine reads the other."
     )
 
     @property
@@ -125,13 +127,18 @@ class DramConfig(StrictModel):
     """How the design uses the device's off-chip memory."""
 
     memory: str | None = Field(
-        None, description="Which of the device's memories (by name). Default: the device's first."
+        default=None, description="Which of the device's memories (by name). Default: the device's first."
     )
     channels: int = Field(ge=1, description="Channels the design drives; at most the memory's channels.")
     efficiency: float | None = Field(
-        None, gt=0, le=1, description="Fraction of peak bandwidth achieved. Default: the memory's typical_efficiency."
+        default=None,
+        gt=0,
+        le=1,
+        description="Fraction of peak bandwidth achieved. Default: the memory's typical_efficiency.",
     )
-    burst_bytes: int = Field(4096, ge=1, description="Bytes per DMA burst request (>= 4 KB keeps HBM efficient).")
+    burst_bytes: int = Field(
+        default=4096, ge=1, description="Bytes per DMA burst request (>= 4 KB keeps HBM efficient)."
+    )
     access_latency_ns: float | None = Field(
-        None, ge=0, description="Request-to-first-data latency, ns. Default: the memory's access_latency_ns."
+        default=None, ge=0, description="Request-to-first-data latency, ns. Default: the memory's access_latency_ns."
     )

@@ -16,6 +16,7 @@ from typing import Any, Literal, Union
 import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from cosim.common.errors import UserError, describe
 from cosim.hw.issues import KeyPath
@@ -118,7 +119,7 @@ def validation_errors(error: ValidationError, model: type[BaseModel], document: 
     """
     items = error.errors(include_url=False)
     extras = [i for i in items if i["type"] == "extra_forbidden"]
-    suggested = set()
+    suggested: set[KeyPath] = set()
     for item in extras:
         _, parent = field_at(model, tuple(item["loc"][:-1]))
         close = difflib.get_close_matches(str(item["loc"][-1]), _keys_of(parent), n=1)
@@ -138,7 +139,7 @@ def _keys_of(annotation: Any) -> list[str]:
     return []
 
 
-def _one(item: dict[str, Any], model: type[BaseModel], document: YamlDocument) -> UserError:
+def _one(item: ErrorDetails, model: type[BaseModel], document: YamlDocument) -> UserError:
     loc: KeyPath = tuple(item["loc"])
     kind = item["type"]
     value = item.get("input")

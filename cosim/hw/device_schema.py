@@ -37,7 +37,8 @@ DRAM_TYPICAL_EFFICIENCY: dict[str, float] = {
 DRAM_DEFAULT_SOURCES: dict[str, str] = {
     "ddr4": "all [est]",
     "lpddr4": "energy: Accelergy CACTI plug-in; others [est]",
-    "hbm2": "energy: O'Connor et al. MICRO'17 via Accelergy; efficiency: U280 measurement (Shuhai, FCCM 2020); others [est]",
+    "hbm2": "energy: O'Connor et al. MICRO'17 via Accelergy; "
+    "efficiency: U280 measurement (Shuhai, FCCM 2020); others [est]",
 }
 DRAM_ACCESS_LATENCY_NS: dict[str, float] = {
     "ddr4": 100.0,  # [est] first data of a read burst, idle controller
@@ -56,7 +57,7 @@ class DeviceResources(StrictModel):
     lut: int = Field(ge=0, description="6-input look-up tables.")
     ff: int = Field(ge=0, description="Flip-flops (CLB registers).")
     ai_engine_tiles: int = Field(
-        0,
+        default=0,
         ge=0,
         description="AI Engine tiles (Versal). Listed for reference; the simulator models programmable logic only.",
     )
@@ -80,21 +81,26 @@ class OffChipMemory(StrictModel):
     )
     capacity_gib: float = Field(gt=0, description="Capacity of all channels together, GiB.")
     typical_efficiency: float | None = Field(
-        None, gt=0, le=1, description="Achievable fraction of peak for long sequential bursts. Default: by kind."
+        default=None,
+        gt=0,
+        le=1,
+        description="Achievable fraction of peak for long sequential bursts. Default: by kind.",
     )
     access_latency_ns: float | None = Field(
-        None, ge=0, description="Latency from request to first data of an idle channel, ns. Default: by kind."
+        default=None, ge=0, description="Latency from request to first data of an idle channel, ns. Default: by kind."
     )
     access_pj_per_bit: float | None = Field(
-        None, ge=0, description="Energy per bit read or written, pJ. Default: by kind (table below)."
+        default=None, ge=0, description="Energy per bit read or written, pJ. Default: by kind (table below)."
     )
     controller_mw_per_channel: float | None = Field(
-        None,
+        default=None,
         ge=0,
         description="Static power of the FPGA-side controller and PHY per channel in use, mW. Default: by kind.",
     )
     timing_friendly_channels: int | None = Field(
-        None, ge=1, description="Channels a full design can use and still close timing well; more gives a warning."
+        default=None,
+        ge=1,
+        description="Channels a full design can use and still close timing well; more gives a warning.",
     )
 
     @model_validator(mode="after")
@@ -119,11 +125,11 @@ class ShellReservation(StrictModel):
     """Resources a platform shell (Alveo XDMA/QDMA static region) takes before the user's design."""
 
     name: str = Field(description="Which shell the figures describe.")
-    dsp: int = Field(0, ge=0, description="DSP slices reserved.")
-    bram36: int = Field(0, ge=0, description="BRAM36 reserved.")
-    uram288: int = Field(0, ge=0, description="URAM288 reserved.")
-    lut: int = Field(0, ge=0, description="LUTs reserved.")
-    ff: int = Field(0, ge=0, description="Flip-flops reserved.")
+    dsp: int = Field(default=0, ge=0, description="DSP slices reserved.")
+    bram36: int = Field(default=0, ge=0, description="BRAM36 reserved.")
+    uram288: int = Field(default=0, ge=0, description="URAM288 reserved.")
+    lut: int = Field(default=0, ge=0, description="LUTs reserved.")
+    ff: int = Field(default=0, ge=0, description="Flip-flops reserved.")
 
 
 ResourceName = Literal["dsp", "bram36", "uram288", "lut", "ff"]
@@ -149,7 +155,9 @@ class Device(StrictModel):
     memories: dict[str, OffChipMemory] = Field(
         min_length=1, description="Off-chip memories by name; the first one is the default for designs."
     )
-    shell: ShellReservation | None = Field(None, description="Platform shell reservation (Alveo); none on bare boards.")
+    shell: ShellReservation | None = Field(
+        default=None, description="Platform shell reservation (Alveo); none on bare boards."
+    )
     static_power_w: float = Field(
         ge=0, description="Static power of the device or card while the design runs, W [est]."
     )

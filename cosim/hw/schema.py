@@ -107,7 +107,7 @@ class Scheduling(StrictModel):
     """How the matrix arrays are shared between attention and MLP work."""
 
     policy: Annotated[str, Registered(POLICIES)] = Field(description=policy_summaries() + ".")
-    static_split: StaticSplit | None = Field(None, description=split_rules_text())
+    static_split: StaticSplit | None = Field(default=None, description=split_rules_text())
 
     @model_validator(mode="after")
     def _check_split(self) -> Scheduling:
@@ -126,21 +126,25 @@ class Scheduling(StrictModel):
 class EnergyTable(StrictModel):
     """Per-action energies and static power [est unless noted]; every key overridable."""
 
-    mac_int4_pj: float = Field(0.45, ge=0, description="One int4 x int8 MAC, pJ [est: 0.6 x int8].")
-    mac_int8_pj: float = Field(0.75, ge=0, description="One int8 MAC on a DSP, pJ [est, Horowitz ISSCC'14 scaled].")
-    mac_int16_pj: float = Field(1.5, ge=0, description="One int16 MAC, pJ [est].")
-    mac_fp16_pj: float = Field(5.0, ge=0, description="One fp16 or bf16 MAC (DSP + LUTs), pJ [est].")
-    bram_pj_per_bit: float = Field(0.1, ge=0, description="BRAM36 read or write, pJ per bit [est].")
-    uram_pj_per_bit: float = Field(0.2, ge=0, description="URAM288 read or write, pJ per bit [est].")
+    mac_int4_pj: float = Field(default=0.45, ge=0, description="One int4 x int8 MAC, pJ [est: 0.6 x int8].")
+    mac_int8_pj: float = Field(
+        default=0.75, ge=0, description="One int8 MAC on a DSP, pJ [est, Horowitz ISSCC'14 scaled]."
+    )
+    mac_int16_pj: float = Field(default=1.5, ge=0, description="One int16 MAC, pJ [est].")
+    mac_fp16_pj: float = Field(default=5.0, ge=0, description="One fp16 or bf16 MAC (DSP + LUTs), pJ [est].")
+    bram_pj_per_bit: float = Field(default=0.1, ge=0, description="BRAM36 read or write, pJ per bit [est].")
+    uram_pj_per_bit: float = Field(default=0.2, ge=0, description="URAM288 read or write, pJ per bit [est].")
     dram_pj_per_bit: float | None = Field(
-        None, ge=0, description="Off-chip access, pJ per bit. Default: the memory's access_pj_per_bit."
+        default=None, ge=0, description="Off-chip access, pJ per bit. Default: the memory's access_pj_per_bit."
     )
     dram_controller_mw_per_channel: float | None = Field(
-        None,
+        default=None,
         ge=0,
         description="Memory controller + PHY static power per channel used, mW. Default: the memory's figure.",
     )
-    static_w: float | None = Field(None, ge=0, description="Static power, W. Default: the device's static_power_w.")
+    static_w: float | None = Field(
+        default=None, ge=0, description="Static power, W. Default: the device's static_power_w."
+    )
 
     def mac_pj(self, precision: MacPrecision) -> float:
         """Energy of one MAC of the given precision class, pJ."""
@@ -151,10 +155,10 @@ class Design(StrictModel):
     """An accelerator built on one device. One file per design in hwconfigs/designs/."""
 
     name: str = Field(description="Name of the design (used in reports).")
-    description: str = Field("", description="Free text.")
+    description: str = Field(default="", description="Free text.")
     device: str = Field(description="Device by file stem (hwconfigs/devices/<device>.yaml).")
     speed_grade: str | None = Field(
-        None, description="Speed grade of the part. Default: the device's default_speed_grade."
+        default=None, description="Speed grade of the part. Default: the device's default_speed_grade."
     )
     clock_mhz: float = Field(gt=0, description="Design clock, MHz; all cycle counts are in this clock.")
     precision: PrecisionConfig = Field(description="Number formats of weights, activations and KV cache.")

@@ -42,7 +42,7 @@ class ValidationReport:
         d = self.design
         device = d.device_spec
         buffers = []
-        for buffer, mapping in zip(d.buffers, self.resources.buffer_blocks):
+        for buffer, mapping in zip(d.buffers, self.resources.buffer_blocks, strict=True):
             entry = {
                 "name": buffer.name,
                 "purpose": buffer.purpose,
@@ -114,7 +114,7 @@ class ValidationReport:
             f"{'buffer':<10}{'purpose':<13}{'mem':<5}{'width x depth':>15}{'copies':>7}"
             f"{'blocks (w x d)':>16}{'lost to rounding':>18}{'read B/cycle':>13}",
         ]
-        for buffer, m in zip(d.buffers, self.resources.buffer_blocks):
+        for buffer, m in zip(d.buffers, self.resources.buffer_blocks, strict=True):
             shape = f"{m.width_bits} x {m.depth_words}"
             blocks = f"{m.blocks} ({m.blocks_wide} x {m.blocks_deep})"
             lost = f"{m.lost_bits // 8:,} B ({100 * m.lost_fraction:.1f} %)"
@@ -189,7 +189,7 @@ class _Checker:
                 continue
             alone = [
                 (i, m)
-                for i, (b, m) in enumerate(zip(d.buffers, estimate.buffer_blocks))
+                for i, (b, m) in enumerate(zip(d.buffers, estimate.buffer_blocks, strict=True))
                 if b.memory == memory and m.blocks > line.available
             ]
             if line.available == 0:

@@ -13,6 +13,7 @@ exit by themselves when the driver disappears.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -98,10 +99,8 @@ class _Worker:
         if kill:
             self.process.terminate()
         else:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 self.connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
         self.process.join(timeout=None if not kill else 5)
         self.connection.close()
 

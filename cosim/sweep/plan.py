@@ -21,11 +21,12 @@ from cosim.hw import load_design, load_device, shipped_designs
 from cosim.hw.describe import field_at
 from cosim.hw.overrides import OverrideError, apply_overrides, parse_path, set_path
 from cosim.hw.schema import Design
+from cosim.hw.strict import StrictModel
 from cosim.hw.yaml_document import read_yaml
 from cosim.sweep.digests import canonical_json, file_sha256, sha256_of
 from cosim.sweep.spec import DecodeRecipe, LoadedSpec, SyntheticRecipe, validate_part
 
-RECIPE_MODELS = {"synthetic": SyntheticRecipe, "decode": DecodeRecipe}
+RECIPE_MODELS: dict[str, type[StrictModel]] = {"synthetic": SyntheticRecipe, "decode": DecodeRecipe}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ column (typically a resource use), with the Pareto front drawn over them;
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -18,6 +20,8 @@ from cosim.common.errors import UserError
 from cosim.sweep.pareto import pareto_front
 
 __all__ = ["plot_heatmap", "plot_pareto", "resource_colour", "save_figure"]
+
+Reduce = Literal["min", "max", "mean"]  # how `plot_heatmap` folds the knobs it does not show
 
 
 def plot_pareto(
@@ -67,7 +71,7 @@ def plot_pareto(
 
 
 def plot_heatmap(
-    table: pd.DataFrame, x: str, y: str, value: str, *, reduce: str = "min", title: str | None = None
+    table: pd.DataFrame, x: str, y: str, value: str, *, reduce: Reduce = "min", title: str | None = None
 ) -> Figure:
     """`value` over the grid of knobs `x` and `y` (other knobs reduced by `reduce`: min, max, mean)."""
     _require(table, [x, y, value])
@@ -79,14 +83,16 @@ def plot_heatmap(
     )
     figure = new_figure(6.4, 4.8)
     axes = figure.subplots()
-    image = axes.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+    cells = grid.to_numpy(dtype=float)
+    image = axes.imshow(cells, origin="lower", aspect="auto", cmap="viridis")
+    brightness = np.asarray(image.norm(cells))  # viridis is light at the top: dark text there
     axes.set_xticks(range(len(grid.columns)), [_tick(v) for v in grid.columns], rotation=45, ha="right")
     axes.set_yticks(range(len(grid.index)), [_tick(v) for v in grid.index])
     for row in range(grid.shape[0]):
         for col in range(grid.shape[1]):
-            cell = grid.iat[row, col]
-            if pd.notna(cell):
-                bright = image.norm(cell) > 0.6  # viridis is light at the top: dark text there
+            cell = cells[row, col]
+            if not np.isnan(cell):
+                bright = brightness[row, col] > 0.6
                 axes.text(
                     col,
                     row,

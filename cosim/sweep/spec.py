@@ -62,8 +62,8 @@ class ValueRange(StrictModel):
 
     low: int | float = Field(description="Smallest value.")
     high: int | float = Field(description="Largest value (included when a step lands on it).")
-    step: int | float | None = Field(None, gt=0, description="Distance between values.")
-    log: int | float | None = Field(None, gt=1, description="Factor between values.")
+    step: int | float | None = Field(default=None, gt=0, description="Distance between values.")
+    log: int | float | None = Field(default=None, gt=1, description="Factor between values.")
 
     @model_validator(mode="after")
     def _check(self) -> ValueRange:
@@ -98,7 +98,7 @@ class Parameter(StrictModel):
         "or into the workload recipe (workload.decode.thresholds, workload.synthetic.layer_rates).",
     )
     values: Any = Field(
-        None,
+        default=None,
         description="A non-empty list of values, or a range {low, high, step | log} (without step or log: a "
         "continuous interval, for random and nsga2).",
     )
@@ -110,24 +110,27 @@ class Parameter(StrictModel):
 class AttentionRecipe(StrictModel):
     """Attention policy of a decoding run: dense, or a sparse policy with its window."""
 
-    policy: str = Field("dense", description="Attention policy name (models.decoding.sparse_attention).")
-    window: int | None = Field(None, ge=1, description="Recent KV entries a sparse policy keeps.")
-    sink: int | None = Field(None, ge=0, description="First KV entries a streaming policy keeps.")
+    policy: str = Field(default="dense", description="Attention policy name (models.decoding.sparse_attention).")
+    window: int | None = Field(default=None, ge=1, description="Recent KV entries a sparse policy keeps.")
+    sink: int | None = Field(default=None, ge=0, description="First KV entries a streaming policy keeps.")
 
 
 class DecodeRecipe(StrictModel):
     """A decoding run that produces the replay trace; cached by the hash of this recipe."""
 
-    preset: str | None = Field(None, description="Model preset with a shipped checkpoint (e.g. toyworld).")
-    checkpoint: str | None = Field(None, description="Checkpoint file of a trained model (instead of preset).")
-    thresholds: float | list[float] | None = Field(None, description="TAS thresholds, one or one per layer.")
+    preset: str | None = Field(default=None, description="Model preset with a shipped checkpoint (e.g. toyworld).")
+    checkpoint: str | None = Field(default=None, description="Checkpoint file of a trained model (instead of preset).")
+    thresholds: float | list[float] | None = Field(default=None, description="TAS thresholds, one or one per layer.")
     target_replay_ratio: float | None = Field(
-        None, ge=0, le=1, description="Calibrate one threshold to reach this replay ratio (instead of thresholds)."
+        default=None,
+        ge=0,
+        le=1,
+        description="Calibrate one threshold to reach this replay ratio (instead of thresholds).",
     )
     attention: AttentionRecipe = Field(default_factory=AttentionRecipe)
-    frames: int = Field(8, ge=2, description="Frames per generated video.")
-    videos: int = Field(1, ge=1, description="Videos decoded (quality is their mean).")
-    seed: int = Field(0, description="Sampling seed.")
+    frames: int = Field(default=8, ge=2, description="Frames per generated video.")
+    videos: int = Field(default=1, ge=1, description="Videos decoded (quality is their mean).")
+    seed: int = Field(default=0, description="Sampling seed.")
 
     @model_validator(mode="after")
     def _check(self) -> DecodeRecipe:
@@ -144,11 +147,13 @@ class SyntheticRecipe(StrictModel):
     """A synthetic replay trace over the graph's geometry (`cosim.artifacts.synthetic_trace`)."""
 
     layer_rates: float | list[float] = Field(description="Replay rate, one or one per layer, in [0, 1].")
-    correlation: float = Field(0.0, ge=0, le=1, description="Chance a position repeats its previous-frame decision.")
-    frames: int | None = Field(None, ge=2, description="Frames per video. Default: the graph's frames.")
-    conditioning_frames: int = Field(1, ge=0, description="Frames given in the prompt (not generated).")
-    rows_agree: bool = Field(True, description="All batch rows take the same decision.")
-    seed: int = Field(0, description="Seed of the draw.")
+    correlation: float = Field(
+        default=0.0, ge=0, le=1, description="Chance a position repeats its previous-frame decision."
+    )
+    frames: int | None = Field(default=None, ge=2, description="Frames per video. Default: the graph's frames.")
+    conditioning_frames: int = Field(default=1, ge=0, description="Frames given in the prompt (not generated).")
+    rows_agree: bool = Field(default=True, description="All batch rows take the same decision.")
+    seed: int = Field(default=0, description="Seed of the draw.")
 
     @model_validator(mode="after")
     def _rates(self) -> SyntheticRecipe:
@@ -167,9 +172,11 @@ class WorkloadSpec(StrictModel):
     decisions are mapped onto its layers by relative depth.
     """
 
-    graph: str | None = Field(None, description="ComputeGraph file (.json).")
-    model: str | None = Field(None, description="Model preset whose decode step is traced (e.g. vila-u-7b-256).")
-    trace: str | None = Field(None, description="ReplayTrace file (.npz).")
+    graph: str | None = Field(default=None, description="ComputeGraph file (.json).")
+    model: str | None = Field(
+        default=None, description="Model preset whose decode step is traced (e.g. vila-u-7b-256)."
+    )
+    trace: str | None = Field(default=None, description="ReplayTrace file (.npz).")
     synthetic: SyntheticRecipe | None = None
     decode: DecodeRecipe | None = None
 
@@ -227,8 +234,12 @@ class Constraint:
     def violation(self, metrics: dict[str, Any]) -> float:
         """How far the point is from meeting it (<= 0: met), the form NSGA-II wants."""
         found = metrics.get(self.metric)
-        numeric = isinstance(found, (int, float)) and not isinstance(found, bool)
-        if self.op in ("==", "!=") or not numeric or math.isnan(found):
+        if (
+            self.op in ("==", "!=")
+            or isinstance(found, bool)
+            or not isinstance(found, (int, float))
+            or math.isnan(found)
+        ):
             return 0.0 if self.holds(metrics) else 1.0
         gap = float(found) - float(self.value)
         return gap if self.op in ("<=", "<") else -gap
@@ -240,7 +251,7 @@ class Constraint:
 def parse_constraint(document: YamlDocument, metric: str, raw: Any) -> Constraint:
     """``fits_device: true`` means equality; ``dsp_util: "<= 0.9"`` a comparison."""
     key = ("constraints", metric)
-    if isinstance(raw, bool) or isinstance(raw, (int, float)):
+    if isinstance(raw, (bool, int, float)):
         return Constraint(metric, "==", raw)
     if isinstance(raw, str):
         match = _COMPARISON.match(raw)
@@ -269,7 +280,7 @@ class SweepSpec(StrictModel):
         default_factory=dict, description='Metric name -> required value, or a comparison like "<= 0.9".'
     )
     evaluator: str = Field(
-        "design",
+        default="design",
         description=f"One of {', '.join(EVALUATORS)} (built in), or package.module:function taking the point config.",
     )
 

@@ -115,15 +115,19 @@ class Grid(_FixedList):
 
     def __init__(self, loaded: LoadedSpec, settings: StrategySettings) -> None:
         names = list(loaded.spec.parameters)
-        domains = [loaded.choices(name) for name in names]
-        super().__init__([dict(zip(names, values)) for values in itertools.product(*domains)])
+        domains = []
+        for name in names:
+            choices = loaded.choices(name)
+            assert choices is not None, "check() rejects continuous ranges for the grid strategy"
+            domains.append(choices)
+        super().__init__([dict(zip(names, values, strict=True)) for values in itertools.product(*domains)])
 
 
 class RandomSettings(StrategySettings):
     """`n` distinct points drawn uniformly (seeded) from the parameter domains."""
 
     n: int = Field(ge=1, description="Points to draw (fewer when the domain has fewer).")
-    seed: int = Field(0, description="Seed of the draw.")
+    seed: int = Field(default=0, description="Seed of the draw.")
 
 
 @STRATEGIES.register("random")
@@ -156,8 +160,8 @@ class Nsga2Settings(StrategySettings):
     """Optuna's NSGA-II multi-objective search over the objectives."""
 
     n_trials: int = Field(ge=1, description="Points to evaluate in total (resumed points count).")
-    population: int = Field(20, ge=2, description="Population size of a generation.")
-    seed: int = Field(0, description="Seed of the sampler.")
+    population: int = Field(default=20, ge=2, description="Population size of a generation.")
+    seed: int = Field(default=0, description="Seed of the sampler.")
 
 
 @STRATEGIES.register("nsga2")
@@ -259,10 +263,11 @@ class Nsga2(SearchStrategy):
         return [float(v) for v in values]
 
     def _decode(self, encoded: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: encoded[name] if self.domains[name] is None else self.domains[name][int(encoded[name])]
-            for name in self.names
-        }
+        decoded = {}
+        for name in self.names:
+            domain = self.domains[name]
+            decoded[name] = encoded[name] if domain is None else domain[int(encoded[name])]
+        return decoded
 
     def _encode(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """Trial parameters of stored values; None when a value is outside this spec's domains."""

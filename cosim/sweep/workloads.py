@@ -43,8 +43,8 @@ def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: 
         if workload["kind"] == "synthetic":
             files["trace"] = _synthetic(workload["synthetic"], files.get("graph") or inputs["graph"], folder)
         elif workload["kind"] == "decode":
-            trace, metrics, model_config = _decode(workload["decode"], inputs, folder)
-            files["trace"] = trace
+            trace_file, metrics, model_config = _decode(workload["decode"], inputs, folder)
+            files["trace"] = trace_file
             if "graph" not in files and "graph" not in inputs:
                 files["graph"] = _trace_graph(model_config, folder)
         trace = load_cached_trace(files.get("trace") or inputs["trace"])
@@ -114,10 +114,14 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
             start = session.start(video, frames)
             run = session.decode(start, thresholds=thresholds, frames=frames, seed=seed, attention_policy=policy)
             measured = session.quality(run, session.decode_dense(start, frames=frames, seed=seed), start)
+            versus_dense, versus_truth = measured.versus_dense, measured.versus_truth
+            assert versus_dense is not None and versus_truth is not None, (
+                "toy sessions have a tokenizer and true frames"
+            )
             figures["ratio"].append(run.trace.replay_ratio())
-            figures["agree"].append(measured.versus_dense.token_agreement)
-            figures["psnr_dense"].append(measured.versus_dense.psnr_db)
-            figures["psnr_truth"].append(measured.versus_truth.psnr_db)
+            figures["agree"].append(versus_dense.token_agreement)
+            figures["psnr_dense"].append(versus_dense.psnr_db)
+            figures["psnr_truth"].append(versus_truth.psnr_db)
             figures["time"].append(run.wall_time_s)
             if first_trace is None:
                 first_trace = run.trace
@@ -128,6 +132,7 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
         "psnr_vs_truth_db": float(np.mean(figures["psnr_truth"])),
         "decode_wall_time_s": float(np.sum(figures["time"])),
     }
+    assert first_trace is not None, "the recipe decodes at least one video"
     return str(first_trace.save(folder / "trace.npz")), metrics, session.model.config
 
 

@@ -16,7 +16,7 @@ from cosim.sim.policies import POLICIES
 
 def hand_graph() -> nx.DiGraph:
     """One decoder layer of hidden 8 with attention and a replayable MLP, then an LM head."""
-    g = nx.DiGraph(
+    g: nx.DiGraph[str] = nx.DiGraph(
         model="hand",
         phase="decode",
         batch_rows=2,

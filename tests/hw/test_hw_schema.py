@@ -123,15 +123,18 @@ def _error(data: dict) -> str:
         ),
         (
             lambda d: d["buffers"].pop(1),
-            "d.yaml: buffers: expected a buffer with purpose 'kv_cache', found purposes activations, output, scores, weights",
+            "d.yaml: buffers: expected a buffer with purpose 'kv_cache', "
+            "found purposes activations, output, scores, weights",
         ),
         (
             lambda d: d.update(replay_cache="buffer"),
-            "d.yaml: replay_cache: expected a buffer with purpose 'replay_cache' when replay_cache is 'buffer', found none",
+            "d.yaml: replay_cache: expected a buffer with purpose 'replay_cache' when replay_cache is 'buffer', "
+            "found none",
         ),
         (
             lambda d: d["scheduling"]["static_split"].update(mlp_arrays=7),
-            "d.yaml: scheduling.static_split: expected attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, found 9",
+            "d.yaml: scheduling.static_split: expected attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, "
+            "found 9",
         ),
         (
             lambda d: d["scheduling"].update(policy="time_multiplexed"),
@@ -153,7 +156,8 @@ def _error(data: dict) -> str:
         ),
         (
             lambda d: d.update(energy={"mac_int8_pjj": 1}),
-            "d.yaml: energy.mac_int8_pjj: expected one of the keys mac_int4_pj, mac_int8_pj, mac_int16_pj, mac_fp16_pj, "
+            "d.yaml: energy.mac_int8_pjj: expected one of the keys "
+            "mac_int4_pj, mac_int8_pj, mac_int16_pj, mac_fp16_pj, "
             "bram_pj_per_bit, uram_pj_per_bit, dram_pj_per_bit, dram_controller_mw_per_channel, static_w, "
             "found unknown key 'mac_int8_pjj' (did you mean 'mac_int8_pj'?)",
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, replace
 
+import pandas as pd
 import pytest
 import torch
 
@@ -52,7 +53,8 @@ def test_threshold_sweep_decodes_once_per_recipe(tmp_path, checkpoint):
     assert summary.counts == {"ok": 4, "invalid": 0, "failed": 0}
     assert len(list((tmp_path / "out" / "workloads").iterdir())) == 2  # two recipes, four points
     table = load_results(tmp_path / "out").set_index(["threshold", "clock"])
-    never, always = table.loc[(1000.0, 200)], table.loc[(-1000.0, 200)]
+    never, always = table.xs((1000.0, 200)), table.xs((-1000.0, 200))
+    assert isinstance(never, pd.Series) and isinstance(always, pd.Series)  # one row each
     # TAS above 1000 never happens: the run is the dense run, token for token.
     assert never["decode_replay_ratio"] == 0.0 and never["token_agreement_vs_dense"] == 1.0
     assert math.isinf(never["psnr_vs_dense_db"])

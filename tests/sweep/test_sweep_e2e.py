@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from cosim.analysis.energy import compute_energy
@@ -32,8 +33,10 @@ def test_design_sweep_on_the_simulator(tmp_path):
     # kv260-systolic has 8 arrays and gives attention 2: 2 + 7 does not fit.
     for rate in (0.0, 0.9):
         assert table.loc[(7, rate), "status"] == "invalid"
-        assert "attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, found 9" in table.loc[(7, rate), "error"]
-    dense, replaying = table.loc[(6, 0.0)], table.loc[(6, 0.9)]
+        error = table.loc[(7, rate), "error"]
+        assert isinstance(error, str) and "attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, found 9" in error
+    dense, replaying = table.xs((6, 0.0)), table.xs((6, 0.9))
+    assert isinstance(dense, pd.Series) and isinstance(replaying, pd.Series)  # one row each
     # 8 arrays of 16 x 8 int8 PEs at 2 MACs per DSP, + 32 vector + 16 TAS DSPs = 560 of 1248.
     assert dense["dsp_used"] == 560 and dense["dsp_util"] == pytest.approx(560 / 1248)
     assert dense["fits_device"] and dense["feasible"]
@@ -43,6 +46,7 @@ def test_design_sweep_on_the_simulator(tmp_path):
 
     # The stored point reproduces a direct simulation of the same design and trace exactly.
     record = ResultStore(tmp_path / "out").read(dense["key"])
+    assert record is not None
     trace = ReplayTrace.load(tmp_path / "out" / "workloads" / record["recipe_key"] / "trace.npz")
     design = override_design(load_design(tmp_path / "in" / "design.yaml"), {"scheduling.static_split.mlp_arrays": 6})
     direct = simulate(tiny_graph(), trace, design)

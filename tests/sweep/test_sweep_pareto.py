@@ -17,16 +17,16 @@ POINTS = {"a": (1, 5), "b": (2, 3), "c": (3, 4), "d": (4, 1), "d2": (4, 1), "e":
 
 def test_non_dominated_min_min_keeps_ties():
     values = np.array(list(POINTS.values()), dtype=float)
-    front = [name for name, keep in zip(POINTS, non_dominated(values, ["min", "min"])) if keep]
+    front = [name for name, keep in zip(POINTS, non_dominated(values, ["min", "min"]), strict=True) if keep]
     assert front == ["a", "b", "d", "d2"]
 
 
 def test_non_dominated_respects_max():
     # Maximise the second column: now f (1, 6) beats a (1, 5), and c (3, 4) beats b (2, 3) only on y.
     values = np.array(list(POINTS.values()), dtype=float)
-    front = [name for name, keep in zip(POINTS, non_dominated(values, ["min", "max"])) if keep]
+    front = [name for name, keep in zip(POINTS, non_dominated(values, ["min", "max"]), strict=True) if keep]
     assert front == ["f"]
-    front = [name for name, keep in zip(POINTS, non_dominated(values, ["max", "max"])) if keep]
+    front = [name for name, keep in zip(POINTS, non_dominated(values, ["max", "max"]), strict=True) if keep]
     assert front == ["c", "e", "f"]
 
 
@@ -64,7 +64,7 @@ def test_pareto_command_and_plots(tmp_path, capsys):
     # arrays=9 does not fit the device; the other four trade latency for energy exactly.
     assert out.startswith("4 of 6 finished points on the front of latency_s (min), energy_j (min)")
     front = pd.read_csv(tmp_path / "out" / "pareto.csv")
-    assert sorted(zip(front["arrays"], front["clock"])) == [(1, 200), (1, 300), (2, 200), (2, 300)]
+    assert sorted(zip(front["arrays"], front["clock"], strict=True)) == [(1, 200), (1, 300), (2, 200), (2, 300)]
     assert plot.stat().st_size > 10_000
     assert main(["pareto", str(tmp_path / "out"), "--objectives", "latency,dsp_util:max", "--all"]) == 0
     assert capsys.readouterr().out.startswith("1 of 6")  # arrays=9 at 300 MHz: fastest and most DSPs

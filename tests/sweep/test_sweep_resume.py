@@ -34,10 +34,12 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tmp_path):
     process = subprocess.Popen(
         command, env=subprocess_env(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    stderr = process.stderr
+    assert stderr is not None  # stderr=PIPE
     try:
         deadline = time.monotonic() + 60
         while _stored(out) < 4:
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, stderr.read()
             assert time.monotonic() < deadline, "no points stored in time"
             time.sleep(0.02)
     finally:

@@ -33,14 +33,17 @@ def test_grid_gives_exactly_the_expected_points(tmp_path):
     summary = run_sweep(load_spec(spec), tmp_path / "out", workers=2, progress=False)
     assert (summary.total, summary.recorded, summary.reused) == (6, 6, 0)
     table = load_results(tmp_path / "out")
-    assert list(zip(table["arrays"], table["clock"])) == list(itertools.product([1, 2], [200, 250, 300]))
+    assert list(zip(table["arrays"], table["clock"], strict=True)) == list(itertools.product([1, 2], [200, 250, 300]))
     assert (table["status"] == "ok").all()
-    assert table["latency_s"].tolist() == pytest.approx([1 / (a * c) for a, c in zip(table["arrays"], table["clock"])])
+    assert table["latency_s"].tolist() == pytest.approx(
+        [1 / (a * c) for a, c in zip(table["arrays"], table["clock"], strict=True)]
+    )
     assert table["energy_j"].tolist() == pytest.approx([0.2, 0.25, 0.3, 0.4, 0.5, 0.6])
     # One record per point, keyed by its config, holding the design after the overrides.
     store = ResultStore(tmp_path / "out")
     assert store.keys() == set(table["key"])
     record = store.read(table["key"][5])
+    assert record is not None
     assert record["config"]["design"]["engines"]["matrix"]["arrays"] == 2
     assert record["config"]["design"]["clock_mhz"] == 300
     assert set(marker_keys(markers).values()) == {1} and len(marker_keys(markers)) == 6
@@ -68,9 +71,11 @@ def test_failed_invalid_and_dead_worker_points_are_recorded_and_the_rest_complet
         assert table.loc[(arrays, 999), "error"] == "clock_mhz 999 is above the DSP Fmax"
         assert table.loc[(arrays, 999), "dsp_util"] == pytest.approx(arrays / 10)  # known without simulating
     assert table.loc[(3, 200), "status"] == "failed"
-    assert table.loc[(3, 200), "error"].startswith("RuntimeError: arrays = 3 is cursed")
+    cursed = table.loc[(3, 200), "error"]
+    assert isinstance(cursed, str) and cursed.startswith("RuntimeError: arrays = 3 is cursed")
     assert table.loc[(99, 200), "status"] == "failed"
-    assert "worker process died" in table.loc[(99, 200), "error"] and "SIGKILL" in table.loc[(99, 200), "error"]
+    died = table.loc[(99, 200), "error"]
+    assert isinstance(died, str) and "worker process died" in died and "SIGKILL" in died
     assert not table["feasible"][table["status"] != "ok"].any()
 
 
@@ -136,7 +141,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     )
     _wait_for_points(out, 2, process)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert f"Resume with: cosim sweep --resume {out}" in stderr
     stored = len(ResultStore(out).keys())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import pytest
 import yaml
@@ -26,7 +27,7 @@ def test_value_ranges():
 
 
 def test_overrides_walk_mappings_selectors_and_indices():
-    design = {
+    design: dict[str, Any] = {
         "engines": {"matrix": {"arrays": 8}},
         "buffers": [{"name": "weights", "bytes": 1}, {"name": "kv", "bytes": 2}],
     }
@@ -43,7 +44,7 @@ def test_overrides_walk_mappings_selectors_and_indices():
         apply_overrides(design, {"buffers[name=act].bytes": 1})
     # a section the file leaves to its defaults is created; the schema judges its keys
     assert apply_overrides(design, {"engines.vector.lanes": 1})["engines"]["vector"] == {"lanes": 1}
-    with pytest.raises(OverrideError, match="buffers has no key 'bytes'|buffers is a list"):
+    with pytest.raises(OverrideError, match=r"buffers has no key 'bytes'|buffers is a list"):
         apply_overrides(design, {"buffers.bytes": 1})
 
 
@@ -73,15 +74,18 @@ strategy: {kind: grid}
         ),
         (
             BASE + "parameters:\n  a: {path: clock_mhz, values: {low: 100, high: 300}}\n",
-            r"parameters\.a\.values: expected a list, or a range with step or log, for the grid strategy, found a continuous",
+            r"parameters\.a\.values: expected a list, or a range with step or log, for the grid strategy, "
+            r"found a continuous",
         ),
         (
             BASE + "parameters:\n  a: {path: engines.matrix.arrayz, values: [1]}\n",
-            r"spec\.yaml:5: parameters\.a\.path: expected a key path of the design schema .*found 'engines\.matrix\.arrayz'",
+            r"spec\.yaml:5: parameters\.a\.path: expected a key path of the design schema "
+            r".*found 'engines\.matrix\.arrayz'",
         ),
         (
             BASE + "parameters:\n  a: {path: 'buffers[name=nope].bytes', values: [1]}\n",
-            r"parameters\.a\.path: expected a path that fits design\.yaml, found 'buffers\[name=nope\]\.bytes' \(buffers has "
+            r"parameters\.a\.path: expected a path that fits design\.yaml, "
+            r"found 'buffers\[name=nope\]\.bytes' \(buffers has "
             r"no item with name=nope",
         ),
         (
