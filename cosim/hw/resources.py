@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosim.hw.blocks import BlockMapping, map_buffer
-from cosim.hw.schema import Design, ResourceName
+from cosim.hw.device_schema import ResourceName
+from cosim.hw.schema import Design
 
 LUT_PER_PE: dict[str, int] = {"systolic": 20, "mac_tree": 25}  # [est] mac_tree adds adder-tree stages
 LUT_PER_ARRAY = 1000  # [est]
@@ -84,8 +85,8 @@ def estimate_resources(design: Design) -> ResourceEstimate:
     mappings = [map_buffer(b) for b in design.buffers]
     used = {
         "DSP": design.engine_dsps(),
-        "BRAM36": {b.name: m.blocks for b, m in zip(design.buffers, mappings) if b.memory == "bram"},
-        "URAM288": {b.name: m.blocks for b, m in zip(design.buffers, mappings) if b.memory == "uram"},
+        "BRAM36": {b.name: m.blocks for b, m in zip(design.buffers, mappings, strict=True) if b.memory == "bram"},
+        "URAM288": {b.name: m.blocks for b, m in zip(design.buffers, mappings, strict=True) if b.memory == "uram"},
         "LUT": lut_breakdown(design, mappings),
     }
     lines = {
@@ -106,7 +107,7 @@ def lut_breakdown(design: Design, mappings: list[BlockMapping]) -> dict[str, int
     """Estimated LUTs per component (see the module docstring for the model)."""
     matrix = design.engines.matrix
     mux = 0
-    for buffer, mapping in zip(design.buffers, mappings):
+    for buffer, mapping in zip(design.buffers, mappings, strict=True):
         if buffer.memory == "bram" and mapping.blocks_deep > 1:
             mux += buffer.width_bits * buffer.ports * math.ceil((mapping.blocks_deep - 1) / 3)
     return {
