@@ -52,19 +52,51 @@ def our_cycles(gemms: list[dict]) -> list[dict]:
     base = load_design("kv260-systolic")
     out = []
     for g in gemms:
-        design = override_design(base, {"engines.matrix.arrays": 1, "engines.matrix.rows": g["rows"],
-                                        "engines.matrix.cols": g["cols"], "engines.matrix.dataflow": g["dataflow"],
-                                        "scheduling": {"policy": "time_multiplexed"}})
-        graph = nx.DiGraph(model="gemm", phase="decode", batch_rows=g["m"], tokens_per_frame=1, frames=1,
-                           num_layers=1, hidden=g["k"], kv_len_ref=1, precision_bytes={"weights": 1})
+        design = override_design(
+            base,
+            {
+                "engines.matrix.arrays": 1,
+                "engines.matrix.rows": g["rows"],
+                "engines.matrix.cols": g["cols"],
+                "engines.matrix.dataflow": g["dataflow"],
+                "scheduling": {"policy": "time_multiplexed"},
+            },
+        )
+        graph: nx.DiGraph = nx.DiGraph(
+            model="gemm",
+            phase="decode",
+            batch_rows=g["m"],
+            tokens_per_frame=1,
+            frames=1,
+            num_layers=1,
+            hidden=g["k"],
+            kv_len_ref=1,
+            precision_bytes={"weights": 1},
+        )
         # no weights to load, activations on chip: the op's time is the GEMM's compute time
-        add_op(graph, "layers.0.gemm", "linear", "attention", layer=0, macs_fixed=g["k"] * g["n"],
-               act_read_elems_fixed=g["k"], act_write_elems_fixed=g["n"])
-        trace = synthetic_trace(num_layers=1, layer_rates=0.0, frames=1, frame_rows=1, frame_cols=1,
-                                batch_rows=g["m"], conditioning_frames=0)
+        add_op(
+            graph,
+            "layers.0.gemm",
+            "linear",
+            "attention",
+            layer=0,
+            macs_fixed=g["k"] * g["n"],
+            act_read_elems_fixed=g["k"],
+            act_write_elems_fixed=g["n"],
+        )
+        trace = synthetic_trace(
+            num_layers=1,
+            layer_rates=0.0,
+            frames=1,
+            frame_rows=1,
+            frame_cols=1,
+            batch_rows=g["m"],
+            conditioning_frames=0,
+        )
         simulated = simulate(graph, trace, design).total_cycles
-        formula = compute.matrix_cycles("systolic", g["m"], g["k"], g["n"], rows=g["rows"], cols=g["cols"],
-                                        dataflow=g["dataflow"], arrays=1)
+        formula = compute.matrix_cycles(
+            "systolic", g["m"], g["k"], g["n"], rows=g["rows"], cols=g["cols"], dataflow=g["dataflow"], arrays=1
+        )
         out.append({"formula": formula, "simulated": simulated})
     return out
 
@@ -81,16 +113,17 @@ def main() -> None:
         raise SystemExit(f"{SCALESIM_PYTHON} not found: run `bash tools/scalesim/setup.sh` first")
     with tempfile.TemporaryDirectory(prefix="scalesim-compare-") as tmp:
         theirs_path, ours_path = Path(tmp) / "scalesim.json", Path(tmp) / "ours.json"
-        scalesim_run = run_measured([str(SCALESIM_PYTHON), str(MAKE_GOLDEN), "--output",
-                                                    str(theirs_path)])
+        scalesim_run = run_measured([str(SCALESIM_PYTHON), str(MAKE_GOLDEN), "--output", str(theirs_path)])
         theirs = json.loads(theirs_path.read_text())
         env_note = f"SCALE-Sim {theirs['scalesim_version']} (numpy {theirs['numpy_version']})"
         ours_run = run_measured([sys.executable, __file__, "--ours", str(theirs_path), str(ours_path)])
         ours = json.loads(ours_path.read_text())
     entries = theirs["entries"]
-    print(f"{len(entries)} GEMM runs: {len({(e['m'], e['k'], e['n']) for e in entries})} shapes (m, k, n) x "
-          f"{len({(e['rows'], e['cols']) for e in entries})} arrays x {len({e['dataflow'] for e in entries})} "
-          "dataflows, one array each")
+    print(
+        f"{len(entries)} GEMM runs: {len({(e['m'], e['k'], e['n']) for e in entries})} shapes (m, k, n) x "
+        f"{len({(e['rows'], e['cols']) for e in entries})} arrays x {len({e['dataflow'] for e in entries})} "
+        "dataflows, one array each"
+    )
     print(f"{'tool':<44}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}")
     for label, (wall, cpu, mib) in ((env_note, scalesim_run), ("cosim (formula + simulate)", ours_run)):
         print(f"{label:<44}{wall:>9.2f}{cpu:>9.2f}{mib:>10.0f}")
@@ -99,8 +132,10 @@ def main() -> None:
         if o["formula"] == o["simulated"] == e["compute_cycles"]:
             exact += 1
         else:
-            print(f"differs: {e['scalesim_dataflow']} {e['rows']}x{e['cols']} {e['name']}: SCALE-Sim "
-                  f"{e['compute_cycles']}, formula {o['formula']}, simulated {o['simulated']}")
+            print(
+                f"differs: {e['scalesim_dataflow']} {e['rows']}x{e['cols']} {e['name']}: SCALE-Sim "
+                f"{e['compute_cycles']}, formula {o['formula']}, simulated {o['simulated']}"
+            )
     print(f"compute cycles vs SCALE-Sim: {exact} of {len(entries)} GEMMs exact")
 
 

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from simulator_graphs import first_frame_trace, one_op_graph, tiny_design
 
 from cosim.sim import compute
 from cosim.sim.simulator import simulate
+from simulator_graphs import first_frame_trace, one_op_graph, tiny_design
 
 GOLDEN = json.loads((Path(__file__).resolve().parents[1] / "data" / "scalesim_golden.json").read_text())
 ENTRIES = GOLDEN["entries"]
@@ -34,16 +34,29 @@ def test_golden_data_is_what_the_tests_rely_on():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=entry_id)
 def test_matrix_cycles_equal_scalesim(entry):
-    cycles = compute.matrix_cycles("systolic", entry["m"], entry["k"], entry["n"], rows=entry["rows"],
-                                   cols=entry["cols"], dataflow=entry["dataflow"], arrays=1)
+    cycles = compute.matrix_cycles(
+        "systolic",
+        entry["m"],
+        entry["k"],
+        entry["n"],
+        rows=entry["rows"],
+        cols=entry["cols"],
+        dataflow=entry["dataflow"],
+        arrays=1,
+    )
     assert cycles == entry["compute_cycles"]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=entry_id)
 def test_simulated_compute_bound_gemm_equals_scalesim(entry):
     # an op with no weights to load and its activations on chip: the segment is the GEMM alone
-    matrix = {"type": "systolic", "arrays": 1, "rows": entry["rows"], "cols": entry["cols"],
-              "dataflow": entry["dataflow"]}
+    matrix = {
+        "type": "systolic",
+        "arrays": 1,
+        "rows": entry["rows"],
+        "cols": entry["cols"],
+        "dataflow": entry["dataflow"],
+    }
     m, k, n = entry["m"], entry["k"], entry["n"]
     gemm = one_op_graph(macs_fixed=k * n, act_read_elems_fixed=k, act_write_elems_fixed=n)
     result = simulate(gemm, first_frame_trace(rows=m), tiny_design(matrix=matrix))

@@ -123,8 +123,14 @@ def run_scalesim(rows: int, cols: int, dataflow: str, workdir: Path) -> list[dic
     layout_path = workdir / "layout.csv"  # read even when the custom layouts are off; a header is enough
     layout_path.write_text("Layer name,\n")
     with contextlib.redirect_stdout(io.StringIO()):
-        sim = scalesim(save_disk_space=True, verbose=False, config=str(config_path), topology=str(topology_path),
-                       layout=str(layout_path), input_type_gemm=True)
+        sim = scalesim(
+            save_disk_space=True,
+            verbose=False,
+            config=str(config_path),
+            topology=str(topology_path),
+            layout=str(layout_path),
+            input_type_gemm=True,
+        )
         sim.run_scale(top_path=str(workdir))
     with open(workdir / run_name / "COMPUTE_REPORT.csv", newline="") as f:
         report = [[cell.strip() for cell in row] for row in csv.reader(f)]
@@ -136,11 +142,24 @@ def run_scalesim(rows: int, cols: int, dataflow: str, workdir: Path) -> list[dic
         total, stalls = int(row[2]), int(row[3])
         cycles = int(layer.compute_system.get_ofmap_demand_mat().shape[0])
         if stalls or total != cycles - 1:
-            raise SystemExit(f"{run_name} {name}: {stalls} stall cycles, report {total} for {cycles} cycles; "
-                             "the golden data must be stall-free")
-        entries.append({"name": name, "m": m, "k": k, "n": n, "rows": rows, "cols": cols,
-                        "dataflow": DATAFLOWS[dataflow], "scalesim_dataflow": dataflow, "compute_cycles": cycles,
-                        "report_total_cycles": total})
+            raise SystemExit(
+                f"{run_name} {name}: {stalls} stall cycles, report {total} for {cycles} cycles; "
+                "the golden data must be stall-free"
+            )
+        entries.append(
+            {
+                "name": name,
+                "m": m,
+                "k": k,
+                "n": n,
+                "rows": rows,
+                "cols": cols,
+                "dataflow": DATAFLOWS[dataflow],
+                "scalesim_dataflow": dataflow,
+                "compute_cycles": cycles,
+                "report_total_cycles": total,
+            }
+        )
     return entries
 
 
@@ -168,7 +187,7 @@ def main() -> None:
         "numpy_version": importlib.metadata.version("numpy"),
         "command": ".venv-scalesim/bin/python tools/scalesim/make_golden.py",
         "figure": "compute_cycles: rows of SCALE-Sim's OFMAP demand matrix (one per cycle); report_total_cycles: "
-                  "COMPUTE_REPORT.csv 'Total Cycles' = compute_cycles - 1 (0-based last cycle); 'Stall Cycles' is 0",
+        "COMPUTE_REPORT.csv 'Total Cycles' = compute_cycles - 1 (0-based last cycle); 'Stall Cycles' is 0",
         "mapping": "SCALE-Sim GEMM row 'name, M, N, K,' = our (m, n, k); ArrayHeight x ArrayWidth = rows x cols",
         "config_template": CONFIG_TEMPLATE,
         "topology_csv": topology_csv(),
@@ -178,8 +197,10 @@ def main() -> None:
     tmp_out = args.output.with_suffix(".tmp")
     tmp_out.write_text(golden_json(golden))
     os.replace(tmp_out, args.output)
-    print(f"{len(entries)} GEMM runs of SCALE-Sim {golden['scalesim_version']} in "
-          f"{time.perf_counter() - started:.1f} s -> {args.output}")
+    print(
+        f"{len(entries)} GEMM runs of SCALE-Sim {golden['scalesim_version']} in "
+        f"{time.perf_counter() - started:.1f} s -> {args.output}"
+    )
 
 
 if __name__ == "__main__":
