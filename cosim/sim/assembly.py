@@ -9,8 +9,9 @@ import numpy as np
 from cosim.hw.precisions import MAC_PRECISIONS
 from cosim.sim.context import SimContext
 from cosim.sim.result import BLOCK_CLASSES, DRAM_CATEGORIES, DRAM_DIRECTIONS, SimResult, TimelineEvent
+from cosim.sim.segments import SEGMENT_BLOCK
 from cosim.sim.simulation import SegmentResult
-from cosim.sim.workload import SEGMENT_BLOCK, Workload
+from cosim.sim.workload import Workload
 
 
 def assemble(
@@ -32,12 +33,6 @@ def assemble(
     block_cycles = {b: 0 for b in BLOCK_CLASSES}
     for q, kind in enumerate(wl.segment_kind):
         block_cycles[SEGMENT_BLOCK[kind]] += int(instance_cycles[:, q].sum())
-    tracks = [f"busy.{e}" for e in layout.engines] + ["dram.busy"]
-    columns = [layout.index[t] for t in tracks]
-    per_instance = matrix[:, columns][ids].reshape(steps, per_step, len(columns)).sum(axis=1)
-    step_busy = {
-        t.split(".", 1)[1] if t.startswith("busy.") else "dram": per_instance[:, k] for k, t in enumerate(tracks)
-    }
     step_buffer_peak, capacity = _buffer_peaks(ctx, results, ids)
     buffer_bits, bits_by_block = _buffer_bits(ctx, total)
     macs: dict[str, dict[str, int]] = {b: {p: total(f"macs.{b}.{p}") for p in MAC_PRECISIONS} for b in BLOCK_CLASSES}
@@ -63,7 +58,7 @@ def assemble(
         buffer_bits=buffer_bits,
         engine_busy_cycles={e: total(f"busy.{e}") for e in layout.engines},
         matrix_arrays=dict(ctx.matrix_engines),
-        step_busy_cycles=step_busy,
+        step_busy_cycles=_step_busy(ctx, matrix, ids),
         step_buffer_peak_bytes=step_buffer_peak,
         buffer_capacity_bytes=capacity,
         roofline=_roofline(ctx, dram_bytes, macs),
@@ -75,6 +70,15 @@ def assemble(
         timeline_truncated=truncated,
         workload=wl.summary(),
     )
+
+
+def _step_busy(ctx: SimContext, matrix: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per engine, and for DRAM ("dram"): its busy cycles in each step."""
+    layout, steps, per_step = ctx.layout, ctx.workload.steps, len(ctx.workload.segment_kind)
+    tracks = [f"busy.{e}" for e in layout.engines] + ["dram.busy"]
+    columns = [layout.index[t] for t in tracks]
+    per_instance = matrix[:, columns][ids].reshape(steps, per_step, len(columns)).sum(axis=1)
+    return {t.split(".", 1)[1] if t.startswith("busy.") else "dram": per_instance[:, k] for k, t in enumerate(tracks)}
 
 
 def _buffer_peaks(

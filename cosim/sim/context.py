@@ -17,7 +17,8 @@ from cosim.sim.buffers import BufferSet, tile_columns
 from cosim.sim.counters import CounterLayout
 from cosim.sim.dram import DramSpec
 from cosim.sim.policies import SchedulingPolicy
-from cosim.sim.workload import OpWork, Workload
+from cosim.sim.segments import OpWork
+from cosim.sim.workload import Workload
 
 if TYPE_CHECKING:
     from cosim.hw.schema import Design

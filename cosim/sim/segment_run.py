@@ -16,9 +16,9 @@ import simpy
 from cosim.sim import tile_pipeline
 from cosim.sim.clock import Process, cycle_now
 from cosim.sim.dram import Transfer
+from cosim.sim.segments import OpWork
 from cosim.sim.stream_views import StepLayer
 from cosim.sim.tile_pipeline import ACTIVE, COMPUTE_ONLY, DONE, WAIT_PREDS, WAIT_RESOURCE
-from cosim.sim.workload import OpWork
 
 if TYPE_CHECKING:
     from cosim.sim.machine import Machine

@@ -23,10 +23,10 @@ from cosim.sim.clock import Process, cycle_now
 from cosim.sim.context import SimContext
 from cosim.sim.machine import Machine
 from cosim.sim.segment_run import SegmentInfo, SegmentRun
+from cosim.sim.segments import SEGMENT_BLOCK, OpWork
 from cosim.sim.stream_views import GlobalView, StreamPlan, Window, WindowView
 from cosim.sim.stream_windows import StreamWindows
 from cosim.sim.weight_stream import LoaderState, WeightStream
-from cosim.sim.workload import SEGMENT_BLOCK, OpWork
 
 Interval = tuple[str, str, int, int]  # (track, name, start within the segment, duration)
 

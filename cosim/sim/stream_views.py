@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
-from cosim.sim.workload import SEGMENT_BLOCK, OpWork, Workload, _size_op
+from cosim.sim.op_sizing import size_op
+from cosim.sim.segments import SEGMENT_BLOCK, TAS_FROM_STREAM, OpWork
+from cosim.sim.workload import Workload
 
 if TYPE_CHECKING:
     from cosim.sim.context import SimContext
@@ -65,7 +67,10 @@ class StreamPlan:
 def _full_ops(wl: Workload, template_id: int) -> list[tuple[int, OpWork]]:
     """(template op index, sized op) of every op of a template with all rows active."""
     template = wl.templates[template_id]
-    return [(i, _size_op(op, (), wl.rows, 0, 1, template.kind, "mlp", wl.sizing)) for i, op in enumerate(template.ops)]
+    return [
+        (i, size_op(op, (), wl.rows, 0, TAS_FROM_STREAM, template.kind, "mlp", wl.sizing))
+        for i, op in enumerate(template.ops)
+    ]
 
 
 class StreamView(Protocol[G]):

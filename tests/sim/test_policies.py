@@ -6,8 +6,8 @@ from cosim.analysis.comparison import simulate_runs
 from cosim.cli import build_parser
 from cosim.common.errors import UserError
 from cosim.sim.policies import POLICIES, SchedulingPolicy, make_policy, register_policy
+from cosim.sim.segments import OpWork
 from cosim.sim.simulator import simulate
-from cosim.sim.workload import OpWork
 from simulator_graphs import first_frame_trace, one_op_graph, tiny_design
 
 SPLIT = {"policy": "static", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}

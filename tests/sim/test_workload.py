@@ -6,7 +6,8 @@ import pytest
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.common.errors import UserError
-from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workload
+from cosim.sim.segments import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY
+from cosim.sim.workload import Workload
 from simulator_graphs import llama7b_graph, tiny_design
 from workload_totals import expected_dram_bytes, total_macs, uniform_layers
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosim.sim.workload import SegmentParam, Workload
+from cosim.sim.segments import SegmentParam
+from cosim.sim.workload import Workload
 
 
 def distinct_instances(workload: Workload) -> list[tuple[int, SegmentParam, int]]:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     import simpy
 
     from cosim.hw.schema import Design
-    from cosim.sim.workload import OpWork, Workload
+    from cosim.sim.segments import OpWork
+    from cosim.sim.workload import Workload
 
 SplitRule = Literal["required", "optional", "forbidden"]
 

@@ -9,7 +9,7 @@ from cosim.sim.policies.base import SchedulingPolicy
 
 if TYPE_CHECKING:
     from cosim.hw.schema import Design
-    from cosim.sim.workload import OpWork
+    from cosim.sim.segments import OpWork
 
 
 class StaticPolicy(SchedulingPolicy):
