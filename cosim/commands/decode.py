@@ -40,6 +40,7 @@ _ATTENTION_KNOBS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options. Long, but a flat list read top to bottom like its --help."""
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default="toyworld", help="model geometry (default: toyworld)")
     model.add_argument(

@@ -15,6 +15,7 @@ HELP = "end to end: decode with FastCar, trace, simulate on the edge design, rep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options. Long, but a flat list read top to bottom like its --help."""
     from cosim.pipeline import DEFAULT_MODELS, RunSettings
 
     defaults = RunSettings()

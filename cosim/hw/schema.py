@@ -218,6 +218,12 @@ class Design(StrictModel):
 
     def _cross_check(self, device: Device) -> None:
         """Checks that need the device or several fields; budgets are left to `cosim validate`."""
+        issues = self._device_issues(device) + self._buffer_issues() + self._split_issues()
+        if issues:
+            raise ConfigIssues(issues)
+
+    def _device_issues(self, device: Device) -> list[ConfigIssue]:
+        """Speed grade, memory, channels and DSP packing the device really offers."""
         issues: list[ConfigIssue] = []
         if self.speed_grade not in device.speed_grades:
             issues.append(
@@ -256,6 +262,11 @@ class Design(StrictModel):
                     found_is_text=True,
                 )
             )
+        return issues
+
+    def _buffer_issues(self) -> list[ConfigIssue]:
+        """Unique names, the purposes the simulator needs, and a replay cache where it is said to be."""
+        issues: list[ConfigIssue] = []
         seen: dict[str, int] = {}
         for index, buffer in enumerate(self.buffers):
             if buffer.name in seen:
@@ -295,6 +306,11 @@ class Design(StrictModel):
                     self.replay_cache,
                 )
             )
+        return issues
+
+    def _split_issues(self) -> list[ConfigIssue]:
+        """A static split cannot hand out more arrays than the pool has."""
+        issues: list[ConfigIssue] = []
         split = self.scheduling.static_split
         if split is not None and split.attention_arrays + split.mlp_arrays > self.engines.matrix.arrays:
             issues.append(
@@ -304,8 +320,7 @@ class Design(StrictModel):
                     split.attention_arrays + split.mlp_arrays,
                 )
             )
-        if issues:
-            raise ConfigIssues(issues)
+        return issues
 
     # ---- helpers for the simulator and the validator ---------------------------------
 
