@@ -12,7 +12,6 @@ import torch
 
 from cosim.cli import main as cosim_main
 from cosim.common.errors import UserError
-from models.config import get_preset
 from models.decoding.quality import psnr
 from models.toyworld.tokenizer import fit_tokenizer
 from models.toyworld.train import (
@@ -32,25 +31,13 @@ from models.toyworld.train import (
 from models.toyworld.train_config import TrainConfig
 from models.toyworld.world import ToyWorldConfig, generate_videos
 from models.transformer import VideoTransformer
+from tiny_models import tiny_config
 
 torch.set_num_threads(1)
 
 # 16x16 px frames -> 4x4 codes, 3 frames, 32 codes: sequences of 1 + 48 tokens.
 WORLD = ToyWorldConfig(frame_px=16, num_frames=3, min_sprite_px=4, max_sprite_px=6)
-CONFIG = replace(
-    get_preset("toyworld"),
-    name="tiny",
-    num_layers=1,
-    hidden=32,
-    num_heads=4,
-    num_kv_heads=2,
-    mlp_hidden=64,
-    frames=3,
-    frame_rows=4,
-    frame_cols=4,
-    codebook_size=32,
-    vocab_size=32 + 8 + 1,
-)
+CONFIG = tiny_config(num_layers=1, codebook_size=32, vocab_size=32 + 8 + 1)
 TRAIN = TrainConfig(
     steps=40,
     batch_size=8,
