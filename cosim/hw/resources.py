@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosim.hw.blocks import BlockMapping, map_buffer
-from cosim.hw.schema import Design, ResourceName
+from cosim.hw.schema import Buffer, Design, ResourceName
 
 LUT_PER_PE: dict[str, int] = {"systolic": 20, "mac_tree": 25}  # [est] mac_tree adds adder-tree stages
 LUT_PER_ARRAY = 1000  # [est]
@@ -102,13 +102,17 @@ def estimate_resources(design: Design) -> ResourceEstimate:
     return ResourceEstimate(lines, mappings)
 
 
+def buffer_mux_luts(buffer: Buffer, mapping: BlockMapping) -> int:
+    """Estimated read-multiplexer LUTs of one buffer (see the module docstring)."""
+    if buffer.memory == "bram" and mapping.blocks_deep > 1:
+        return buffer.width_bits * buffer.ports * math.ceil((mapping.blocks_deep - 1) / 3)
+    return 0
+
+
 def lut_breakdown(design: Design, mappings: list[BlockMapping]) -> dict[str, int]:
     """Estimated LUTs per component (see the module docstring for the model)."""
     matrix = design.engines.matrix
-    mux = 0
-    for buffer, mapping in zip(design.buffers, mappings):
-        if buffer.memory == "bram" and mapping.blocks_deep > 1:
-            mux += buffer.width_bits * buffer.ports * math.ceil((mapping.blocks_deep - 1) / 3)
+    mux = sum(buffer_mux_luts(buffer, mapping) for buffer, mapping in zip(design.buffers, mappings))
     return {
         "matrix": matrix.pes * LUT_PER_PE[matrix.type] + matrix.arrays * LUT_PER_ARRAY,
         "vector": design.engines.vector.lanes * LUT_PER_VECTOR_LANE,

@@ -1,8 +1,8 @@
-"""GEMMs on the simulated engines: tile C = A @ B into folds, run them, put the result together.
+"""Workloads on the simulated engines: GEMMs tiled into folds, TAS dot products, vector streams.
 
-Each driver returns the product (exactly what numpy's integer matmul gives when the
-engine is right) and the cycles from first input to last output; `cosim.rtl.timing` has
-the cycle counts these runs must show.
+Each driver returns the values (exactly what numpy gives when the engine is right) and
+the cycles from first input to last output; `cosim.rtl.timing` has the cycle counts
+these runs must show.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from cosim.rtl.harness import Fold, pack, run_folds, unpack
 
 
 @dataclass
-class GemmRun:
-    """Result of a simulated GEMM: the product and the cycles from first input to last output."""
+class EngineRun:
+    """Result of a simulated workload: the values and the cycles from first input to last output."""
 
-    product: np.ndarray
+    values: np.ndarray
     cycles: int
 
 
 def mac_tree_gemm(a: np.ndarray, b: np.ndarray, *, lanes: int, width: int, packed: bool = False,
-                  in_bits: int = 8, acc_bits: int = 32) -> GemmRun:
+                  in_bits: int = 8, acc_bits: int = 32) -> EngineRun:
     """A (m x k) @ B (k x n) on one MAC-tree array: lanes cover n, each output takes ceil(k/width) beats."""
     from cosim.rtl.mac_tree import MacTreeArray
 
@@ -53,11 +53,11 @@ def mac_tree_gemm(a: np.ndarray, b: np.ndarray, *, lanes: int, width: int, packe
     product = np.zeros((m_rows, groups * lanes), dtype=np.int64)
     for (row, group), event in zip(order, record.events):
         product[row, group * lanes:(group + 1) * lanes] = unpack(event.value, lanes, acc_bits)
-    return GemmRun(product[:, :n], record.cycles)
+    return EngineRun(product[:, :n], record.cycles)
 
 
 def systolic_gemm(a: np.ndarray, b: np.ndarray, *, rows: int, cols: int, dataflow: str, packed: bool = False,
-                  in_bits: int = 8, acc_bits: int = 32) -> GemmRun:
+                  in_bits: int = 8, acc_bits: int = 32) -> EngineRun:
     """A (m x k) @ B (k x n) on one rows x cols systolic array in `dataflow`, fold after fold."""
     from cosim.rtl.systolic import OutputStationaryArray, StationaryArray
 
@@ -101,9 +101,9 @@ def systolic_gemm(a: np.ndarray, b: np.ndarray, *, rows: int, cols: int, dataflo
                 folds.append(Fold(loads + stream, temporal * len(groups)))
                 placements.append((r0, c0))
     record = run_folds(dut, folds, ports, idle)
-    _place(record.events, folds, placements, product, dut, dataflow, in_bits=acc_bits)
+    _place(record.events, folds, placements, product, dut, dataflow, acc_bits=acc_bits)
     result = product if dataflow != "input_stationary" else product.T
-    return GemmRun(result, record.cycles)
+    return EngineRun(result, record.cycles)
 
 
 def _window(vector: np.ndarray, start: int, size: int) -> np.ndarray:
@@ -114,9 +114,9 @@ def _window(vector: np.ndarray, start: int, size: int) -> np.ndarray:
     return out
 
 
-def _place(events, folds, placements, product, dut, dataflow, *, in_bits) -> None:
+def _place(events: list, folds: list[Fold], placements: list[tuple[int, int]], product: np.ndarray, dut: object,
+           dataflow: str, *, acc_bits: int) -> None:
     """Add each fold's output events into `product` at the fold's place (partial sums add up over reduction folds)."""
-    acc_bits = in_bits
     position = 0
     for fold, (r0, c0) in zip(folds, placements):
         mine = events[position:position + fold.outputs]
@@ -135,3 +135,36 @@ def _place(events, folds, placements, product, dut, dataflow, *, in_bits) -> Non
                         product[row, col] = values[c]
                 elif col < product.shape[1]:
                     product[index, col] += values[c]     # output t of this fold; partial over the reduction fold
+
+
+def tas_dots(x: np.ndarray, y: np.ndarray, *, lanes: int, in_bits: int = 8, acc_bits: int = 32) -> EngineRun:
+    """Row-wise dot products x[i] . y[i] on the TAS unit (one MAC tree `lanes` wide), ceil(length/lanes) beats each."""
+    from cosim.rtl.mac_tree import MacTreeArray
+
+    dots, length = x.shape
+    dut = MacTreeArray(1, lanes, in_bits=in_bits, acc_bits=acc_bits)
+    chunks = math.ceil(length / lanes)
+    beats = []
+    for i in range(dots):
+        for chunk in range(chunks):
+            span = slice(chunk * lanes, (chunk + 1) * lanes)
+            beats.append([(dut.x, pack(_window(x[i], span.start, lanes), in_bits)),
+                          (dut.w, pack(_window(y[i], span.start, lanes), in_bits)), (dut.in_valid, 1),
+                          (dut.in_first, int(chunk == 0)), (dut.in_last, int(chunk == chunks - 1))])
+    record = run_folds(dut, [Fold(beats, dots)], [(dut.out_valid, dut.out)],
+                       [(dut.in_valid, 0), (dut.in_first, 0), (dut.in_last, 0)])
+    return EngineRun(np.array([unpack(e.value, 1, acc_bits)[0] for e in record.events]), record.cycles)
+
+
+def vector_stream(op: int, a: np.ndarray, b: np.ndarray, *, lanes: int) -> EngineRun:
+    """Element-wise `op` over the Q7.8 vectors a and b on the vector unit, `lanes` elements per beat."""
+    from cosim.rtl.vector import DATA_BITS, vector_unit
+
+    dut = vector_unit(lanes)
+    beats_needed = math.ceil(len(a) / lanes)
+    beats = [[(dut.a, pack(_window(a, t * lanes, lanes), DATA_BITS)), (dut.b, pack(_window(b, t * lanes, lanes),
+                                                                                   DATA_BITS)),
+              (dut.op, int(op)), (dut.in_valid, 1)] for t in range(beats_needed)]
+    record = run_folds(dut, [Fold(beats, beats_needed)], [(dut.out_valid, dut.out)], [(dut.in_valid, 0)])
+    values = [v for e in record.events for v in unpack(e.value, lanes, DATA_BITS)]
+    return EngineRun(np.array(values[:len(a)]), record.cycles)
