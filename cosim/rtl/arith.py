@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from amaranth.hdl import Module, Signal, Value, signed
+from amaranth.hdl import Cat, Module, Signal, Value, signed
 
 PACK_SHIFT = 18
 """Bit position of the high product: the width of the DSP48E2's B port."""
@@ -23,9 +23,15 @@ MAX_PACKED_OPERAND_BITS = 8
 
 
 def pack_pair(m: Module, hi: Value, lo: Value, *, name: str = "packed") -> Signal:
-    """The packed operand ``(hi << 18) + lo`` (signed, 27 bits), combinational."""
+    """The packed operand ``(hi << 18) + lo`` (signed, 27 bits), combinational.
+
+    Written as its two fields, lo sign-extended to 18 bits under ``hi - (lo < 0)``, so
+    the addition is 9 bits wide rather than 27.
+    """
+    low = Signal(signed(PACK_SHIFT), name=f"{name}_lo")
+    high = Signal(signed(PACKED_OPERAND_BITS - PACK_SHIFT), name=f"{name}_hi")
     packed = Signal(signed(PACKED_OPERAND_BITS), name=name)
-    m.d.comb += packed.eq((hi.as_signed() << PACK_SHIFT) + lo.as_signed())
+    m.d.comb += [low.eq(lo.as_signed()), high.eq(hi.as_signed() - lo[-1]), packed.eq(Cat(low, high))]
     return packed
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Elaboratable, Module, Signal, Value, signed
 
-from cosim.rtl.arith import pack_pair, products, unpack_pair
+from cosim.rtl.arith import pack_pair, unpack_pair
 
 
 def column_groups(cols: int, packed: bool) -> list[list[int]]:
@@ -36,8 +36,7 @@ def column_groups(cols: int, packed: bool) -> list[list[int]]:
 def _delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
     """`value` through `cycles` registers (a skew delay line)."""
     for stage in range(cycles):
-        held = Signal.like(value, name=f"{name}_d{stage}") if isinstance(value, Signal) else \
-            Signal(value.shape(), name=f"{name}_d{stage}")
+        held = Signal(value.shape(), name=f"{name}_d{stage}")
         m.d.sync += held.eq(value)
         value = held
     return value
@@ -64,6 +63,19 @@ class _ArrayPorts:
     def _out_slice(self, c: int) -> Value:
         return self.out[c * self.acc_bits:(c + 1) * self.acc_bits]
 
+    def _column_operand(self, m: Module, group: list[int]) -> Signal:
+        """The column group's operand as one signal: a packed pair (27 bits) or the single column's value."""
+        if len(group) == 2:
+            return pack_pair(m, self._col_value(group[1]), self._col_value(group[0]), name=f"pack{group[0] // 2}")
+        single = Signal(signed(self.in_bits), name=f"col{group[0]}")
+        m.d.comb += single.eq(self._col_value(group[0]))
+        return single
+
+
+def _group_products(a: Value, operand: Value, columns: int) -> list[Value]:
+    """Products of the row operand with a column group's operand: unpacked pair or single product."""
+    return list(unpack_pair(a * operand)) if columns == 2 else [a * operand]
+
 
 class OutputStationaryArray(_ArrayPorts, Elaboratable):
     """Output stationary: ``row_in`` = A[:, t], ``col_in`` = B[t, :]; ``first``/``last`` mark t = 0 and t = k-1."""
@@ -83,7 +95,8 @@ class OutputStationaryArray(_ArrayPorts, Elaboratable):
         a_left = [[_delayed(m, self._row_value(r), r, f"a_skew{r}")] for r in range(rows)]
         ctrl_left = [[tuple(_delayed(m, s, r, f"{n}_skew{r}") for s, n in
                             ((self.in_valid, "v"), (self.in_first, "f"), (self.in_last, "l")))] for r in range(rows)]
-        b_top = [[_delayed(m, self._col_value(c), q, f"b_skew{c}") for c in group] for q, group in enumerate(groups)]
+        # a packed column pair is packed once, here, and travels down as one 27-bit word
+        b_top = [[_delayed(m, self._column_operand(m, group), q, f"b_skew{q}")] for q, group in enumerate(groups)]
         acc = [[[Signal(signed(self.acc_bits), name=f"acc_{r}_{c}") for c in group] for group in groups]
                for r in range(rows)]
         b_here = b_top
@@ -91,7 +104,7 @@ class OutputStationaryArray(_ArrayPorts, Elaboratable):
             b_below = []
             for q, group in enumerate(groups):
                 a, (valid, first, last) = a_left[r][q], ctrl_left[r][q]
-                prods = products(m, a, b_here[q], packed=self.packed, registered=False, name=f"pe_{r}_{q}")
+                prods = _group_products(a, b_here[q][0], len(group))
                 with m.If(valid & first):
                     m.d.sync += [acc[r][q][j].eq(prods[j]) for j in range(len(group))]
                 with m.Elif(valid):
@@ -139,14 +152,8 @@ class StationaryArray(_ArrayPorts, Elaboratable):
         m = Module()
         rows, groups = self.rows, self.groups
         # the stationary operand, one register per PE group (packed pairs stored pre-packed: the pre-add is done once)
-        held_top = []
-        for q, group in enumerate(groups):
-            values = [self._col_value(c) for c in group]
-            held_top.append(pack_pair(m, values[1], values[0], name=f"load_pack{q}") if len(values) == 2
-                            else values[0])
-        stationary = [[Signal.like(held_top[q], name=f"s_{r}_{q}") if isinstance(held_top[q], Signal)
-                       else Signal(signed(self.in_bits), name=f"s_{r}_{q}") for q in range(len(groups))]
-                      for r in range(rows)]
+        held_top = [self._column_operand(m, group) for group in groups]
+        stationary = [[Signal.like(held_top[q], name=f"s_{r}_{q}") for q in range(len(groups))] for r in range(rows)]
         with m.If(self.load):
             for q in range(len(groups)):
                 m.d.sync += stationary[0][q].eq(held_top[q])
@@ -158,10 +165,7 @@ class StationaryArray(_ArrayPorts, Elaboratable):
             valid = _delayed(m, self.in_valid, r, f"v_skew{r}")
             psum_here = []
             for q, group in enumerate(groups):
-                if len(group) == 2:
-                    prods = list(unpack_pair(a * stationary[r][q]))
-                else:
-                    prods = [a * stationary[r][q]]
+                prods = _group_products(a, stationary[r][q], len(group))
                 sums = [Signal(signed(self.acc_bits), name=f"psum_{r}_{c}") for c in group]
                 m.d.sync += [s.eq(above + p) for s, above, p in zip(sums, psum_above[q], prods)]
                 a_next, valid_next = Signal.like(a, name=f"a_{r}_{q}"), Signal(name=f"v_{r}_{q}")
