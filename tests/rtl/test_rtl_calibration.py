@@ -1,0 +1,48 @@
+"""The LUT model's calibration: its figures are the fit of the stored synthesis data, and every shipped
+design's estimate lands within 20 % of that synthesis (DSP and LUT, engines and total)."""
+
+import json
+
+import pytest
+
+from cosim.hw import load_design, shipped_designs
+from cosim.hw import resources
+from cosim.rtl import synth
+from cosim.rtl.calibration import fit_units, load_calibration
+from cosim.rtl.synth import CellCounts
+from cosim.rtl.synth_report import compare_design
+
+DATA = load_calibration()
+
+
+def test_resource_model_figures_are_the_fit_of_the_calibration_data():
+    fits = fit_units(DATA["modules"])
+    assert resources.LUT_PER_PE["mac_tree"] == round(fits["mac_tree"].luts_per_unit)
+    assert resources.LUT_PER_PE["output_stationary"] == round(fits["systolic_os"].luts_per_unit)
+    stationary = round(fits["systolic_stationary"].luts_per_unit)
+    assert resources.LUT_PER_PE["weight_stationary"] == resources.LUT_PER_PE["input_stationary"] == stationary
+    assert resources.LUT_PER_VECTOR_LANE == round(fits["vector"].luts_per_unit)
+    assert resources.LUT_PER_TAS_LANE == round(fits["tas"].luts_per_unit)
+    assert all(fit.max_error_percent <= 20 for fit in fits.values())
+
+
+def _stored_synthesis(spec, **_):
+    for record in DATA["modules"]:
+        if record["kind"] == spec.kind and record["params"] == spec.params:
+            return CellCounts(**record["counts"])
+    raise AssertionError(f"no stored synthesis of {spec.kind} {json.dumps(spec.params)}: "
+                         "run benchmarks/synth_designs.py --write-calibration")
+
+
+@pytest.mark.parametrize("path", shipped_designs(), ids=lambda p: p.stem)
+def test_every_shipped_design_is_within_20_percent_of_its_synthesis(path, monkeypatch):
+    monkeypatch.setattr(synth, "synthesize_module", _stored_synthesis)
+    report = compare_design(load_design(path))
+    assert report.max_deviation <= 20, report.render_text()
+    assert report.render_text().splitlines()[-1] == f"max deviation estimate vs synthesis: {report.max_deviation:.1f} %"
+
+
+def test_validate_says_what_was_checked_against_synthesis_and_when():
+    note = resources.synthesis_check_note()
+    assert note.startswith("LUT model: matrix PE, vector and TAS lane and block-RAM read-mux figures fitted to "
+                           f"Yosys synthesis of the generated engines on {DATA['synthesized_on']}")
