@@ -33,10 +33,10 @@ from cosim.hw.blocks import BlockMapping, map_buffer
 from cosim.hw.schema import Buffer, Design, MatrixEngine, ResourceName
 
 # [synth] per PE, keyed by `pe_kind` (the engine type, or a systolic array's dataflow)
-LUT_PER_PE: dict[str, int] = {"mac_tree": 0, "weight_stationary": 0, "input_stationary": 0, "output_stationary": 0}
+LUT_PER_PE: dict[str, int] = {"mac_tree": 27, "weight_stationary": 25, "input_stationary": 25, "output_stationary": 65}
 LUT_PER_ARRAY = 1000  # [est]
-LUT_PER_VECTOR_LANE = 0  # [synth]
-LUT_PER_TAS_LANE = 0  # [synth]
+LUT_PER_VECTOR_LANE = 216  # [synth]
+LUT_PER_TAS_LANE = 20  # [synth]
 BRAM_DEEPEST_WORDS = 32768  # RAMB36E2 as 1 x 32768 (UG573)
 LUT_PER_DRAM_CHANNEL = 2500  # [est] of the order of an AXI DataMover
 LUT_FIXED = 8000  # [est]
