@@ -10,7 +10,7 @@ separate multiplies, so the generators write it out.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from amaranth.hdl import Cat, Module, Signal, Value, signed
 

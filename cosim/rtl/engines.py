@@ -35,7 +35,7 @@ class EngineSpec:
         """Verilog module name."""
         return f"{self.name}_array" if self.kind in ("mac_tree", "systolic_os", "systolic_stationary") else self.name
 
-    def with_params(self, **changes: Any) -> "EngineSpec":
+    def with_params(self, **changes: Any) -> EngineSpec:
         """The same engine with some sizes changed (a slice for synthesis)."""
         return replace(self, params={**self.params, **changes})
 

@@ -14,8 +14,8 @@ in `gemm` do it here, in Python, around the simulated array.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from amaranth.hdl import Signal
 

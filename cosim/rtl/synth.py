@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -41,11 +40,11 @@ class CellCounts:
     uram288: float
     carry: float = 0.0
 
-    def scaled(self, factor: float) -> "CellCounts":
+    def scaled(self, factor: float) -> CellCounts:
         """Counts times `factor` (a slice standing for the whole)."""
         return CellCounts(*(value * factor for value in asdict(self).values()))
 
-    def plus(self, other: "CellCounts") -> "CellCounts":
+    def plus(self, other: CellCounts) -> CellCounts:
         """Element-wise sum."""
         return CellCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
 
@@ -135,7 +134,3 @@ def synthesize_engine(spec: EngineSpec, *, family: str = "xcup", cache_dir: Path
     counts = synthesize_module(plan.spec, family=family, cache_dir=cache_dir)
     return counts.scaled(plan.scale), plan
 
-
-def rounded(value: float) -> int:
-    """A scaled count as a whole number of cells (up: a slice's share of a block is a whole block)."""
-    return int(math.ceil(value - 1e-9))

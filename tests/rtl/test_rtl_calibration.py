@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from cosim.hw import load_design, shipped_designs
-from cosim.hw import resources
+from cosim.hw import load_design, resources, shipped_designs
 from cosim.rtl import synth
 from cosim.rtl.calibration import fit_units, load_calibration
 from cosim.rtl.synth import CellCounts

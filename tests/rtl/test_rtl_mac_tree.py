@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("amaranth")
 
-from cosim.rtl.drivers import mac_tree_gemm, tas_dots  # noqa: E402
-from cosim.rtl.timing import mac_tree_rtl_cycles  # noqa: E402
-from cosim.sim.compute import mac_tree_cycles, tas_cycles  # noqa: E402
+from cosim.rtl.drivers import mac_tree_gemm, tas_dots
+from cosim.rtl.timing import mac_tree_rtl_cycles
+from cosim.sim.compute import mac_tree_cycles, tas_cycles
 
 RNG = np.random.default_rng(20)
 

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("amaranth")
 
-from cosim.rtl.drivers import systolic_gemm  # noqa: E402
-from cosim.rtl.timing import systolic_fold_difference, systolic_rtl_cycles  # noqa: E402
-from cosim.sim.compute import DATAFLOWS, systolic_cycles, systolic_mapping  # noqa: E402
+from cosim.rtl.drivers import systolic_gemm
+from cosim.rtl.timing import systolic_fold_difference, systolic_rtl_cycles
+from cosim.sim.compute import DATAFLOWS, systolic_cycles, systolic_mapping
 
 RNG = np.random.default_rng(21)
 

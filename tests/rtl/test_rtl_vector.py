@@ -5,9 +5,9 @@ import pytest
 
 pytest.importorskip("amaranth")
 
-from cosim.rtl.drivers import vector_stream  # noqa: E402
-from cosim.rtl.vector import FRAC_BITS, VectorOp, reference  # noqa: E402
-from cosim.sim.compute import vector_cycles  # noqa: E402
+from cosim.rtl.drivers import vector_stream
+from cosim.rtl.vector import FRAC_BITS, VectorOp, reference
+from cosim.sim.compute import vector_cycles
 
 RNG = np.random.default_rng(22)
 

