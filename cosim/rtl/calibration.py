@@ -93,6 +93,5 @@ def calibration_note(path: Path = CALIBRATION_FILE) -> str:
     if not path.exists():
         return "LUT model: not checked against synthesis"
     data = load_calibration(path)
-    return (f"LUT model: matrix PE, vector and TAS lane and block-RAM read-mux figures fitted to Yosys synthesis "
-            f"of the generated engines on {data['synthesized_on']} ({data['tool']}; `cosim synth`); "
-            "sequencer, DRAM interface and control LUTs are not checked")
+    return (f"LUT model fitted to Yosys synthesis on {data['synthesized_on']} (`cosim synth`): matrix PEs, vector "
+            "and TAS lanes, block-RAM muxes; sequencers, DRAM interface and control are unchecked model figures")

