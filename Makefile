@@ -1,4 +1,4 @@
-# Two entry points (see README): `make demo` runs the end-to-end job, `make test` the tests.
+# Two entry points (see README): `make demo` runs the end-to-end job, `make test` the checks and tests.
 # Each creates .venv on first use and installs the CPU build of torch before anything
 # else, so no multi-GB CUDA wheel is ever pulled.
 PYTHON ?= python3.11
@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cosim run
 
+# Lint, format check and type check first (config in pyproject.toml), then the suite.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:

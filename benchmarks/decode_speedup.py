@@ -40,8 +40,7 @@ import torch
 
 from models.decoding.calibrate import Start
 from models.decoding.decode import decode_video
-from models.toyworld.world import ToyWorldConfig
-from models.toyworld.train import held_out_video, load_toy_checkpoint
+from models.decoding.session import toy_session
 
 ROWS = 2  # CFG: a conditional and an unconditional row
 # The goal: this share of the ideal speedup at this replay ratio and agreement or more.
@@ -77,24 +76,26 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    model, tokenizer, metadata = load_toy_checkpoint()
-    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
-    seed = int(metadata.get("seed", 0))
+    session = toy_session()
+    model, tokenizer = session.model, session.tokenizer
     frames = model.config.frames
 
     def start(index: int) -> Start:
-        video = held_out_video(seed, index, world)
-        return Start(tokenizer.encode(video.frames[:1])[0], int(video.label))
+        return session.start(index, frames)
 
     videos = [start(i) for i in range(args.videos)]
     targets = [float(t) for t in args.targets.split(",")]
     policies = args.policies.split(",")
-    print(f"toy model {model.config.name}: {model.config.num_layers} layers, hidden {model.config.hidden}, "
-          f"{frames} frames, CFG ({ROWS} rows), 1 thread, {args.videos} videos, "
-          f"each step's fastest of {args.rounds} rounds")
+    print(
+        f"toy model {model.config.name}: {model.config.num_layers} layers, hidden {model.config.hidden}, "
+        f"{frames} frames, CFG ({ROWS} rows), 1 thread, {args.videos} videos, "
+        f"each step's fastest of {args.rounds} rounds"
+    )
 
     decode(model, videos[0], 2)  # warm-up
-    settings = {"dense": {}} | {(t, p): {"adaptive_ratio": t, "row_policy": p} for t in targets for p in policies}
+    # "dense", or (adaptive ratio, row policy) -> decode_video keyword arguments
+    settings: dict[str | tuple[float, str], dict[str, float | str]] = {"dense": {}}
+    settings |= {(t, p): {"adaptive_ratio": t, "row_policy": p} for t in targets for p in policies}
     fastest: dict = {}  # (setting, video) -> per-step minimum over the rounds
     results = {}
 
@@ -105,7 +106,7 @@ def main() -> None:
     jobs = [*settings, "no MLP branch"]
     for round_ in range(args.rounds):
         for index, video in enumerate(videos):
-            for key in jobs[round_ % len(jobs):] + jobs[:round_ % len(jobs)]:  # each round in another order
+            for key in jobs[round_ % len(jobs) :] + jobs[: round_ % len(jobs)]:  # each round in another order
                 if key == "no MLP branch":
                     with without_mlp_branch(model):
                         keep(key, index, decode(model, video, frames))
@@ -118,11 +119,15 @@ def main() -> None:
 
     dense_time = seconds("dense")
     share = 1 - seconds("no MLP branch") / dense_time
-    print(f"dense decode loop: {dense_time / len(videos):.2f} CPU s per video; without the MLP branch "
-          f"(post-attention norm + MLP): {seconds('no MLP branch') / len(videos):.2f} s, "
-          f"so mlp_share = {share:.1%}")
-    print(f"{'target':>7}{'policy':>7}{'replay':>8}{'all rows':>9}{'agreement':>10}{'psnr dB':>9}{'CPU s':>7}"
-          f"{'speedup':>9}{'ideal':>7}{'realised':>9}")
+    print(
+        f"dense decode loop: {dense_time / len(videos):.2f} CPU s per video; without the MLP branch "
+        f"(post-attention norm + MLP): {seconds('no MLP branch') / len(videos):.2f} s, "
+        f"so mlp_share = {share:.1%}"
+    )
+    print(
+        f"{'target':>7}{'policy':>7}{'replay':>8}{'all rows':>9}{'agreement':>10}{'psnr dB':>9}{'CPU s':>7}"
+        f"{'speedup':>9}{'ideal':>7}{'realised':>9}"
+    )
     dense = [results["dense", i] for i in range(len(videos))]
     verdicts = []
     for key in settings:
@@ -130,21 +135,28 @@ def main() -> None:
             continue
         runs = [results[key, i] for i in range(len(videos))]
         fast_time = seconds(key)
-        replay = float(np.mean([r.replay_ratio for r in runs]))
-        all_rows = float(np.mean([r.replay.all(axis=2).mean() for r in runs]))
-        agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense)]))
-        psnr = _psnr(tokenizer, np.concatenate([r.codes[1:] for r in runs]),
-                     np.concatenate([d.codes[1:] for d in dense]))  # MSE pooled over all videos
+        replay = float(np.mean([r.trace.replay_ratio() for r in runs]))
+        all_rows = float(np.mean([r.trace.weights_skippable().mean() for r in runs]))
+        agreement = float(np.mean([np.mean(r.codes[1:] == d.codes[1:]) for r, d in zip(runs, dense, strict=True)]))
+        psnr = _psnr(
+            tokenizer, np.concatenate([r.codes[1:] for r in runs]), np.concatenate([d.codes[1:] for d in dense])
+        )  # MSE pooled over all videos
         speedup = dense_time / fast_time
         ideal = 1 / (1 - replay * share)
         realised = (speedup - 1) / (ideal - 1)
-        print(f"{key[0]:>7.2f}{key[1]:>7}{replay:>8.1%}{all_rows:>9.1%}{agreement:>10.1%}{psnr:>9.1f}"
-              f"{fast_time / len(videos):>7.2f}{speedup:>8.2f}x{ideal:>6.2f}x{realised:>9.0%}")
+        print(
+            f"{key[0]:>7.2f}{key[1]:>7}{replay:>8.1%}{all_rows:>9.1%}{agreement:>10.1%}{psnr:>9.1f}"
+            f"{fast_time / len(videos):>7.2f}{speedup:>8.2f}x{ideal:>6.2f}x{realised:>9.0%}"
+        )
         if replay >= GOAL_REPLAY and agreement >= GOAL_AGREEMENT:
-            verdicts.append(f"{replay:.1%} replay: {realised:.0%} realised, goal "
-                            + ("met" if realised >= GOAL_REALISED else "not met"))
-    print(f"goal (>= {GOAL_REALISED:.0%} of ideal at >= {GOAL_REPLAY:.0%} replay and >= {GOAL_AGREEMENT:.0%} "
-          f"agreement): " + ("; ".join(verdicts) if verdicts else "no setting reaches that replay and agreement"))
+            verdicts.append(
+                f"{replay:.1%} replay: {realised:.0%} realised, goal "
+                + ("met" if realised >= GOAL_REALISED else "not met")
+            )
+    print(
+        f"goal (>= {GOAL_REALISED:.0%} of ideal at >= {GOAL_REPLAY:.0%} replay and >= {GOAL_AGREEMENT:.0%} "
+        f"agreement): " + ("; ".join(verdicts) if verdicts else "no setting reaches that replay and agreement")
+    )
 
 
 def _psnr(tokenizer, codes: np.ndarray, reference: np.ndarray) -> float:

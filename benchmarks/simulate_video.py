@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 from cosim.analysis.energy import compute_energy
 from cosim.artifacts.graph import totals
-from cosim.hw import load_design
 from cosim.artifacts.replay_trace import ReplayTrace
-from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.hw import load_design
+from cosim.sim.policies import POLICIES
+from cosim.sim.simulator import simulate, simulate_dense
 
 
 def main() -> None:
@@ -38,26 +40,31 @@ def main() -> None:
             trace = trace.map_to_layers(graph.graph["num_layers"])
     else:
         trace = synthetic_trace(num_layers=32, layer_rates=0.5, correlation=0.8, seed=0, model="vila-u-7b-256")
-    print(f"trace: {trace.meta['source']}, {trace.num_steps} steps x {trace.num_layers} layers x "
-          f"{trace.batch_rows} rows, replay ratio {trace.replay_ratio():.3f}")
+    print(
+        f"trace: {trace.meta['source']}, {trace.num_steps} steps x {trace.num_layers} layers x "
+        f"{trace.batch_rows} rows, replay ratio {trace.replay_ratio():.3f}"
+    )
 
     kv = int(trace.kv_len.mean())
     mlp_nodes = [n for n, a in graph.nodes(data=True) if a["replayable"]]
     mlp_weight_share = totals(graph, kv, mlp_nodes)["weight_elems"] / totals(graph, kv)["weight_elems"]
     ideal = 1 / (1 - trace.weights_skippable().mean() * mlp_weight_share)
-    print(f"FACTS.md arithmetic: MLP holds {mlp_weight_share:.1%} of a decode step's weights; if decode is "
-          f"bandwidth-bound, skipping the MLP weights of {trace.weights_skippable().mean():.1%} of (step, layer) "
-          f"pairs gives at most {ideal:.2f}x")
+    print(
+        f"FACTS.md arithmetic: MLP holds {mlp_weight_share:.1%} of a decode step's weights; if decode is "
+        f"bandwidth-bound, skipping the MLP weights of {trace.weights_skippable().mean():.1%} of (step, layer) "
+        f"pairs gives at most {ideal:.2f}x"
+    )
 
     for name in args.designs.split(","):
         design = load_design(name)
         print(f"\n== {name} ({design.device}, {design.clock_mhz:g} MHz) ==")
-        print(f"{'run':<22}{'wall s':>8}{'cpu s':>8}{'events':>10}{'events/s':>11}{'video s':>10}"
-              f"{'ms/token':>10}{'energy J':>10}{'MLP share':>10}{'speedup':>9}{'% roofline':>11}")
+        print(
+            f"{'run':<22}{'wall s':>8}{'cpu s':>8}{'events':>10}{'events/s':>11}{'video s':>10}"
+            f"{'ms/token':>10}{'energy J':>10}{'MLP share':>10}{'speedup':>9}{'% roofline':>11}"
+        )
         dense_cycles = None
-        runs = [("dense", lambda: simulate_dense(graph, trace, design))]
-        runs += [(f"fastcar-{p}", lambda p=p: simulate(graph, trace, design, policy=p))
-                 for p in ("static", "time_multiplexed", "drs")]
+        runs = [("dense", partial(simulate_dense, graph, trace, design))]
+        runs += [(f"fastcar-{p}", partial(simulate, graph, trace, design, policy=p)) for p in POLICIES]
         for label, job in runs:
             wall, cpu = time.perf_counter(), time.process_time()
             result = job()
@@ -67,9 +74,11 @@ def main() -> None:
             energy = compute_energy(result, design)
             mlp_share = result.block_cycles.get("mlp", 0) / result.total_cycles
             bound = result.roofline["bound_cycles"] / result.total_cycles
-            print(f"{label:<22}{wall:>8.2f}{cpu:>8.2f}{result.events_simulated:>10}"
-                  f"{result.events_simulated / cpu:>11.0f}{seconds:>10.1f}{1e3 * seconds / trace.num_steps:>10.1f}"
-                  f"{energy.total_j:>10.1f}{mlp_share:>10.1%}{dense_cycles / result.total_cycles:>8.2f}x{bound:>11.1%}")
+            print(
+                f"{label:<22}{wall:>8.2f}{cpu:>8.2f}{result.events_simulated:>10}"
+                f"{result.events_simulated / cpu:>11.0f}{seconds:>10.1f}{1e3 * seconds / trace.num_steps:>10.1f}"
+                f"{energy.total_j:>10.1f}{mlp_share:>10.1%}{dense_cycles / result.total_cycles:>8.2f}x{bound:>11.1%}"
+            )
 
 
 if __name__ == "__main__":

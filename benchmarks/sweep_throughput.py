@@ -50,28 +50,34 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     table = load_results(out)
     simulated = int((table["status"] == "ok").sum())
-    print(f"grid: {len(table)} points ({simulated} simulated, {summary.counts['invalid']} invalid, "
-          f"{summary.counts['failed']} failed) in {elapsed:.1f} s on {summary.executor}; "
-          f"{summary.recorded} evaluated in this run")
+    print(
+        f"grid: {len(table)} points ({simulated} simulated, {summary.counts['invalid']} invalid, "
+        f"{summary.counts['failed']} failed) in {elapsed:.1f} s on {summary.executor}; "
+        f"{summary.recorded} evaluated in this run"
+    )
     if summary.recorded:
-        print(f"throughput: {60 * summary.recorded / elapsed:.1f} points/min, "
-              f"{60 * simulated / elapsed:.1f} simulated points/min "
-              f"(mean simulation {table['sim_wall_time_s'].mean():.2f} s per point, one core each)")
+        print(
+            f"throughput: {60 * summary.recorded / elapsed:.1f} points/min, "
+            f"{60 * simulated / elapsed:.1f} simulated points/min "
+            f"(mean simulation {table['sim_wall_time_s'].mean():.2f} s per point, one core each)"
+        )
 
     objectives = dict(loaded.spec.objectives)
     front = pareto_front(table, objectives)
     targets = {tuple(row) for row in front[list(objectives)].itertuples(index=False)}
     print(f"grid front: {len(front)} points, {len(targets)} distinct objective vectors")
-    needed = [_nsga2_simulations(loaded, out, objectives, targets, seed, args.population)
-              for seed in range(args.seeds)]
+    needed = [_nsga2_simulations(loaded, out, objectives, targets, seed, args.population) for seed in range(args.seeds)]
     shown = ", ".join("not reached" if n is None else str(n) for n in needed)
-    print(f"NSGA-II (population {args.population}) simulations to reach the grid front, seeds 0-{args.seeds - 1}: "
-          f"{shown}")
+    print(
+        f"NSGA-II (population {args.population}) simulations to reach the grid front, seeds 0-{args.seeds - 1}: {shown}"
+    )
     reached = [n for n in needed if n is not None]
     if reached:
         median = statistics.median(reached)
-        print(f"median {median:g} of {len(table)} grid points = {100 * median / len(table):.0f} % "
-              f"(goal: under 25 %); reached for {len(reached)} of {len(needed)} seeds")
+        print(
+            f"median {median:g} of {len(table)} grid points = {100 * median / len(table):.0f} % "
+            f"(goal: under 25 %); reached for {len(reached)} of {len(needed)} seeds"
+        )
     print(f"results: {out}")
     return 0
 

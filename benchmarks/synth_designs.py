@@ -23,15 +23,19 @@ from cosim.rtl.synth_report import compare_design
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default="out/synth-cache")
-    parser.add_argument("--write-calibration", action="store_true",
-                        help="write the synthesized modules to cosim/rtl/data/lut_calibration.json")
+    parser.add_argument(
+        "--write-calibration",
+        action="store_true",
+        help="write the synthesized modules to cosim/rtl/data/lut_calibration.json",
+    )
     args = parser.parse_args()
     cache = Path(args.cache_dir)
     summary = []
     for path in shipped_designs():
         design = load_design(path)
-        report = compare_design(design, cache_dir=cache,
-                                progress=lambda spec: print(f"  synthesizing {spec.module_name}", file=sys.stderr))
+        report = compare_design(
+            design, cache_dir=cache, progress=lambda spec: print(f"  synthesizing {spec.module_name}", file=sys.stderr)
+        )
         print(report.render_text())
         summary.append((design.name, report.max_deviation))
     print(f"{'design':<18}max deviation estimate vs synthesis (DSP, LUT)")

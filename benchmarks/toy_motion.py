@@ -21,8 +21,15 @@ import numpy as np
 import torch
 
 from models.decoding.decode import decode_video
+from models.toyworld.train import (
+    HELDOUT_START,
+    class_tokens,
+    held_out_video,
+    load_toy_checkpoint,
+    sequences,
+    tokenise_videos,
+)
 from models.toyworld.world import ToyWorldConfig
-from models.toyworld.train import HELDOUT_START, class_tokens, held_out_video, load_toy_checkpoint, sequences, tokenise_videos
 
 
 def main() -> None:
@@ -42,9 +49,11 @@ def main() -> None:
     predicted = logits[..., : config.codebook_size].argmax(-1).view(codes.shape).numpy()
     changed = codes[:, 1:] != codes[:, :-1]
     hits = predicted[:, 1:] == codes[:, 1:]
-    print(f"teacher forced, {args.teacher_videos} held-out videos, frames 2-{codes.shape[1]}: "
-          f"unchanged codes {hits[~changed].mean():.3f} right ({(~changed).sum()}), "
-          f"changed codes {hits[changed].mean():.3f} right ({changed.sum()})")
+    print(
+        f"teacher forced, {args.teacher_videos} held-out videos, frames 2-{codes.shape[1]}: "
+        f"unchanged codes {hits[~changed].mean():.3f} right ({(~changed).sum()}), "
+        f"changed codes {hits[changed].mean():.3f} right ({changed.sum()})"
+    )
 
     patch = tokenizer.patch_px
     right = {"sprite": 0, "uncovered background": 0}
@@ -55,14 +64,16 @@ def main() -> None:
         decoded = decode_video(model, truth[0], int(video.label)).codes
         frames, height, width = video.visible_masks.shape[0], *video.visible_masks.shape[2:]
         sprite = video.visible_masks.any(axis=1).reshape(frames, height // patch, patch, width // patch, patch)
-        sprite = sprite.any(axis=(2, 4))[1:]
+        sprite = np.any(sprite, axis=(2, 4))[1:]
         moved = truth[1:] != truth[:-1]
         correct = decoded[1:] == truth[1:]
         for name, where in (("sprite", moved & sprite), ("uncovered background", moved & ~sprite)):
             right[name] += int(correct[where].sum())
             total[name] += int(where.sum())
-    print(f"decoding on its own, {args.free_videos} held-out videos, changed codes: "
-          + ", ".join(f"{name} {right[name] / max(total[name], 1):.3f} right ({total[name]})" for name in right))
+    print(
+        f"decoding on its own, {args.free_videos} held-out videos, changed codes: "
+        + ", ".join(f"{name} {right[name] / max(total[name], 1):.3f} right ({total[name]})" for name in right)
+    )
 
 
 if __name__ == "__main__":

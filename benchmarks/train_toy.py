@@ -21,9 +21,9 @@ import torch
 
 from models.config import get_preset
 from models.toyworld.tokenizer import fit_tokenizer
-from models.toyworld.world import generate_videos
 from models.toyworld.train import optimizer_for, train_step
 from models.toyworld.train_config import TrainConfig
+from models.toyworld.world import generate_videos
 from models.transformer import VideoTransformer
 
 
@@ -58,8 +58,10 @@ def main() -> None:
     started = time.perf_counter()
     tokenizer.encode(frames)
     encode_s = time.perf_counter() - started
-    print(f"toy world: {args.videos} videos of {frames.shape[1]} frames generated in {generate_s:.2f} s, "
-          f"tokenised in {encode_s:.2f} s (1 process)")
+    print(
+        f"toy world: {args.videos} videos of {frames.shape[1]} frames generated in {generate_s:.2f} s, "
+        f"tokenised in {encode_s:.2f} s (1 process)"
+    )
 
     window_steps = train.steps - train.full_sequence_steps
     print(f"{'threads':>7}{'window step':>13}{'whole-video step':>18}{'recipe (training only)':>24}")
@@ -67,8 +69,10 @@ def main() -> None:
         window = step_seconds(train.batch_size, train.window_frames, threads, args.repeats, train)
         whole = step_seconds(train.full_sequence_batch_size, frames.shape[1], threads, args.repeats, train)
         total = window_steps * window + train.full_sequence_steps * whole
-        print(f"{threads:>7}{window:>12.3f}s{whole:>17.3f}s{total / 60:>19.1f} min"
-              f"  ({window_steps} x window + {train.full_sequence_steps} x whole)")
+        print(
+            f"{threads:>7}{window:>12.3f}s{whole:>17.3f}s{total / 60:>19.1f} min"
+            f"  ({window_steps} x window + {train.full_sequence_steps} x whole)"
+        )
 
 
 if __name__ == "__main__":

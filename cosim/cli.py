@@ -1,4 +1,4 @@
-"""The `cosim` command line: discovers subcommands in `cosim.commands`.
+"""The `cosim` command line: one subcommand per entry of `cosim.commands.COMMANDS`.
 
 User mistakes surface as `UserError` and end with one line on stderr and exit status 2.
 """
@@ -6,13 +6,12 @@ User mistakes surface as `UserError` and end with one line on stderr and exit st
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from cosim import __version__, commands
+from cosim import __version__
+from cosim.commands import COMMANDS
 from cosim.common.errors import UserError
 
 
@@ -31,11 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cosim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"cosim.commands.{info.name}")
-        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+    for name, command in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=command.HELP, description=command.HELP)
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(_run=command.run)
     return parser
 
 

@@ -31,19 +31,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosim.common.atomic import atomic_write_text
-from cosim.analysis.comparison import POLICIES
 from cosim.common.errors import UserError
+from cosim.sim.policies import POLICIES
 
 if TYPE_CHECKING:
-    from cosim.artifacts.replay_trace import ReplayTrace
     from cosim.analysis.report import Report
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from models.decoding.decode import DecodeResult
+    from models.decoding.session import RunQuality
 
 # The CLI reads RunSettings' defaults at start-up: everything heavy is imported inside
 # the functions (torch and models only while decoding and tracing).
 
 TOY_PRESET = "toyworld"
 DEFAULT_MODELS = (TOY_PRESET, "vila-u-7b-256")
-CALIBRATION_VIDEO_OFFSET = 1000  # calibration starts are held-out videos far from the decoded one
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class RunSettings:
     checkpoint: Path | None = None  # None: the shipped models/toyworld/checkpoints/toyworld.pt
     design: str = "kv260-fastcar"
     models: tuple[str, ...] = DEFAULT_MODELS
-    policies: tuple[str, ...] = POLICIES
+    policies: tuple[str, ...] = field(default_factory=POLICIES.names)  # every registered policy
     frames: int | None = None  # None: the model's frames (8)
     video: int = 0  # held-out toy video giving the first frame and class
     seed: int = 0
@@ -99,34 +100,55 @@ class PipelineResult:
             models[name] = {
                 "report_dir": name,
                 "comparisons": document["comparisons"],
-                "runs": {label: {"latency_per_video_s": run["latency"]["per_video_s"],
-                                 "latency_per_token_s": run["latency"]["per_token_mean_s"],
-                                 "energy_per_video_j": run["energy"]["total_j"],
-                                 "mlp_share_of_latency": run["mlp_share_of_latency"],
-                                 "speedup_over_dense": run["speedup_over_dense"],
-                                 "speedup_over_sparse_attention": run["speedup_over_sparse_attention"]}
-                         for label, run in document["runs"].items()},
+                "runs": {
+                    label: {
+                        "latency_per_video_s": run["latency"]["per_video_s"],
+                        "latency_per_token_s": run["latency"]["per_token_mean_s"],
+                        "energy_per_video_j": run["energy"]["total_j"],
+                        "mlp_share_of_latency": run["mlp_share_of_latency"],
+                        "speedup_over_dense": run["speedup_over_dense"],
+                        "speedup_over_sparse_attention": run["speedup_over_sparse_attention"],
+                    }
+                    for label, run in document["runs"].items()
+                },
             }
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.settings).items()}
-        return {"schema_version": 1, "settings": settings, "decode": self.decode, "models": models,
-                "wall_time_s": self.wall_time_s}
+        return {
+            "schema_version": 1,
+            "settings": settings,
+            "decode": self.decode,
+            "models": models,
+            "wall_time_s": self.wall_time_s,
+        }
 
     def summary_text(self) -> str:
         """The tables `cosim run` prints."""
         from cosim.analysis.report import Report, format_percent, format_table
 
         decode = self.decode
-        lines = [f"Decode: {decode['model']} ({decode['checkpoint']}), {decode['frames']} frames, "
-                 f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
-                 f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"
-                 + (", then re-set per frame from the previous frame's TAS" if decode["adaptive_ratio"] else "")]
+        lines = [
+            f"Decode: {decode['model']} ({_display_path(decode['checkpoint'])}), {decode['frames']} frames, "
+            f"{decode['steps']} decode steps, CFG rows {decode['batch_rows']}; FastCar thresholds calibrated "
+            f"to a {100 * decode['target_replay_ratio']:.0f} % replay ratio"
+            + (", then re-set per frame from the previous frame's TAS" if decode["adaptive_ratio"] else "")
+        ]
         rows = []
         for name, run in decode["runs"].items():
-            rows.append([name, format_percent(run['replay_ratio']), _fixed(run.get("token_agreement_vs_dense"), 4),
-                         _db(run.get("psnr_vs_dense_db")), _db(run.get("psnr_vs_truth_db")),
-                         f"{run['wall_time_s']:.2f} s"])
-        lines.append(format_table(["decode", "replay", "token agreement", "PSNR vs dense", "PSNR vs truth",
-                                   "decode wall time"], rows))
+            rows.append(
+                [
+                    name,
+                    format_percent(run["replay_ratio"]),
+                    _fixed(run.get("token_agreement_vs_dense"), 4),
+                    _db(run.get("psnr_vs_dense_db")),
+                    _db(run.get("psnr_vs_truth_db")),
+                    f"{run['wall_time_s']:.2f} s",
+                ]
+            )
+        lines.append(
+            format_table(
+                ["decode", "replay", "token agreement", "PSNR vs dense", "PSNR vs truth", "decode wall time"], rows
+            )
+        )
         table = [row for name, report in self.reports.items() for row in report.summary_rows(f"{name} ")]
         design = next(iter(self.reports.values())).design.name if self.reports else "-"
         lines.append(f"Simulated on {design}:")
@@ -137,9 +159,9 @@ class PipelineResult:
 def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     """Decode, trace, simulate and report; write everything under ``settings.out``."""
     from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
+    from cosim.analysis.report import build_report
     from cosim.artifacts.graph import save_graph
     from cosim.hw import load_design
-    from cosim.analysis.report import build_report
     from models.config import get_preset
     from models.tracing.graph_trace import trace_model
 
@@ -169,11 +191,20 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
             sparse = sparse.map_to_layers(layers) if sparse is not None else None
         if sparse is not None:
             check_sparse_baseline(sparse, trace, out / "trace_sparse_attention.npz")
-        runs = simulate_runs(graph, trace, design, policies=settings.policies, sparse_trace=sparse,
-                             progress=settings.progress)
-        report = build_report(runs, design, quality=decode,
-                              inputs={"graph": f"graphs/{preset}.json", "trace": "trace.npz",
-                                      "design": settings.design, "mapped_from": trace.meta.get("mapped_from")})
+        runs = simulate_runs(
+            graph, trace, design, policies=settings.policies, sparse_trace=sparse, progress=settings.progress
+        )
+        report = build_report(
+            runs,
+            design,
+            quality=decode,
+            inputs={
+                "graph": f"graphs/{preset}.json",
+                "trace": "trace.npz",
+                "design": settings.design,
+                "mapped_from": trace.meta.get("mapped_from"),
+            },
+        )
         files += report.write(out / preset)
         reports[preset] = report
         timings[f"trace_and_simulate_{preset}"] = time.perf_counter() - step_started
@@ -193,91 +224,97 @@ def decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, Replay
     ``settings.threads`` torch threads (one by default: on a busy machine more threads
     make these small decodes many times slower).
     """
-    import torch
+    from models.decoding.session import torch_threads, toy_session
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
-        return _decode_runs(settings)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _decode_runs(settings: RunSettings) -> tuple[dict[str, Any], dict[str, ReplayTrace]]:
-    from models.decoding import quality
-    from models.decoding.calibrate import Start, calibrate_ratio
-    from models.decoding.decode import decode_video
-    from models.decoding.sparse_attention import make_policy
-    from models.toyworld.world import ToyWorldConfig
-    from models.toyworld.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
-
-    checkpoint = Path(settings.checkpoint) if settings.checkpoint else DEFAULT_CHECKPOINT
-    model, tokenizer, metadata = load_toy_checkpoint(checkpoint)
-    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
-    video_seed = int(metadata.get("seed", 0))
-    config = model.config
-    frames = settings.frames or config.frames
-
-    def start(index: int) -> tuple[Any, int, Any]:
-        video = held_out_video(video_seed, index, world, frames)
-        return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames]
-
-    common = dict(frames=frames, seed=settings.seed)
-    _say(f"calibrating FastCar thresholds to a {settings.target_replay_ratio:.0%} replay ratio on "
-         f"{settings.calibration_videos} held-out videos", settings)
-    starts = [Start(*start(CALIBRATION_VIDEO_OFFSET + i)[:2]) for i in range(settings.calibration_videos)]
-    calibration = calibrate_ratio(model, starts, settings.target_replay_ratio, rounds=settings.calibration_rounds,
-                                  progress=settings.progress, **common)
-    first, class_id, truth = start(settings.video)
-
-    adaptive_ratio = settings.target_replay_ratio if settings.adaptive_thresholds else None
-    plan = [("fastcar", dict(thresholds=calibration.thresholds, adaptive_ratio=adaptive_ratio)), ("dense", {})]
-    if settings.sparse_window is not None:
-        policy = make_policy("streaming", sink=settings.sparse_sink, window=settings.sparse_window)
-        plan.append(("sparse-attention", dict(attention_policy=policy)))
-    results = {}
-    for name, options in plan:
-        _say(f"decoding {name}", settings)
-        results[name] = decode_video(model, first, class_id, progress=settings.progress, **options, **common)
-    dense = results["dense"]
-    generated = slice(1, None)  # frame 1 is the given first frame
-    runs: dict[str, Any] = {}
-    for name, result in results.items():
-        figures = {"replay_ratio": result.replay_ratio, "wall_time_s": result.wall_time_s,
-                   "layer_replay_ratio": result.layer_replay_ratio.tolist()}
-        versus_truth = quality.compare_to_ground_truth(result.codes[generated], truth[generated], tokenizer)
-        figures["psnr_vs_truth_db"] = versus_truth.psnr_db
-        figures["token_agreement_vs_truth"] = versus_truth.token_agreement
-        if name != "dense":
-            versus_dense = quality.compare_runs(result.codes[generated], dense.codes[generated], tokenizer)
-            figures.update(token_agreement_vs_dense=versus_dense.token_agreement,
-                           psnr_vs_dense_db=versus_dense.psnr_db,
-                           agreement_per_frame_vs_dense=versus_dense.agreement_per_frame,
-                           psnr_per_frame_vs_dense_db=versus_dense.psnr_per_frame_db)
-        runs[name] = figures
+    with torch_threads(settings.threads):
+        session = toy_session(settings.checkpoint)
+        frames = settings.frames or session.model.config.frames
+        _say(
+            f"calibrating FastCar thresholds to a {settings.target_replay_ratio:.0%} replay ratio on "
+            f"{settings.calibration_videos} held-out videos",
+            settings,
+        )
+        calibration = session.calibrate_to_ratio(
+            settings.target_replay_ratio,
+            settings.calibration_videos,
+            rounds=settings.calibration_rounds,
+            frames=frames,
+            seed=settings.seed,
+            progress=settings.progress,
+        )
+        start = session.start(settings.video, frames)
+        adaptive_ratio = settings.target_replay_ratio if settings.adaptive_thresholds else None
+        results = {}
+        for name, options in _decode_plan(settings, calibration.thresholds, adaptive_ratio).items():
+            _say(f"decoding {name}", settings)
+            results[name] = session.decode(
+                start, frames=frames, seed=settings.seed, progress=settings.progress, **options
+            )
+        runs = {
+            name: _run_figures(result, session.quality(result, None if name == "dense" else results["dense"], start))
+            for name, result in results.items()
+        }
+    fastcar = results["fastcar"].trace
     decode = {
-        "model": config.name,
-        "checkpoint": str(checkpoint),
+        "model": session.model.config.name,
+        "checkpoint": str(session.checkpoint),
         "frames": frames,
-        "steps": int(len(results["fastcar"].replay)),
-        "batch_rows": int(results["fastcar"].replay.shape[2]),
+        "steps": fastcar.num_steps,
+        "batch_rows": fastcar.batch_rows,
         "video": settings.video,
-        "class_id": class_id,
+        "class_id": start.class_id,
         "seed": settings.seed,
         "target_replay_ratio": settings.target_replay_ratio,
         "thresholds": calibration.thresholds,
         "adaptive_ratio": adaptive_ratio,
-        "frame_thresholds": results["fastcar"].meta.get("frame_thresholds"),
-        "calibration": {"videos": settings.calibration_videos, "rounds": settings.calibration_rounds,
-                        "replay_ratio": calibration.replay_ratio},
-        "sparse_attention": ({"policy": "streaming", "sink": settings.sparse_sink, "window": settings.sparse_window}
-                             if settings.sparse_window is not None else None),
+        "frame_thresholds": fastcar.meta.get("frame_thresholds"),
+        "calibration": {
+            "videos": settings.calibration_videos,
+            "rounds": settings.calibration_rounds,
+            "replay_ratio": calibration.replay_ratio,
+        },
+        "sparse_attention": (
+            {"policy": "streaming", "sink": settings.sparse_sink, "window": settings.sparse_window}
+            if settings.sparse_window is not None
+            else None
+        ),
         "runs": runs,
     }
-    traces = {"fastcar": results["fastcar"].to_trace()}
-    if "sparse-attention" in results:
-        traces["sparse-attention"] = results["sparse-attention"].to_trace()
-    return decode, traces
+    return decode, {name: results[name].trace for name in ("fastcar", "sparse-attention") if name in results}
+
+
+def _decode_plan(settings: RunSettings, thresholds: list[float], adaptive_ratio: float | None) -> dict[str, dict]:
+    """The runs of the decoded video and their knobs: FastCar, dense, and the sparse-attention baseline."""
+    from models.decoding.sparse_attention import make_policy
+
+    plan: dict[str, dict] = {"fastcar": dict(thresholds=thresholds, adaptive_ratio=adaptive_ratio), "dense": {}}
+    if settings.sparse_window is not None:
+        policy = make_policy("streaming", sink=settings.sparse_sink, window=settings.sparse_window)
+        plan["sparse-attention"] = dict(attention_policy=policy)
+    return plan
+
+
+def _run_figures(result: DecodeResult, measured: RunQuality) -> dict[str, Any]:
+    """decode.json's figures of one run: replay, wall time, quality against the truth and
+    (for all but the dense run) against the dense run."""
+    trace = result.trace
+    figures = {
+        "replay_ratio": trace.replay_ratio(),
+        "wall_time_s": result.wall_time_s,
+        "layer_replay_ratio": trace.layer_replay_ratio().tolist(),
+    }
+    if measured.versus_truth is not None:
+        figures["psnr_vs_truth_db"] = measured.versus_truth.psnr_db
+        figures["token_agreement_vs_truth"] = measured.versus_truth.token_agreement
+    if measured.versus_dense is not None:
+        versus_dense = measured.versus_dense
+        figures.update(
+            token_agreement_vs_dense=versus_dense.token_agreement,
+            psnr_vs_dense_db=versus_dense.psnr_db,
+            agreement_per_frame_vs_dense=versus_dense.agreement_per_frame,
+            psnr_per_frame_vs_dense_db=versus_dense.psnr_per_frame_db,
+        )
+    return figures
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> Path:
@@ -285,6 +322,16 @@ def _write_json(path: Path, document: dict[str, Any]) -> Path:
 
     atomic_write_text(path, json.dumps(to_jsonable(document), indent=2, allow_nan=False))
     return path
+
+
+def _display_path(path: str) -> str:
+    """`path` relative to the working directory when it lies below it, else its file name:
+    printed tables must not show one machine's absolute paths."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return resolved.name
 
 
 def _say(message: str, settings: RunSettings) -> None:
@@ -298,4 +345,3 @@ def _fixed(value: float | None, digits: int) -> str:
 
 def _db(value: float | None) -> str:
     return "-" if value is None else ("inf" if value == float("inf") else f"{value:.2f} dB")
-

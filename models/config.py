@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from cosim.common.errors import UserError
 
-
 ROPE_LAYOUTS = ("sequence", "frame-row-col")
 
 
@@ -79,16 +78,18 @@ class ModelConfig:
         }
         for key, ok in checks.items():
             if not ok:
-                raise UserError(where, key, "a positive value consistent with hidden/num_heads",
-                                getattr(self, key))
+                raise UserError(where, key, "a positive value consistent with hidden/num_heads", getattr(self, key))
         if self.rope_layout not in ROPE_LAYOUTS:
             raise UserError(where, "rope_layout", f"one of {', '.join(ROPE_LAYOUTS)}", self.rope_layout)
         if self.head_dim % 2:
             raise UserError(where, "head_dim", "an even number (RoPE rotates pairs)", self.head_dim)
         if self.depth is None and self.codebook_size + self.num_classes + 1 > self.vocab_size:
-            raise UserError(where, "vocab_size",
-                            f">= codebook_size + num_classes + 1 = "
-                            f"{self.codebook_size + self.num_classes + 1}", self.vocab_size)
+            raise UserError(
+                where,
+                "vocab_size",
+                f">= codebook_size + num_classes + 1 = {self.codebook_size + self.num_classes + 1}",
+                self.vocab_size,
+            )
 
     @property
     def head_dim(self) -> int:
@@ -149,8 +150,9 @@ PRESETS: dict[str, ModelConfig] = {
         frame_cols=16,
         num_classes=_VILA_U_CLASSES,
         codebook_size=0,
-        depth=DepthConfig(num_layers=6, hidden=1024, num_heads=16, mlp_hidden=2816,
-                          codes_per_position=4, codebook_size=16384),
+        depth=DepthConfig(
+            num_layers=6, hidden=1024, num_heads=16, mlp_hidden=2816, codes_per_position=4, codebook_size=16384
+        ),
     ),
     # A tiny model trained in this project on the procedural toy world (models/toyworld/world.py).
     # GQA (4 query heads on 2 kv heads) so the grouped path is exercised everywhere.

@@ -31,10 +31,9 @@ class KVCache:
         self.length = 0
 
     @classmethod
-    def for_model(cls, config, batch: int, max_len: int, *, device=None, dtype=torch.float32) -> "KVCache":
+    def for_model(cls, config, batch: int, max_len: int, *, device=None, dtype=torch.float32) -> KVCache:
         """A cache sized for `config` (a `ModelConfig`)."""
-        return cls(config.num_layers, batch, config.num_kv_heads, max_len, config.head_dim,
-                   device=device, dtype=dtype)
+        return cls(config.num_layers, batch, config.num_kv_heads, max_len, config.head_dim, device=device, dtype=dtype)
 
     def write(self, layer: int, start: int, keys: torch.Tensor, values: torch.Tensor) -> None:
         """Store keys/values [batch, kv_heads, T, head_dim] at positions start..start+T-1."""

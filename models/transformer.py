@@ -18,7 +18,7 @@ Three entry points:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +26,9 @@ from torch import nn
 
 from models.config import DepthConfig, ModelConfig
 from models.decoding.fastcar import TemporalAttentionScore
+from models.decoding.sparse_attention import Ranges
 from models.kv_cache import KVCache
 from models.video_rope import VideoRotaryEmbedding
-from models.decoding.sparse_attention import Ranges
 
 Pick = Callable[[torch.Tensor], torch.Tensor]
 """Chooses one code per batch row from logits [B, V] -> long [B] (sampling, CFG)."""
@@ -60,11 +60,12 @@ class RotaryEmbedding(nn.Module):
         super().__init__()
         self.head_dim, self.theta = head_dim, theta
 
-    def forward(self, start: int, count: int, dtype: torch.dtype,
-                device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, start: int, count: int, dtype: torch.dtype, device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         exponents = torch.arange(0, self.head_dim, 2, dtype=torch.float32, device=device) / self.head_dim
         positions = torch.arange(start, start + count, dtype=torch.float32, device=device)
-        freqs = torch.outer(positions, 1.0 / (self.theta ** exponents))
+        freqs = torch.outer(positions, 1.0 / (self.theta**exponents))
         angles = torch.cat((freqs, freqs), dim=-1)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
@@ -123,8 +124,7 @@ class Attention(nn.Module):
         if cache is None:
             # Training: torch's fused kernel, same mathematics as the explicit path below
             # (decode and prefill keep the explicit ops so a tracer sees score/softmax/value).
-            context = F.scaled_dot_product_attention(q_rot, k_rot, v, is_causal=True,
-                                                     enable_gqa=self.groups > 1)
+            context = F.scaled_dot_product_attention(q_rot, k_rot, v, is_causal=True, enable_gqa=self.groups > 1)
             out = self.o_proj(context.transpose(1, 2).reshape(batch, count, self.num_heads * d))
             return out, q, q_rot, k_rot, None, None
         cache.write(self.layer_idx, start, k_rot, v)
@@ -163,8 +163,9 @@ class MLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, hidden: int, num_heads: int, num_kv_heads: int, mlp_hidden: int,
-                 norm_eps: float, layer_idx: int) -> None:
+    def __init__(
+        self, hidden: int, num_heads: int, num_kv_heads: int, mlp_hidden: int, norm_eps: float, layer_idx: int
+    ) -> None:
         super().__init__()
         self.layer_idx = layer_idx
         self.input_layernorm = RMSNorm(hidden, norm_eps)
@@ -177,11 +178,20 @@ class DecoderLayer(nn.Module):
         """The MLP branch FastCar may skip: post-attention norm then SwiGLU."""
         return self.mlp(self.post_attention_layernorm(h))
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None = None,
-                start: int = 0, replay=None, attention=None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: KVCache | None = None,
+        start: int = 0,
+        replay=None,
+        attention=None,
+    ) -> torch.Tensor:
         """x [B, T, hidden] -> [B, T, hidden]; `replay` is a FastCar run, `attention` a sparse-attention run."""
-        attn_out, q_pre, q_rot, keys, scores, ranges = self.self_attn(self.input_layernorm(x), cos, sin, cache,
-                                                                       start, attention)
+        attn_out, q_pre, q_rot, keys, scores, ranges = self.self_attn(
+            self.input_layernorm(x), cos, sin, cache, start, attention
+        )
         h = x + attn_out
         if replay is None:
             return h + self.dense_mlp(h)
@@ -220,8 +230,15 @@ class DepthTransformer(nn.Module):
         """LLM hidden state [B, llm_hidden] -> codes [B, D], one slot at a time with a small KV cache."""
         depth = self.config
         batch = state.shape[0]
-        cache = KVCache(depth.num_layers, batch, depth.num_heads, depth.codes_per_position, depth.head_dim,
-                        device=state.device, dtype=state.dtype)
+        cache = KVCache(
+            depth.num_layers,
+            batch,
+            depth.num_heads,
+            depth.codes_per_position,
+            depth.head_dim,
+            device=state.device,
+            dtype=state.dtype,
+        )
         x = self.context_proj(state).unsqueeze(1)  # slot 0: [B, 1, dh]
         running = None
         codes = []
@@ -256,22 +273,26 @@ class VideoTransformer(nn.Module):
     id; with one (VILA-U) a position is D codes embedded through `depth`.
     """
 
-    def __init__(self, config: ModelConfig, *, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self, config: ModelConfig, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+    ) -> None:
         super().__init__()
         self.config = config
         with torch.device(device or "cpu"):
             self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden)
             self.layers = nn.ModuleList(
-                DecoderLayer(config.hidden, config.num_heads, config.num_kv_heads, config.mlp_hidden,
-                             config.norm_eps, i)
+                DecoderLayer(
+                    config.hidden, config.num_heads, config.num_kv_heads, config.mlp_hidden, config.norm_eps, i
+                )
                 for i in range(config.num_layers)
             )
             self.norm = RMSNorm(config.hidden, config.norm_eps)
             self.lm_head = nn.Linear(config.hidden, config.vocab_size, bias=False)
+            self.rotary_emb: VideoRotaryEmbedding | RotaryEmbedding
             if config.rope_layout == "frame-row-col":
-                self.rotary_emb = VideoRotaryEmbedding(config.head_dim, config.rope_theta, config.frame_rows,
-                                                       config.frame_cols)
+                self.rotary_emb = VideoRotaryEmbedding(
+                    config.head_dim, config.rope_theta, config.frame_rows, config.frame_cols
+                )
             else:
                 self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
             self.depth = DepthTransformer(config.depth, config.hidden, config.norm_eps) if config.depth else None
@@ -301,8 +322,7 @@ class VideoTransformer(nn.Module):
         return pick(logits[:, : self.config.codebook_size]).unsqueeze(-1)
 
     # -- running the decoder -------------------------------------------------------------
-    def _layers(self, x: torch.Tensor, cache: KVCache | None, start: int, replay=None,
-                attention=None) -> torch.Tensor:
+    def _layers(self, x: torch.Tensor, cache: KVCache | None, start: int, replay=None, attention=None) -> torch.Tensor:
         cos, sin = self.rotary_emb(start, x.shape[1], x.dtype, x.device)
         for layer in self.layers:
             x = layer(x, cos, sin, cache, start, replay, attention)
@@ -326,8 +346,9 @@ class VideoTransformer(nn.Module):
         """One token per row, embeds [B, 1, hidden] -> final hidden [B, 1, hidden]."""
         return self._layers(embeds, cache, cache.length, replay, attention)
 
-    def step(self, codes: torch.Tensor, cache: KVCache, replay=None, attention=None,
-             pick: Pick = greedy_pick) -> torch.Tensor:
+    def step(
+        self, codes: torch.Tensor, cache: KVCache, replay=None, attention=None, pick: Pick = greedy_pick
+    ) -> torch.Tensor:
         """The decode step: codes [B, D] of the current position -> codes [B, D] of the next."""
         hidden = self.decode_step(self.embed_codes(codes.unsqueeze(1)), cache, replay, attention)
         return self.predict_codes(hidden[:, 0], pick)

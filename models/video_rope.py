@@ -55,13 +55,14 @@ class VideoRotaryEmbedding(nn.Module):
         col = torch.where(index >= PREFIX_TOKENS, video % self.frame_cols, 0)
         return torch.stack((frame, row, col), dim=1)
 
-    def forward(self, start: int, count: int, dtype: torch.dtype,
-                device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, start: int, count: int, dtype: torch.dtype, device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         where = self.positions(start, count, device).to(torch.float32)
         freqs = []
         for axis, slots in enumerate(self.bands):
             exponents = torch.arange(0, -slots, -1, dtype=torch.float32, device=device) / slots  # -k / slots
-            rates = self.theta ** exponents
+            rates = self.theta**exponents
             freqs.append(torch.outer(where[:, axis], rates))
         angles = torch.cat(freqs, dim=1)
         angles = torch.cat((angles, angles), dim=-1)

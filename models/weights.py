@@ -54,16 +54,18 @@ def _key_files(folder: Path) -> dict[str, Path]:
         return files
     paths = sorted(folder.glob("*.safetensors"))
     if not paths:
-        raise UserError(folder, None, f"a folder with {SINGLE_FILE} or {INDEX_FILE}", "no .safetensors file",
-                        found_is_text=True)
+        raise UserError(
+            folder, None, f"a folder with {SINGLE_FILE} or {INDEX_FILE}", "no .safetensors file", found_is_text=True
+        )
     files = {}
     for path in paths:
         try:
             with safe_open(path, framework="pt") as handle:
-                files.update({key: path for key in handle.keys()})
+                files.update(dict.fromkeys(handle.keys(), path))
         except Exception as error:  # safetensors raises its own error types for damaged headers
-            raise UserError(path, None, "a safetensors file", f"an unreadable file ({error})",
-                            found_is_text=True) from None
+            raise UserError(
+                path, None, "a safetensors file", f"an unreadable file ({error})", found_is_text=True
+            ) from None
     return files
 
 
@@ -71,9 +73,10 @@ def _shape(path: Path, key: str) -> tuple[int, ...]:
     from safetensors import safe_open
 
     with safe_open(path, framework="pt") as handle:
-        if key not in handle.keys():
-            raise UserError(path, key, "a tensor of that name (listed in the shard index)", "nothing",
-                            found_is_text=True)
+        if key not in handle.keys():  # noqa: SIM118 -- a safe_open handle has keys() but no __contains__
+            raise UserError(
+                path, key, "a tensor of that name (listed in the shard index)", "nothing", found_is_text=True
+            )
         return tuple(handle.get_slice(key).get_shape())
 
 
@@ -104,21 +107,41 @@ def read_geometry(folder: str | Path, base: ModelConfig) -> ModelConfig:
         rope_theta = float(hf.get("rope_theta", rope_theta))
         norm_eps = float(hf.get("rms_norm_eps", norm_eps))
     elif hidden != base.hidden:
-        raise UserError(folder, "config.json", f"a config.json giving num_attention_heads (hidden {hidden} differs "
-                        f"from the {base.name} preset's {base.hidden})", "no config.json", found_is_text=True)
+        raise UserError(
+            folder,
+            "config.json",
+            f"a config.json giving num_attention_heads (hidden {hidden} differs "
+            f"from the {base.name} preset's {base.hidden})",
+            "no config.json",
+            found_is_text=True,
+        )
     if num_heads < 1 or hidden % num_heads:
         raise UserError(config_file, "num_attention_heads", f"a divisor of hidden size {hidden}", num_heads)
     kv_rows = shape("model.layers.0.self_attn.k_proj.weight")[0]
     head_dim = hidden // num_heads
     if kv_rows % head_dim:
-        raise UserError(files["model.layers.0.self_attn.k_proj.weight"], "model.layers.0.self_attn.k_proj.weight",
-                        f"rows a multiple of head_dim {head_dim}", kv_rows)
-    return replace(base, num_layers=num_layers, hidden=hidden, num_heads=num_heads, num_kv_heads=kv_rows // head_dim,
-                   mlp_hidden=mlp_hidden, vocab_size=vocab_size, rope_theta=rope_theta, norm_eps=norm_eps)
+        raise UserError(
+            files["model.layers.0.self_attn.k_proj.weight"],
+            "model.layers.0.self_attn.k_proj.weight",
+            f"rows a multiple of head_dim {head_dim}",
+            kv_rows,
+        )
+    return replace(
+        base,
+        num_layers=num_layers,
+        hidden=hidden,
+        num_heads=num_heads,
+        num_kv_heads=kv_rows // head_dim,
+        mlp_hidden=mlp_hidden,
+        vocab_size=vocab_size,
+        rope_theta=rope_theta,
+        norm_eps=norm_eps,
+    )
 
 
-def load_weights(folder: str | Path, base: ModelConfig, *, dtype: torch.dtype = torch.float32,
-                 device: str | torch.device = "cpu") -> tuple[VideoTransformer, list[str]]:
+def load_weights(
+    folder: str | Path, base: ModelConfig, *, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+) -> tuple[VideoTransformer, list[str]]:
     """A model with the checkpoint's weights; returns (model, names initialised at random).
 
     Every language-model tensor must be present with the shape the geometry implies (a
@@ -134,7 +157,7 @@ def load_weights(folder: str | Path, base: ModelConfig, *, dtype: torch.dtype = 
     model = VideoTransformer(config, device="meta", dtype=dtype).to_empty(device=device)
     random_init: list[str] = []
     with ExitStack() as stack:
-        handles: dict[Path, object] = {}
+        handles: dict[Path, safe_open] = {}
         for name, param in model.named_parameters():
             key = name if name.startswith("depth.") else hf_key(name)
             if key not in files and name == "lm_head.weight" and "model.embed_tokens.weight" in files:
@@ -147,13 +170,15 @@ def load_weights(folder: str | Path, base: ModelConfig, *, dtype: torch.dtype = 
             path = files[key]
             if path not in handles:
                 handles[path] = stack.enter_context(safe_open(path, framework="pt", device="cpu"))
-            if key not in handles[path].keys():
-                raise UserError(path, key, "a tensor of that name (listed in the shard index)", "nothing",
-                                found_is_text=True)
+            if key not in handles[path].keys():  # noqa: SIM118 -- safe_open has keys() but no __contains__
+                raise UserError(
+                    path, key, "a tensor of that name (listed in the shard index)", "nothing", found_is_text=True
+                )
             tensor = handles[path].get_tensor(key)
             if tuple(tensor.shape) != tuple(param.shape):
-                raise UserError(path, key, f"shape {tuple(param.shape)}", f"shape {tuple(tensor.shape)}",
-                                found_is_text=True)
+                raise UserError(
+                    path, key, f"shape {tuple(param.shape)}", f"shape {tuple(tensor.shape)}", found_is_text=True
+                )
             with torch.no_grad():
                 param.copy_(tensor.to(dtype))
     if random_init and model.depth is not None:
@@ -168,14 +193,27 @@ def save_weights(model: VideoTransformer, folder: str | Path) -> Path:
     from cosim.common.atomic import atomic_write_bytes, atomic_write_text
 
     folder = Path(folder)
-    state = {name if name.startswith("depth.") else hf_key(name): tensor.detach().contiguous()
-             for name, tensor in model.state_dict().items()}
+    state = {
+        name if name.startswith("depth.") else hf_key(name): tensor.detach().contiguous()
+        for name, tensor in model.state_dict().items()
+    }
     atomic_write_bytes(folder / SINGLE_FILE, save(state))
     config = model.config
-    atomic_write_text(folder / "config.json", json.dumps({
-        "architectures": ["LlamaForCausalLM"], "hidden_size": config.hidden, "intermediate_size": config.mlp_hidden,
-        "num_attention_heads": config.num_heads, "num_key_value_heads": config.num_kv_heads,
-        "num_hidden_layers": config.num_layers, "vocab_size": config.vocab_size, "rope_theta": config.rope_theta,
-        "rms_norm_eps": config.norm_eps,
-    }, indent=2))
+    atomic_write_text(
+        folder / "config.json",
+        json.dumps(
+            {
+                "architectures": ["LlamaForCausalLM"],
+                "hidden_size": config.hidden,
+                "intermediate_size": config.mlp_hidden,
+                "num_attention_heads": config.num_heads,
+                "num_key_value_heads": config.num_kv_heads,
+                "num_hidden_layers": config.num_layers,
+                "vocab_size": config.vocab_size,
+                "rope_theta": config.rope_theta,
+                "rms_norm_eps": config.norm_eps,
+            },
+            indent=2,
+        ),
+    )
     return folder

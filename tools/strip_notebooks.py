@@ -29,10 +29,9 @@ def strip(notebook: nbformat.NotebookNode) -> bool:
             if key in cell.metadata:
                 del cell.metadata[key]
                 changed = True
-        if cell.cell_type == "code":
-            if cell.outputs or cell.execution_count is not None:
-                cell.outputs, cell.execution_count = [], None
-                changed = True
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
+            cell.outputs, cell.execution_count = [], None
+            changed = True
     if "widgets" in notebook.metadata:
         del notebook.metadata["widgets"]
         changed = True

@@ -11,33 +11,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from cosim.common.errors import UserError
+from cosim.sim.policies import POLICIES
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from cosim.hw.schema import Design
-    from cosim.artifacts.replay_trace import ReplayTrace
     from cosim.analysis.report import Run
-
-# The CLI imports this module to list the policies, so numpy, the simulator and the
-# report are imported inside the functions that use them.
-POLICIES = ("static", "time_multiplexed", "drs")
-
-
-def dense_baseline_trace(trace: ReplayTrace) -> ReplayTrace:
-    """`trace` without FastCar and without sparse attention: no replay, every KV entry attended."""
-    import numpy as np
-
     from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.hw.schema import Design
 
-    meta = dict(trace.meta, thresholds=None, attention={"policy": "dense"}, dense_baseline=True)
-    return ReplayTrace(tas=trace.tas, replay=np.zeros_like(trace.replay), frame=trace.frame, row=trace.row,
-                       col=trace.col, kv_len=trace.kv_len,
-                       kv_attended=np.repeat(trace.kv_len[:, None], trace.num_layers, axis=1), meta=meta)
+# The CLI imports this module, so numpy, the simulator and the report are imported inside
+# the functions that use them.
 
 
 def check_sparse_baseline(sparse: ReplayTrace, trace: ReplayTrace, source: str | Path) -> None:
@@ -45,36 +34,58 @@ def check_sparse_baseline(sparse: ReplayTrace, trace: ReplayTrace, source: str |
     import numpy as np
 
     if sparse.num_steps != trace.num_steps or not np.array_equal(sparse.frame, trace.frame):
-        raise UserError(source, "frame", f"the same {trace.num_steps} decode steps as the FastCar trace",
-                        f"{sparse.num_steps} steps", found_is_text=True)
+        raise UserError(
+            source,
+            "frame",
+            f"the same {trace.num_steps} decode steps as the FastCar trace",
+            f"{sparse.num_steps} steps",
+            found_is_text=True,
+        )
     if sparse.num_layers != trace.num_layers:
-        raise UserError(source, "meta.num_layers", f"{trace.num_layers} (the FastCar trace's layers)",
-                        sparse.num_layers)
+        raise UserError(
+            source, "meta.num_layers", f"{trace.num_layers} (the FastCar trace's layers)", sparse.num_layers
+        )
     if sparse.replay.any():
-        raise UserError(source, "replay", "no replay (a sparse-attention decode with FastCar off)",
-                        f"a replay ratio of {sparse.replay_ratio():.3f}", found_is_text=True)
+        raise UserError(
+            source,
+            "replay",
+            "no replay (a sparse-attention decode with FastCar off)",
+            f"a replay ratio of {sparse.replay_ratio():.3f}",
+            found_is_text=True,
+        )
 
 
-def simulate_runs(graph: nx.DiGraph, trace: ReplayTrace, design: Design, *,
-                  policies: Sequence[str] = POLICIES, dense_policy: str | None = None,
-                  sparse_trace: ReplayTrace | None = None, progress: bool = True) -> list[Run]:
-    """Simulate the dense baseline, FastCar under each of `policies` and the sparse baseline."""
+def simulate_runs(
+    graph: nx.DiGraph,
+    trace: ReplayTrace,
+    design: Design,
+    *,
+    policies: Sequence[str] | None = None,
+    dense_policy: str | None = None,
+    sparse_trace: ReplayTrace | None = None,
+    progress: bool = True,
+) -> list[Run]:
+    """Simulate the dense baseline, FastCar under each of `policies` (default: every registered one) and the
+    sparse baseline."""
     from tqdm import tqdm
 
     from cosim.analysis.report import Run
     from cosim.sim.simulator import simulate
 
+    policies = POLICIES.names() if policies is None else policies
     for policy in policies:
         if policy not in POLICIES:
-            raise UserError(None, "--policy", f"one of {', '.join(POLICIES)}", policy)
+            raise UserError(None, "--policy", f"one of {', '.join(POLICIES.names())}", policy)
     dense_policy = dense_policy or design.scheduling.policy
-    plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense_baseline_trace(trace), dense_policy)]
+    dense = trace.dense_baseline(full_attention=True)
+    plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense, dense_policy)]
     if sparse_trace is not None:
         plan.append(("sparse-attention", "sparse_attention", sparse_trace, dense_policy))
     plan += [(f"fastcar-{policy}", "fastcar", trace, policy) for policy in dict.fromkeys(policies)]
     runs = []
-    bar = tqdm(plan, desc=f"simulate {graph.graph.get('model', '')}".rstrip(), unit="run", disable=not progress,
-               leave=False)
+    bar = tqdm(
+        plan, desc=f"simulate {graph.graph.get('model', '')}".rstrip(), unit="run", disable=not progress, leave=False
+    )
     for label, kind, run_trace, policy in bar:
         bar.set_postfix_str(label)
         runs.append(Run(label, kind, simulate(graph, run_trace, design, policy=policy, progress=progress)))

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cosim.hw.precisions import MAC_PRECISIONS, MacPrecision
 from cosim.hw.schema import Design, mac_precision
 from cosim.sim.result import BLOCK_CLASSES, DRAM_CATEGORIES, SimResult
 
@@ -100,7 +101,7 @@ def energy_table(design: Design) -> dict[str, float]:
     """The per-action energies used for `design`, defaults resolved (pJ, pJ/bit, mW, W)."""
     table = design.energy
     return {
-        **{f"mac_{p}_pj": table.mac_pj(p) for p in ("int4", "int8", "int16", "fp16")},
+        **{f"mac_{p}_pj": table.mac_pj(p) for p in MAC_PRECISIONS},
         "vector_op_pj": table.mac_pj(vector_precision(design)),
         "bram_pj_per_bit": table.bram_pj_per_bit,
         "uram_pj_per_bit": table.uram_pj_per_bit,
@@ -111,7 +112,7 @@ def energy_table(design: Design) -> dict[str, float]:
     }
 
 
-def vector_precision(design: Design) -> str:
+def vector_precision(design: Design) -> MacPrecision:
     """Precision class of a vector-unit element operation: that of the activations."""
     return mac_precision(design.precision.activations, design.precision.activations)
 
@@ -144,8 +145,8 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
         return (counts["read_bits"] + counts["write_bits"]) * table[f"{memory}_pj_per_bit"] * PJ
 
     by_memory = {"bram": 0.0, "uram": 0.0}
-    for name, counts in result.buffer_bits.items():
-        by_memory[counts["memory"]] += bits_j(name, counts)
+    for name, bits in result.buffer_bits.items():
+        by_memory[bits["memory"]] += bits_j(name, bits)
     for block, buffers in result.buffer_bits_by_block.items():
         matrix["on_chip_memory"][block] += sum(bits_j(name, counts) for name, counts in buffers.items())
 

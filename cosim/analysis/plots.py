@@ -9,15 +9,15 @@ energies are scaled to a readable unit (s/ms/us, J/mJ/uJ) chosen from the data.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from cosim.common.atomic import atomic_write_bytes
 from cosim.analysis.energy import COMPONENTS, EnergyBreakdown
+from cosim.common.atomic import atomic_write_bytes
 from cosim.sim.result import BLOCK_CLASSES, SimResult
 
 Labelled = Sequence[tuple[str, SimResult]]
@@ -80,7 +80,7 @@ def utilisation_figure(runs: Labelled, window_steps: int = 32) -> Figure:
     axes = figure.subplots(len(runs), 1, squeeze=False)[:, 0]
     longest = max(r.latency_s for _, r in runs) or 1.0
     unit, scale = time_unit(longest)
-    for ax, (label, result) in zip(axes, runs):
+    for ax, (label, result) in zip(axes, runs, strict=True):
         cycles = result.step_cycles.astype(float)
         ends_s = np.cumsum(cycles) / (result.clock_mhz * 1e6)
         kernel = np.ones(max(1, min(window_steps, len(cycles))))
@@ -96,8 +96,7 @@ def utilisation_figure(runs: Labelled, window_steps: int = 32) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     axes[-1].set_xlabel(f"time ({unit})")
-    figure.suptitle(f"Engine and DRAM utilisation over the video (moving mean over {window_steps} steps)",
-                    fontsize=11)
+    figure.suptitle(f"Engine and DRAM utilisation over the video (moving mean over {window_steps} steps)", fontsize=11)
     return figure
 
 
@@ -117,13 +116,21 @@ def energy_figure(runs: Sequence[tuple[str, EnergyBreakdown]]) -> Figure:
             values = np.array([getattr(e, attribute)[key] for _, e in runs]) / scale
             ax.bar(x, values, bottom=bottom, color=colours[key], label=key.replace("_", " "), width=0.65)
             bottom += values
-        for xi, total in zip(x, bottom):
+        for xi, total in zip(x, bottom, strict=True):
             text = f"{total:,.0f}" if total >= 1000 else f"{total:.3g}"
-            ax.annotate(text, (xi, total), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
-                        textcoords="offset points")
+            ax.annotate(
+                text, (xi, total), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points"
+            )
         ax.set_xticks(x, labels, rotation=20, ha="right")
-        ax.legend(fontsize=8, title=title, title_fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0),
-                  ncols=3, frameon=False)
+        ax.legend(
+            fontsize=8,
+            title=title,
+            title_fontsize=9,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=3,
+            frameon=False,
+        )
         ax.grid(axis="y", alpha=0.3)
         ax.margins(y=0.12)
     left.set_ylabel(f"energy per video ({unit})")
@@ -168,15 +175,28 @@ def roofline_figure(runs: Labelled) -> Figure:
     intensities = [p[1] for p in points] + [ridge]
     low, high = min(intensities) / 4, max(intensities) * 4
     x = np.geomspace(low, high, 200)
-    ax.loglog(x, np.minimum(peak_macs, x * peak_bytes), color="black", linewidth=1.5,
-              label=f"roof: {peak_macs:.4g} MACs/cycle, {peak_bytes:.4g} B/cycle")
+    ax.loglog(
+        x,
+        np.minimum(peak_macs, x * peak_bytes),
+        color="black",
+        linewidth=1.5,
+        label=f"roof: {peak_macs:.4g} MACs/cycle, {peak_bytes:.4g} B/cycle",
+    )
     ax.axvline(ridge, color="grey", linestyle=":", linewidth=1, label=f"ridge {ridge:.3g} MACs/B")
     markers = "osD^v<>ph"
     for index, (label, intensity, attained) in enumerate(points):
         # Hollow markers of different shapes stay visible when runs sit on the same point.
-        ax.loglog([intensity], [attained], marker=markers[index % len(markers)], linestyle="none", markersize=9,
-                  markerfacecolor="none", markeredgewidth=1.8, color=f"C{index}",
-                  label=f"{label}: {attained:.3g} MACs/cycle")
+        ax.loglog(
+            [intensity],
+            [attained],
+            marker=markers[index % len(markers)],
+            linestyle="none",
+            markersize=9,
+            markerfacecolor="none",
+            markeredgewidth=1.8,
+            color=f"C{index}",
+            label=f"{label}: {attained:.3g} MACs/cycle",
+        )
     ax.set_xlabel("arithmetic intensity (MACs per DRAM byte)")
     ax.set_ylabel("attained MACs per cycle")
     ax.set_title("Roofline of the design with the runs' operating points", fontsize=10)

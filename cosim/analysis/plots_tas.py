@@ -13,12 +13,14 @@ on a simulation worker too. Like `cosim.analysis.plots`, every function returns 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -35,6 +37,7 @@ def _replay_cmap():
 
 
 # -- aggregations (numpy) ------------------------------------------------------------------
+
 
 def layer_frame_replay(trace: ReplayTrace) -> np.ndarray:
     """Replay ratio per layer and frame, float [L, frames]; NaN for frames with no decode
@@ -56,7 +59,7 @@ def spatial_replay(trace: ReplayTrace, layer: int | None = None) -> np.ndarray:
     """
     meta = trace.meta
     grid = np.full((int(meta["frames"]), int(meta["frame_rows"]), int(meta["frame_cols"])), np.nan)
-    decided = trace.replay if layer is None else trace.replay[:, layer:layer + 1]
+    decided = trace.replay if layer is None else trace.replay[:, layer : layer + 1]
     grid[trace.frame, trace.row, trace.col] = decided.mean(axis=(1, 2))
     return grid
 
@@ -69,17 +72,22 @@ def unchanged_positions(codes: np.ndarray, trace: ReplayTrace) -> np.ndarray:
     spirit; TAS should be high there and low where the content changed.
     """
     codes = np.asarray(codes)
+    same = codes[1:] == codes[:-1]
     if codes.ndim == 4:  # [frames, rows, cols, D]: a position is unchanged if all D codes are
-        same = (codes[1:] == codes[:-1]).all(axis=-1)
-    else:
-        same = codes[1:] == codes[:-1]
+        same = same.all(axis=-1)
     return same[trace.frame - 1, trace.row, trace.col]
 
 
 # -- figures --------------------------------------------------------------------------------
 
-def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray] | None = None,
-                            thresholds: Sequence[float] | None = None, title: str | None = None) -> Figure:
+
+def tas_distribution_figure(
+    tas: np.ndarray,
+    *,
+    groups: Mapping[str, np.ndarray] | None = None,
+    thresholds: Sequence[float] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Violins of TAS per layer from tas [S, L, R] (all batch rows pooled).
 
     groups: name -> bool [S] splitting the steps (e.g. unchanged / changed positions),
@@ -93,7 +101,7 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
     figure = new_figure(max(5.5, 1.1 * layers + 2.5), 3.8)
     axes = figure.add_subplot()
     width = 0.8 / len(groups)
-    handles = []
+    handles: list[Artist] = []
     for g, (name, mask) in enumerate(groups.items()):
         mask = np.asarray(mask, dtype=bool)
         colour = GROUP_COLOURS[g % len(GROUP_COLOURS)]
@@ -106,9 +114,9 @@ def tas_distribution_figure(tas: np.ndarray, *, groups: Mapping[str, np.ndarray]
                 data.append(values)
                 positions.append(layer + offset)
         if data:
-            parts = axes.violinplot(data, positions=positions, widths=width * 0.95, showextrema=False,
-                                    showmedians=True)
-            for body in parts["bodies"]:
+            parts = axes.violinplot(data, positions=positions, widths=width * 0.95, showextrema=False, showmedians=True)
+            # matplotlib's stub types "bodies" as one Collection; it is a list of PolyCollection
+            for body in parts["bodies"]:  # type: ignore[attr-defined]
                 body.set_facecolor(colour)
                 body.set_edgecolor(colour)
                 body.set_alpha(0.55)
@@ -137,14 +145,22 @@ def replay_layer_frame_figure(trace: ReplayTrace, title: str | None = None) -> F
     layers, frames = ratio.shape
     figure = new_figure(max(5.0, 0.75 * frames + 2.8), max(2.6, 0.45 * layers + 1.6))
     axes = figure.add_subplot()
-    image = axes.imshow(ratio, cmap=_replay_cmap(), vmin=0, vmax=100, aspect="auto",
-                        extent=(0.5, frames + 0.5, layers - 0.5, -0.5))
+    image = axes.imshow(
+        ratio, cmap=_replay_cmap(), vmin=0, vmax=100, aspect="auto", extent=(0.5, frames + 0.5, layers - 0.5, -0.5)
+    )
     if layers * frames <= 400:
         for layer in range(layers):
             for f in range(frames):
                 if np.isfinite(ratio[layer, f]):
-                    axes.text(f + 1, layer, f"{ratio[layer, f]:.0f}", ha="center", va="center", fontsize="small",
-                              color="white" if ratio[layer, f] < 60 else "black")
+                    axes.text(
+                        f + 1,
+                        layer,
+                        f"{ratio[layer, f]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize="small",
+                        color="white" if ratio[layer, f] < 60 else "black",
+                    )
     layer_mean = 100 * trace.layer_replay_ratio()
     axes.set_yticks(range(layers), [f"{layer} ({layer_mean[layer]:.0f} %)" for layer in range(layers)])
     axes.set_xticks(range(1, frames + 1))
@@ -155,8 +171,9 @@ def replay_layer_frame_figure(trace: ReplayTrace, title: str | None = None) -> F
     return figure
 
 
-def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *, layer: int | None = None,
-                          title: str | None = None) -> Figure:
+def replay_spatial_figure(
+    trace: ReplayTrace, video: np.ndarray | None = None, *, layer: int | None = None, title: str | None = None
+) -> Figure:
     """One rows x cols map of the replay ratio per frame; with `video` (uint8
     [frames, H, W, 3], e.g. the decoded frames) the frames are drawn above their maps so
     one can see that replay stops where the content moves."""
@@ -166,7 +183,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
     figure = new_figure(1.45 * frames + 1.2, 1.55 * rows + 0.7)
     cells = figure.subplots(rows, frames, squeeze=False)
     cmap = _replay_cmap()
-    image = None
+    image: AxesImage | None = None
     for f in range(frames):
         if video is not None:
             top = cells[0, f]
@@ -182,6 +199,7 @@ def replay_spatial_figure(trace: ReplayTrace, video: np.ndarray | None = None, *
         axes.set_yticks([])
         if f == 0:
             axes.set_ylabel("replay", fontsize="small")
+    assert image is not None, "a replay trace has at least one frame"
     which = "mean over layers" if layer is None else f"layer {layer}"
     figure.colorbar(image, ax=cells[-1, :].tolist(), label="replay (%)", shrink=0.9)
     figure.suptitle(title or f"Where replay happens: per token position ({which}; grey = not decoded)")
@@ -199,8 +217,9 @@ class TradeoffPoint:
     psnr_vs_truth_db: float
 
 
-def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth_db: float | None = None,
-                            title: str | None = None) -> Figure:
+def quality_tradeoff_figure(
+    points: Sequence[TradeoffPoint], dense_psnr_vs_truth_db: float | None = None, title: str | None = None
+) -> Figure:
     """Token agreement (left) and PSNR (right) against the achieved replay ratio.
 
     Right panel: PSNR against the dense run (how much replay changed the video; a run
@@ -213,9 +232,10 @@ def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth
     figure = new_figure(10.0, 3.8)
     left, right = figure.subplots(1, 2)
     left.plot(x, [100 * p.token_agreement for p in points], "o-", color="#4c72b0")
-    for xi, p in zip(x, points):
-        left.annotate(p.label, (xi, 100 * p.token_agreement), textcoords="offset points", xytext=(4, 4),
-                      fontsize="x-small")
+    for xi, p in zip(x, points, strict=True):
+        left.annotate(
+            p.label, (xi, 100 * p.token_agreement), textcoords="offset points", xytext=(4, 4), fontsize="x-small"
+        )
     left.set_xlabel("replay ratio (% of layer-steps)")
     left.set_ylabel("token agreement with dense (%)")
     left.set_title("Tokens unchanged by replay")
@@ -227,12 +247,19 @@ def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth
     right.plot(x[finite], vs_dense[finite], "o-", color="#dd8452", label="vs dense run")
     right.plot(x, truth, "s-", color="#55a868", label="vs ground truth")
     if dense_psnr_vs_truth_db is not None:
-        right.axhline(dense_psnr_vs_truth_db, color="#55a868", linestyle="--", linewidth=1,
-                      label="dense vs ground truth")
+        right.axhline(
+            dense_psnr_vs_truth_db, color="#55a868", linestyle="--", linewidth=1, label="dense vs ground truth"
+        )
     if (~finite).any():
         top = max(np.nanmax(vs_dense[finite]) if finite.any() else 0.0, np.nanmax(truth)) + 3
-        right.plot(x[~finite], np.full((~finite).sum(), top), "^", color="#dd8452", clip_on=False,
-                   label="identical to dense (PSNR = inf)")
+        right.plot(
+            x[~finite],
+            np.full((~finite).sum(), top),
+            "^",
+            color="#dd8452",
+            clip_on=False,
+            label="identical to dense (PSNR = inf)",
+        )
     right.set_xlabel("replay ratio (% of layer-steps)")
     right.set_ylabel("PSNR (dB)")
     right.set_title("Decoded-frame quality")
@@ -245,8 +272,9 @@ def quality_tradeoff_figure(points: Sequence[TradeoffPoint], dense_psnr_vs_truth
     return figure
 
 
-def frames_figure(videos: Mapping[str, np.ndarray], frames: Sequence[int] | None = None,
-                  title: str | None = None) -> Figure:
+def frames_figure(
+    videos: Mapping[str, np.ndarray], frames: Sequence[int] | None = None, title: str | None = None
+) -> Figure:
     """Rows of frames (uint8 [F, H, W, 3] per named video), one column per frame index
     (0-based indices in `frames`, labelled 1-based), drawn pixel-exact."""
     names = list(videos)
@@ -269,18 +297,19 @@ def frames_figure(videos: Mapping[str, np.ndarray], frames: Sequence[int] | None
     return figure
 
 
-def drift_figure(per_frame: Mapping[str, Sequence[float]], ylabel: str, *, first_frame: int = 1,
-                 title: str | None = None) -> Figure:
+def drift_figure(
+    per_frame: Mapping[str, Sequence[float]], ylabel: str, *, first_frame: int = 1, title: str | None = None
+) -> Figure:
     """A per-frame quality figure (e.g. token agreement with dense per frame) for several
     settings, values starting at frame `first_frame` (1-based): errors of AR decoding
     accumulate, so later frames show an approximation."""
     figure = new_figure(7.0, 3.6)
     axes = figure.add_subplot()
     for i, (name, values) in enumerate(per_frame.items()):
-        values = np.asarray(values, dtype=np.float64)
+        series = np.asarray(values, dtype=np.float64)
         # viridis up to 0.85: its last yellows are hard to see on white
         colour = colormaps["viridis"](0.85 * i / max(len(per_frame) - 1, 1))
-        axes.plot(np.arange(first_frame, first_frame + len(values)), values, "o-", color=colour, label=name)
+        axes.plot(np.arange(first_frame, first_frame + len(series)), series, "o-", color=colour, label=name)
     axes.set_xlabel("frame")
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)

@@ -13,19 +13,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from cosim.analysis import plots
-from cosim.common.atomic import atomic_write_text
 from cosim.analysis.energy import COMPONENTS, EnergyBreakdown, compute_energy
-from cosim.hw.schema import Design
-from cosim.common.jsonable import to_jsonable
-from cosim.sim.result import BLOCK_CLASSES, SimResult
+from cosim.analysis.metrics import block_share_of_latency, headline_metrics, speedup, step_latency_s
 from cosim.analysis.timeline import write_timeline
+from cosim.common.atomic import atomic_write_text
+from cosim.common.jsonable import to_jsonable
+from cosim.hw.schema import Design
+from cosim.sim.result import BLOCK_CLASSES, SimResult
 
 SCHEMA_VERSION = 1
 RUN_KINDS = ("dense", "fastcar", "sparse_attention")
@@ -100,50 +102,21 @@ class Report:
     def _compute_figures(self, run: Run) -> dict[str, Any]:
         result = run.result
         energy = self.energies[run.label]
-        seconds_per_cycle = 1.0 / (result.clock_mhz * 1e6)
-        step_s = result.step_cycles * seconds_per_cycle
-        frames = result.frame_cycles()
-        latency = result.latency_s
-        total = max(result.total_cycles, 1)
         figures: dict[str, Any] = {
             "kind": run.kind,
             "policy": result.policy,
             "replay_ratio": result.workload.get("replay_ratio"),
             "weights_skipped_ratio": result.workload.get("weights_skipped_ratio"),
-            "latency": {
-                "total_cycles": result.total_cycles,
-                "per_video_s": latency,
-                "per_token_mean_s": float(step_s.mean()) if result.num_steps else 0.0,
-                "per_token_p50_s": float(np.median(step_s)) if result.num_steps else 0.0,
-                "per_token_p95_s": float(np.percentile(step_s, 95)) if result.num_steps else 0.0,
-                "per_token_max_s": float(step_s.max()) if result.num_steps else 0.0,
-                "per_frame_s": {str(f): c * seconds_per_cycle for f, c in frames.items()},
-                "per_frame_mean_s": latency / len(frames) if frames else 0.0,
-                "tokens_per_s": result.num_steps / latency if latency else 0.0,
-                "frames_per_s": len(frames) / latency if latency else 0.0,
-            },
+            "latency": latency_figures(result),
             "energy": {"per_video_j": energy.total_j, **energy.to_dict()},
-            "block_share_of_latency": {b: result.block_cycles.get(b, 0) / total for b in BLOCK_CLASSES},
-            "mlp_share_of_latency": result.block_cycles.get("mlp", 0) / total,
+            "block_share_of_latency": {b: block_share_of_latency(result, b) for b in BLOCK_CLASSES},
+            "mlp_share_of_latency": block_share_of_latency(result, "mlp"),
             "utilisation": utilisation_summary(result),
             "roofline": roofline_position(result),
-            "dram_bytes": {
-                "total": result.total_dram_bytes(),
-                "read": result.total_dram_bytes("read"),
-                "write": result.total_dram_bytes("write"),
-                "by_category": {d: dict(c) for d, c in result.dram_bytes.items()},
-                "unrounded_total": int(sum(sum(c.values()) for c in result.dram_bytes_unrounded.values())),
-            },
+            "dram_bytes": dram_figures(result),
             "macs": {"total": result.total_macs(), "by_block": result.macs},
             "drs": result.drs,
-            "simulation": {
-                "segments_simulated": result.segments_simulated,
-                "segments_total": result.segments_total,
-                "events_simulated": result.events_simulated,
-                "wall_time_s": result.wall_time_s,
-                "timeline_steps": list(result.timeline_steps),
-                "timeline_truncated": result.timeline_truncated,
-            },
+            "simulation": simulation_figures(result),
         }
         figures["speedup_over_dense"] = _speedup(self.dense, run)
         figures["speedup_over_sparse_attention"] = _speedup(self.sparse, run)
@@ -167,37 +140,38 @@ class Report:
             "drs_speedup_over_policies": {r.label: _speedup(r, drs) for r in fastcar_other},
             "drs_energy_ratio_vs_dense": self._energy_ratio(self.dense, drs),
             "drs_predictor_accuracy": (drs.result.drs or {}).get("predictor_accuracy") if drs else None,
-            "dense_mlp_share_of_latency": (self.dense.result.block_cycles.get("mlp", 0)
-                                           / max(self.dense.result.total_cycles, 1)) if self.dense else None,
+            "dense_mlp_share_of_latency": block_share_of_latency(self.dense.result, "mlp") if self.dense else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
         """The content of report.json."""
         first = self.runs[0].result
         design = self.design
-        return to_jsonable({
-            "schema_version": SCHEMA_VERSION,
-            "design": {
-                "name": design.name,
-                "device": design.device,
-                "clock_mhz": design.clock_mhz,
-                "matrix_pes": design.engines.matrix.pes,
-                "dram_memory": design.dram.memory,
-                "dram_channels": design.dram.channels,
-                "dram_peak_gb_per_s": design.dram_peak_gb_per_s,
-                "dram_efficiency": design.dram.efficiency,
-                "precision": design.precision.model_dump(),
-            },
-            "workload": {
-                "steps": first.num_steps,
-                "frames": len(np.unique(first.step_frame)),
-                **{k: v for k, v in first.workload.items() if k not in ("replay_ratio", "weights_skipped_ratio")},
-            },
-            "inputs": self.inputs,
-            "quality": self.quality,
-            "runs": {run.label: self.run_figures(run) for run in self.runs},
-            "comparisons": self.comparisons(),
-        })
+        return to_jsonable(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "design": {
+                    "name": design.name,
+                    "device": design.device,
+                    "clock_mhz": design.clock_mhz,
+                    "matrix_pes": design.engines.matrix.pes,
+                    "dram_memory": design.dram.memory,
+                    "dram_channels": design.dram.channels,
+                    "dram_peak_gb_per_s": design.dram_peak_gb_per_s,
+                    "dram_efficiency": design.dram.efficiency,
+                    "precision": design.precision.model_dump(),
+                },
+                "workload": {
+                    "steps": first.num_steps,
+                    "frames": len(np.unique(first.step_frame)),
+                    **{k: v for k, v in first.workload.items() if k not in ("replay_ratio", "weights_skipped_ratio")},
+                },
+                "inputs": self.inputs,
+                "quality": self.quality,
+                "runs": {run.label: self.run_figures(run) for run in self.runs},
+                "comparisons": self.comparisons(),
+            }
+        )
 
     # -- tables ----------------------------------------------------------------------------
     def tables(self) -> dict[str, str]:
@@ -211,25 +185,52 @@ class Report:
         }
 
     def _summary_rows(self) -> tuple[list[str], list[list[Any]]]:
-        header = ["run", "kind", "policy", "replay_ratio", "latency_per_video_s", "latency_per_token_ms",
-                  "tokens_per_s", "frames_per_s", "energy_per_video_j", "energy_per_token_mj",
-                  "mlp_share_of_latency", "percent_of_roofline_bound", "speedup_over_dense",
-                  "speedup_over_sparse_attention", "energy_ratio_vs_dense"]
+        header = [
+            "run",
+            "kind",
+            "policy",
+            "replay_ratio",
+            "latency_per_video_s",
+            "latency_per_token_ms",
+            "tokens_per_s",
+            "frames_per_s",
+            "energy_per_video_j",
+            "energy_per_token_mj",
+            "mlp_share_of_latency",
+            "percent_of_roofline_bound",
+            "speedup_over_dense",
+            "speedup_over_sparse_attention",
+            "energy_ratio_vs_dense",
+        ]
         rows = []
         for run in self.runs:
             f = self.run_figures(run)
-            rows.append([run.label, run.kind, f["policy"], f["replay_ratio"], f["latency"]["per_video_s"],
-                         f["latency"]["per_token_mean_s"] * 1e3, f["latency"]["tokens_per_s"],
-                         f["latency"]["frames_per_s"], f["energy"]["total_j"], f["energy"]["per_token_j"] * 1e3,
-                         f["mlp_share_of_latency"], f["roofline"]["percent_of_bound"], f["speedup_over_dense"],
-                         f["speedup_over_sparse_attention"], f["energy_ratio_vs_dense"]])
+            rows.append(
+                [
+                    run.label,
+                    run.kind,
+                    f["policy"],
+                    f["replay_ratio"],
+                    f["latency"]["per_video_s"],
+                    f["latency"]["per_token_mean_s"] * 1e3,
+                    f["latency"]["tokens_per_s"],
+                    f["latency"]["frames_per_s"],
+                    f["energy"]["total_j"],
+                    f["energy"]["per_token_j"] * 1e3,
+                    f["mlp_share_of_latency"],
+                    f["roofline"]["percent_of_bound"],
+                    f["speedup_over_dense"],
+                    f["speedup_over_sparse_attention"],
+                    f["energy_ratio_vs_dense"],
+                ]
+            )
         return header, rows
 
     def _step_rows(self) -> tuple[list[str], list[list[Any]]]:
         rows = []
         for run in self.runs:
             r = run.result
-            for step, (cycles, frame) in enumerate(zip(r.step_cycles.tolist(), r.step_frame.tolist())):
+            for step, (cycles, frame) in enumerate(zip(r.step_cycles.tolist(), r.step_frame.tolist(), strict=True)):
                 rows.append([run.label, step, frame, cycles, cycles / r.clock_mhz])
         return ["run", "step", "frame", "cycles", "latency_us"], rows
 
@@ -284,30 +285,41 @@ class Report:
             written.append(out / name)
         written.append(write_timeline(out / "timeline.json", labelled))
         document = self.to_dict()
-        document["files"] = sorted(p.name for p in written) + ["report.json"]
+        document["files"] = [*sorted(p.name for p in written), "report.json"]
         atomic_write_text(out / "report.json", json.dumps(document, indent=2, allow_nan=False))
         written.append(out / "report.json")
         return written
 
-    SUMMARY_HEADER = ("run", "replay", "latency/video", "latency/token", "tokens/s", "energy/video",
-                      "MLP share", "vs dense", "vs sparse")
+    SUMMARY_HEADER = (
+        "run",
+        "replay",
+        "latency/video",
+        "latency/token",
+        "tokens/s",
+        "energy/video",
+        "MLP share",
+        "vs dense",
+        "vs sparse",
+    )
 
     def summary_rows(self, prefix: str = "") -> list[list[str]]:
         """Rows of the terminal summary (columns `SUMMARY_HEADER`), run labels after `prefix`."""
         rows = []
         for run in self.runs:
             f = self.run_figures(run)
-            rows.append([
-                prefix + run.label,
-                format_percent(f["replay_ratio"]),
-                format_seconds(f["latency"]["per_video_s"]),
-                format_seconds(f["latency"]["per_token_mean_s"]),
-                f"{f['latency']['tokens_per_s']:.4g}",
-                format_joules(f["energy"]["total_j"]),
-                format_percent(f["mlp_share_of_latency"]),
-                format_speedup(f["speedup_over_dense"]),
-                format_speedup(f["speedup_over_sparse_attention"]),
-            ])
+            rows.append(
+                [
+                    prefix + run.label,
+                    format_percent(f["replay_ratio"]),
+                    format_seconds(f["latency"]["per_video_s"]),
+                    format_seconds(f["latency"]["per_token_mean_s"]),
+                    f"{f['latency']['tokens_per_s']:.4g}",
+                    format_joules(f["energy"]["total_j"]),
+                    format_percent(f["mlp_share_of_latency"]),
+                    format_speedup(f["speedup_over_dense"]),
+                    format_speedup(f["speedup_over_sparse_attention"]),
+                ]
+            )
         return rows
 
     def summary_table(self) -> str:
@@ -315,8 +327,9 @@ class Report:
         return format_table(self.SUMMARY_HEADER, self.summary_rows())
 
 
-def build_report(runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] | None = None,
-                 quality: dict[str, Any] | None = None) -> Report:
+def build_report(
+    runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] | None = None, quality: dict[str, Any] | None = None
+) -> Report:
     """Check that `runs` simulate the same workload on `design` and compute their energies.
 
     At most one run may be ``dense`` and one ``sparse_attention``; labels must be unique.
@@ -332,17 +345,65 @@ def build_report(runs: Sequence[Run], design: Design, *, inputs: dict[str, Any] 
     reference = runs[0].result
     for run in runs[1:]:
         result = run.result
-        same = (result.num_steps == reference.num_steps
-                and np.array_equal(result.step_frame, reference.step_frame)
-                and result.workload.get("graph_model") == reference.workload.get("graph_model"))
+        same = (
+            result.num_steps == reference.num_steps
+            and np.array_equal(result.step_frame, reference.step_frame)
+            and result.workload.get("graph_model") == reference.workload.get("graph_model")
+        )
         if not same:
-            raise ValueError(f"run {run.label!r} does not simulate the same workload as {runs[0].label!r} "
-                             f"(steps, frames or graph model differ)")
+            raise ValueError(
+                f"run {run.label!r} does not simulate the same workload as {runs[0].label!r} "
+                f"(steps, frames or graph model differ)"
+            )
     energies = {run.label: compute_energy(run.result, design) for run in runs}
     return Report(design=design, runs=list(runs), energies=energies, inputs=dict(inputs or {}), quality=quality)
 
 
 # -- figures of one result --------------------------------------------------------------------
+
+
+def latency_figures(result: SimResult) -> dict[str, Any]:
+    """Whole-video, per-token (distribution over steps) and per-frame latencies, and the rates."""
+    headline = headline_metrics(result)
+    seconds_per_cycle = 1.0 / (result.clock_mhz * 1e6)
+    step_s = step_latency_s(result)
+    steps = result.num_steps
+    return {
+        "total_cycles": result.total_cycles,
+        "per_video_s": headline.latency_s,
+        "per_token_mean_s": float(step_s.mean()) if steps else 0.0,
+        "per_token_p50_s": float(np.median(step_s)) if steps else 0.0,
+        "per_token_p95_s": float(np.percentile(step_s, 95)) if steps else 0.0,
+        "per_token_max_s": float(step_s.max()) if steps else 0.0,
+        "per_frame_s": {str(f): c * seconds_per_cycle for f, c in result.frame_cycles().items()},
+        "per_frame_mean_s": headline.latency_per_frame_s,
+        "tokens_per_s": headline.tokens_per_s,
+        "frames_per_s": headline.frames_per_s,
+    }
+
+
+def dram_figures(result: SimResult) -> dict[str, Any]:
+    """Off-chip bytes: total, by direction, by category, and before burst rounding."""
+    return {
+        "total": result.total_dram_bytes(),
+        "read": result.total_dram_bytes("read"),
+        "write": result.total_dram_bytes("write"),
+        "by_category": {d: dict(c) for d, c in result.dram_bytes.items()},
+        "unrounded_total": int(sum(sum(c.values()) for c in result.dram_bytes_unrounded.values())),
+    }
+
+
+def simulation_figures(result: SimResult) -> dict[str, Any]:
+    """How the simulation ran: memoised segments, events, wall time, timeline coverage."""
+    return {
+        "segments_simulated": result.segments_simulated,
+        "segments_total": result.segments_total,
+        "events_simulated": result.events_simulated,
+        "wall_time_s": result.wall_time_s,
+        "timeline_steps": list(result.timeline_steps),
+        "timeline_truncated": result.timeline_truncated,
+    }
+
 
 def utilisation_summary(result: SimResult) -> dict[str, Any]:
     """Busy fraction of each engine (partition) and of DRAM over the whole video."""
@@ -384,12 +445,11 @@ def roofline_position(result: SimResult) -> dict[str, Any]:
 
 def _speedup(baseline: Run | None, run: Run | None) -> float | None:
     """Baseline latency / run latency; None without both runs."""
-    if baseline is None or run is None or run.result.total_cycles == 0:
-        return None
-    return baseline.result.latency_s / run.result.latency_s
+    return speedup(baseline.result if baseline else None, run.result if run else None)
 
 
 # -- formatting -------------------------------------------------------------------------------
+
 
 def format_seconds(seconds: float) -> str:
     """A duration with a readable unit (s, ms, us, ns)."""
@@ -412,7 +472,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]) + "\n"

@@ -10,8 +10,9 @@ cycles with the run's clock. Process and thread names come as metadata events
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,28 +43,36 @@ def trace_events(runs: Sequence[tuple[str, SimResult]]) -> dict[str, Any]:
         first, last = result.timeline_steps
         starts = np.concatenate(([0], np.cumsum(result.step_cycles)))
         for step in range(first, min(last, result.num_steps)):
-            events.append({
-                "name": f"step {step} (frame {int(result.step_frame[step])})",
-                "cat": STEPS_TRACK,
-                "ph": "X",
-                "pid": pid,
-                "tid": tids[STEPS_TRACK],
-                "ts": float(starts[step]) * us_per_cycle,
-                "dur": float(result.step_cycles[step]) * us_per_cycle,
-                "args": {"step": step, "cycles": int(result.step_cycles[step])},
-            })
+            events.append(
+                {
+                    "name": f"step {step} (frame {int(result.step_frame[step])})",
+                    "cat": STEPS_TRACK,
+                    "ph": "X",
+                    "pid": pid,
+                    "tid": tids[STEPS_TRACK],
+                    "ts": float(starts[step]) * us_per_cycle,
+                    "dur": float(result.step_cycles[step]) * us_per_cycle,
+                    "args": {"step": step, "cycles": int(result.step_cycles[step])},
+                }
+            )
         for event in result.timeline:
-            events.append({
-                "name": event.name,
-                "cat": event.track,
-                "ph": "X",
-                "pid": pid,
-                "tid": tids[event.track],
-                "ts": event.start_cycle * us_per_cycle,
-                "dur": event.duration_cycles * us_per_cycle,
-                "args": {"step": event.step, "layer": event.layer, "start_cycle": event.start_cycle,
-                         "cycles": event.duration_cycles},
-            })
+            events.append(
+                {
+                    "name": event.name,
+                    "cat": event.track,
+                    "ph": "X",
+                    "pid": pid,
+                    "tid": tids[event.track],
+                    "ts": event.start_cycle * us_per_cycle,
+                    "dur": event.duration_cycles * us_per_cycle,
+                    "args": {
+                        "step": event.step,
+                        "layer": event.layer,
+                        "start_cycle": event.start_cycle,
+                        "cycles": event.duration_cycles,
+                    },
+                }
+            )
     return {
         "traceEvents": events,
         "displayTimeUnit": "ns",

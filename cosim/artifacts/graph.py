@@ -29,8 +29,9 @@ optionally ``via`` (``activation`` or ``kv_cache``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import networkx as nx
 
@@ -130,19 +131,25 @@ def load_graph(path: str | Path) -> nx.DiGraph:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(path, None, "compute-graph JSON", f"unreadable JSON ({error})", found_is_text=True) from None
     if not isinstance(document, dict) or "schema_version" not in document:
-        raise UserError(path, "schema_version", "a compute-graph document with a schema version", "none", found_is_text=True)
+        raise UserError(
+            path, "schema_version", "a compute-graph document with a schema version", "none", found_is_text=True
+        )
     if document["schema_version"] != SCHEMA_VERSION:
         raise UserError(path, "schema_version", f"{SCHEMA_VERSION}", document["schema_version"])
     try:
         graph = nx.node_link_graph(document["graph"], directed=True, edges="edges")
     except (KeyError, TypeError, nx.NetworkXError) as error:
-        raise UserError(path, "graph", "networkx node-link data", f"malformed data ({error})", found_is_text=True) from None
-    validate_graph(graph, source=path)
-    return graph
+        raise UserError(
+            path, "graph", "networkx node-link data", f"malformed data ({error})", found_is_text=True
+        ) from None
+    return validate_graph(graph, source=path)
 
 
-def validate_graph(graph: nx.DiGraph, source: str | Path) -> None:
-    """Check graph and node attributes; raise `UserError` on the first defect."""
+def validate_graph(graph: nx.Graph, source: str | Path) -> nx.DiGraph:
+    """Check graph and node attributes; raise `UserError` on the first defect.
+
+    Returns `graph` itself, now known to be directed (a node-link file may declare any kind of graph).
+    """
     if not isinstance(graph, nx.DiGraph):
         raise UserError(source, None, "a directed graph", type(graph).__name__, found_is_text=True)
     for key, kind in _GRAPH_ATTRS.items():
@@ -158,6 +165,7 @@ def validate_graph(graph: nx.DiGraph, source: str | Path) -> None:
             raise UserError(source, f"nodes[{name}].block", f"one of {', '.join(BLOCKS)}", attrs["block"])
     if not nx.is_directed_acyclic_graph(graph):
         raise UserError(source, "edges", "an acyclic graph", "a cycle", found_is_text=True)
+    return graph
 
 
 def _check_type(source: str | Path, key: str, value: Any, kind: type | tuple[type, ...]) -> None:
@@ -175,8 +183,9 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
 
 
-def add_op(graph: nx.DiGraph, name: str, kind: str, block: str, *, layer: int = -1, after: Iterable[str] = (),
-           **sizes: Any) -> str:
+def add_op(
+    graph: nx.DiGraph, name: str, kind: str, block: str, *, layer: int = -1, after: Iterable[str] = (), **sizes: Any
+) -> str:
     """Append an op with every attribute defaulted (zero sizes, empty shapes).
 
     Used by the tracer and by tests that build small graphs by hand; ``after`` names the
@@ -205,6 +214,7 @@ def add_op(graph: nx.DiGraph, name: str, kind: str, block: str, *, layer: int = 
     graph.add_node(name, **attrs)
     for producer in after:
         produced = graph.nodes[producer]
-        graph.add_edge(producer, name, elems=produced["act_write_elems_fixed"],
-                       elems_per_kv=produced["act_write_elems_per_kv"])
+        graph.add_edge(
+            producer, name, elems=produced["act_write_elems_fixed"], elems_per_kv=produced["act_write_elems_per_kv"]
+        )
     return name

@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 
 import networkx as nx
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import BLOCKS, node_cost, totals
+from cosim.common.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CostRow:
     kv_read_bytes: int
     kv_write_bytes: int
 
-    def same_costs(self, other: "CostRow") -> bool:
+    def same_costs(self, other: CostRow) -> bool:
         return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name != "label")
 
 
@@ -60,11 +60,16 @@ def summarize(graph: nx.DiGraph, kv_len: int | None = None) -> GraphSummary:
 
     def row(label: str, nodes: list[str], length: int = kv_len) -> CostRow:
         sums = totals(graph, length, nodes)
-        return CostRow(label=label, ops=len(nodes), macs=sums["macs"], flops=sums["flops"],
-                       weight_bytes=sums["weight_elems"] * precision["weights"],
-                       act_bytes=(sums["act_read_elems"] + sums["act_write_elems"]) * precision["activations"],
-                       kv_read_bytes=sums["kv_read_elems"] * precision["kv_cache"],
-                       kv_write_bytes=sums["kv_write_elems"] * precision["kv_cache"])
+        return CostRow(
+            label=label,
+            ops=len(nodes),
+            macs=sums["macs"],
+            flops=sums["flops"],
+            weight_bytes=sums["weight_elems"] * precision["weights"],
+            act_bytes=(sums["act_read_elems"] + sums["act_write_elems"]) * precision["activations"],
+            kv_read_bytes=sums["kv_read_elems"] * precision["kv_cache"],
+            kv_write_bytes=sums["kv_write_elems"] * precision["kv_cache"],
+        )
 
     nodes = list(graph.nodes)
     block_rows = [row(block, [n for n in nodes if graph.nodes[n]["block"] == block]) for block in BLOCKS]
@@ -80,9 +85,16 @@ def summarize(graph: nx.DiGraph, kv_len: int | None = None) -> GraphSummary:
     mlp_all = row("mlp", mlp)
     replayable = row("replayable", [n for n in nodes if graph.nodes[n]["replayable"]])
     return GraphSummary(
-        model=graph.graph["model"], phase=graph.graph["phase"], kv_len=kv_len,
-        tokens_per_step=graph.graph.get("tokens_per_step", 1), batch_rows=graph.graph["batch_rows"],
-        precision_bytes=precision, blocks=block_rows, layers=layer_rows, total=total, per_kv_entry=per_kv,
+        model=graph.graph["model"],
+        phase=graph.graph["phase"],
+        kv_len=kv_len,
+        tokens_per_step=graph.graph.get("tokens_per_step", 1),
+        batch_rows=graph.graph["batch_rows"],
+        precision_bytes=precision,
+        blocks=block_rows,
+        layers=layer_rows,
+        total=total,
+        per_kv_entry=per_kv,
         mlp_share_of_layer_macs=_share(mlp_layers.macs, layers_total.macs),
         mlp_share_of_layer_weight_bytes=_share(mlp_layers.weight_bytes, layers_total.weight_bytes),
         mlp_share_of_step_macs=_share(mlp_all.macs, total.macs),
@@ -113,19 +125,28 @@ def _layer_rows(graph: nx.DiGraph, row) -> list[CostRow]:
 
 
 def _relabel(row: CostRow, label: str) -> CostRow:
-    return CostRow(label, row.ops, row.macs, row.flops, row.weight_bytes, row.act_bytes, row.kv_read_bytes,
-                   row.kv_write_bytes)
+    return CostRow(
+        label, row.ops, row.macs, row.flops, row.weight_bytes, row.act_bytes, row.kv_read_bytes, row.kv_write_bytes
+    )
 
 
 def _per_kv_row(graph: nx.DiGraph, precision: dict) -> CostRow:
     """Costs of the whole step at KV length n+1 minus those at n."""
+
     def grows(q: str) -> int:
         return sum(node_cost(a, q, 1) - node_cost(a, q, 0) for _, a in graph.nodes(data=True))
 
     scaling = sum(1 for _, a in graph.nodes(data=True) if a["kv_scaling"] == "linear")
-    return CostRow("per KV entry", scaling, grows("macs"), grows("flops"), 0,
-                   (grows("act_read_elems") + grows("act_write_elems")) * precision["activations"],
-                   grows("kv_read_elems") * precision["kv_cache"], 0)
+    return CostRow(
+        "per KV entry",
+        scaling,
+        grows("macs"),
+        grows("flops"),
+        0,
+        (grows("act_read_elems") + grows("act_write_elems")) * precision["activations"],
+        grows("kv_read_elems") * precision["kv_cache"],
+        0,
+    )
 
 
 def _share(part: int, whole: int) -> float:
@@ -153,9 +174,9 @@ def render_summary(summary: GraphSummary) -> str:
         f"bytes at {bytes_per['weights']} B/weight, {bytes_per['activations']} B/activation, "
         f"{bytes_per['kv_cache']} B/KV element",
         "",
-        _table("block", summary.blocks + [summary.total]),
+        _table("block", [*summary.blocks, summary.total]),
         "",
-        _table("layer", summary.layers + [summary.per_kv_entry]),
+        _table("layer", [*summary.layers, summary.per_kv_entry]),
         "",
         f"MLP share of decoder-layer MACs: {summary.mlp_share_of_layer_macs:.1%}, "
         f"of decoder-layer weight bytes: {summary.mlp_share_of_layer_weight_bytes:.1%}",
@@ -167,11 +188,12 @@ def render_summary(summary: GraphSummary) -> str:
 
 
 def _table(first: str, rows: list[CostRow]) -> str:
-    header = [first] + [title for title, _, _ in _COLUMNS]
-    body = [[r.label] + [fmt(getattr(r, attr)) for _, attr, fmt in _COLUMNS] for r in rows]
-    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
+    header = [first, *(title for title, _, _ in _COLUMNS)]
+    body = [[r.label, *(fmt(getattr(r, attr)) for _, attr, fmt in _COLUMNS)] for r in rows]
+    lines = [header, *body]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     out = []
-    for line in [header] + body:
-        cells = [line[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(line[1:], widths[1:])]
+    for line in lines:
+        cells = [line[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(line[1:], widths[1:], strict=True)]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)

@@ -104,19 +104,32 @@ class ReplayTrace:
 
     def weights_skippable(self) -> np.ndarray:
         """(S, L) True where every row replayed, so the MLP weights need not be read."""
-        return self.replay.all(axis=2)
-
-    def frame_replay_ratio(self) -> np.ndarray:
-        """Replay ratio per generated frame index, shape (frames,), NaN for absent frames."""
-        frames = int(self.meta["frames"])
-        ratio = np.full(frames, np.nan)
-        per_step = self.replay.mean(axis=(1, 2))
-        for f in np.unique(self.frame):
-            ratio[f] = per_step[self.frame == f].mean()
-        return ratio
+        return np.all(self.replay, axis=2)
 
     # -- transformations ---------------------------------------------------------------
-    def map_to_layers(self, num_layers: int) -> "ReplayTrace":
+    def dense_baseline(self, *, full_attention: bool) -> ReplayTrace:
+        """The same video without FastCar: every replay decision false.
+
+        `full_attention` also drops sparse attention (every KV entry attended, as the
+        comparison's ``dense`` run); otherwise the attended KV lengths stay as decoded.
+        """
+        meta, kv_attended = dict(self.meta), self.kv_attended
+        if full_attention:
+            meta.update(thresholds=None, attention={"policy": "dense"})
+            kv_attended = np.repeat(self.kv_len[:, None], self.num_layers, axis=1)
+        meta["dense_baseline"] = True
+        return ReplayTrace(
+            tas=self.tas,
+            replay=np.zeros_like(self.replay),
+            frame=self.frame,
+            row=self.row,
+            col=self.col,
+            kv_len=self.kv_len,
+            kv_attended=kv_attended,
+            meta=meta,
+        )
+
+    def map_to_layers(self, num_layers: int) -> ReplayTrace:
         """Map decisions onto a model with `num_layers` layers by relative depth.
 
         Target layer i takes source layer floor((i + 0.5) * L_src / L_dst), so the first,
@@ -156,7 +169,7 @@ class ReplayTrace:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ReplayTrace":
+    def load(cls, path: str | Path) -> ReplayTrace:
         """Read and check a trace file; any defect is a `UserError` naming the file."""
         path = Path(path)
         if not path.is_file():
@@ -182,7 +195,9 @@ class ReplayTrace:
             raise UserError(path, "meta.schema_version", f"{SCHEMA_VERSION}", version)
         for name, (dtype, _) in _ARRAY_SPECS.items():
             if contents[name].dtype != dtype:
-                raise UserError(path, name, f"dtype {np.dtype(dtype).name}", contents[name].dtype.name, found_is_text=True)
+                raise UserError(
+                    path, name, f"dtype {np.dtype(dtype).name}", contents[name].dtype.name, found_is_text=True
+                )
         trace = cls.__new__(cls)
         for name in _ARRAY_SPECS:
             setattr(trace, name, contents[name])
@@ -202,7 +217,9 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
     if trace.meta["source"] not in SOURCES:
         raise UserError(source, "meta.source", f"one of {', '.join(SOURCES)}", trace.meta["source"])
     if trace.replay.ndim != 3:
-        raise UserError(source, "replay", "a 3-d array (steps, layers, rows)", f"shape {trace.replay.shape}", found_is_text=True)
+        raise UserError(
+            source, "replay", "a 3-d array (steps, layers, rows)", f"shape {trace.replay.shape}", found_is_text=True
+        )
     steps, layers, rows = trace.replay.shape
     sizes = {"S": steps, "L": layers, "R": rows}
     for name, (_, dims) in _ARRAY_SPECS.items():
@@ -233,6 +250,8 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
     if over.any():
         step, layer = np.argwhere(over)[0]
         raise UserError(
-            source, f"kv_attended[{step}, {layer}]", f"a value in [0, kv_len={int(trace.kv_len[step])}]",
+            source,
+            f"kv_attended[{step}, {layer}]",
+            f"a value in [0, kv_len={int(trace.kv_len[step])}]",
             int(trace.kv_attended[step, layer]),
         )

@@ -9,12 +9,12 @@ per-layer rate while giving the temporal structure real runs show. Traces are ma
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from cosim.common.errors import UserError
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.common.errors import UserError
 
 
 def synthetic_trace(

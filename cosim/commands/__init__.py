@@ -1,7 +1,63 @@
-"""One module per `cosim` subcommand.
+"""One module per `cosim` subcommand, registered in `COMMANDS`.
 
 Each module defines `NAME` (the subcommand), `HELP` (one line), `add_arguments(parser)`
-and `run(args) -> int`. The CLI discovers the modules in this package, so adding a
-command means adding a file here. Commands that need torch import `models` inside
-`run`, never at module level.
+and `run(args) -> int`. Adding a command: a module here and one line in the registration
+below; the CLI builds its parser from `COMMANDS`. Commands that need torch import
+`models` inside `run`, never at module level, so building the parser stays torch-free.
 """
+
+from __future__ import annotations
+
+import argparse
+from typing import Protocol
+
+from cosim.common.registry import Registry
+
+
+class Command(Protocol):
+    """What a command module provides (a module satisfies this protocol)."""
+
+    NAME: str
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+COMMANDS: Registry[Command] = Registry("command", "COMMAND")
+
+
+def _register_builtin_commands() -> None:
+    from cosim.commands import (
+        decode,
+        pareto,
+        rtl,
+        run,
+        simulate,
+        sweep,
+        synth,
+        synth_trace,
+        trace,
+        train_toy,
+        validate,
+    )
+
+    builtin: tuple[Command, ...] = (
+        decode,
+        pareto,
+        rtl,
+        run,
+        simulate,
+        sweep,
+        synth,
+        synth_trace,
+        trace,
+        train_toy,
+        validate,
+    )
+    for command in builtin:
+        COMMANDS.add(command.NAME, command)
+
+
+_register_builtin_commands()

@@ -14,25 +14,40 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cosim.common.errors import UserError
+
+if TYPE_CHECKING:  # the command imports torch and models only when it runs
+    import numpy as np
+
+    from models.decoding.calibrate import Calibration, Start
+    from models.decoding.decode import DecodeResult
+    from models.decoding.session import DecodeSession
 
 NAME = "decode"
 HELP = "decode a video with FastCar replay / sparse attention, report replay ratios and quality, write a ReplayTrace"
 
 # command-line option -> knob of the policy
-_ATTENTION_KNOBS = {"streaming": {"sink": "sink", "window": "window"}, "window": {"window": "window"},
-                    "block": {"block_size": "block_size", "block_top_k": "top_k"}}
-_CALIBRATION_INDEX_OFFSET = 1000  # calibration videos sit after the decoded one among the held-out videos
+_ATTENTION_KNOBS = {
+    "streaming": {"sink": "sink", "window": "window"},
+    "window": {"window": "window"},
+    "block": {"block_size": "block_size", "block_top_k": "top_k"},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     model.add_argument("--preset", default="toyworld", help="model geometry (default: toyworld)")
-    model.add_argument("--checkpoint", default=None,
-                       help="a `cosim train-toy` .pt file or a folder of LLaMA/VILA-U safetensors "
-                            "(default for toyworld: the shipped checkpoint)")
+    model.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a `cosim train-toy` .pt file or a folder of LLaMA/VILA-U safetensors "
+        "(default for toyworld: the shipped checkpoint)",
+    )
     model.add_argument("--random-weights", action="store_true", help="use random weights instead of a checkpoint")
     model.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
 
@@ -49,48 +64,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     fastcar = parser.add_argument_group("FastCar")
     choice = fastcar.add_mutually_exclusive_group()
-    choice.add_argument("--threshold", default="inf",
-                        help="TAS threshold: one value or a comma list per layer; inf records TAS without "
-                             "replaying (default: inf)")
-    choice.add_argument("--target-ratio", type=float, default=None,
-                        help="calibrate per-layer thresholds to this replay ratio")
-    choice.add_argument("--quality-budget", type=float, default=None,
-                        help="calibrate to the largest ratio keeping this token agreement with dense")
-    fastcar.add_argument("--adaptive-ratio", type=float, default=None,
-                         help="re-set thresholds every frame so each layer would have replayed this fraction "
-                              "of the previous frame (the thresholds above serve the first decoded frame)")
+    choice.add_argument(
+        "--threshold",
+        default="inf",
+        help="TAS threshold: one value or a comma list per layer; inf records TAS without replaying (default: inf)",
+    )
+    choice.add_argument(
+        "--target-ratio", type=float, default=None, help="calibrate per-layer thresholds to this replay ratio"
+    )
+    choice.add_argument(
+        "--quality-budget",
+        type=float,
+        default=None,
+        help="calibrate to the largest ratio keeping this token agreement with dense",
+    )
+    fastcar.add_argument(
+        "--adaptive-ratio",
+        type=float,
+        default=None,
+        help="re-set thresholds every frame so each layer would have replayed this fraction "
+        "of the previous frame (the thresholds above serve the first decoded frame)",
+    )
     fastcar.add_argument("--calibration-videos", type=int, default=4, help="videos used to calibrate (default: 4)")
-    fastcar.add_argument("--calibration-rounds", type=int, default=2,
-                         help="replay-aware refinement rounds for --target-ratio (default: 2)")
-    fastcar.add_argument("--tas-form", choices=("rope", "prerope"), default="rope",
-                         help="rope: query after RoPE (default); prerope: the reference code's form")
-    fastcar.add_argument("--row-policy", choices=("each", "all", "any"), default="each",
-                         help="how CFG rows decide (default: each)")
+    fastcar.add_argument(
+        "--calibration-rounds",
+        type=int,
+        default=2,
+        help="replay-aware refinement rounds for --target-ratio (default: 2)",
+    )
+    fastcar.add_argument(
+        "--tas-form",
+        choices=("rope", "prerope"),
+        default="rope",
+        help="rope: query after RoPE (default); prerope: the reference code's form",
+    )
+    fastcar.add_argument(
+        "--row-policy", choices=("each", "all", "any"), default="each", help="how CFG rows decide (default: each)"
+    )
 
     attention = parser.add_argument_group("sparse attention")
     attention.add_argument("--attention", choices=("dense", "streaming", "window", "block"), default="dense")
     attention.add_argument("--sink", type=int, default=None, help="streaming: sink entries (default 4)")
-    attention.add_argument("--window", type=int, default=None,
-                           help="streaming/window: recent entries (default: one frame)")
+    attention.add_argument(
+        "--window", type=int, default=None, help="streaming/window: recent entries (default: one frame)"
+    )
     attention.add_argument("--block-size", type=int, default=None, help="block: entries per block (default 64)")
-    attention.add_argument("--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)")
+    attention.add_argument(
+        "--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)"
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--out", default=None, help="write the ReplayTrace here (.npz)")
     out.add_argument("--no-compare", action="store_true", help="skip the dense reference run (no quality figures)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _thresholds(text: str, num_layers: int) -> float | list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise UserError(None, "--threshold", "a number or a comma list of numbers", text) from None
-    if len(values) == 1:
-        return values[0]
-    if len(values) != num_layers:
-        raise UserError(None, "--threshold", f"one value or {num_layers} values (one per layer)", len(values))
-    return values
 
 
 def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
@@ -100,8 +126,12 @@ def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     knobs = _ATTENTION_KNOBS.get(args.attention, {})
     for option in ("sink", "window", "block_size", "block_top_k"):
         if getattr(args, option) is not None and option not in knobs:
-            raise UserError(None, f"--{option.replace('_', '-')}", f"no value with --attention {args.attention}",
-                            getattr(args, option))
+            raise UserError(
+                None,
+                f"--{option.replace('_', '-')}",
+                f"no value with --attention {args.attention}",
+                getattr(args, option),
+            )
     if args.attention == "dense":
         return None
     chosen = {name: getattr(args, option) for option, name in knobs.items() if getattr(args, option) is not None}
@@ -110,12 +140,13 @@ def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     return make_policy(args.attention, **chosen)
 
 
-def _load(args: argparse.Namespace):
-    """(model, tokenizer or None, toy world config or None, video seed, description)."""
+def _load(args: argparse.Namespace) -> DecodeSession:
+    """The DecodeSession of the options: random weights, a safetensors folder or a toy checkpoint."""
     import torch
 
     from models.config import get_preset
-    from models.toyworld.train import DEFAULT_CHECKPOINT, load_toy_checkpoint
+    from models.decoding.session import DecodeSession, toy_session
+    from models.toyworld.train import DEFAULT_CHECKPOINT
     from models.transformer import VideoTransformer
 
     preset = get_preset(args.preset)
@@ -123,131 +154,147 @@ def _load(args: argparse.Namespace):
         if args.checkpoint:
             raise UserError(None, "--random-weights", "no --checkpoint with it", args.checkpoint)
         torch.manual_seed(args.seed)
-        return VideoTransformer(preset).eval(), None, None, 0, "random weights"
+        return DecodeSession(VideoTransformer(preset).eval())
     path = Path(args.checkpoint) if args.checkpoint else None
     if path is None:
         if preset.name != "toyworld":
-            raise UserError(None, "--checkpoint", f"a safetensors folder for {preset.name} (or --random-weights)",
-                            "nothing", found_is_text=True)
+            raise UserError(
+                None,
+                "--checkpoint",
+                f"a safetensors folder for {preset.name} (or --random-weights)",
+                "nothing",
+                found_is_text=True,
+            )
         path = DEFAULT_CHECKPOINT
     if path.is_dir():
         from models.weights import load_weights
 
         model, random_init = load_weights(path, preset)
         note = f" ({len(random_init)} depth tensors random)" if random_init else ""
-        return model, None, None, 0, f"safetensors {path}{note}"
-    from models.toyworld.world import ToyWorldConfig
-
-    model, tokenizer, metadata = load_toy_checkpoint(path)
-    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
-    return model, tokenizer, world, int(metadata.get("seed", 0)), f"checkpoint {path}"
-
-
-def _start(model, tokenizer, world, video_seed: int, index: int, seed: int, frames: int):
-    """(first frame codes, class id, true frames or None) of held-out toy video `index`,
-    simulated for `frames` frames if that is longer than the world's videos."""
-    import numpy as np
-
-    from models.toyworld.train import held_out_video
-
-    config = model.config
-    if tokenizer is None:
-        rng = np.random.default_rng([seed, index])
-        first = rng.integers(0, config.code_vocab, (config.frame_rows, config.frame_cols)
-                             + ((config.codes_per_position,) if config.codes_per_position > 1 else ()))
-        return first, index % max(config.num_classes, 1), None
-    video = held_out_video(video_seed, index, world, frames)
-    return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames
+        return DecodeSession(model, source=f"safetensors {path}{note}", checkpoint=path)
+    return toy_session(path)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
-    from models.decoding.calibrate import Start, calibrate_quality, calibrate_ratio
-    from models.decoding.decode import decode_video
+    from cosim.common.per_layer import per_layer
     from models.decoding.sampling import Sampling
 
     if args.threads < 1:
         raise UserError(None, "--threads", "an integer >= 1", args.threads)
     torch.set_num_threads(args.threads)
-    model, tokenizer, world, video_seed, source = _load(args)
-    config = model.config
+    session = _load(args)
+    config = session.model.config
     if config.num_classes == 0:
         raise UserError(None, "--preset", "a model with class tokens (decode conditions on a class)", config.name)
     frames = args.frames if args.frames is not None else config.frames
-    first, class_id, true_frames = _start(model, tokenizer, world, video_seed, args.video, args.seed, frames)
+    start = session.start(args.video, frames, args.seed)
     if args.class_id is not None:
-        class_id = args.class_id
-    sampling = Sampling(args.temperature, args.sample_top_k, args.sample_top_p)
-    common = dict(frames=frames, tas_form=args.tas_form, row_policy=args.row_policy,
-                  attention_policy=_attention_policy(args, config.tokens_per_frame),
-                  cfg_scale=None if args.no_cfg else args.cfg_scale, sampling=sampling, seed=args.seed,
-                  progress=not args.no_progress)
-    print(f"cosim decode: {config.name}, {source}, {frames} frames, class {class_id}", file=sys.stderr)
+        start = replace(start, class_id=args.class_id)
+    common = dict(
+        frames=frames,
+        tas_form=args.tas_form,
+        row_policy=args.row_policy,
+        attention_policy=_attention_policy(args, config.tokens_per_frame),
+        cfg_scale=None if args.no_cfg else args.cfg_scale,
+        sampling=Sampling(args.temperature, args.sample_top_k, args.sample_top_p),
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    print(f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}", file=sys.stderr)
 
-    thresholds: float | list[float] = _thresholds(args.threshold, config.num_layers)
-    calibration = None
-    if args.target_ratio is not None or args.quality_budget is not None:
-        if args.calibration_videos < 1:
-            raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
-        starts = []
-        for i in range(args.calibration_videos):
-            codes, label, _ = _start(model, tokenizer, world, video_seed, _CALIBRATION_INDEX_OFFSET + i, args.seed,
-                                     frames)
-            starts.append(Start(codes, label))
-        print(f"cosim decode: calibrating on {len(starts)} videos", file=sys.stderr)
-        if args.target_ratio is not None:
-            calibration = calibrate_ratio(model, starts, args.target_ratio, rounds=args.calibration_rounds, **common)
-        else:
-            calibration = calibrate_quality(model, starts, args.quality_budget, **common)
-        thresholds = calibration.thresholds
-
-    result = decode_video(model, first, class_id, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, **common)
-    steps = len(result.replay)
-    print(f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)")
-    print("layer  threshold    replay_ratio  mean_kv_attended")
-    for layer, ratio in enumerate(result.layer_replay_ratio):
-        tau = result.meta["thresholds"][layer] if result.meta["thresholds"] else math.inf
-        print(f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {result.kv_attended[:, layer].mean():16.1f}")
-    print(f"overall replay ratio {result.replay_ratio:.3f}")
-    if args.adaptive_ratio is not None:
-        last = max(result.meta["frame_thresholds"], key=int)
-        print(f"adaptive thresholds (first decoded frame above); frame {last}: "
-              + ", ".join(f"{t:.4g}" for t in result.meta["frame_thresholds"][last]))
+    thresholds: Sequence[float] = per_layer(args.threshold, config.num_layers, "--threshold")
+    calibration = _calibrate(args, session, common)
     if calibration is not None:
-        print(f"calibration runs replayed {calibration.replay_ratio:.3f}"
-              + (f", token agreement {calibration.token_agreement:.3f}" if calibration.token_agreement is not None else ""))
-
+        thresholds = calibration.thresholds
+    result = session.decode(start, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, **common)
+    _print_run(result, calibration, args.adaptive_ratio)
     if not args.no_compare:
-        from models.decoding import quality
-
-        dense = decode_video(model, first, class_id, thresholds=None, **dict(common, attention_policy=None))
-        generated = slice(1, None)
-        print(f"token agreement with dense decoding: {quality.token_agreement(result.codes[generated], dense.codes[generated]):.4f}"
-              f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
-              f"dense {dense.wall_time_s:.2f} s)")
-        drift = {"agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")}
-        if tokenizer is not None:
-            versus_dense = quality.compare_runs(result.codes[generated], dense.codes[generated], tokenizer)
-            print(f"PSNR vs dense decoding: {versus_dense.psnr_db:.2f} dB")
-            drift["PSNR vs dense"] = ([math.inf, *versus_dense.psnr_per_frame_db], ".2f")
-            if true_frames is not None:
-                truth = true_frames[:frames]
-                ours = quality.compare_to_ground_truth(result.codes[generated], truth[generated], tokenizer)
-                base = quality.compare_to_ground_truth(dense.codes[generated], truth[generated], tokenizer)
-                print(f"PSNR vs ground truth: {ours.psnr_db:.2f} dB (dense {base.psnr_db:.2f} dB); "
-                      f"token agreement vs tokenised truth {ours.token_agreement:.4f} (dense {base.token_agreement:.4f})")
-                drift["PSNR vs truth"] = ([math.nan, *ours.psnr_per_frame_db], ".2f")
-                drift["dense vs truth"] = ([math.nan, *base.psnr_per_frame_db], ".2f")
-        _print_drift(drift)
+        _compare_with_dense(session, start, result, common)
     if args.out:
-        path = result.save_trace(args.out)
-        print(f"wrote {path}")
+        print(f"wrote {result.trace.save(args.out)}")
     return 0
 
 
-def _print_drift(columns: dict[str, tuple[list[float], str]]) -> None:
+def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[str, Any]) -> Calibration | None:
+    """Thresholds calibrated to --target-ratio or --quality-budget, or None without either."""
+    from models.decoding.calibrate import calibrate_quality
+
+    if args.target_ratio is None and args.quality_budget is None:
+        return None
+    if args.calibration_videos < 1:
+        raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
+    print(f"cosim decode: calibrating on {args.calibration_videos} videos", file=sys.stderr)
+    if args.target_ratio is not None:
+        return session.calibrate_to_ratio(
+            args.target_ratio, args.calibration_videos, rounds=args.calibration_rounds, **common
+        )
+    starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"])
+    return calibrate_quality(session.model, starts, args.quality_budget, **common)
+
+
+def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_ratio: float | None) -> None:
+    """Steps and wall time, each layer's threshold, replay ratio and KV entries attended."""
+    trace = result.trace
+    steps = trace.num_steps
+    print(
+        f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)"
+    )
+    print("layer  threshold    replay_ratio  mean_kv_attended")
+    for layer, ratio in enumerate(trace.layer_replay_ratio()):
+        tau = trace.meta["thresholds"][layer] if trace.meta["thresholds"] else math.inf
+        print(f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {trace.kv_attended[:, layer].mean():16.1f}")
+    print(f"overall replay ratio {trace.replay_ratio():.3f}")
+    if adaptive_ratio is not None:
+        last = max(trace.meta["frame_thresholds"], key=int)
+        print(
+            f"adaptive thresholds (first decoded frame above); frame {last}: "
+            + ", ".join(f"{t:.4g}" for t in trace.meta["frame_thresholds"][last])
+        )
+    if calibration is not None:
+        print(
+            f"calibration runs replayed {calibration.replay_ratio:.3f}"
+            + (
+                f", token agreement {calibration.token_agreement:.3f}"
+                if calibration.token_agreement is not None
+                else ""
+            )
+        )
+
+
+def _compare_with_dense(session: DecodeSession, start: Start, result: DecodeResult, common: dict[str, Any]) -> None:
+    """Decode `start` densely and print agreement, PSNR and the drift per frame against it
+    (and against the true frames when the start has them)."""
+    from models.decoding import quality
+    from models.decoding.session import GENERATED
+
+    dense = session.decode_dense(start, **common)
+    agreement = quality.token_agreement(result.codes[GENERATED], dense.codes[GENERATED])
+    print(
+        f"token agreement with dense decoding: {agreement:.4f}"
+        f"  (wall time of single runs, first run includes warm-up: this {result.wall_time_s:.2f} s, "
+        f"dense {dense.wall_time_s:.2f} s)"
+    )
+    drift: dict[str, tuple[np.ndarray | list[float], str]] = {
+        "agreement with dense": (quality.agreement_per_frame(result.codes, dense.codes), ".4f")
+    }
+    ours, base = session.quality(result, dense, start), session.quality(dense, None, start)
+    if ours.versus_dense is not None:
+        print(f"PSNR vs dense decoding: {ours.versus_dense.psnr_db:.2f} dB")
+        drift["PSNR vs dense"] = ([math.inf, *ours.versus_dense.psnr_per_frame_db], ".2f")
+    if ours.versus_truth is not None and base.versus_truth is not None:
+        print(
+            f"PSNR vs ground truth: {ours.versus_truth.psnr_db:.2f} dB (dense {base.versus_truth.psnr_db:.2f} dB); "
+            f"token agreement vs tokenised truth {ours.versus_truth.token_agreement:.4f} "
+            f"(dense {base.versus_truth.token_agreement:.4f})"
+        )
+        drift["PSNR vs truth"] = ([math.nan, *ours.versus_truth.psnr_per_frame_db], ".2f")
+        drift["dense vs truth"] = ([math.nan, *base.versus_truth.psnr_per_frame_db], ".2f")
+    _print_drift(drift)
+
+
+def _print_drift(columns: dict[str, tuple[np.ndarray | list[float], str]]) -> None:
     """Per generated frame (2..N) the figures that show AR drift: errors accumulate, so a
     run that agrees with dense on average may still diverge in its last frames.
     `columns`: name -> (value per frame 1..N, format)."""

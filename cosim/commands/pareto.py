@@ -13,12 +13,17 @@ HELP = "Print (and save) the Pareto front of a sweep folder for chosen objective
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", metavar="DIR", help="a sweep folder (cosim sweep -o DIR)")
-    parser.add_argument("--objectives", metavar="LIST",
-                        help="comma-separated columns, each optionally :min or :max (e.g. latency,energy or "
-                        "tokens_per_s:max); a unit suffix may be left out. Default: the spec's objectives")
+    parser.add_argument(
+        "--objectives",
+        metavar="LIST",
+        help="comma-separated columns, each optionally :min or :max (e.g. latency,energy or "
+        "tokens_per_s:max); a unit suffix may be left out. Default: the spec's objectives",
+    )
     parser.add_argument("--all", action="store_true", help="include points that violate the spec's constraints")
     parser.add_argument("-o", "--out", metavar="CSV", help="where to write the front (default: DIR/pareto.csv)")
-    parser.add_argument("--plot", metavar="PNG", help="also plot the first two objectives, coloured by a resource use that varies")
+    parser.add_argument(
+        "--plot", metavar="PNG", help="also plot the first two objectives, coloured by a resource use that varies"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,10 +37,12 @@ def run(args: argparse.Namespace) -> int:
     objectives = _objectives(args.objectives, table.columns, spec.get("objectives") or {})
     front = pareto_front(table, objectives, feasible_only=not args.all)
     columns = list(table.columns)
-    knobs = columns[columns.index("key") + 1:columns.index("status")]  # the parameters, in spec order
+    knobs = columns[columns.index("key") + 1 : columns.index("status")]  # the parameters, in spec order
     shown = [*knobs, *objectives]
-    print(f"{len(front)} of {int((table['status'] == 'ok').sum())} finished points on the front of "
-          + ", ".join(f"{name} ({goal})" for name, goal in objectives.items()))
+    print(
+        f"{len(front)} of {int((table['status'] == 'ok').sum())} finished points on the front of "
+        + ", ".join(f"{name} ({goal})" for name, goal in objectives.items())
+    )
     if not front.empty:
         print(front[shown].to_string(index=False))
     out = Path(args.out) if args.out else Path(args.folder) / "pareto.csv"
@@ -75,7 +82,7 @@ def _column(name: str, columns: list[str]) -> str:
     if name in columns:
         return name
     # "latency" -> latency_s: the name plus one unit suffix (not latency_per_token_s)
-    matches = [c for c in columns if c.startswith(f"{name}_") and "_" not in c[len(name) + 1:]]
+    matches = [c for c in columns if c.startswith(f"{name}_") and "_" not in c[len(name) + 1 :]]
     if len(matches) == 1:
         return matches[0]
     expected = f"one of {', '.join(matches)}" if matches else f"a column of the table ({', '.join(columns)})"

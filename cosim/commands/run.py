@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cosim.analysis.comparison import POLICIES
+from cosim.sim.policies import POLICIES
 
 NAME = "run"
 HELP = "end to end: decode with FastCar, trace, simulate on the edge design, report (to out/run/)"
@@ -19,31 +19,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     defaults = RunSettings()
     parser.add_argument("-o", "--out", default=str(defaults.out), help="output directory (default: %(default)s)")
-    parser.add_argument("--design", default=defaults.design,
-                        help="design YAML file or shipped design name (default: %(default)s)")
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                        help="comma list of model presets to trace and simulate (default: %(default)s)")
-    parser.add_argument("--policy", action="append", choices=POLICIES,
-                        help="scheduling policy for the FastCar runs; repeat for several (default: all three)")
+    parser.add_argument(
+        "--design", default=defaults.design, help="design YAML file or shipped design name (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help="comma list of model presets to trace and simulate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--policy",
+        action="append",
+        choices=POLICIES,
+        help="scheduling policy for the FastCar runs; repeat for several (default: every registered policy)",
+    )
     parser.add_argument("--checkpoint", default=None, help="toy-world checkpoint (default: the shipped one)")
     parser.add_argument("--frames", type=int, default=None, help="frames per video, the first one given (default: 8)")
-    parser.add_argument("--video", type=int, default=defaults.video,
-                        help="held-out toy video giving the first frame and class (default: %(default)s)")
+    parser.add_argument(
+        "--video",
+        type=int,
+        default=defaults.video,
+        help="held-out toy video giving the first frame and class (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed (default: %(default)s)")
-    parser.add_argument("--target-replay-ratio", type=float, default=defaults.target_replay_ratio,
-                        help="replay ratio FastCar's thresholds are calibrated to (default: %(default)s)")
-    parser.add_argument("--fixed-thresholds", action="store_true",
-                        help="keep the calibrated thresholds for the whole video (default: re-set them per frame "
-                             "from the previous frame's TAS at the target ratio)")
-    parser.add_argument("--calibration-videos", type=int, default=defaults.calibration_videos,
-                        help="held-out videos used to calibrate (default: %(default)s)")
-    parser.add_argument("--calibration-rounds", type=int, default=defaults.calibration_rounds,
-                        help="replay-aware calibration rounds (default: %(default)s)")
-    parser.add_argument("--sparse-window", type=int, default=defaults.sparse_window,
-                        help="StreamingLLM window of the sparse-attention baseline (default: %(default)s)")
+    parser.add_argument(
+        "--target-replay-ratio",
+        type=float,
+        default=defaults.target_replay_ratio,
+        help="replay ratio FastCar's thresholds are calibrated to (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fixed-thresholds",
+        action="store_true",
+        help="keep the calibrated thresholds for the whole video (default: re-set them per frame "
+        "from the previous frame's TAS at the target ratio)",
+    )
+    parser.add_argument(
+        "--calibration-videos",
+        type=int,
+        default=defaults.calibration_videos,
+        help="held-out videos used to calibrate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--calibration-rounds",
+        type=int,
+        default=defaults.calibration_rounds,
+        help="replay-aware calibration rounds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sparse-window",
+        type=int,
+        default=defaults.sparse_window,
+        help="StreamingLLM window of the sparse-attention baseline (default: %(default)s)",
+    )
     parser.add_argument("--no-sparse-baseline", action="store_true", help="skip the sparse-attention baseline")
-    parser.add_argument("--threads", type=int, default=defaults.threads,
-                        help="torch CPU threads (default: %(default)s)")
+    parser.add_argument(
+        "--threads", type=int, default=defaults.threads, help="torch CPU threads (default: %(default)s)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars or stage messages")
 
 
@@ -69,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_pipeline(settings)
     print(result.summary_text(), end="")
-    print(f"wrote {len(result.files)} files to {settings.out}/ (summary.json, decode.json, trace.npz, graphs/, "
-          f"one report directory per model; open <model>/timeline.json in ui.perfetto.dev)")
+    print(
+        f"wrote {len(result.files)} files to {settings.out}/ (summary.json, decode.json, trace.npz, graphs/, "
+        f"one report directory per model; open <model>/timeline.json in ui.perfetto.dev)"
+    )
     return 0

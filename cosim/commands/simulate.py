@@ -7,35 +7,51 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cosim.sim.policies import POLICIES
+
 NAME = "simulate"
 HELP = "simulate a compute graph with a replay trace on a design: dense vs FastCar per policy, report to OUT/"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graph", required=True, help="ComputeGraph JSON (from the tracer)")
-    parser.add_argument("--trace", required=True,
-                        help="ReplayTrace .npz (from a decode run or the synthetic generator)")
-    parser.add_argument("--design", required=True,
-                        help="design YAML file or shipped design name (e.g. kv260-fastcar)")
-    parser.add_argument("--policy", action="append", choices=("static", "time_multiplexed", "drs"),
-                        help="scheduling policy for the FastCar runs; repeat for several (default: all three)")
-    parser.add_argument("--dense-policy", choices=("static", "time_multiplexed", "drs"), default=None,
-                        help="policy of the dense and sparse-attention baselines (default: the design's own)")
-    parser.add_argument("--sparse-trace", default=None,
-                        help="ReplayTrace of a sparse-attention decode without FastCar, simulated as a baseline")
-    parser.add_argument("--map-layers", action="store_true",
-                        help="map the trace's decisions onto the graph's layer count by relative depth")
+    parser.add_argument(
+        "--trace", required=True, help="ReplayTrace .npz (from a decode run or the synthetic generator)"
+    )
+    parser.add_argument("--design", required=True, help="design YAML file or shipped design name (e.g. kv260-fastcar)")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        choices=POLICIES,
+        help="scheduling policy for the FastCar runs; repeat for several (default: every registered policy)",
+    )
+    parser.add_argument(
+        "--dense-policy",
+        choices=POLICIES,
+        default=None,
+        help="policy of the dense and sparse-attention baselines (default: the design's own)",
+    )
+    parser.add_argument(
+        "--sparse-trace",
+        default=None,
+        help="ReplayTrace of a sparse-attention decode without FastCar, simulated as a baseline",
+    )
+    parser.add_argument(
+        "--map-layers",
+        action="store_true",
+        help="map the trace's decisions onto the graph's layer count by relative depth",
+    )
     parser.add_argument("-o", "--out", required=True, help="output directory for the report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.analysis.comparison import POLICIES, check_sparse_baseline, simulate_runs
-    from cosim.common.errors import UserError
-    from cosim.artifacts.graph import load_graph
-    from cosim.hw import load_design
-    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
     from cosim.analysis.report import build_report
+    from cosim.artifacts.graph import load_graph
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.common.errors import UserError
+    from cosim.hw import load_design
 
     graph = load_graph(args.graph)
     trace = ReplayTrace.load(args.trace)
@@ -46,18 +62,33 @@ def run(args: argparse.Namespace) -> int:
         trace = trace.map_to_layers(layers)
         sparse = sparse.map_to_layers(layers) if sparse is not None else None
     elif trace.num_layers != layers:
-        raise UserError(args.trace, "meta.num_layers", f"{layers} (the graph's layers; or pass --map-layers)",
-                        trace.num_layers)
+        raise UserError(
+            args.trace, "meta.num_layers", f"{layers} (the graph's layers; or pass --map-layers)", trace.num_layers
+        )
     if sparse is not None:
         check_sparse_baseline(sparse, trace, args.sparse_trace)
-    runs = simulate_runs(graph, trace, design, policies=args.policy or POLICIES, dense_policy=args.dense_policy,
-                         sparse_trace=sparse, progress=not args.no_progress)
-    inputs = {"graph": str(args.graph), "trace": str(args.trace), "design": str(args.design),
-              "sparse_trace": args.sparse_trace, "trace_meta": trace.meta}
+    runs = simulate_runs(
+        graph,
+        trace,
+        design,
+        policies=args.policy,
+        dense_policy=args.dense_policy,
+        sparse_trace=sparse,
+        progress=not args.no_progress,
+    )
+    inputs = {
+        "graph": str(args.graph),
+        "trace": str(args.trace),
+        "design": str(args.design),
+        "sparse_trace": args.sparse_trace,
+        "trace_meta": trace.meta,
+    }
     report = build_report(runs, design, inputs=inputs)
     report.write(args.out)
-    print(f"{graph.graph.get('model')} on {design.name}, {trace.num_steps} decode steps, "
-          f"replay ratio {trace.replay_ratio():.3f}")
+    print(
+        f"{graph.graph.get('model')} on {design.name}, {trace.num_steps} decode steps, "
+        f"replay ratio {trace.replay_ratio():.3f}"
+    )
     print(report.summary_table(), end="")
     print(f"report written to {Path(args.out)}/ (report.json, CSV tables, PNG plots, timeline.json)")
     return 0

@@ -33,8 +33,13 @@ def run(args: argparse.Namespace) -> int:
     from cosim.sweep.store import ResultStore
 
     if (args.spec is None) == (args.resume is None):
-        raise UserError(None, "arguments", "either SPEC with -o DIR, or --resume DIR", "both" if args.spec else "neither",
-                        found_is_text=True)
+        raise UserError(
+            None,
+            "arguments",
+            "either SPEC with -o DIR, or --resume DIR",
+            "both" if args.spec else "neither",
+            found_is_text=True,
+        )
     if args.spec is not None and args.out is None:
         raise UserError(None, "-o", "an output folder for the sweep", "nothing", found_is_text=True)
     if args.resume is not None and args.out is not None:
@@ -45,14 +50,24 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(None, "--workers", "no --workers with --scheduler (the cluster has its own)", args.workers)
     out = args.out or args.resume
     loaded = load_spec(args.spec) if args.spec else ResultStore(out).load_spec()
-    summary = run_sweep(loaded, out, workers=args.workers, scheduler=args.scheduler,
-                        retry_failed=args.retry_failed, progress=not args.no_progress)
+    summary = run_sweep(
+        loaded,
+        out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
     counts = ", ".join(f"{count} {status}" for status, count in summary.counts.items())
-    print(f"{sum(summary.counts.values())} of {summary.total} points stored in {out} "
-          f"({counts}); {summary.recorded} new on {summary.executor}, {summary.reused} reused")
+    print(
+        f"{sum(summary.counts.values())} of {summary.total} points stored in {out} "
+        f"({counts}); {summary.recorded} new on {summary.executor}, {summary.reused} reused"
+    )
     if summary.interrupted:
-        print(f"cosim sweep: interrupted; finished points are kept. Resume with: cosim sweep --resume {out}",
-              file=sys.stderr)
+        print(
+            f"cosim sweep: interrupted; finished points are kept. Resume with: cosim sweep --resume {out}",
+            file=sys.stderr,
+        )
         return 130
     _report_front(loaded, out)
     print(f"table: {', '.join(str(p) for p in summary.tables)}")

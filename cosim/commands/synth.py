@@ -18,8 +18,11 @@ HELP = "synthesize a design's generated engines with Yosys: estimated vs synthes
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("design", help="design YAML file or shipped design name (e.g. kv260-fastcar)")
-    parser.add_argument("--cache-dir", default="out/synth-cache",
-                        help="where synthesis results are kept between runs (default: out/synth-cache)")
+    parser.add_argument(
+        "--cache-dir",
+        default="out/synth-cache",
+        help="where synthesis results are kept between runs (default: out/synth-cache)",
+    )
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON instead of a table")
 
 

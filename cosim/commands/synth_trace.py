@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cosim.common.errors import UserError
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
 
 NAME = "synth-trace"
 HELP = "write a synthetic replay trace (decisions at given per-layer rates), marked synthetic"
@@ -13,45 +14,53 @@ HELP = "write a synthetic replay trace (decisions at given per-layer rates), mar
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, required=True, help="decoder layers of the target model (e.g. 32)")
-    parser.add_argument("--rates", default="0.5",
-                        help="replay rate: one value for every layer or a comma list, one per layer (default: 0.5)")
-    parser.add_argument("--correlation", type=float, default=0.0,
-                        help="probability a position repeats its previous-frame decision (default: 0)")
+    parser.add_argument(
+        "--rates",
+        default="0.5",
+        help="replay rate: one value for every layer or a comma list, one per layer (default: 0.5)",
+    )
+    parser.add_argument(
+        "--correlation",
+        type=float,
+        default=0.0,
+        help="probability a position repeats its previous-frame decision (default: 0)",
+    )
     parser.add_argument("--frames", type=int, default=8, help="frames per video (default: 8)")
-    parser.add_argument("--conditioning-frames", type=int, default=1,
-                        help="frames given in the prompt, not decoded (default: 1)")
+    parser.add_argument(
+        "--conditioning-frames", type=int, default=1, help="frames given in the prompt, not decoded (default: 1)"
+    )
     parser.add_argument("--batch-rows", type=int, default=2, help="batch rows, 2 with CFG (default: 2)")
-    parser.add_argument("--rows-differ", action="store_true",
-                        help="draw each batch row's decisions separately (default: rows agree)")
+    parser.add_argument(
+        "--rows-differ", action="store_true", help="draw each batch row's decisions separately (default: rows agree)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--model", default="synthetic", help="model name recorded in the metadata")
     parser.add_argument("-o", "--out", required=True, help="trace file to write (.npz)")
 
 
 def run(args: argparse.Namespace) -> int:
-    rates = _parse_rates(args.rates, args.layers)
-    for key, value, low in (("--layers", args.layers, 1), ("--frames", args.frames, 2), ("--batch-rows", args.batch_rows, 1)):
+    rates = per_layer(args.rates, args.layers, "--rates")
+    for key, value, low in (
+        ("--layers", args.layers, 1),
+        ("--frames", args.frames, 2),
+        ("--batch-rows", args.batch_rows, 1),
+    ):
         if value < low:
             raise UserError(None, key, f"an integer >= {low}", value)
     trace = synthetic_trace(
-        num_layers=args.layers, layer_rates=rates, frames=args.frames, batch_rows=args.batch_rows,
-        conditioning_frames=args.conditioning_frames, correlation=args.correlation,
-        rows_agree=not args.rows_differ, seed=args.seed, model=args.model,
+        num_layers=args.layers,
+        layer_rates=rates,
+        frames=args.frames,
+        batch_rows=args.batch_rows,
+        conditioning_frames=args.conditioning_frames,
+        correlation=args.correlation,
+        rows_agree=not args.rows_differ,
+        seed=args.seed,
+        model=args.model,
     )
     path = trace.save(args.out)
-    print(f"wrote {path}: {trace.num_steps} steps x {trace.num_layers} layers x {trace.batch_rows} rows, "
-          f"replay ratio {trace.replay_ratio():.3f} (synthetic)")
+    print(
+        f"wrote {path}: {trace.num_steps} steps x {trace.num_layers} layers x {trace.batch_rows} rows, "
+        f"replay ratio {trace.replay_ratio():.3f} (synthetic)"
+    )
     return 0
-
-
-def _parse_rates(text: str, layers: int) -> float | list[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise UserError(None, "--rates", "a number or a comma list of numbers", text) from None
-    if len(values) == 1:
-        return values[0]
-    if len(values) != layers:
-        raise UserError(None, "--rates", f"1 or {layers} values (one per layer)", f"{len(values)} values",
-                        found_is_text=True)
-    return values

@@ -22,11 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     for item in fields(TrainConfig):
         value = getattr(defaults, item.name)
-        parser.add_argument(f"--{item.name.replace('_', '-')}", dest=item.name, default=value,
-                            type=_boolean if isinstance(value, bool) else type(value),
-                            metavar=type(value).__name__.upper(), help=f"(default: {value})")
-    parser.add_argument("--out", default=None,
-                        help="checkpoint to write (default: models/toyworld/checkpoints/toyworld.pt in the package)")
+        parser.add_argument(
+            f"--{item.name.replace('_', '-')}",
+            dest=item.name,
+            default=value,
+            type=_boolean if isinstance(value, bool) else type(value),
+            metavar=type(value).__name__.upper(),
+            help=f"(default: {value})",
+        )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="checkpoint to write (default: models/toyworld/checkpoints/toyworld.pt in the package)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -46,13 +54,18 @@ def run(args: argparse.Namespace) -> int:
     model, tokenizer, metadata = train_toy_model(train, progress=not args.no_progress, out=args.out)
     path = save_toy_checkpoint(out, model, tokenizer, metadata)
     heldout = metadata["heldout"]
-    summary = {key: heldout[key] for key in ("loss", "loss_null_class", "accuracy", "model_accuracy_frames_2_on",
-                                             "copy_accuracy_frames_2_on")}
+    summary = {
+        key: heldout[key]
+        for key in ("loss", "loss_null_class", "accuracy", "model_accuracy_frames_2_on", "copy_accuracy_frames_2_on")
+    }
     summary["accuracy_per_frame"] = [round(v, 4) for v in heldout["accuracy_per_frame"]]
     summary["loss_per_frame"] = [round(v, 4) for v in heldout["loss_per_frame"]]
     summary["loss_null_class_per_frame"] = [round(v, 4) for v in heldout["loss_null_class_per_frame"]]
-    summary["free_running"] = {key: (round(value, 4) if isinstance(value, float) else value)
-                               for key, value in metadata["free_running"].items() if key != "psnr_per_frame_db"}
+    summary["free_running"] = {
+        key: (round(value, 4) if isinstance(value, float) else value)
+        for key, value in metadata["free_running"].items()
+        if key != "psnr_per_frame_db"
+    }
     summary["tokenizer_psnr_db"] = round(metadata["tokenizer_heldout_psnr_db"], 2)
     summary["train_seconds"] = round(metadata["train_seconds"], 1)
     print(json.dumps({"checkpoint": str(path), "heldout": summary}, indent=2))

@@ -9,6 +9,8 @@ Public API:
     BYTES_PER_ELEMENT, mac_precision, DSP_MACS_PER_CYCLE
 """
 
+from cosim.hw.components import Buffer, DramConfig, Engines, MatrixEngine, VectorEngine
+from cosim.hw.device_schema import Device, OffChipMemory
 from cosim.hw.library import (
     available_devices,
     design_from_dict,
@@ -21,18 +23,11 @@ from cosim.hw.library import (
 from cosim.hw.schema import (
     BYTES_PER_ELEMENT,
     DSP_MACS_PER_CYCLE,
-    Buffer,
     Design,
-    Device,
-    DramConfig,
     EnergyTable,
-    Engines,
-    MatrixEngine,
-    OffChipMemory,
     PrecisionConfig,
     Scheduling,
     StaticSplit,
-    VectorEngine,
     mac_precision,
 )
 

@@ -73,7 +73,12 @@ def engine_demands(design: Design) -> list[Demand]:
         Demand("weights", "matrix", weight_elems * bw, f"{weight_rule}; {bw:g} B each"),
         Demand("activations", "matrix", act_elems * ba, f"{act_rule}; {ba:g} B each"),
         Demand("activations", "vector", vector * ba, f"vector lanes; {ba:g} B each"),
-        Demand("kv_cache", "matrix", weight_elems * bkv, f"{weight_rule} with keys/values in the weight role; {bkv:g} B each"),
+        Demand(
+            "kv_cache",
+            "matrix",
+            weight_elems * bkv,
+            f"{weight_rule} with keys/values in the weight role; {bkv:g} B each",
+        ),
         Demand("kv_cache", "tas", tas * bkv, f"tas lanes; {bkv:g} B each"),
         Demand("scores", "vector", vector * ba, f"vector lanes; {ba:g} B each"),
         Demand("replay_cache", "vector", vector * ba, f"vector lanes; {ba:g} B each"),

@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from cosim.hw.schema import Buffer
+from cosim.hw.components import Buffer
 
 BRAM36_BITS = 36 * 1024
 URAM288_BITS = 288 * 1024

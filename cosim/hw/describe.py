@@ -16,9 +16,11 @@ from typing import Any, Literal, Union
 import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from cosim.common.errors import UserError, describe
 from cosim.hw.issues import KeyPath
+from cosim.hw.registered import Registered
 from cosim.hw.yaml_document import YamlDocument
 
 
@@ -37,7 +39,9 @@ def describe_type(annotation: Any) -> str:
         return f"a mapping of names to {_plural(args[1])}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return f"a mapping with keys {', '.join(annotation.model_fields)}"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(annotation, str(annotation))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        annotation, str(annotation)
+    )
 
 
 def _plural(annotation: Any) -> str:
@@ -63,10 +67,18 @@ def describe_constraints(field: FieldInfo) -> str:
     return " and ".join(parts)
 
 
+def describe_field_type(field: FieldInfo) -> str:
+    """`describe_type` of the field, or the registered names of a `Registered` field."""
+    for item in field.metadata:
+        if isinstance(item, Registered):
+            return item.describe()
+    return describe_type(field.annotation)
+
+
 def describe_field(field: FieldInfo) -> str:
     """Type and constraints of a field: 'an integer >= 1'."""
     constraints = describe_constraints(field)
-    text = describe_type(field.annotation)
+    text = describe_field_type(field)
     return f"{text} {constraints}" if constraints else text
 
 
@@ -107,13 +119,16 @@ def validation_errors(error: ValidationError, model: type[BaseModel], document: 
     """
     items = error.errors(include_url=False)
     extras = [i for i in items if i["type"] == "extra_forbidden"]
-    suggested = set()
+    suggested: set[KeyPath] = set()
     for item in extras:
         _, parent = field_at(model, tuple(item["loc"][:-1]))
         close = difflib.get_close_matches(str(item["loc"][-1]), _keys_of(parent), n=1)
         suggested.update((*item["loc"][:-1], name) for name in close)
-    rest = [i for i in items if i["type"] != "extra_forbidden"
-            and not (i["type"] == "missing" and tuple(i["loc"]) in suggested)]
+    rest = [
+        i
+        for i in items
+        if i["type"] != "extra_forbidden" and not (i["type"] == "missing" and tuple(i["loc"]) in suggested)
+    ]
     return [_one(item, model, document) for item in extras + rest]
 
 
@@ -124,7 +139,7 @@ def _keys_of(annotation: Any) -> list[str]:
     return []
 
 
-def _one(item: dict[str, Any], model: type[BaseModel], document: YamlDocument) -> UserError:
+def _one(item: ErrorDetails, model: type[BaseModel], document: YamlDocument) -> UserError:
     loc: KeyPath = tuple(item["loc"])
     kind = item["type"]
     value = item.get("input")
@@ -132,7 +147,9 @@ def _one(item: dict[str, Any], model: type[BaseModel], document: YamlDocument) -
         ctx = item["ctx"]
         key = (*loc, ctx["key"])
         found = ctx["found"]
-        return document.error(key, ctx["expected"], found if ctx["found_is_text"] else describe(found), found_is_text=True)
+        return document.error(
+            key, ctx["expected"], found if ctx["found_is_text"] else describe(found), found_is_text=True
+        )
     if kind == "missing":
         field, annotation = field_at(model, loc)
         what = describe_field(field) if field else describe_type(annotation)

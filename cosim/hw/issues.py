@@ -8,8 +8,9 @@ turns it into the project's `UserError`. Several problems in one file become one
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic_core import PydanticCustomError
 
@@ -42,8 +43,9 @@ def nested_issue(key: str, expected: str, found: Any = None, *, found_is_text: b
     Pydantic adds the nested model's location to the error, so the key stays relative.
     """
     return PydanticCustomError(
-        "config_issue", "expected {expected}", {"key": key, "expected": expected, "found": found,
-                                                "found_is_text": found_is_text}
+        "config_issue",
+        "expected {expected}",
+        {"key": key, "expected": expected, "found": found, "found_is_text": found_is_text},
     )
 
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
+from cosim.hw.device_schema import Device
 from cosim.hw.issues import ConfigErrors, ConfigIssues
 from cosim.hw.overrides import OverrideError, apply_overrides
-from cosim.hw.schema import Design, Device
+from cosim.hw.schema import Design
 from cosim.hw.yaml_document import YamlDocument, read_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -65,8 +67,9 @@ def load_design(path: str | Path) -> Design:
     if not Path(text).exists() and not text.endswith((".yaml", ".yml")) and "/" not in text and os.sep not in text:
         shipped = {p.stem: p for p in shipped_designs()}
         if text not in shipped:
-            raise UserError(None, "design", f"a design file or one of the shipped designs {_names(sorted(shipped))}",
-                            text)
+            raise UserError(
+                None, "design", f"a design file or one of the shipped designs {_names(sorted(shipped))}", text
+            )
         path = shipped[text]
     document = read_yaml(path)
     return _design_from_document(document, Path(path).resolve().parent)
@@ -93,8 +96,9 @@ def override_design(design: Design, overrides: Mapping[str, Any]) -> Design:
     try:
         data = apply_overrides(data, dict(overrides))
     except OverrideError as error:
-        raise UserError(design.source.path, ", ".join(overrides), "paths that fit the design", str(error),
-                        found_is_text=True) from None
+        raise UserError(
+            design.source.path, ", ".join(overrides), "paths that fit the design", str(error), found_is_text=True
+        ) from None
     changes = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
     return design_from_dict(data, f"{design.source.path} with {changes}", design._base_dir)
 
@@ -102,8 +106,9 @@ def override_design(design: Design, overrides: Mapping[str, Any]) -> Design:
 def _design_from_document(document: YamlDocument, base_dir: Path | None) -> Design:
     data = document.data
     if isinstance(data, dict) and "resources" in data and "engines" not in data:
-        raise document.error((), "a design file (a device file is named by a design's 'device' key)",
-                             "a device file", found_is_text=True)
+        raise document.error(
+            (), "a design file (a device file is named by a design's 'device' key)", "a device file", found_is_text=True
+        )
     device = None
     name = data.get("device") if isinstance(data, dict) else None
     if isinstance(name, str):
@@ -123,8 +128,9 @@ def _device_from_file(path: Path) -> Device:
     document = read_yaml(path)
     device = _validate(Device, document, None)
     if device.name != path.stem:
-        raise document.error(("name",), f"the file stem {path.stem!r} (designs refer to devices by file name)",
-                             device.name)
+        raise document.error(
+            ("name",), f"the file stem {path.stem!r} (designs refer to devices by file name)", device.name
+        )
     return device
 
 

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosim.hw.blocks import BlockMapping, map_buffer
-from cosim.hw.schema import Buffer, Design, MatrixEngine, ResourceName
+from cosim.hw.components import Buffer, MatrixEngine
+from cosim.hw.device_schema import ResourceName
+from cosim.hw.schema import Design
 
 # [synth] per PE, keyed by `pe_kind` (the engine type, or a systolic array's dataflow)
 LUT_PER_PE: dict[str, int] = {"mac_tree": 27, "weight_stationary": 25, "input_stationary": 25, "output_stationary": 65}
@@ -90,8 +92,8 @@ def estimate_resources(design: Design) -> ResourceEstimate:
     mappings = [map_buffer(b) for b in design.buffers]
     used = {
         "DSP": design.engine_dsps(),
-        "BRAM36": {b.name: m.blocks for b, m in zip(design.buffers, mappings) if b.memory == "bram"},
-        "URAM288": {b.name: m.blocks for b, m in zip(design.buffers, mappings) if b.memory == "uram"},
+        "BRAM36": {b.name: m.blocks for b, m in zip(design.buffers, mappings, strict=True) if b.memory == "bram"},
+        "URAM288": {b.name: m.blocks for b, m in zip(design.buffers, mappings, strict=True) if b.memory == "uram"},
         "LUT": lut_breakdown(design, mappings),
     }
     lines = {
@@ -136,7 +138,7 @@ def synthesis_check_note() -> str:
 def lut_breakdown(design: Design, mappings: list[BlockMapping]) -> dict[str, int]:
     """Estimated LUTs per component (see the module docstring for the model)."""
     matrix = design.engines.matrix
-    mux = sum(buffer_mux_luts(buffer, mapping) for buffer, mapping in zip(design.buffers, mappings))
+    mux = sum(buffer_mux_luts(buffer, mapping) for buffer, mapping in zip(design.buffers, mappings, strict=True))
     return {
         "matrix": matrix_datapath_luts(matrix) + matrix.arrays * LUT_PER_ARRAY,
         "vector": design.engines.vector.lanes * LUT_PER_VECTOR_LANE,

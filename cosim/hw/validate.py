@@ -42,9 +42,14 @@ class ValidationReport:
         d = self.design
         device = d.device_spec
         buffers = []
-        for buffer, mapping in zip(d.buffers, self.resources.buffer_blocks):
-            entry = {"name": buffer.name, "purpose": buffer.purpose, "bytes": buffer.bytes,
-                     "ports": buffer.ports, "read_bytes_per_cycle": buffer.port_bytes_per_cycle}
+        for buffer, mapping in zip(d.buffers, self.resources.buffer_blocks, strict=True):
+            entry = {
+                "name": buffer.name,
+                "purpose": buffer.purpose,
+                "bytes": buffer.bytes,
+                "ports": buffer.ports,
+                "read_bytes_per_cycle": buffer.port_bytes_per_cycle,
+            }
             entry.update(mapping.as_dict())
             buffers.append(entry)
         return {
@@ -101,20 +106,29 @@ class ValidationReport:
                 out.append(f"{'':<11}  {parts}")
         if device.shell:
             s = device.shell
-            out.append(f"available = device minus shell '{s.name}' (DSP {s.dsp}, BRAM36 {s.bram36}, "
-                       f"URAM288 {s.uram288}, LUT {s.lut:,})")
-        out += ["", f"{'buffer':<10}{'purpose':<13}{'mem':<5}{'width x depth':>15}{'copies':>7}"
-                f"{'blocks (w x d)':>16}{'lost to rounding':>18}{'read B/cycle':>13}"]
-        for buffer, m in zip(d.buffers, self.resources.buffer_blocks):
+            out.append(
+                f"available = device minus shell '{s.name}' (DSP {s.dsp}, BRAM36 {s.bram36}, "
+                f"URAM288 {s.uram288}, LUT {s.lut:,})"
+            )
+        out += [
+            "",
+            f"{'buffer':<10}{'purpose':<13}{'mem':<5}{'width x depth':>15}{'copies':>7}"
+            f"{'blocks (w x d)':>16}{'lost to rounding':>18}{'read B/cycle':>13}",
+        ]
+        for buffer, m in zip(d.buffers, self.resources.buffer_blocks, strict=True):
             shape = f"{m.width_bits} x {m.depth_words}"
             blocks = f"{m.blocks} ({m.blocks_wide} x {m.blocks_deep})"
             lost = f"{m.lost_bits // 8:,} B ({100 * m.lost_fraction:.1f} %)"
-            out.append(f"{buffer.name:<10}{buffer.purpose:<13}{buffer.memory:<5}{shape:>15}{m.copies:>7}"
-                       f"{blocks:>16}{lost:>18}{buffer.port_bytes_per_cycle:>13g}")
+            out.append(
+                f"{buffer.name:<10}{buffer.purpose:<13}{buffer.memory:<5}{shape:>15}{m.copies:>7}"
+                f"{blocks:>16}{lost:>18}{buffer.port_bytes_per_cycle:>13g}"
+            )
         out += ["", f"{'needs':<28}{'B/cycle':>9}{'has':>8}  rule"]
         for demand in self.demands:
             has = port_bytes_per_cycle(d, demand.purpose)
-            out.append(f"{demand.reader + ' <- ' + demand.purpose:<28}{demand.bytes_per_cycle:>9g}{has:>8g}  {demand.rule}")
+            out.append(
+                f"{demand.reader + ' <- ' + demand.purpose:<28}{demand.bytes_per_cycle:>9g}{has:>8g}  {demand.rule}"
+            )
         mem = d.memory_spec
         out += [
             "",
@@ -165,63 +179,100 @@ class _Checker:
         dsp = estimate.lines["DSP"]
         if dsp.used > dsp.available:
             parts = ", ".join(f"{k} {v}" for k, v in dsp.breakdown.items())
-            self.error(("engines",), f"at most {dsp.available} DSP slices ({device.name}{after_shell})",
-                       f"{dsp.used} ({parts})")
+            self.error(
+                ("engines",),
+                f"at most {dsp.available} DSP slices ({device.name}{after_shell})",
+                f"{dsp.used} ({parts})",
+            )
         for key, memory, block in (("BRAM36", "bram", "BRAM36"), ("URAM288", "uram", "URAM288")):
             line = estimate.lines[key]
             if line.used <= line.available:
                 continue
-            alone = [(i, m) for i, (b, m) in enumerate(zip(d.buffers, estimate.buffer_blocks))
-                     if b.memory == memory and m.blocks > line.available]
+            alone = [
+                (i, m)
+                for i, (b, m) in enumerate(zip(d.buffers, estimate.buffer_blocks, strict=True))
+                if b.memory == memory and m.blocks > line.available
+            ]
             if line.available == 0:
                 i = alone[0][0]
                 self.error(("buffers", i, "memory"), f"'bram' ({device.name} has no {block})", memory, text=False)
             elif alone:
                 i, m = alone[0]
-                self.error(("buffers", i, "bytes"),
-                           f"a buffer that fits the {line.available} {block} blocks of {device.name}{after_shell}",
-                           f"{d.buffers[i].bytes} bytes needing {m.blocks} {block} "
-                           f"({m.blocks_wide} wide x {m.blocks_deep} deep)")
+                self.error(
+                    ("buffers", i, "bytes"),
+                    f"a buffer that fits the {line.available} {block} blocks of {device.name}{after_shell}",
+                    f"{d.buffers[i].bytes} bytes needing {m.blocks} {block} "
+                    f"({m.blocks_wide} wide x {m.blocks_deep} deep)",
+                )
             else:
                 parts = ", ".join(f"{k} {v}" for k, v in line.breakdown.items())
-                self.error(("buffers",), f"at most {line.available} {block} blocks in all buffers "
-                           f"({device.name}{after_shell})", f"{line.used} ({parts})")
+                self.error(
+                    ("buffers",),
+                    f"at most {line.available} {block} blocks in all buffers ({device.name}{after_shell})",
+                    f"{line.used} ({parts})",
+                )
         lut = estimate.lines["LUT"]
         if lut.used > lut.available:
-            self.error(("engines",), f"at most {lut.available:,} LUTs ({device.name}{after_shell})",
-                       f"an estimated {lut.used:,}")
+            self.error(
+                ("engines",),
+                f"at most {lut.available:,} LUTs ({device.name}{after_shell})",
+                f"an estimated {lut.used:,}",
+            )
         for key, line in estimate.lines.items():
             if line.used <= line.available and line.percent > UTILISATION_WARNING_PERCENT:
                 where: KeyPath = ("buffers",) if key in ("BRAM36", "URAM288") else ("engines",)
-                self.warn(where, f"{key} utilisation <= {UTILISATION_WARNING_PERCENT:g} % "
-                          "(higher utilisation congests routing and lowers the clock)", f"{line.percent:.1f} %")
+                self.warn(
+                    where,
+                    f"{key} utilisation <= {UTILISATION_WARNING_PERCENT:g} % "
+                    "(higher utilisation congests routing and lowers the clock)",
+                    f"{line.percent:.1f} %",
+                )
 
     def clock(self) -> None:
         d, device = self.d, self.d.device_spec
         kind = device.resources.dsp_kind
         if d.clock_mhz > d.dsp_fmax_mhz:
-            self.error(("clock_mhz",), f"at most {d.dsp_fmax_mhz:g} MHz ({kind} Fmax at speed grade "
-                       f"{d.speed_grade} of {device.name})", f"{d.clock_mhz:g}")
+            self.error(
+                ("clock_mhz",),
+                f"at most {d.dsp_fmax_mhz:g} MHz ({kind} Fmax at speed grade {d.speed_grade} of {device.name})",
+                f"{d.clock_mhz:g}",
+            )
         elif d.clock_mhz > device.typical_max_clock_mhz:
-            self.warn(("clock_mhz",), f"at most about {device.typical_max_clock_mhz:g} MHz (what full "
-                      f"{device.family} designs typically close timing at)", f"{d.clock_mhz:g}")
+            self.warn(
+                ("clock_mhz",),
+                f"at most about {device.typical_max_clock_mhz:g} MHz (what full "
+                f"{device.family} designs typically close timing at)",
+                f"{d.clock_mhz:g}",
+            )
 
     def dram(self) -> None:
         d = self.d
         memory = d.memory_spec
         if d.dram.efficiency is not None and d.dram.efficiency > (memory.typical_efficiency or 1.0):
-            self.warn(("dram", "efficiency"), f"at most {memory.typical_efficiency:g} (typical for "
-                      f"{memory.kind}); higher is optimistic", d.dram.efficiency, text=False)
+            self.warn(
+                ("dram", "efficiency"),
+                f"at most {memory.typical_efficiency:g} (typical for {memory.kind}); higher is optimistic",
+                d.dram.efficiency,
+                text=False,
+            )
         friendly = memory.timing_friendly_channels
         if friendly is not None and d.dram.channels > friendly:
-            self.warn(("dram", "channels"), f"at most about {friendly} {memory.kind} channels "
-                      "(more rarely close timing in a full design)", d.dram.channels, text=False)
+            self.warn(
+                ("dram", "channels"),
+                f"at most about {friendly} {memory.kind} channels (more rarely close timing in a full design)",
+                d.dram.channels,
+                text=False,
+            )
         weights = d.buffer_bytes("weights")
         needed = d.dram.channels * d.dram.burst_bytes
         if weights < needed:
             index = next(i for i, b in enumerate(d.buffers) if b.purpose == "weights")
-            self.warn(("buffers", index, "bytes"), f"weight buffer copy >= channels x burst_bytes = {needed} "
-                      "bytes (one burst per channel in flight)", weights, text=False)
+            self.warn(
+                ("buffers", index, "bytes"),
+                f"weight buffer copy >= channels x burst_bytes = {needed} bytes (one burst per channel in flight)",
+                weights,
+                text=False,
+            )
 
     def bandwidth(self, demands: list[Demand]) -> None:
         d = self.d
@@ -229,14 +280,20 @@ class _Checker:
             has = port_bytes_per_cycle(d, demand.purpose)
             if has < demand.bytes_per_cycle:
                 index = next(i for i, b in enumerate(d.buffers) if b.purpose == demand.purpose)
-                self.warn(("buffers", index, "width_bits"),
-                          f">= {demand.bytes_per_cycle:g} B/cycle of {demand.purpose} read ports to feed the "
-                          f"{demand.reader} engine ({demand.rule})", f"{has:g} B/cycle")
+                self.warn(
+                    ("buffers", index, "width_bits"),
+                    f">= {demand.bytes_per_cycle:g} B/cycle of {demand.purpose} read ports to feed the "
+                    f"{demand.reader} engine ({demand.rule})",
+                    f"{has:g} B/cycle",
+                )
 
     def scheduling(self) -> None:
         split = self.d.scheduling.static_split
         arrays = self.d.engines.matrix.arrays
         if split is not None and split.attention_arrays + split.mlp_arrays < arrays:
-            self.warn(("scheduling", "static_split"), f"attention_arrays + mlp_arrays = {arrays} "
-                      "(engines.matrix.arrays; the rest stay idle)", split.attention_arrays + split.mlp_arrays,
-                      text=False)
+            self.warn(
+                ("scheduling", "static_split"),
+                f"attention_arrays + mlp_arrays = {arrays} (engines.matrix.arrays; the rest stay idle)",
+                split.attention_arrays + split.mlp_arrays,
+                text=False,
+            )

@@ -72,8 +72,13 @@ def parse_yaml(text: str, shown: str) -> YamlDocument:
     if node is None:
         raise UserError(shown, None, "a YAML mapping of keys to values", "an empty file", found_is_text=True)
     if not isinstance(node, yaml.MappingNode):
-        raise UserError(f"{shown}:{node.start_mark.line + 1}", None, "a YAML mapping of keys to values",
-                        f"a {_node_kind(node)}", found_is_text=True)
+        raise UserError(
+            f"{shown}:{node.start_mark.line + 1}",
+            None,
+            "a YAML mapping of keys to values",
+            f"a {_node_kind(node)}",
+            found_is_text=True,
+        )
     document = YamlDocument(shown, None)
     _index(node, (), document)
     document.data = yaml.SafeLoader(text).get_single_data()
@@ -92,8 +97,11 @@ def _index(node: yaml.Node, key: KeyPath, document: YamlDocument) -> None:
             line = key_node.start_mark.line + 1
             if name in first_line:
                 raise UserError(
-                    f"{document.path}:{line}", format_key(key) or None, "each key once",
-                    f"{name!r} again (first at line {first_line[name]})", found_is_text=True,
+                    f"{document.path}:{line}",
+                    format_key(key) or None,
+                    "each key once",
+                    f"{name!r} again (first at line {first_line[name]})",
+                    found_is_text=True,
                 )
             first_line[name] = line
             document.lines[(*key, name)] = line

@@ -42,8 +42,9 @@ def unpack_pair(product: Value) -> tuple[Value, Value]:
     return low, high
 
 
-def products(m: Module, a: Value, bs: Sequence[Value], *, packed: bool, registered: bool,
-             name: str = "p") -> list[Value]:
+def products(
+    m: Module, a: Value, bs: Sequence[Value], *, packed: bool, registered: bool, name: str = "p"
+) -> list[Value]:
     """``a * b`` for every b in `bs`; with `packed`, neighbouring pairs share one multiplier.
 
     `registered` puts a register on each multiplier's output (the DSP's M/P register);
@@ -78,7 +79,7 @@ def adder_tree(m: Module, values: Sequence[Value], *, name: str = "sum") -> tupl
     level = list(values)
     depth = 0
     while len(level) > 2:
-        pairs = [level[i:i + 2] for i in range(0, len(level), 2)]
+        pairs = [level[i : i + 2] for i in range(0, len(level), 2)]
         next_level: list[Value] = []
         for j, pair in enumerate(pairs):
             total = pair[0] + pair[1] if len(pair) == 2 else pair[0]

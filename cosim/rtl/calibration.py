@@ -57,8 +57,9 @@ def fit_units(records: list[dict[str, Any]]) -> dict[str, UnitFit]:
     fits = {}
     for kind, values in ratios.items():
         low, high = min(values), max(values)
-        fits[kind] = UnitFit(kind, unit_names[kind], 2 * low * high / (low + high),
-                             100 * (high - low) / (high + low), len(values))
+        fits[kind] = UnitFit(
+            kind, unit_names[kind], 2 * low * high / (low + high), 100 * (high - low) / (high + low), len(values)
+        )
     return fits
 
 
@@ -72,8 +73,15 @@ def write_calibration_data(cache_dir: Path, path: Path = CALIBRATION_FILE) -> Pa
     records = []
     for entry in sorted(cache_dir.glob("*.json")):
         data = json.loads(entry.read_text())
-        records.append({"module": data["module"], "kind": data["kind"], "params": data["params"],
-                        "family": data["family"], "counts": data["counts"]})
+        records.append(
+            {
+                "module": data["module"],
+                "kind": data["kind"],
+                "params": data["params"],
+                "family": data["family"],
+                "counts": data["counts"],
+            }
+        )
     records.sort(key=lambda r: (r["kind"], json.dumps(r["params"], sort_keys=True)))
     unique = [r for i, r in enumerate(records) if i == 0 or r != records[i - 1]]
     document = {"synthesized_on": time.strftime("%Y-%m-%d"), "tool": _yosys_version(), "modules": unique}
@@ -93,5 +101,7 @@ def calibration_note(path: Path = CALIBRATION_FILE) -> str:
     if not path.exists():
         return "LUT model: not checked against synthesis"
     data = load_calibration(path)
-    return (f"LUT model fitted to Yosys synthesis on {data['synthesized_on']} (`cosim synth`): matrix PEs, vector "
-            "and TAS lanes, block-RAM muxes; sequencers, DRAM interface and control are unchecked model figures")
+    return (
+        f"LUT model fitted to Yosys synthesis on {data['synthesized_on']} (`cosim synth`): matrix PEs, vector "
+        "and TAS lanes, block-RAM muxes; sequencers, DRAM interface and control are unchecked model figures"
+    )

@@ -45,8 +45,9 @@ class EngineSpec:
         if self.kind == "mac_tree" or self.kind == "tas":
             from cosim.rtl.mac_tree import MacTreeArray
 
-            return MacTreeArray(p["lanes"], p["width"], in_bits=p["in_bits"], acc_bits=p["acc_bits"],
-                                packed=p["packed"])
+            return MacTreeArray(
+                p["lanes"], p["width"], in_bits=p["in_bits"], acc_bits=p["acc_bits"], packed=p["packed"]
+            )
         if self.kind in ("systolic_os", "systolic_stationary"):
             from cosim.rtl.systolic import OutputStationaryArray, StationaryArray
 
@@ -64,8 +65,12 @@ def operand_bits(design: Design, *tensors: str) -> int:
     names = [getattr(design.precision, t) for t in tensors]
     for tensor, name in zip(tensors, names):
         if name not in INTEGER_BITS:
-            raise UserError(design.source.path, f"precision.{tensor}", "an integer precision (int4, int8, int16) "
-                            "for RTL generation", name)
+            raise UserError(
+                design.source.path,
+                f"precision.{tensor}",
+                "an integer precision (int4, int8, int16) for RTL generation",
+                name,
+            )
     return max(INTEGER_BITS[n] for n in names)
 
 
@@ -81,25 +86,55 @@ def engine_specs(design: Design) -> list[EngineSpec]:
     packed = (matrix.macs_per_dsp_per_cycle or 1) >= 2 and bits <= PACKABLE_BITS
     common = {"in_bits": bits, "acc_bits": accumulator_bits(bits), "packed": packed}
     if matrix.type == "mac_tree":
-        first = EngineSpec("matrix", "mac_tree", {"lanes": matrix.rows, "width": matrix.cols, **common},
-                           matrix.arrays, f"MAC tree, {matrix.rows} lanes x {matrix.cols} wide, int{bits}")
+        first = EngineSpec(
+            "matrix",
+            "mac_tree",
+            {"lanes": matrix.rows, "width": matrix.cols, **common},
+            matrix.arrays,
+            f"MAC tree, {matrix.rows} lanes x {matrix.cols} wide, int{bits}",
+        )
     else:
         kind = "systolic_os" if matrix.dataflow == "output_stationary" else "systolic_stationary"
-        first = EngineSpec("matrix", kind, {"rows": matrix.rows, "cols": matrix.cols, **common}, matrix.arrays,
-                           f"systolic {matrix.rows} x {matrix.cols}, {matrix.dataflow}, int{bits}")
+        first = EngineSpec(
+            "matrix",
+            kind,
+            {"rows": matrix.rows, "cols": matrix.cols, **common},
+            matrix.arrays,
+            f"systolic {matrix.rows} x {matrix.cols}, {matrix.dataflow}, int{bits}",
+        )
     tas_bits = operand_bits(design, "activations", "kv_cache")
     specs = [
         first,
-        EngineSpec("vector", "vector", {"lanes": design.engines.vector.lanes}, 1,
-                   f"vector unit, {design.engines.vector.lanes} lanes, Q7.8"),
-        EngineSpec("tas", "tas", {"lanes": 1, "width": design.engines.tas.lanes, "in_bits": tas_bits,
-                                  "acc_bits": accumulator_bits(tas_bits), "packed": False}, 1,
-                   f"TAS unit, one MAC tree {design.engines.tas.lanes} wide, int{tas_bits}"),
+        EngineSpec(
+            "vector",
+            "vector",
+            {"lanes": design.engines.vector.lanes},
+            1,
+            f"vector unit, {design.engines.vector.lanes} lanes, Q7.8",
+        ),
+        EngineSpec(
+            "tas",
+            "tas",
+            {
+                "lanes": 1,
+                "width": design.engines.tas.lanes,
+                "in_bits": tas_bits,
+                "acc_bits": accumulator_bits(tas_bits),
+                "packed": False,
+            },
+            1,
+            f"TAS unit, one MAC tree {design.engines.tas.lanes} wide, int{tas_bits}",
+        ),
     ]
     for buffer in design.buffers:
         depth = buffer.depth_words * buffer.copies
-        specs.append(EngineSpec(f"buffer_{buffer.name}", "memory",
-                                {"width": buffer.width_bits, "depth": depth, "read_ports": buffer.ports,
-                                 "memory": buffer.memory}, 1,
-                                f"{buffer.memory} buffer {buffer.width_bits} x {depth}"))
+        specs.append(
+            EngineSpec(
+                f"buffer_{buffer.name}",
+                "memory",
+                {"width": buffer.width_bits, "depth": depth, "read_ports": buffer.ports, "memory": buffer.memory},
+                1,
+                f"{buffer.memory} buffer {buffer.width_bits} x {depth}",
+            )
+        )
     return specs

@@ -67,8 +67,14 @@ def unpack(word: int, count: int, bits: int) -> list[int]:
     return [f - (1 << bits) if f & sign else f for f in fields]
 
 
-def run_folds(dut: object, folds: Sequence[Fold], ports: Sequence[tuple[Signal, Signal]],
-              idle: Sequence[tuple[Signal, int]], *, max_wait: int = 10_000) -> RunRecord:
+def run_folds(
+    dut: object,
+    folds: Sequence[Fold],
+    ports: Sequence[tuple[Signal, Signal]],
+    idle: Sequence[tuple[Signal, int]],
+    *,
+    max_wait: int = 10_000,
+) -> RunRecord:
     """Simulate `dut` on `folds`; `ports` are (valid, data) pairs to watch; `idle` are the inputs between beats."""
     from amaranth.sim import Simulator
 

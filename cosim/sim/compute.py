@@ -75,8 +75,9 @@ def mac_tree_cycles(m: int, k: int, n: int, *, lanes: int, width: int, arrays: i
     return outputs_per_lane * math.ceil(k / width) + adder_tree_depth(width)
 
 
-def matrix_cycles(engine_type: str, m: int, k: int, n: int, *, rows: int, cols: int, dataflow: str | None,
-                  arrays: int) -> int:
+def matrix_cycles(
+    engine_type: str, m: int, k: int, n: int, *, rows: int, cols: int, dataflow: str | None, arrays: int
+) -> int:
     """Cycles on the matrix engine of a design (``engines.matrix`` fields) using `arrays` of its arrays."""
     if engine_type == "systolic":
         if dataflow is None:

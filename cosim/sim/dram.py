@@ -23,6 +23,8 @@ from typing import Any
 import simpy
 
 from cosim.common.errors import UserError
+from cosim.hw.schema import Design
+from cosim.sim.clock import cycle_now
 
 REQUESTER_CLASSES = ("weights", "kv", "activations", "replay")
 DEFAULT_REQUESTER_WEIGHTS = {name: 1 for name in REQUESTER_CLASSES}
@@ -49,8 +51,8 @@ class DramSpec:
     requester_weights: tuple[tuple[str, int], ...] = tuple(DEFAULT_REQUESTER_WEIGHTS.items())
 
     @classmethod
-    def from_design(cls, design: Any, requester_weights: dict[str, int] | None = None) -> "DramSpec":
-        """Figures of `design` (a validated ``cosim.hw.schema.Design``)."""
+    def from_design(cls, design: Design, requester_weights: dict[str, int] | None = None) -> DramSpec:
+        """Figures of the validated `design`."""
         bandwidth = Fraction(design.dram_effective_bytes_per_cycle).limit_denominator(1_000_000)
         weights = dict(DEFAULT_REQUESTER_WEIGHTS)
         for name, weight in (requester_weights or {}).items():
@@ -59,8 +61,9 @@ class DramSpec:
             if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
                 raise UserError(None, f"dram_weights.{name}", "an integer >= 1", weight)
             weights[name] = weight
-        return cls(bandwidth, int(design.dram.burst_bytes), int(design.dram_access_latency_cycles),
-                   tuple(weights.items()))
+        return cls(
+            bandwidth, int(design.dram.burst_bytes), int(design.dram_access_latency_cycles), tuple(weights.items())
+        )
 
     def weight_of(self, category: str) -> int:
         return dict(self.requester_weights)[CATEGORY_REQUESTER[category]]
@@ -116,7 +119,7 @@ class Dram:
         self._weight = 0  # total weight of the moving transfers
         self._virtual = Fraction(0)  # bytes per unit of weight delivered since the start
         self._pending = 0  # transfers waiting out their access latency
-        self._last_update = env.now
+        self._last_update = cycle_now(env)
         self._generation = 0
         self._stream_done: dict[Any, int] = {}
         self.closed = False
@@ -135,21 +138,35 @@ class Dram:
             self.counters.add(direction, category, payload, rounded)
         rounded_total = sum(p[3] for p in rounded_parts)
         latency = 0 if self.continues(stream) else self.spec.latency_cycles
-        transfer = Transfer(rounded_parts, rounded_total, Fraction(rounded_total),
-                            self._weights[CATEGORY_REQUESTER[rounded_parts[0][1]]], stream, self.env.event())
+        transfer = Transfer(
+            rounded_parts,
+            rounded_total,
+            Fraction(rounded_total),
+            self._weights[CATEGORY_REQUESTER[rounded_parts[0][1]]],
+            stream,
+            self.env.event(),
+        )
         self._start(transfer, latency)
         return transfer
 
-    def restore(self, parts: tuple, rounded: int, remaining: Fraction, latency_left: int, stream: Any) -> Transfer:
+    def restore(
+        self,
+        parts: tuple[tuple[str, str, int, int], ...],
+        rounded: int,
+        remaining: Fraction,
+        latency_left: int,
+        stream: Any,
+    ) -> Transfer:
         """Re-create a transfer that was in flight when a segment of work ended (already counted)."""
-        transfer = Transfer(parts, rounded, remaining, self._weights[CATEGORY_REQUESTER[parts[0][1]]], stream,
-                            self.env.event())
+        transfer = Transfer(
+            parts, rounded, remaining, self._weights[CATEGORY_REQUESTER[parts[0][1]]], stream, self.env.event()
+        )
         self._start(transfer, latency_left)
         return transfer
 
     def continues(self, stream: Any) -> bool:
         """True if a request of `stream` issued now would continue its previous transfer."""
-        return stream is not None and self._stream_done.get(stream) == self.env.now
+        return stream is not None and self._stream_done.get(stream) == cycle_now(self.env)
 
     def mark_stream_done(self, stream: Any, when: int) -> None:
         """Record that `stream`'s last transfer completed at `when` (for restored state)."""
@@ -183,7 +200,7 @@ class Dram:
         if transfer.admitted:
             self._advance()
             return self._remaining(transfer), 0
-        return transfer.remaining, transfer.admit_at - self.env.now
+        return transfer.remaining, transfer.admit_at - cycle_now(self.env)
 
     def _remaining(self, transfer: Transfer) -> Fraction:
         return (transfer.finish_v - self._virtual) * transfer.weight
@@ -196,8 +213,8 @@ class Dram:
     def _start(self, transfer: Transfer, latency: int) -> None:
         if latency > 0:
             self._pending += 1
-            transfer.admit_at = self.env.now + latency
-            self.env.timeout(latency).callbacks.append(lambda _event, t=transfer: self._admit_pending(t))
+            transfer.admit_at = cycle_now(self.env) + latency
+            self.env.timeout(latency).callbacks.append(lambda _event: self._admit_pending(transfer))
         else:
             self._admit(transfer)
 
@@ -220,11 +237,12 @@ class Dram:
     # so one number -- the bytes per unit of weight delivered so far -- describes all of
     # them, and a transfer is done when it reaches its own finish value.
     def _advance(self) -> None:
-        elapsed = self.env.now - self._last_update
+        now = cycle_now(self.env)
+        elapsed = now - self._last_update
         if elapsed and self._moving:
             self._virtual += self.spec.bytes_per_cycle * elapsed / self._weight
             self.counters.busy_cycles += elapsed
-        self._last_update = self.env.now
+        self._last_update = now
 
     def _reschedule(self) -> None:
         if not self._moving:
@@ -243,7 +261,8 @@ class Dram:
         if finished:
             self._moving = [t for t in self._moving if t.finish_v > self._virtual]
             self._weight -= sum(t.weight for t in finished)
+        now = cycle_now(self.env)
         for transfer in finished:
-            self._stream_done[transfer.stream] = self.env.now
+            self._stream_done[transfer.stream] = now
             transfer.event.succeed(True)
         self._reschedule()

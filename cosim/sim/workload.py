@@ -16,8 +16,8 @@ epilogue    ops after the last layer (final norm, LM head, depth transformer, sa
 =========== ==================================================================
 
 Segment *templates* (the ops of one segment kind of one layer) are shared by all layers
-with the same shapes, and a segment instance is the template plus one small integer
-parameter (the attended KV length for ``core``, the number of computing rows for
+with the same shapes, and a segment instance is the template plus a small `SegmentParam`
+(the attended KV length and the TAS flag for ``core``, the number of computing rows for
 ``mlp``), held in numpy arrays of shape (steps, segments per step). `OpWork` objects,
 sized in bytes, MACs and cycles-relevant dimensions for the design's precisions, are built
 only for the distinct (template, parameter) pairs -- a few thousand for a whole video.
@@ -36,26 +36,43 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 import networkx as nx
 import numpy as np
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import ops_in_order
-from cosim.hw.schema import mac_precision
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.common.errors import UserError
+from cosim.hw.schema import mac_precision
 
-SEGMENT_KINDS = ("prologue", "pre", "core", "post", "mlp", "epilogue")
-SEGMENT_BLOCK = {"prologue": "other", "pre": "attention", "core": "attention", "post": "attention", "mlp": "mlp",
-                 "epilogue": "other"}
+if TYPE_CHECKING:
+    from cosim.hw.schema import Design
+
+SEGMENT_BLOCK = {
+    "prologue": "other",
+    "pre": "attention",
+    "core": "attention",
+    "post": "attention",
+    "mlp": "mlp",
+    "epilogue": "other",
+}
 LAYER_SEGMENTS = ("pre", "core", "post", "mlp")
 CORE_KINDS = frozenset({"attention_score", "softmax", "attention_value"})
 MATRIX_KINDS = frozenset({"linear", "attention_score", "attention_value", "head"})
 
 # TAS flag of a core segment instance.
 TAS_NONE, TAS_FROM_STREAM, TAS_READS_KEY = 0, 1, 2
+
+
+class SegmentParam(NamedTuple):
+    """What sizes one instance of a segment template (with the template id, the key of its sized ops)."""
+
+    size: int  # attended KV entries (core), computing rows (mlp), KV length (other templates scaling with it), or 0
+    tas_flag: int = TAS_NONE  # core only: how the TAS op gets its previous-frame key
+
 
 _COEFFS = ("macs", "flops", "act_read_elems", "act_write_elems", "kv_read_elems")
 
@@ -147,7 +164,7 @@ class Sizing:
     has_scores_buffer: bool
 
     @classmethod
-    def from_design(cls, design: Any) -> "Sizing":
+    def from_design(cls, design: Design) -> Sizing:
         p = design.precision
         act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
@@ -180,13 +197,17 @@ def _generic_name(module: str, layer: int) -> str:
 class Workload:
     """All decode steps of a trace as segment instances over shared templates."""
 
-    def __init__(self, graph: nx.DiGraph, trace: ReplayTrace, design: Any) -> None:
+    def __init__(self, graph: nx.DiGraph, trace: ReplayTrace, design: Design) -> None:
         if graph.graph.get("phase", "decode") != "decode":
             raise UserError(None, "graph.phase", "a decode-step graph", graph.graph.get("phase"))
         num_layers = int(graph.graph["num_layers"])
         if trace.num_layers != num_layers:
-            raise UserError(None, "trace.num_layers", f"{num_layers} (the graph's layers; use trace.map_to_layers)",
-                            trace.num_layers)
+            raise UserError(
+                None,
+                "trace.num_layers",
+                f"{num_layers} (the graph's layers; use trace.map_to_layers)",
+                trace.num_layers,
+            )
         self.graph_model = str(graph.graph.get("model", ""))
         self.hidden = int(graph.graph["hidden"])
         self.num_layers = num_layers
@@ -215,8 +236,6 @@ class Workload:
             self.segment_layer.append(layer)
             seq_template.append(intern(template))
         self.segment_template = np.asarray(seq_template, dtype=np.int64)
-        self.uniform_layers = len({tuple(seq_template[i] for i, l in enumerate(self.segment_layer) if l == layer)
-                                   for layer in range(num_layers)}) <= 1
 
         replay = trace.replay
         self.n_compute = (self.rows - replay.sum(axis=2)).astype(np.int64)  # (S, L)
@@ -226,8 +245,8 @@ class Workload:
         sparse = self.kv_attended < self.kv_len[:, None]
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()
-        self.params = self._instance_parameters()
-        self._ops_cache: dict[tuple[int, int], list[OpWork]] = {}
+        self.param_size, self.param_tas = self._instance_parameters()
+        self._ops_cache: dict[tuple[int, SegmentParam], list[OpWork]] = {}
 
     # -- instance parameters -----------------------------------------------------------
     def _previous_frame_prediction(self) -> tuple[np.ndarray, np.ndarray]:
@@ -239,60 +258,46 @@ class Workload:
         if steps > f:
             s = np.arange(f, steps)
             prev = s - f
-            same = ((trace.frame[prev] == trace.frame[s] - 1) & (trace.row[prev] == trace.row[s])
-                    & (trace.col[prev] == trace.col[s]))
+            same = (
+                (trace.frame[prev] == trace.frame[s] - 1)
+                & (trace.row[prev] == trace.row[s])
+                & (trace.col[prev] == trace.col[s])
+            )
             predicted[s[same]] = self.n_compute[prev[same]] > 0
             known[s[same]] = True
         return predicted, known
 
-    def _instance_parameters(self) -> np.ndarray:
-        """int64 (S, segments per step): the parameter of each segment instance."""
-        params = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int64)
-        for q, (kind, layer) in enumerate(zip(self.segment_kind, self.segment_layer)):
+    def _instance_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """int64 (S, segments per step) each: the `SegmentParam` fields of every segment instance."""
+        size = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int64)
+        tas = np.zeros_like(size)
+        for q, (kind, layer) in enumerate(zip(self.segment_kind, self.segment_layer, strict=True)):
             template = self.templates[self.segment_template[q]]
             if kind == "core":
-                params[:, q] = self.kv_attended[:, layer] * 4 + self.tas_flag[:, layer]
+                size[:, q] = self.kv_attended[:, layer]
+                tas[:, q] = self.tas_flag[:, layer]
             elif kind == "mlp":
-                params[:, q] = self.n_compute[:, layer]
+                size[:, q] = self.n_compute[:, layer]
             elif template.scales_with_kv:
-                params[:, q] = self.kv_len
-        return params
+                size[:, q] = self.kv_len
+        return size, tas
 
     # -- sizing ------------------------------------------------------------------------
-    def ops(self, template_id: int, param: int) -> list[OpWork]:
+    def instance_param(self, step: int, q: int) -> SegmentParam:
+        return SegmentParam(int(self.param_size[step, q]), int(self.param_tas[step, q]))
+
+    def instance_ops(self, step: int, q: int) -> list[OpWork]:
+        """The sized ops of segment `q` of decode step `step`."""
+        return self.ops(int(self.segment_template[q]), self.instance_param(step, q))
+
+    def ops(self, template_id: int, param: SegmentParam) -> list[OpWork]:
         """The sized ops of one segment instance (cached per distinct (template, parameter))."""
         key = (template_id, param)
         if key not in self._ops_cache:
-            self._ops_cache[key] = _size_segment(self.templates[template_id], param, self.rows, self.hidden,
-                                                 self.sizing)
+            self._ops_cache[key] = _size_segment(
+                self.templates[template_id], param, self.rows, self.hidden, self.sizing
+            )
         return self._ops_cache[key]
-
-    def distinct_instances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(template ids, parameters, counts) of the distinct segment instances of the video."""
-        templates = np.broadcast_to(self.segment_template, self.params.shape).ravel()
-        pairs = np.stack([templates, self.params.ravel()], axis=1)
-        unique, counts = np.unique(pairs, axis=0, return_counts=True)
-        return unique[:, 0], unique[:, 1], counts
-
-    def expected_dram_bytes(self) -> dict[tuple[str, str], int]:
-        """Payload bytes of every DRAM category the whole video must move (before bursts)."""
-        totals: dict[tuple[str, str], int] = {}
-        for template_id, param, count in zip(*self.distinct_instances()):
-            for op in self.ops(int(template_id), int(param)):
-                for direction, parts in (("read", op.loads), ("write", op.stores)):
-                    for category, nbytes in parts:
-                        if not nbytes:
-                            continue
-                        totals[(direction, category)] = totals.get((direction, category), 0) + int(count) * nbytes
-                if op.streamed:
-                    category = "weights" if op.streamed == "weights" else "kv_read"
-                    key = ("read", category)
-                    totals[key] = totals.get(key, 0) + int(count) * op.streamed_bytes * op.instances
-        return totals
-
-    def total_macs(self) -> int:
-        return int(sum(int(c) * sum(op.macs for op in self.ops(int(t), int(p)))
-                       for t, p, c in zip(*self.distinct_instances())))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -304,13 +309,6 @@ class Workload:
             "graph_model": self.graph_model,
             "trace_source": self.trace.meta.get("source"),
         }
-
-
-def dense_trace(trace: ReplayTrace) -> ReplayTrace:
-    """The same video with every replay decision false: the dense baseline of a workload."""
-    meta = dict(trace.meta, dense_baseline=True)
-    return ReplayTrace(tas=trace.tas, replay=np.zeros_like(trace.replay), frame=trace.frame, row=trace.row,
-                       col=trace.col, kv_len=trace.kv_len, kv_attended=trace.kv_attended, meta=meta)
 
 
 # --------------------------------------------------------------------------- graph -> templates
@@ -340,16 +338,16 @@ def _template_op(node: str, attrs: dict[str, Any], preds: tuple[int, ...]) -> Op
     )
 
 
-def _make_template(kind: str, nodes: list[tuple[str, dict]], graph: nx.DiGraph,
-                   extra: list[tuple[OpTemplate, tuple[str, ...]]] = ()) -> SegmentTemplate:
+def _make_template(
+    kind: str, nodes: list[tuple[str, dict[str, Any]]], graph: nx.DiGraph, extra: Sequence[OpTemplate] = ()
+) -> SegmentTemplate:
     """Template of `nodes` (in order) with in-segment predecessors; `extra` ops are appended."""
     index = {name: i for i, (name, _) in enumerate(nodes)}
     ops = []
     for name, attrs in nodes:
         preds = tuple(sorted(index[p] for p in graph.predecessors(name) if p in index))
         ops.append(_template_op(name, attrs, preds))
-    for op, _ in extra:
-        ops.append(op)
+    ops.extend(extra)
     return SegmentTemplate(kind, tuple(ops))
 
 
@@ -368,35 +366,44 @@ def _split_graph(graph: nx.DiGraph, hidden: int) -> list[tuple[str, int, Segment
     return result
 
 
-def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, hidden: int):
+def _split_layer(
+    graph: nx.DiGraph, nodes: list[tuple[str, dict[str, Any]]], layer: int, hidden: int
+) -> list[tuple[str, int, SegmentTemplate]]:
     core_at = [i for i, (_, a) in enumerate(nodes) if a["kind"] in CORE_KINDS]
     replay_at = [i for i, (_, a) in enumerate(nodes) if a["replayable"]]
-    first_core = core_at[0] if core_at else None
-    last_core = core_at[-1] if core_at else None
+    core_span = (core_at[0], core_at[-1]) if core_at else None  # first and last core op
     first_replay = replay_at[0] if replay_at else len(nodes)
-    parts: dict[str, list] = {k: [] for k in LAYER_SEGMENTS}
+    parts: dict[str, list[tuple[str, dict[str, Any]]]] = {k: [] for k in LAYER_SEGMENTS}
     for i, (name, attrs) in enumerate(nodes):
         if attrs["kind"] == "tas":
             part = "core"
         elif attrs["replayable"] or i > first_replay:
             part = "mlp"
-        elif first_core is None:
+        elif core_span is None or i < core_span[0]:
             part = "pre"
-        elif i < first_core:
-            part = "pre"
-        elif i <= last_core:
+        elif i <= core_span[1]:
             part = "core"
         else:
             part = "post"
         parts[part].append((name, attrs))
 
     # TAS op if the graph has none: a hidden-size dot product per row; the key has kv_dim elements.
-    core_extra = []
+    core_extra: list[OpTemplate] = []
     if not any(a["kind"] == "tas" for _, a in nodes):
         kv_dim = sum(a["kv_write_elems"] for _, a in nodes) // 2 or hidden
-        tas = OpTemplate("tas", "tas", "tas", False, (), _fixed(macs=hidden, kv_read_elems=kv_dim),
-                         (0,) * len(_COEFFS), 0, 0, role="tas")
-        core_extra.append((tas, ()))
+        tas = OpTemplate(
+            "tas",
+            "tas",
+            "tas",
+            False,
+            (),
+            _fixed(macs=hidden, kv_read_elems=kv_dim),
+            (0,) * len(_COEFFS),
+            0,
+            0,
+            role="tas",
+        )
+        core_extra.append(tas)
 
     mlp_nodes = parts["mlp"]
     mlp_template = _make_template("mlp", mlp_nodes, graph)
@@ -406,17 +413,50 @@ def _split_layer(graph: nx.DiGraph, nodes: list[tuple[str, dict]], layer: int, h
         read_index = len(ops)
         after_mlp = [i for i, op in enumerate(ops) if not op.replayable and i > replayable_idx[0]]
         ops = [
-            OpTemplate(op.name, op.kind, op.engine, op.replayable,
-                       tuple(sorted(set(op.preds) | {read_index})) if i in after_mlp else op.preds,
-                       op.fixed, op.per_kv, op.weight_elems, op.kv_write_elems, op.role)
+            OpTemplate(
+                op.name,
+                op.kind,
+                op.engine,
+                op.replayable,
+                tuple(sorted(set(op.preds) | {read_index})) if i in after_mlp else op.preds,
+                op.fixed,
+                op.per_kv,
+                op.weight_elems,
+                op.kv_write_elems,
+                op.role,
+            )
             for i, op in enumerate(ops)
         ]
         zeros = (0,) * len(_COEFFS)
-        ops.append(OpTemplate("replay_cache.read", "replay_read", "dma", False, (), _fixed(act_read_elems=hidden),
-                              zeros, 0, 0, role="replay_read"))
+        ops.append(
+            OpTemplate(
+                "replay_cache.read",
+                "replay_read",
+                "dma",
+                False,
+                (),
+                _fixed(act_read_elems=hidden),
+                zeros,
+                0,
+                0,
+                role="replay_read",
+            )
+        )
         sinks = [i for i in replayable_idx if not any(i in ops[j].preds for j in replayable_idx)]
-        ops.append(OpTemplate("replay_cache.write", "replay_write", "dma", False, tuple(sinks),
-                              _fixed(act_write_elems=hidden), zeros, 0, 0, role="replay_write"))
+        ops.append(
+            OpTemplate(
+                "replay_cache.write",
+                "replay_write",
+                "dma",
+                False,
+                tuple(sinks),
+                _fixed(act_write_elems=hidden),
+                zeros,
+                0,
+                0,
+                role="replay_write",
+            )
+        )
     mlp_template = SegmentTemplate("mlp", tuple(ops))
     return [
         ("pre", layer, _make_template("pre", parts["pre"], graph)),
@@ -433,14 +473,16 @@ def _fixed(**values: int) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- sizing
 
 
-def _size_segment(template: SegmentTemplate, param: int, rows: int, hidden: int, sizing: Sizing) -> list[OpWork]:
+def _size_segment(
+    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing
+) -> list[OpWork]:
     """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped."""
     kind = template.kind
-    kv, tas_flag, computing = param, TAS_FROM_STREAM, rows
+    kv, tas_flag, computing = param.size, TAS_FROM_STREAM, rows
     if kind == "core":
-        kv, tas_flag = divmod(param, 4)
+        tas_flag = param.tas_flag
     elif kind == "mlp":
-        computing = param
+        computing = param.size
     replaying = rows - computing
 
     keep: list[int] = []
@@ -468,8 +510,19 @@ def _size_segment(template: SegmentTemplate, param: int, rows: int, hidden: int,
     return works
 
 
-def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_flag: int, segment: str,
-             partition: str, s: Sizing) -> OpWork:
+class _OpIdentity(TypedDict):
+    """The `OpWork` fields every sizing branch fills the same way: which op, where it runs, what it waits for."""
+
+    name: str
+    kind: str
+    role: str
+    partition: str
+    preds: tuple[int, ...]
+
+
+def _size_op(
+    op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_flag: int, segment: str, partition: str, s: Sizing
+) -> OpWork:
     macs_row = op.at("macs", kv)
     flops_row = op.at("flops", kv)
     act_read_row = op.at("act_read_elems", kv)
@@ -481,27 +534,52 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
     act_write = _nbytes(act_write_row * rows, s.act_bytes)
     loads: list[tuple[str, int]] = []
     stores: list[tuple[str, int]] = []
-    common = dict(name=op.name, kind=op.kind, role=op.role, partition=partition, preds=preds)
+    common = _OpIdentity(name=op.name, kind=op.kind, role=op.role, partition=partition, preds=preds)
 
     if op.role in ("replay_read", "replay_write"):
         nbytes = act_read if op.role == "replay_read" else act_write
         category = op.role
         if s.replay_in_buffer:
-            return OpWork(**common, engine="dma", m=rows, k=0, n=0, instances=1, streamed=None, streamed_bytes=0,
-                          loads=(), stores=(), macs=0, mac_precision=s.weight_mac_precision, vector_elements=0,
-                          act_purpose="activations",
-                          act_read_bytes=nbytes if op.role == "replay_write" else 0,
-                          act_write_bytes=nbytes if op.role == "replay_read" else 0,
-                          onchip_purpose="replay_cache",
-                          onchip_read_bytes=nbytes if op.role == "replay_read" else 0,
-                          onchip_write_bytes=nbytes if op.role == "replay_write" else 0)
+            return OpWork(
+                **common,
+                engine="dma",
+                m=rows,
+                k=0,
+                n=0,
+                instances=1,
+                streamed=None,
+                streamed_bytes=0,
+                loads=(),
+                stores=(),
+                macs=0,
+                mac_precision=s.weight_mac_precision,
+                vector_elements=0,
+                act_purpose="activations",
+                act_read_bytes=nbytes if op.role == "replay_write" else 0,
+                act_write_bytes=nbytes if op.role == "replay_read" else 0,
+                onchip_purpose="replay_cache",
+                onchip_read_bytes=nbytes if op.role == "replay_read" else 0,
+                onchip_write_bytes=nbytes if op.role == "replay_write" else 0,
+            )
         parts = ((category, nbytes),)
-        return OpWork(**common, engine="dma", m=rows, k=0, n=0, instances=1, streamed=None, streamed_bytes=0,
-                      loads=parts if op.role == "replay_read" else (),
-                      stores=parts if op.role == "replay_write" else (), macs=0,
-                      mac_precision=s.weight_mac_precision, vector_elements=0, act_purpose="activations",
-                      act_read_bytes=nbytes if op.role == "replay_write" else 0,
-                      act_write_bytes=nbytes if op.role == "replay_read" else 0)
+        return OpWork(
+            **common,
+            engine="dma",
+            m=rows,
+            k=0,
+            n=0,
+            instances=1,
+            streamed=None,
+            streamed_bytes=0,
+            loads=parts if op.role == "replay_read" else (),
+            stores=parts if op.role == "replay_write" else (),
+            macs=0,
+            mac_precision=s.weight_mac_precision,
+            vector_elements=0,
+            act_purpose="activations",
+            act_read_bytes=nbytes if op.role == "replay_write" else 0,
+            act_write_bytes=nbytes if op.role == "replay_read" else 0,
+        )
 
     excess = act_read + act_write - capacity
     if excess > 0:  # the part of the working set that does not fit goes through DRAM: inputs first, then outputs
@@ -513,17 +591,45 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
     if op.kind == "tas":  # the previous-frame key: in the attention's key stream unless attention is sparse
         if tas_flag == TAS_READS_KEY:
             loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
-        return OpWork(**common, engine="tas", m=rows, k=macs_row, n=1, instances=1, streamed=None, streamed_bytes=0,
-                      loads=tuple(p for p in loads if p[1] > 0), stores=tuple(p for p in stores if p[1] > 0),
-                      macs=macs_row * rows, mac_precision=s.kv_mac_precision, vector_elements=0,
-                      act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
+        return OpWork(
+            **common,
+            engine="tas",
+            m=rows,
+            k=macs_row,
+            n=1,
+            instances=1,
+            streamed=None,
+            streamed_bytes=0,
+            loads=tuple(p for p in loads if p[1] > 0),
+            stores=tuple(p for p in stores if p[1] > 0),
+            macs=macs_row * rows,
+            mac_precision=s.kv_mac_precision,
+            vector_elements=0,
+            act_purpose=act_purpose,
+            act_read_bytes=act_read,
+            act_write_bytes=act_write,
+        )
 
     if op.engine == "dma":  # embedding: gather one table row per batch row
         loads.append(("weights", _nbytes(act_write_row * rows, s.weight_bytes) if op.weight_elems else 0))
-        return OpWork(**common, engine="dma", m=rows, k=0, n=0, instances=1, streamed=None, streamed_bytes=0,
-                      loads=tuple(p for p in loads if p[1] > 0), stores=tuple(stores), macs=0,
-                      mac_precision=s.weight_mac_precision, vector_elements=0, act_purpose=act_purpose,
-                      act_read_bytes=0, act_write_bytes=act_write)
+        return OpWork(
+            **common,
+            engine="dma",
+            m=rows,
+            k=0,
+            n=0,
+            instances=1,
+            streamed=None,
+            streamed_bytes=0,
+            loads=tuple(p for p in loads if p[1] > 0),
+            stores=tuple(p for p in stores if p[1] > 0),
+            macs=0,
+            mac_precision=s.weight_mac_precision,
+            vector_elements=0,
+            act_purpose=act_purpose,
+            act_read_bytes=0,
+            act_write_bytes=act_write,
+        )
 
     if op.engine == "matrix":
         n_out = act_write_row  # outputs; a projection written only to the KV cache: MACs / inputs
@@ -541,18 +647,45 @@ def _size_op(op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_fla
         else:  # activation x activation product with nothing to stream
             streamed, streamed_bytes, m, instances = None, 0, rows, 1
             precision = s.kv_mac_precision
-        return OpWork(**common, engine="matrix", m=m, k=k_red, n=n_out, instances=instances, streamed=streamed,
-                      streamed_bytes=streamed_bytes, loads=tuple(p for p in loads if p[1] > 0),
-                      stores=tuple(p for p in stores if p[1] > 0), macs=macs_row * rows, mac_precision=precision,
-                      vector_elements=0, act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
+        return OpWork(
+            **common,
+            engine="matrix",
+            m=m,
+            k=k_red,
+            n=n_out,
+            instances=instances,
+            streamed=streamed,
+            streamed_bytes=streamed_bytes,
+            loads=tuple(p for p in loads if p[1] > 0),
+            stores=tuple(p for p in stores if p[1] > 0),
+            macs=macs_row * rows,
+            mac_precision=precision,
+            vector_elements=0,
+            act_purpose=act_purpose,
+            act_read_bytes=act_read,
+            act_write_bytes=act_write,
+        )
 
     # vector unit: norms (with their weights), softmax, RoPE, activations, elementwise, sampling
     elements_row = flops_row + macs_row or act_write_row
     if kv_read_row:
         loads.append(("kv_read", _nbytes(kv_read_row * rows, s.kv_bytes)))
     weights = _nbytes(op.weight_elems, s.weight_bytes)
-    return OpWork(**common, engine="vector", m=rows, k=0, n=0, instances=1,
-                  streamed="weights" if weights else None, streamed_bytes=weights,
-                  loads=tuple(p for p in loads if p[1] > 0), stores=tuple(p for p in stores if p[1] > 0),
-                  macs=0, mac_precision=s.weight_mac_precision, vector_elements=elements_row * rows,
-                  act_purpose=act_purpose, act_read_bytes=act_read, act_write_bytes=act_write)
+    return OpWork(
+        **common,
+        engine="vector",
+        m=rows,
+        k=0,
+        n=0,
+        instances=1,
+        streamed="weights" if weights else None,
+        streamed_bytes=weights,
+        loads=tuple(p for p in loads if p[1] > 0),
+        stores=tuple(p for p in stores if p[1] > 0),
+        macs=0,
+        mac_precision=s.weight_mac_precision,
+        vector_elements=elements_row * rows,
+        act_purpose=act_purpose,
+        act_read_bytes=act_read,
+        act_write_bytes=act_write,
+    )

@@ -3,7 +3,8 @@
 A design that does not pass the schema or the pre-synthesis check (over budget, clock
 above the DSP Fmax, ...) is `InvalidPoint` with the checker's reasons and its resource
 use, and is not simulated. Otherwise the workload runs through the cycle-level
-simulator and the energy model, and the point's metrics are the headline figures.
+simulator and the energy model, and the point's metrics are the headline figures
+(`cosim.analysis.metrics`, the same names and formulas as the report's).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from cosim.analysis.energy import compute_energy
+from cosim.analysis.metrics import headline_metrics
+from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.errors import UserError
 from cosim.hw import design_from_dict
 from cosim.hw.validate import ValidationReport, validate_design
-from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.sim.simulator import simulate
 from cosim.sweep.evaluate import InvalidPoint
 from cosim.sweep.workloads import load_cached_graph, load_cached_trace
@@ -42,17 +44,17 @@ def evaluate_design(config: dict[str, Any]) -> dict[str, Any]:
     trace = _trace_for(context["trace"], int(graph.graph["num_layers"]))
     result = simulate(graph, trace, design)
     energy = compute_energy(result, design)
-    steps = result.num_steps
+    headline = headline_metrics(result)
     roofline = result.roofline.get("bound_cycles") or 0
     return {
-        "latency_s": result.latency_s,
+        "latency_s": headline.latency_s,
         "energy_j": energy.total_j,
-        "tokens_per_s": steps / result.latency_s if result.latency_s else math.inf,
-        "latency_per_token_s": result.latency_s / steps if steps else 0.0,
+        "tokens_per_s": headline.tokens_per_s,
+        "latency_per_token_s": headline.latency_per_token_s,
         "energy_per_token_j": energy.per_token_j,
         "average_power_w": energy.average_power_w,
         "replay_ratio": trace.replay_ratio(),
-        "mlp_share": result.block_cycles.get("mlp", 0) / result.total_cycles if result.total_cycles else 0.0,
+        "mlp_share_of_latency": headline.mlp_share_of_latency,
         "dram_bytes": result.total_dram_bytes(),
         "roofline_ratio": result.total_cycles / roofline if roofline else math.nan,
         "policy": result.policy,
@@ -69,7 +71,9 @@ def resource_metrics(report: ValidationReport) -> dict[str, Any]:
     for key, prefix in RESOURCES.items():
         line = report.resources.lines[key]
         metrics[f"{prefix}_used"] = line.used
-        metrics[f"{prefix}_util"] = line.used / line.available if line.available else (0.0 if not line.used else math.inf)
+        metrics[f"{prefix}_util"] = (
+            line.used / line.available if line.available else (0.0 if not line.used else math.inf)
+        )
         fits &= line.used <= line.available
     metrics["fits_device"] = fits
     return metrics

@@ -15,15 +15,17 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cosim.common.errors import UserError
+from cosim.common.registry import Registry
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
 
-# Built-in evaluators by name; a spec may also name any ``package.module:function``.
-# Import strings, so that importing the sweep package does not import the simulator.
-EVALUATORS: dict[str, str] = {"design": "cosim.sweep.design_evaluator:evaluate_design"}
+# Built-in evaluators: name -> "package.module:function".
+EVALUATORS: Registry[str] = Registry("sweep evaluator", "evaluator")
+EVALUATORS.add("design", "cosim.sweep.design_evaluator:evaluate_design")
 
 
 class InvalidPoint(Exception):
@@ -39,18 +41,22 @@ class InvalidPoint(Exception):
 
 
 def resolve_evaluator(name: str) -> Evaluator:
-    """The evaluator function named `name` (registry name or ``module:function``)."""
-    target = EVALUATORS.get(name, name)
+    """The evaluator function named `name` (a registered name or ``package.module:function``)."""
+    target = EVALUATORS.get(name) if name in EVALUATORS else name
     module_name, _, attribute = target.partition(":")
     if not attribute:
         raise UserError(None, "evaluator", f"one of {', '.join(EVALUATORS)} or package.module:function", name)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise UserError(None, "evaluator", "an importable module", f"{module_name} ({error})", found_is_text=True) from None
+        raise UserError(
+            None, "evaluator", "an importable module", f"{module_name} ({error})", found_is_text=True
+        ) from None
     function = getattr(module, attribute, None)
     if not callable(function):
-        raise UserError(None, "evaluator", f"a function {attribute} in {module_name}", "nothing callable", found_is_text=True)
+        raise UserError(
+            None, "evaluator", f"a function {attribute} in {module_name}", "nothing callable", found_is_text=True
+        )
     return function
 
 

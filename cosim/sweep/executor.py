@@ -13,14 +13,17 @@ exit by themselves when the driver disappears.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait as wait_for
-from typing import Any, Callable
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
+from typing import Any
 
 from cosim.common.errors import UserError
 from cosim.sweep.evaluate import describe_failure
@@ -53,7 +56,7 @@ class PointExecutor(ABC):
     def close(self, *, cancel: bool = False) -> None:
         """Release the workers; `cancel` abandons unfinished tasks at once."""
 
-    def __enter__(self) -> "PointExecutor":
+    def __enter__(self) -> PointExecutor:
         return self
 
     def __exit__(self, kind: Any, *_: Any) -> None:
@@ -96,10 +99,8 @@ class _Worker:
         if kill:
             self.process.terminate()
         else:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 self.connection.send(None)
-            except (BrokenPipeError, OSError):
-                pass
         self.process.join(timeout=None if not kill else 5)
         self.connection.close()
 
@@ -200,8 +201,13 @@ class DaskExecutor(PointExecutor):
             try:
                 client = Client(scheduler, timeout="10s")
             except (OSError, TimeoutError, ValueError) as error:
-                raise UserError(None, "--scheduler", "the address of a reachable Dask scheduler (tcp://host:8786)",
-                                f"{scheduler} ({error})", found_is_text=True) from None
+                raise UserError(
+                    None,
+                    "--scheduler",
+                    "the address of a reachable Dask scheduler (tcp://host:8786)",
+                    f"{scheduler} ({error})",
+                    found_is_text=True,
+                ) from None
         self.client = client
         threads = sum(self.client.nthreads().values())
         # Two tasks per worker thread hide the round trip to the scheduler.

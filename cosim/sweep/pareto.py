@@ -7,7 +7,7 @@ vectors do not dominate each other, so ties on the front are all kept.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -9,10 +9,9 @@ folder or its inputs keeps its results; changing a file's contents does not.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +19,14 @@ import cosim
 from cosim.common.errors import UserError
 from cosim.hw import load_design, load_device, shipped_designs
 from cosim.hw.describe import field_at
-from cosim.hw.schema import Design
-from cosim.hw.yaml_document import read_yaml
 from cosim.hw.overrides import OverrideError, apply_overrides, parse_path, set_path
+from cosim.hw.schema import Design
+from cosim.hw.strict import StrictModel
+from cosim.hw.yaml_document import read_yaml
+from cosim.sweep.digests import canonical_json, file_sha256, sha256_of
 from cosim.sweep.spec import DecodeRecipe, LoadedSpec, SyntheticRecipe, validate_part
 
-RECIPE_MODELS = {"synthetic": SyntheticRecipe, "decode": DecodeRecipe}
-
-
-def canonical_json(value: Any) -> str:
-    """One text per value: sorted keys, no spaces, so equal configs hash equally."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def sha256_of(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode("ascii")).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """Digest of a file, or of every file under a folder (names and contents)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+RECIPE_MODELS: dict[str, type[StrictModel]] = {"synthetic": SyntheticRecipe, "decode": DecodeRecipe}
 
 
 @dataclass(frozen=True)
@@ -119,8 +99,9 @@ class SweepPlan:
         shipped = {p.stem: p for p in shipped_designs()}
         if text in shipped:
             return shipped[text]
-        raise self.loaded.error(("base_design",), f"a design file or a shipped design ({', '.join(sorted(shipped))})",
-                                text)
+        raise self.loaded.error(
+            ("base_design",), f"a design file or a shipped design ({', '.join(sorted(shipped))})", text
+        )
 
     def _pin_workload(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The workload's identity (hashed) and its input paths (not hashed)."""
@@ -160,8 +141,12 @@ class SweepPlan:
             try:
                 steps = parse_path(parameter.path)
             except OverrideError as error:
-                raise loaded.error(key, "a path like engines.matrix.arrays or buffers[name=weights].bytes",
-                                   f"{parameter.path!r} ({error})", found_is_text=True) from None
+                raise loaded.error(
+                    key,
+                    "a path like engines.matrix.arrays or buffers[name=weights].bytes",
+                    f"{parameter.path!r} ({error})",
+                    found_is_text=True,
+                ) from None
             if parameter.path.startswith("workload."):
                 self._check_workload_parameter(name, parameter.path, values)
                 continue
@@ -172,8 +157,12 @@ class SweepPlan:
             try:
                 apply_overrides(self.base_design, {parameter.path: values[0]})
             except OverrideError as error:
-                raise loaded.error(key, f"a path that fits {self.design_file.name}", f"{parameter.path!r} "
-                                   f"({error})", found_is_text=True) from None
+                raise loaded.error(
+                    key,
+                    f"a path that fits {self.design_file.name}",
+                    f"{parameter.path!r} ({error})",
+                    found_is_text=True,
+                ) from None
 
     def _check_workload_parameter(self, name: str, path: str, values: list[Any]) -> None:
         loaded = self.loaded
@@ -195,12 +184,16 @@ class SweepPlan:
             try:
                 set_path(workload, path.removeprefix("workload."), value)
             except OverrideError as error:
-                raise loaded.error(("parameters", name, "path"), f"a path into the {kind} recipe",
-                                   f"{path!r} ({error})", found_is_text=True) from None
+                raise loaded.error(
+                    ("parameters", name, "path"),
+                    f"a path into the {kind} recipe",
+                    f"{path!r} ({error})",
+                    found_is_text=True,
+                ) from None
             validate_part(RECIPE_MODELS[kind], loaded.document, ("parameters", name, "values"), workload[kind])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _device_frozen(name: str) -> str:
     try:
         return canonical_json(load_device(name).model_dump(mode="json"))

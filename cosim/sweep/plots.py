@@ -8,16 +8,20 @@ column (typically a resource use), with the Pareto front drawn over them;
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cosim.common.errors import UserError
 from cosim.analysis.plots import new_figure, save_figure
+from cosim.common.errors import UserError
 from cosim.sweep.pareto import pareto_front
 
-__all__ = ["plot_pareto", "plot_heatmap", "resource_colour", "save_figure"]
+__all__ = ["plot_heatmap", "plot_pareto", "resource_colour", "save_figure"]
+
+Reduce = Literal["min", "max", "mean"]  # how `plot_heatmap` folds the knobs it does not show
 
 
 def plot_pareto(
@@ -39,14 +43,18 @@ def plot_pareto(
     finished = table[table["status"] == "ok"] if "status" in table.columns else table
     figure = new_figure(6.4, 4.8)
     axes = figure.subplots()
-    feasible = (finished["feasible"].fillna(False).astype(bool) if "feasible" in finished.columns
-                else pd.Series(True, index=finished.index))
+    feasible = (
+        finished["feasible"].fillna(False).astype(bool)
+        if "feasible" in finished.columns
+        else pd.Series(True, index=finished.index)
+    )
     good, bad = finished[feasible], finished[~feasible]
     if not bad.empty:
         axes.scatter(bad[x], bad[y], facecolors="none", edgecolors="grey", s=28, label="infeasible")
     if not good.empty and color:
-        points = axes.scatter(good[x], good[y], c=pd.to_numeric(good[color], errors="coerce"), cmap="viridis", s=28,
-                              label="feasible")
+        points = axes.scatter(
+            good[x], good[y], c=pd.to_numeric(good[color], errors="coerce"), cmap="viridis", s=28, label="feasible"
+        )
         figure.colorbar(points, ax=axes, label=color)
     elif not good.empty:
         axes.scatter(good[x], good[y], s=28, label="feasible")
@@ -62,27 +70,38 @@ def plot_pareto(
     return figure
 
 
-def plot_heatmap(table: pd.DataFrame, x: str, y: str, value: str, *, reduce: str = "min",
-                 title: str | None = None) -> Figure:
+def plot_heatmap(
+    table: pd.DataFrame, x: str, y: str, value: str, *, reduce: Reduce = "min", title: str | None = None
+) -> Figure:
     """`value` over the grid of knobs `x` and `y` (other knobs reduced by `reduce`: min, max, mean)."""
     _require(table, [x, y, value])
     if reduce not in ("min", "max", "mean"):
         raise UserError(None, "reduce", "min, max or mean", reduce)
     finished = table[table["status"] == "ok"] if "status" in table.columns else table
     grid = finished.assign(**{value: pd.to_numeric(finished[value], errors="coerce")}).pivot_table(
-        index=y, columns=x, values=value, aggfunc=reduce)
+        index=y, columns=x, values=value, aggfunc=reduce
+    )
     figure = new_figure(6.4, 4.8)
     axes = figure.subplots()
-    image = axes.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+    cells = grid.to_numpy(dtype=float)
+    image = axes.imshow(cells, origin="lower", aspect="auto", cmap="viridis")
+    brightness = np.asarray(image.norm(cells))  # viridis is light at the top: dark text there
     axes.set_xticks(range(len(grid.columns)), [_tick(v) for v in grid.columns], rotation=45, ha="right")
     axes.set_yticks(range(len(grid.index)), [_tick(v) for v in grid.index])
     for row in range(grid.shape[0]):
         for col in range(grid.shape[1]):
-            cell = grid.iat[row, col]
-            if pd.notna(cell):
-                bright = image.norm(cell) > 0.6  # viridis is light at the top: dark text there
-                axes.text(col, row, f"{cell:.3g}", ha="center", va="center", fontsize="x-small",
-                          color="black" if bright else "white")
+            cell = cells[row, col]
+            if not np.isnan(cell):
+                bright = brightness[row, col] > 0.6
+                axes.text(
+                    col,
+                    row,
+                    f"{cell:.3g}",
+                    ha="center",
+                    va="center",
+                    fontsize="x-small",
+                    color="black" if bright else "white",
+                )
     figure.colorbar(image, ax=axes, label=f"{value} ({reduce} over other knobs)")
     axes.set_xlabel(x)
     axes.set_ylabel(y)
@@ -98,7 +117,11 @@ def resource_colour(table: pd.DataFrame, axes: tuple[str, ...] = ()) -> str | No
     finished = table[table["status"] == "ok"] if "status" in table.columns else table
     for column in RESOURCE_COLOURS:
         prefix = column.split("_")[0]
-        if column in finished.columns and finished[column].nunique() > 1 and not any(a.startswith(prefix) for a in axes):
+        if (
+            column in finished.columns
+            and finished[column].nunique() > 1
+            and not any(a.startswith(prefix) for a in axes)
+        ):
             return column
     return None
 

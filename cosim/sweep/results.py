@@ -45,8 +45,17 @@ def build_table(records: list[dict[str, Any]], loaded: LoadedSpec) -> pd.DataFra
         for column in ("error", "elapsed_s", "host", "finished"):
             row[column] = record.get(column)
         rows.append(row)
-    columns = ["key", *names, "status", *[m if m not in names else f"{m}_metric" for m in ordered_metrics],
-               "feasible", "error", "elapsed_s", "host", "finished"]
+    columns = [
+        "key",
+        *names,
+        "status",
+        *[m if m not in names else f"{m}_metric" for m in ordered_metrics],
+        "feasible",
+        "error",
+        "elapsed_s",
+        "host",
+        "finished",
+    ]
     table = pd.DataFrame(rows, columns=columns)
     for name in names:
         table[name] = _uniform(table[name])
@@ -88,6 +97,11 @@ def load_results(out_dir: str | Path) -> pd.DataFrame:
     """The table of a sweep folder (for notebooks and `cosim pareto`)."""
     path = Path(out_dir) / PARQUET
     if not path.is_file():
-        raise UserError(path, None, "the results table of a sweep folder (run `cosim sweep` first)", "no such file",
-                        found_is_text=True)
+        raise UserError(
+            path,
+            None,
+            "the results table of a sweep folder (run `cosim sweep` first)",
+            "no such file",
+            found_is_text=True,
+        )
     return pd.read_parquet(path)

@@ -66,8 +66,15 @@ def run_sweep(
     initial = strategy.prime(list(done.values()))
     executor = make_executor(workers=workers, scheduler=scheduler, client=client)
     run = _Run(plan, store, strategy, executor, done)
-    bar = tqdm(total=strategy.total, initial=min(initial, strategy.total), unit="point", desc="sweep",
-               disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=strategy.total,
+        initial=min(initial, strategy.total),
+        unit="point",
+        desc="sweep",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     interrupted = False
     try:
         run.loop(bar)
@@ -80,8 +87,9 @@ def run_sweep(
     records = list(run.records.values())
     tables = write_table(records, loaded, Path(out_dir))
     counts = {status: sum(r["status"] == status for r in records) for status in STATUSES}
-    return SweepSummary(Path(out_dir), strategy.total, len(done), run.recorded, counts, executor.description,
-                        interrupted, tables)
+    return SweepSummary(
+        Path(out_dir), strategy.total, len(done), run.recorded, counts, executor.description, interrupted, tables
+    )
 
 
 def _records_of_sweep(plan: SweepPlan, store: ResultStore, retry_failed: bool) -> dict[str, dict[str, Any]]:
@@ -102,8 +110,14 @@ def _records_of_sweep(plan: SweepPlan, store: ResultStore, retry_failed: bool) -
 class _Run:
     """The state of one run: what is in flight, parked behind a workload, or finished."""
 
-    def __init__(self, plan: SweepPlan, store: ResultStore, strategy: SearchStrategy, executor: PointExecutor,
-                 done: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        plan: SweepPlan,
+        store: ResultStore,
+        strategy: SearchStrategy,
+        executor: PointExecutor,
+        done: dict[str, dict[str, Any]],
+    ) -> None:
         self.plan, self.store, self.strategy, self.executor = plan, store, strategy, executor
         self.records = dict(done)
         self.points: dict[str, Point] = {}

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -22,8 +23,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
-from cosim.hw.schema import StrictModel
+from cosim.hw.strict import StrictModel
 from cosim.hw.yaml_document import YamlDocument, read_yaml
+from cosim.sweep.evaluate import EVALUATORS
+from cosim.sweep.strategies import STRATEGIES, StrategySettings
 
 Goal = Literal["min", "max"]
 Model = TypeVar("Model", bound=BaseModel)
@@ -59,11 +62,11 @@ class ValueRange(StrictModel):
 
     low: int | float = Field(description="Smallest value.")
     high: int | float = Field(description="Largest value (included when a step lands on it).")
-    step: int | float | None = Field(None, gt=0, description="Distance between values.")
-    log: int | float | None = Field(None, gt=1, description="Factor between values.")
+    step: int | float | None = Field(default=None, gt=0, description="Distance between values.")
+    log: int | float | None = Field(default=None, gt=1, description="Factor between values.")
 
     @model_validator(mode="after")
-    def _check(self) -> "ValueRange":
+    def _check(self) -> ValueRange:
         if self.high < self.low:
             raise nested_issue("high", f"a value >= low ({self.low})", self.high)
         if self.step is not None and self.log is not None:
@@ -95,44 +98,11 @@ class Parameter(StrictModel):
         "or into the workload recipe (workload.decode.thresholds, workload.synthetic.layer_rates).",
     )
     values: Any = Field(
-        None,
+        default=None,
         description="A non-empty list of values, or a range {low, high, step | log} (without step or log: a "
-        "continuous interval, for random and nsga2)."
+        "continuous interval, for random and nsga2).",
     )
 
-    @property
-    def targets_workload(self) -> bool:
-        return self.path.startswith("workload.")
-
-
-# --------------------------------------------------------------------------- strategies
-
-
-class GridStrategy(StrictModel):
-    """Every combination of every parameter's values."""
-
-    kind: Literal["grid"]
-
-
-class RandomStrategy(StrictModel):
-    """`n` distinct points drawn uniformly (seeded) from the parameter domains."""
-
-    kind: Literal["random"]
-    n: int = Field(ge=1, description="Points to draw (fewer when the domain has fewer).")
-    seed: int = Field(0, description="Seed of the draw.")
-
-
-class Nsga2Strategy(StrictModel):
-    """Optuna's NSGA-II multi-objective search over the objectives."""
-
-    kind: Literal["nsga2"]
-    n_trials: int = Field(ge=1, description="Points to evaluate in total (resumed points count).")
-    population: int = Field(20, ge=2, description="Population size of a generation.")
-    seed: int = Field(0, description="Seed of the sampler.")
-
-
-STRATEGY_MODELS: dict[str, type[StrictModel]] = {"grid": GridStrategy, "random": RandomStrategy, "nsga2": Nsga2Strategy}
-Strategy = GridStrategy | RandomStrategy | Nsga2Strategy
 
 # --------------------------------------------------------------------------- workloads
 
@@ -140,32 +110,36 @@ Strategy = GridStrategy | RandomStrategy | Nsga2Strategy
 class AttentionRecipe(StrictModel):
     """Attention policy of a decoding run: dense, or a sparse policy with its window."""
 
-    policy: str = Field("dense", description="Attention policy name (models.decoding.sparse_attention).")
-    window: int | None = Field(None, ge=1, description="Recent KV entries a sparse policy keeps.")
-    sink: int | None = Field(None, ge=0, description="First KV entries a streaming policy keeps.")
+    policy: str = Field(default="dense", description="Attention policy name (models.decoding.sparse_attention).")
+    window: int | None = Field(default=None, ge=1, description="Recent KV entries a sparse policy keeps.")
+    sink: int | None = Field(default=None, ge=0, description="First KV entries a streaming policy keeps.")
 
 
 class DecodeRecipe(StrictModel):
     """A decoding run that produces the replay trace; cached by the hash of this recipe."""
 
-    preset: str | None = Field(None, description="Model preset with a shipped checkpoint (e.g. toyworld).")
-    checkpoint: str | None = Field(None, description="Checkpoint file of a trained model (instead of preset).")
-    thresholds: float | list[float] | None = Field(None, description="TAS thresholds, one or one per layer.")
+    preset: str | None = Field(default=None, description="Model preset with a shipped checkpoint (e.g. toyworld).")
+    checkpoint: str | None = Field(default=None, description="Checkpoint file of a trained model (instead of preset).")
+    thresholds: float | list[float] | None = Field(default=None, description="TAS thresholds, one or one per layer.")
     target_replay_ratio: float | None = Field(
-        None, ge=0, le=1, description="Calibrate one threshold to reach this replay ratio (instead of thresholds)."
+        default=None,
+        ge=0,
+        le=1,
+        description="Calibrate one threshold to reach this replay ratio (instead of thresholds).",
     )
     attention: AttentionRecipe = Field(default_factory=AttentionRecipe)
-    frames: int = Field(8, ge=2, description="Frames per generated video.")
-    videos: int = Field(1, ge=1, description="Videos decoded (quality is their mean).")
-    seed: int = Field(0, description="Sampling seed.")
+    frames: int = Field(default=8, ge=2, description="Frames per generated video.")
+    videos: int = Field(default=1, ge=1, description="Videos decoded (quality is their mean).")
+    seed: int = Field(default=0, description="Sampling seed.")
 
     @model_validator(mode="after")
-    def _check(self) -> "DecodeRecipe":
+    def _check(self) -> DecodeRecipe:
         if (self.preset is None) == (self.checkpoint is None):
             raise nested_issue("preset", "exactly one of preset or checkpoint", self.preset)
         if self.thresholds is not None and self.target_replay_ratio is not None:
-            raise nested_issue("target_replay_ratio", "either thresholds or target_replay_ratio, not both",
-                               self.target_replay_ratio)
+            raise nested_issue(
+                "target_replay_ratio", "either thresholds or target_replay_ratio, not both", self.target_replay_ratio
+            )
         return self
 
 
@@ -173,14 +147,16 @@ class SyntheticRecipe(StrictModel):
     """A synthetic replay trace over the graph's geometry (`cosim.artifacts.synthetic_trace`)."""
 
     layer_rates: float | list[float] = Field(description="Replay rate, one or one per layer, in [0, 1].")
-    correlation: float = Field(0.0, ge=0, le=1, description="Chance a position repeats its previous-frame decision.")
-    frames: int | None = Field(None, ge=2, description="Frames per video. Default: the graph's frames.")
-    conditioning_frames: int = Field(1, ge=0, description="Frames given in the prompt (not generated).")
-    rows_agree: bool = Field(True, description="All batch rows take the same decision.")
-    seed: int = Field(0, description="Seed of the draw.")
+    correlation: float = Field(
+        default=0.0, ge=0, le=1, description="Chance a position repeats its previous-frame decision."
+    )
+    frames: int | None = Field(default=None, ge=2, description="Frames per video. Default: the graph's frames.")
+    conditioning_frames: int = Field(default=1, ge=0, description="Frames given in the prompt (not generated).")
+    rows_agree: bool = Field(default=True, description="All batch rows take the same decision.")
+    seed: int = Field(default=0, description="Seed of the draw.")
 
     @model_validator(mode="after")
-    def _rates(self) -> "SyntheticRecipe":
+    def _rates(self) -> SyntheticRecipe:
         rates = self.layer_rates if isinstance(self.layer_rates, list) else [self.layer_rates]
         if not rates or any(not 0 <= rate <= 1 for rate in rates):
             raise nested_issue("layer_rates", "rates in [0, 1]", self.layer_rates)
@@ -196,24 +172,28 @@ class WorkloadSpec(StrictModel):
     decisions are mapped onto its layers by relative depth.
     """
 
-    graph: str | None = Field(None, description="ComputeGraph file (.json).")
-    model: str | None = Field(None, description="Model preset whose decode step is traced (e.g. vila-u-7b-256).")
-    trace: str | None = Field(None, description="ReplayTrace file (.npz).")
+    graph: str | None = Field(default=None, description="ComputeGraph file (.json).")
+    model: str | None = Field(
+        default=None, description="Model preset whose decode step is traced (e.g. vila-u-7b-256)."
+    )
+    trace: str | None = Field(default=None, description="ReplayTrace file (.npz).")
     synthetic: SyntheticRecipe | None = None
     decode: DecodeRecipe | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "WorkloadSpec":
+    def _one_form(self) -> WorkloadSpec:
         sources = [name for name in ("trace", "synthetic", "decode") if getattr(self, name) is not None]
         if len(sources) != 1:
             key = sources[1] if sources else "trace"
-            raise nested_issue(key, "exactly one of trace, synthetic or decode", ", ".join(sources) or "none",
-                               found_is_text=True)
+            raise nested_issue(
+                key, "exactly one of trace, synthetic or decode", ", ".join(sources) or "none", found_is_text=True
+            )
         if self.graph is not None and self.model is not None:
             raise nested_issue("model", "either graph or model, not both", self.model)
         if self.decode is None and self.graph is None and self.model is None:
-            raise nested_issue("graph", f"a graph file (or a model to trace) with {sources[0]}", "nothing",
-                               found_is_text=True)
+            raise nested_issue(
+                "graph", f"a graph file (or a model to trace) with {sources[0]}", "nothing", found_is_text=True
+            )
         return self
 
     @property
@@ -224,7 +204,12 @@ class WorkloadSpec(StrictModel):
 # --------------------------------------------------------------------------- constraints
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq, "!=": operator.ne,
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _COMPARISON = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
 
@@ -249,8 +234,12 @@ class Constraint:
     def violation(self, metrics: dict[str, Any]) -> float:
         """How far the point is from meeting it (<= 0: met), the form NSGA-II wants."""
         found = metrics.get(self.metric)
-        numeric = isinstance(found, (int, float)) and not isinstance(found, bool)
-        if self.op in ("==", "!=") or not numeric or math.isnan(found):
+        if (
+            self.op in ("==", "!=")
+            or isinstance(found, bool)
+            or not isinstance(found, (int, float))
+            or math.isnan(found)
+        ):
             return 0.0 if self.holds(metrics) else 1.0
         gap = float(found) - float(self.value)
         return gap if self.op in ("<=", "<") else -gap
@@ -262,7 +251,7 @@ class Constraint:
 def parse_constraint(document: YamlDocument, metric: str, raw: Any) -> Constraint:
     """``fits_device: true`` means equality; ``dsp_util: "<= 0.9"`` a comparison."""
     key = ("constraints", metric)
-    if isinstance(raw, bool) or isinstance(raw, (int, float)):
+    if isinstance(raw, (bool, int, float)):
         return Constraint(metric, "==", raw)
     if isinstance(raw, str):
         match = _COMPARISON.match(raw)
@@ -283,13 +272,16 @@ class SweepSpec(StrictModel):
     base_design: str = Field(description="Design file the parameters modify.")
     workload: WorkloadSpec
     parameters: dict[str, Parameter] = Field(min_length=1, description="Swept knobs by name.")
-    strategy: dict[str, Any] = Field(description="{kind: grid} | {kind: random, n, seed} | {kind: nsga2, n_trials, population, seed}.")
+    strategy: dict[str, Any] = Field(
+        description=f"{{kind: NAME, ...}}: NAME one of {', '.join(STRATEGIES)}, with that strategy's settings."
+    )
     objectives: dict[str, Goal] = Field(default_factory=dict, description="Metric name -> min or max.")
     constraints: dict[str, int | float | bool | str] = Field(
         default_factory=dict, description='Metric name -> required value, or a comparison like "<= 0.9".'
     )
     evaluator: str = Field(
-        "design", description="design (simulate the design) or package.module:function taking the point config."
+        default="design",
+        description=f"One of {', '.join(EVALUATORS)} (built in), or package.module:function taking the point config.",
     )
 
     @field_validator("parameters")
@@ -308,7 +300,7 @@ class LoadedSpec:
     file: str
     data: dict[str, Any]
     spec: SweepSpec
-    strategy: Strategy
+    strategy: StrategySettings
     ranges: dict[str, ValueRange]
     constraints: list[Constraint]
     document: YamlDocument
@@ -339,26 +331,24 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
     data = document.data
     spec = validate_part(SweepSpec, document, (), data)
     kind = spec.strategy.get("kind")
-    if kind not in STRATEGY_MODELS:
-        raise document.error(("strategy", "kind"), "one of " + ", ".join(map(repr, STRATEGY_MODELS)), kind)
-    strategy = validate_part(STRATEGY_MODELS[kind], document, ("strategy",), spec.strategy)
+    if kind not in STRATEGIES:
+        raise document.error(("strategy", "kind"), "one of " + ", ".join(map(repr, STRATEGIES)), kind)
+    strategy = STRATEGIES.get(str(kind))
+    settings = validate_part(strategy.Settings, document, ("strategy",), spec.strategy)
     for name, parameter in spec.parameters.items():
         if not isinstance(parameter.values, (list, dict)) or parameter.values == []:
-            raise document.error(("parameters", name, "values"), "a non-empty list of values or a range "
-                                 "{low, high, step | log}", "nothing" if parameter.values is None else repr(parameter.values),
-                                 found_is_text=True)
+            raise document.error(
+                ("parameters", name, "values"),
+                "a non-empty list of values or a range {low, high, step | log}",
+                "nothing" if parameter.values is None else repr(parameter.values),
+                found_is_text=True,
+            )
     ranges = {
         name: validate_part(ValueRange, document, ("parameters", name, "values"), parameter.values)
         for name, parameter in spec.parameters.items()
         if isinstance(parameter.values, dict)
     }
-    if isinstance(strategy, GridStrategy):
-        for name, value_range in ranges.items():
-            if value_range.choices() is None:
-                raise document.error(("parameters", name, "values"), "a list, or a range with step or log, for the "
-                                     "grid strategy", "a continuous range", found_is_text=True)
-    if isinstance(strategy, Nsga2Strategy) and not spec.objectives:
-        raise document.error(("objectives",), "at least one objective for the nsga2 strategy", "none",
-                             found_is_text=True)
-    constraints = [parse_constraint(document, name, raw) for name, raw in spec.constraints.items()]
-    return LoadedSpec(str(document.path), data, spec, strategy, ranges, constraints, document)
+    loaded = LoadedSpec(str(document.path), data, spec, settings, ranges, [], document)
+    strategy.check(loaded)
+    loaded.constraints = [parse_constraint(document, name, raw) for name, raw in spec.constraints.items()]
+    return loaded

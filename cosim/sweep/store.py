@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cosim
 from cosim.common.atomic import atomic_write_text
 from cosim.common.errors import UserError
 from cosim.hw.yaml_document import YamlDocument
-from cosim.sweep.plan import canonical_json
+from cosim.sweep.digests import canonical_json
 from cosim.sweep.spec import LoadedSpec, check_spec
 
 SPEC_FILE = "sweep.json"
@@ -41,7 +42,7 @@ class ResultStore:
     # ---- the spec ----------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: str | Path, loaded: LoadedSpec) -> "ResultStore":
+    def create(cls, root: str | Path, loaded: LoadedSpec) -> ResultStore:
         """Start (or continue) `loaded`'s sweep in `root`; a folder holding another spec is refused."""
         store = cls(root)
         spec = absolute_spec(loaded)
@@ -50,15 +51,27 @@ class ResultStore:
             stored = store.read_spec_data()
             if canonical_json(stored) != canonical_json(spec):
                 differing = sorted(k for k in set(stored) | set(spec) if stored.get(k) != spec.get(k))
-                raise UserError(spec_file, ", ".join(differing) or None,
-                                "the spec this folder was started with (use a new output folder for another spec)",
-                                "a different spec", found_is_text=True)
+                raise UserError(
+                    spec_file,
+                    ", ".join(differing) or None,
+                    "the spec this folder was started with (use a new output folder for another spec)",
+                    "a different spec",
+                    found_is_text=True,
+                )
         else:
             store.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(spec_file, json.dumps({
-                "spec": spec, "spec_file": loaded.file, "cosim_version": cosim.__version__,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }, indent=2))  # key order kept: parameters stay in the spec's order on --resume
+            atomic_write_text(
+                spec_file,
+                json.dumps(
+                    {
+                        "spec": spec,
+                        "spec_file": loaded.file,
+                        "cosim_version": cosim.__version__,
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    },
+                    indent=2,
+                ),
+            )  # key order kept: parameters stay in the spec's order on --resume
         store.points_dir.mkdir(parents=True, exist_ok=True)
         for stale in store.points_dir.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
@@ -71,8 +84,9 @@ class ResultStore:
         try:
             return json.loads(spec_file.read_text(encoding="utf-8"))["spec"]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise UserError(spec_file, "spec", "the sweep's spec as JSON", f"an unreadable file ({error})",
-                            found_is_text=True) from None
+            raise UserError(
+                spec_file, "spec", "the sweep's spec as JSON", f"an unreadable file ({error})", found_is_text=True
+            ) from None
 
     def load_spec(self) -> LoadedSpec:
         """The spec this folder's sweep runs (for --resume)."""
@@ -94,8 +108,13 @@ class ResultStore:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
-            raise UserError(path, None, "a point record (delete the file to evaluate the point again)",
-                            f"unreadable JSON ({error})", found_is_text=True) from None
+            raise UserError(
+                path,
+                None,
+                "a point record (delete the file to evaluate the point again)",
+                f"unreadable JSON ({error})",
+                found_is_text=True,
+            ) from None
 
     def keys(self) -> set[str]:
         return {path.stem for path in self.points_dir.glob("*.json")}
@@ -124,6 +143,7 @@ class ResultStore:
 
 def absolute_spec(loaded: LoadedSpec) -> dict[str, Any]:
     """The spec's data with every file path made absolute, so the copy runs from anywhere."""
+
     def absolute(text: str) -> str:
         path = loaded.resolve(text)
         return str(path) if path.exists() else text  # e.g. a shipped design's name

@@ -1,9 +1,14 @@
-"""Search strategies: which points to evaluate next, chosen by name in the spec.
+"""Search strategies: which points to evaluate next, chosen by ``strategy.kind`` in the spec.
 
 Every strategy speaks ask/tell, so all of them feed the same executor and results store:
 `ask` proposes parameter values (None when it has nothing more to propose for now),
 `tell` hands back the finished record. Grid and random sampling decide everything up
 front; NSGA-II (Optuna) decides each proposal from the results told so far.
+
+Adding a strategy: a `SearchStrategy` subclass with its `Settings` model (the keys of the
+spec's ``strategy`` block) and, where the spec needs more of it, a `check`; then one
+``@STRATEGIES.register("name")``. The spec's allowed kinds, the docs test and the test
+parametrisation read `STRATEGIES`.
 """
 
 from __future__ import annotations
@@ -12,13 +17,24 @@ import itertools
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
+from cosim.common.registry import Registry
+from cosim.hw.strict import StrictModel
+from cosim.sweep.digests import canonical_json
 from cosim.sweep.evaluate import is_number
-from cosim.sweep.plan import canonical_json
-from cosim.sweep.spec import Constraint, GridStrategy, LoadedSpec, Nsga2Strategy, RandomStrategy
+
+if TYPE_CHECKING:  # the spec module reads STRATEGIES, so it is imported here for types only
+    from cosim.sweep.spec import Constraint, LoadedSpec
+
+
+class StrategySettings(StrictModel):
+    """The spec's ``strategy`` block; each strategy adds its own keys."""
+
+    kind: str = Field(description="Name of the strategy (a key of STRATEGIES).")
 
 
 @dataclass
@@ -31,9 +47,21 @@ class Candidate:
 
 
 class SearchStrategy(ABC):
-    """Proposes points; `total` is how many it proposes over the whole sweep."""
+    """Proposes points; `total` is how many it proposes over the whole sweep.
 
+    Built by `make_strategy` as ``cls(loaded, settings)``, `settings` an instance of `Settings`.
+    """
+
+    Settings: ClassVar[type[StrategySettings]] = StrategySettings
     total: int
+
+    @abstractmethod
+    def __init__(self, loaded: LoadedSpec, settings: Any) -> None:
+        """A strategy for `loaded`, `settings` an instance of `Settings`."""
+
+    @classmethod
+    def check(cls, loaded: LoadedSpec) -> None:
+        """Raise a `UserError` (``loaded.error``) when the spec lacks what this strategy needs."""
 
     @abstractmethod
     def ask(self) -> Candidate | None:
@@ -67,19 +95,48 @@ class _FixedList(SearchStrategy):
         return len(records)
 
 
+STRATEGIES: Registry[type[SearchStrategy]] = Registry("sweep strategy", "strategy.kind")
+
+
+@STRATEGIES.register("grid")
 class Grid(_FixedList):
     """Every combination, the last parameter varying fastest."""
 
-    def __init__(self, loaded: LoadedSpec) -> None:
+    @classmethod
+    def check(cls, loaded: LoadedSpec) -> None:
+        for name, value_range in loaded.ranges.items():
+            if value_range.choices() is None:
+                raise loaded.error(
+                    ("parameters", name, "values"),
+                    "a list, or a range with step or log, for the grid strategy",
+                    "a continuous range",
+                    found_is_text=True,
+                )
+
+    def __init__(self, loaded: LoadedSpec, settings: StrategySettings) -> None:
         names = list(loaded.spec.parameters)
-        domains = [loaded.choices(name) for name in names]
-        super().__init__([dict(zip(names, values)) for values in itertools.product(*domains)])
+        domains = []
+        for name in names:
+            choices = loaded.choices(name)
+            assert choices is not None, "check() rejects continuous ranges for the grid strategy"
+            domains.append(choices)
+        super().__init__([dict(zip(names, values, strict=True)) for values in itertools.product(*domains)])
 
 
+class RandomSettings(StrategySettings):
+    """`n` distinct points drawn uniformly (seeded) from the parameter domains."""
+
+    n: int = Field(ge=1, description="Points to draw (fewer when the domain has fewer).")
+    seed: int = Field(default=0, description="Seed of the draw.")
+
+
+@STRATEGIES.register("random")
 class RandomSampling(_FixedList):
     """`n` distinct points, uniform over each parameter's values (or interval), seeded."""
 
-    def __init__(self, loaded: LoadedSpec, strategy: RandomStrategy) -> None:
+    Settings = RandomSettings
+
+    def __init__(self, loaded: LoadedSpec, strategy: RandomSettings) -> None:
         names = list(loaded.spec.parameters)
         domains = {name: loaded.choices(name) for name in names}
         rng = np.random.default_rng(strategy.seed)
@@ -99,6 +156,15 @@ class RandomSampling(_FixedList):
         super().__init__(list(points.values()))
 
 
+class Nsga2Settings(StrategySettings):
+    """Optuna's NSGA-II multi-objective search over the objectives."""
+
+    n_trials: int = Field(ge=1, description="Points to evaluate in total (resumed points count).")
+    population: int = Field(default=20, ge=2, description="Population size of a generation.")
+    seed: int = Field(default=0, description="Seed of the sampler.")
+
+
+@STRATEGIES.register("nsga2")
 class Nsga2(SearchStrategy):
     """NSGA-II over the spec's objectives and constraints (Optuna, ask/tell).
 
@@ -112,8 +178,16 @@ class Nsga2(SearchStrategy):
     """
 
     MAX_REPEATS = 200
+    Settings = Nsga2Settings
 
-    def __init__(self, loaded: LoadedSpec, strategy: Nsga2Strategy) -> None:
+    @classmethod
+    def check(cls, loaded: LoadedSpec) -> None:
+        if not loaded.spec.objectives:
+            raise loaded.error(
+                ("objectives",), "at least one objective for the nsga2 strategy", "none", found_is_text=True
+            )
+
+    def __init__(self, loaded: LoadedSpec, strategy: Nsga2Settings) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -126,9 +200,10 @@ class Nsga2(SearchStrategy):
         self.ranges = loaded.ranges
         self.distributions = {name: self._distribution(loaded, name) for name in self.names}
         sampler = optuna.samplers.NSGAIISampler(population_size=strategy.population, seed=strategy.seed)
-        self.study = optuna.create_study(directions=[
-            "minimize" if goal == "min" else "maximize" for goal in self.objectives.values()
-        ], sampler=sampler)
+        self.study = optuna.create_study(
+            directions=["minimize" if goal == "min" else "maximize" for goal in self.objectives.values()],
+            sampler=sampler,
+        )
         self.asked = 0
         self.repeats = 0
 
@@ -188,10 +263,11 @@ class Nsga2(SearchStrategy):
         return [float(v) for v in values]
 
     def _decode(self, encoded: dict[str, Any]) -> dict[str, Any]:
-        return {
-            name: encoded[name] if self.domains[name] is None else self.domains[name][int(encoded[name])]
-            for name in self.names
-        }
+        decoded = {}
+        for name in self.names:
+            domain = self.domains[name]
+            decoded[name] = encoded[name] if domain is None else domain[int(encoded[name])]
+        return decoded
 
     def _encode(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """Trial parameters of stored values; None when a value is outside this spec's domains."""
@@ -214,13 +290,6 @@ class Nsga2(SearchStrategy):
         return encoded
 
 
-STRATEGIES: dict[type, Callable[[LoadedSpec, Any], SearchStrategy]] = {
-    GridStrategy: lambda loaded, _: Grid(loaded),
-    RandomStrategy: RandomSampling,
-    Nsga2Strategy: Nsga2,
-}
-
-
 def make_strategy(loaded: LoadedSpec) -> SearchStrategy:
-    """The strategy the spec names."""
-    return STRATEGIES[type(loaded.strategy)](loaded, loaded.strategy)
+    """The strategy the spec names, with its checked settings."""
+    return STRATEGIES.get(loaded.strategy.kind, loaded.file)(loaded, loaded.strategy)

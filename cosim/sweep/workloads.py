@@ -17,16 +17,13 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import load_graph, save_graph
 from cosim.artifacts.replay_trace import ReplayTrace
-from cosim.sweep.evaluate import describe_failure, plain_metrics
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.common.errors import UserError
+from cosim.sweep.evaluate import describe_failure, plain_metrics
 
-
-# Held-out toy videos used to calibrate thresholds, far from the decoded ones (as `cosim run`).
-CALIBRATION_VIDEO_OFFSET = 1000
-CALIBRATION_VIDEOS = 2
+CALIBRATION_VIDEOS = 2  # held-out toy videos the thresholds of a target replay ratio are calibrated on
 
 
 def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: str) -> dict[str, Any]:
@@ -46,8 +43,8 @@ def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: 
         if workload["kind"] == "synthetic":
             files["trace"] = _synthetic(workload["synthetic"], files.get("graph") or inputs["graph"], folder)
         elif workload["kind"] == "decode":
-            trace, metrics, model_config = _decode(workload["decode"], inputs, folder)
-            files["trace"] = trace
+            trace_file, metrics, model_config = _decode(workload["decode"], inputs, folder)
+            files["trace"] = trace_file
             if "graph" not in files and "graph" not in inputs:
                 files["graph"] = _trace_graph(model_config, folder)
         trace = load_cached_trace(files.get("trace") or inputs["trace"])
@@ -92,56 +89,42 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
     agreement, PSNR) and against the true frames (PSNR), averaged over the videos; the
     first video's decisions become the trace. Returns (trace path, metrics, model config).
     """
-    import torch
-
-    from models.decoding import quality
-    from models.decoding.calibrate import Start, calibrate_ratio
-    from models.decoding.decode import decode_video
+    from models.decoding.session import torch_threads, toy_session
     from models.decoding.sparse_attention import make_policy
-    from models.toyworld.world import ToyWorldConfig
-    from models.toyworld.train import DEFAULT_CHECKPOINT, held_out_video, load_toy_checkpoint
 
-    torch.set_num_threads(1)  # workers run side by side, one per core
-    if recipe["checkpoint"] is not None:
-        checkpoint = Path(inputs["checkpoint"])
-    elif recipe["preset"] == DEFAULT_CHECKPOINT.stem:
-        checkpoint = DEFAULT_CHECKPOINT
-    else:
-        raise UserError(None, "workload.decode.preset", f"a preset with a shipped checkpoint ({DEFAULT_CHECKPOINT.stem}) "
-                        "or a checkpoint file", recipe["preset"])
-    model, tokenizer, metadata = load_toy_checkpoint(checkpoint)
-    world = ToyWorldConfig(**metadata["toyworld"]) if "toyworld" in metadata else ToyWorldConfig()
-    video_seed = int(metadata.get("seed", 0))
-    frames = recipe["frames"]
-
-    def start(index: int) -> tuple[Any, int, Any]:
-        video = held_out_video(video_seed, index, world, frames)
-        return tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames]
-
+    session = toy_session(_decode_checkpoint(recipe, inputs))
+    frames, seed = recipe["frames"], recipe["seed"]
     attention = recipe["attention"]
     knobs = {k: attention[k] for k in ("window", "sink") if attention[k] is not None}
     policy = make_policy(attention["policy"], **knobs) if attention["policy"] != "dense" else None
-    common = {"frames": frames, "seed": recipe["seed"], "attention_policy": policy}
-    thresholds = recipe["thresholds"]
-    if recipe["target_replay_ratio"] is not None:
-        starts = [Start(*start(CALIBRATION_VIDEO_OFFSET + i)[:2]) for i in range(CALIBRATION_VIDEOS)]
-        thresholds = calibrate_ratio(model, starts, recipe["target_replay_ratio"], rounds=1, **common).thresholds
-    generated = slice(1, None)  # frame 1 is given
     figures: dict[str, list[float]] = {k: [] for k in ("ratio", "agree", "psnr_dense", "psnr_truth", "time")}
     first_trace = None
-    for video in range(recipe["videos"]):
-        first, class_id, truth = start(video)
-        run = decode_video(model, first, class_id, thresholds=thresholds, **common)
-        dense = decode_video(model, first, class_id, thresholds=None, frames=frames, seed=recipe["seed"])
-        versus_dense = quality.compare_runs(run.codes[generated], dense.codes[generated], tokenizer)
-        versus_truth = quality.compare_to_ground_truth(run.codes[generated], truth[generated], tokenizer)
-        figures["ratio"].append(run.replay_ratio)
-        figures["agree"].append(versus_dense.token_agreement)
-        figures["psnr_dense"].append(versus_dense.psnr_db)
-        figures["psnr_truth"].append(versus_truth.psnr_db)
-        figures["time"].append(run.wall_time_s)
-        if first_trace is None:
-            first_trace = run.to_trace()
+    with torch_threads(1):  # workers run side by side, one per core
+        thresholds = recipe["thresholds"]
+        if recipe["target_replay_ratio"] is not None:
+            thresholds = session.calibrate_to_ratio(
+                recipe["target_replay_ratio"],
+                CALIBRATION_VIDEOS,
+                rounds=1,
+                frames=frames,
+                seed=seed,
+                attention_policy=policy,
+            ).thresholds
+        for video in range(recipe["videos"]):
+            start = session.start(video, frames)
+            run = session.decode(start, thresholds=thresholds, frames=frames, seed=seed, attention_policy=policy)
+            measured = session.quality(run, session.decode_dense(start, frames=frames, seed=seed), start)
+            versus_dense, versus_truth = measured.versus_dense, measured.versus_truth
+            assert versus_dense is not None and versus_truth is not None, (
+                "toy sessions have a tokenizer and true frames"
+            )
+            figures["ratio"].append(run.trace.replay_ratio())
+            figures["agree"].append(versus_dense.token_agreement)
+            figures["psnr_dense"].append(versus_dense.psnr_db)
+            figures["psnr_truth"].append(versus_truth.psnr_db)
+            figures["time"].append(run.wall_time_s)
+            if first_trace is None:
+                first_trace = run.trace
     metrics = {
         "decode_replay_ratio": float(np.mean(figures["ratio"])),
         "token_agreement_vs_dense": float(np.mean(figures["agree"])),
@@ -149,7 +132,24 @@ def _decode(recipe: dict[str, Any], inputs: dict[str, str], folder: Path) -> tup
         "psnr_vs_truth_db": float(np.mean(figures["psnr_truth"])),
         "decode_wall_time_s": float(np.sum(figures["time"])),
     }
-    return str(first_trace.save(folder / "trace.npz")), metrics, model.config
+    assert first_trace is not None, "the recipe decodes at least one video"
+    return str(first_trace.save(folder / "trace.npz")), metrics, session.model.config
+
+
+def _decode_checkpoint(recipe: dict[str, Any], inputs: dict[str, str]) -> Path:
+    """The recipe's toy checkpoint: its file, or the shipped one for the preset that has one."""
+    from models.toyworld.train import DEFAULT_CHECKPOINT
+
+    if recipe["checkpoint"] is not None:
+        return Path(inputs["checkpoint"])
+    if recipe["preset"] == DEFAULT_CHECKPOINT.stem:
+        return DEFAULT_CHECKPOINT
+    raise UserError(
+        None,
+        "workload.decode.preset",
+        f"a preset with a shipped checkpoint ({DEFAULT_CHECKPOINT.stem}) or a checkpoint file",
+        recipe["preset"],
+    )
 
 
 def load_cached_graph(path: str) -> nx.DiGraph:

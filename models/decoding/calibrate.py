@@ -13,12 +13,13 @@ Two targets:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
 from models.decoding.decode import DecodeResult, decode_video
 from models.decoding.fastcar import threshold_for_ratio
 from models.transformer import VideoTransformer
@@ -26,10 +27,12 @@ from models.transformer import VideoTransformer
 
 @dataclass(frozen=True)
 class Start:
-    """Where a calibration run begins: the first frame's codes and the class."""
+    """Where a run begins: the first frame's codes and the class (and, for a held-out toy
+    video, its true frames, frame 1 included, for quality against the truth)."""
 
     first_frame_codes: np.ndarray
     class_id: int
+    true_frames: np.ndarray | None = None
 
 
 @dataclass
@@ -46,29 +49,35 @@ class Calibration:
 def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> list[float]:
     """Per-layer thresholds so that a fraction `ratio` of the samples tas [N, L] lies strictly
     above (see `threshold_for_ratio`); `ratio` may be one value or one per layer."""
-    layers = tas.shape[1]
-    ratios = np.broadcast_to(np.asarray(ratio, dtype=np.float64), (layers,))
-    if ((ratios < 0) | (ratios > 1)).any():
+    ratios = per_layer(ratio, tas.shape[1], "target_ratio")
+    if not all(0 <= r <= 1 for r in ratios):
         raise UserError(None, "target_ratio", "values in [0, 1]", ratio)
-    return [threshold_for_ratio(tas[:, layer].tolist(), float(ratios[layer])) for layer in range(layers)]
+    return [threshold_for_ratio(tas[:, layer].tolist(), r) for layer, r in enumerate(ratios)]
 
 
 def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **decode_kwargs) -> list[DecodeResult]:
-    return [decode_video(model, s.first_frame_codes, s.class_id, thresholds=thresholds, **decode_kwargs)
-            for s in starts]
+    return [
+        decode_video(model, s.first_frame_codes, s.class_id, thresholds=thresholds, **decode_kwargs) for s in starts
+    ]
 
 
 def _tas_samples(runs: Sequence[DecodeResult]) -> np.ndarray:
     """All (step, row) TAS values of the runs, [N, L]."""
-    return np.concatenate([np.moveaxis(r.tas, 2, 1).reshape(-1, r.tas.shape[1]) for r in runs])
+    return np.concatenate([np.moveaxis(r.trace.tas, 2, 1).reshape(-1, r.trace.num_layers) for r in runs])
 
 
 def _ratios(runs: Sequence[DecodeResult]) -> np.ndarray:
-    return np.concatenate([r.replay for r in runs]).mean(axis=(0, 2))
+    return np.concatenate([r.trace.replay for r in runs]).mean(axis=(0, 2))
 
 
-def calibrate_ratio(model: VideoTransformer, starts: Sequence[Start], target: float | Sequence[float], *,
-                    rounds: int = 2, **decode_kwargs) -> Calibration:
+def calibrate_ratio(
+    model: VideoTransformer,
+    starts: Sequence[Start],
+    target: float | Sequence[float],
+    *,
+    rounds: int = 2,
+    **decode_kwargs,
+) -> Calibration:
     """Thresholds that make each layer replay a fraction `target` of its decode steps.
 
     Round 0 decodes densely (thresholds +inf: TAS recorded, nothing replayed); each of
@@ -83,22 +92,23 @@ def calibrate_ratio(model: VideoTransformer, starts: Sequence[Start], target: fl
     history = [{"round": 0, "thresholds": thresholds, "layer_replay_ratio": _ratios(runs).tolist()}]
     for round_index in range(1, rounds + 1):
         runs = _run_all(model, starts, thresholds, **decode_kwargs)
-        history.append({"round": round_index, "thresholds": thresholds,
-                        "layer_replay_ratio": _ratios(runs).tolist()})
+        history.append({"round": round_index, "thresholds": thresholds, "layer_replay_ratio": _ratios(runs).tolist()})
         thresholds = thresholds_for_ratio(_tas_samples(runs), target)
     ratios = _ratios(runs)
-    return Calibration(thresholds=thresholds, layer_replay_ratio=ratios.tolist(), replay_ratio=float(ratios.mean()),
-                       history=history)
+    return Calibration(
+        thresholds=thresholds, layer_replay_ratio=ratios.tolist(), replay_ratio=float(ratios.mean()), history=history
+    )
 
 
 def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeResult]) -> float:
     """Fraction of generated tokens (frames 2..) equal to the reference runs' tokens."""
-    same = [np.mean(r.codes[1:] == ref.codes[1:]) for r, ref in zip(runs, references)]
+    same = [np.mean(r.codes[1:] == ref.codes[1:]) for r, ref in zip(runs, references, strict=True)]
     return float(np.mean(same))
 
 
-def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agreement: float, *,
-                      iterations: int = 6, **decode_kwargs) -> Calibration:
+def calibrate_quality(
+    model: VideoTransformer, starts: Sequence[Start], min_agreement: float, *, iterations: int = 6, **decode_kwargs
+) -> Calibration:
     """The largest global replay ratio whose runs agree with dense decoding on >= `min_agreement`.
 
     Thresholds for a ratio are the quantiles of the dense runs' TAS (one round); each
@@ -110,8 +120,12 @@ def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agre
         raise UserError(None, "calibration videos", "at least one start", 0)
     dense = _run_all(model, starts, float("inf"), **decode_kwargs)
     tas = _tas_samples(dense)
-    best = Calibration(thresholds=[float("inf")] * tas.shape[1], layer_replay_ratio=[0.0] * tas.shape[1],
-                       replay_ratio=0.0, token_agreement=1.0)
+    best = Calibration(
+        thresholds=[float("inf")] * tas.shape[1],
+        layer_replay_ratio=[0.0] * tas.shape[1],
+        replay_ratio=0.0,
+        token_agreement=1.0,
+    )
     low, high = 0.0, 1.0
     for _ in range(iterations):
         ratio = (low + high) / 2
@@ -119,8 +133,14 @@ def calibrate_quality(model: VideoTransformer, starts: Sequence[Start], min_agre
         runs = _run_all(model, starts, thresholds, **decode_kwargs)
         agreement = token_agreement(runs, dense)
         ratios = _ratios(runs)
-        best.history.append({"target_ratio": ratio, "thresholds": thresholds, "token_agreement": agreement,
-                             "layer_replay_ratio": ratios.tolist()})
+        best.history.append(
+            {
+                "target_ratio": ratio,
+                "thresholds": thresholds,
+                "token_agreement": agreement,
+                "layer_replay_ratio": ratios.tolist(),
+            }
+        )
         if agreement >= min_agreement:
             low = ratio
             best.thresholds, best.layer_replay_ratio = thresholds, ratios.tolist()

@@ -16,15 +16,18 @@ a video of N frames takes (N - 1) * F - 1 decode steps.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
+from models.config import ModelConfig
 from models.decoding.fastcar import FastCarRun, FastCarSettings
 from models.decoding.sampling import Sampling, make_pick
 from models.decoding.sparse_attention import AttentionPolicy, AttentionRun, describe
@@ -38,54 +41,31 @@ class DecodeResult:
     """Codes of the video and the per-step record of one decoding run.
 
     codes: int64 [frames, rows, cols] (or [..., D] with a depth transformer); frame 1 is
-    the given first frame. Per-step arrays follow `cosim.artifacts.replay_trace.ReplayTrace`;
-    step_cpu_s [steps] holds the process CPU seconds of each decode step (a benchmark can
-    take each step's fastest of several identical runs, which filters out bursts of other
-    load better than the fastest whole run does).
+    the given first frame. trace: every decode step's TAS, replay decisions and KV
+    entries, with the run's settings in its ``meta``. step_cpu_s [steps] holds the process
+    CPU seconds of each decode step (a benchmark can take each step's fastest of several
+    identical runs, which filters out bursts of other load better than the fastest whole
+    run does).
     """
 
     codes: np.ndarray
-    tas: np.ndarray
-    replay: np.ndarray
-    frame: np.ndarray
-    row: np.ndarray
-    col: np.ndarray
-    kv_len: np.ndarray
-    kv_attended: np.ndarray
+    trace: ReplayTrace
     wall_time_s: float
     step_cpu_s: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def layer_replay_ratio(self) -> np.ndarray:
-        """Fraction of (step, row) pairs that replayed, per layer."""
-        return self.replay.mean(axis=(0, 2)) if len(self.replay) else np.zeros(self.replay.shape[1])
-
-    @property
-    def replay_ratio(self) -> float:
-        return float(self.replay.mean()) if self.replay.size else 0.0
-
-    def to_trace(self):
-        from cosim.artifacts.replay_trace import ReplayTrace
-
-        return ReplayTrace(tas=self.tas, replay=self.replay, frame=self.frame, row=self.row, col=self.col,
-                           kv_len=self.kv_len, kv_attended=self.kv_attended, meta=dict(self.meta))
-
-    def save_trace(self, path: str | Path) -> Path:
-        """Write the run as a ReplayTrace file (.npz, atomically)."""
-        return self.to_trace().save(path)
 
 
-def per_layer_thresholds(thresholds: float | Sequence[float] | None, num_layers: int) -> tuple[float, ...] | None:
+def per_layer_thresholds(thresholds: str | float | Sequence[float] | None, num_layers: int) -> tuple[float, ...] | None:
     """A single value for every layer, or one value per layer; None means no FastCar."""
-    if thresholds is None:
-        return None
-    if np.ndim(thresholds) == 0:
-        return (float(thresholds),) * num_layers
-    values = tuple(float(t) for t in thresholds)
-    if len(values) != num_layers:
-        raise UserError(None, "thresholds", f"one value or {num_layers} values (one per layer)", len(values))
-    return values
+    return None if thresholds is None else per_layer(thresholds, num_layers, "thresholds")
+
+
+@dataclass
+class _Loop:
+    """What the decode loop produced: the video's codes [positions, D] and its timings."""
+
+    video: torch.Tensor
+    wall_time_s: float
+    step_cpu_s: np.ndarray
 
 
 @torch.inference_mode()
@@ -119,41 +99,86 @@ def decode_video(
     frames = config.frames if frames is None else frames
     if frames < 2:
         raise UserError(None, "frames", "an integer >= 2 (frame 1 is the given first frame)", frames)
-    per_frame = config.tokens_per_frame
     depth = config.codes_per_position
-    first = _as_codes(first_frame_codes, (config.frame_rows, config.frame_cols), depth, config.code_vocab,
-                      "first_frame_codes")
+    first = _as_codes(
+        first_frame_codes, (config.frame_rows, config.frame_cols), depth, config.code_vocab, "first_frame_codes"
+    )
     teacher = None
     if teacher_codes is not None:
-        teacher = _as_codes(teacher_codes, (frames, config.frame_rows, config.frame_cols), depth,
-                            config.code_vocab, "teacher_codes")
+        teacher = _as_codes(
+            teacher_codes, (frames, config.frame_rows, config.frame_cols), depth, config.code_vocab, "teacher_codes"
+        )
     device = model.embed_tokens.weight.device
     rows = 1 if cfg_scale is None else 2
-    prefix = [config.class_token(class_id)] + ([config.null_token] if rows == 2 else [])
-    prefix_ids = torch.tensor(prefix, device=device).view(rows, 1)
-    steps = (frames - 1) * per_frame - 1
-
-    cache = model.new_cache(rows, 1 + frames * per_frame)
+    steps = (frames - 1) * config.tokens_per_frame - 1
     if adaptive_ratio is not None and thresholds is None:
         thresholds = float("inf")
     layer_thresholds = per_layer_thresholds(thresholds, config.num_layers)
     fastcar = None
     if layer_thresholds is not None:
-        settings = FastCarSettings(layer_thresholds, tas_form=tas_form, row_policy=row_policy,
-                                   adaptive_ratio=adaptive_ratio)
-        fastcar = FastCarRun(settings, config, rows, prefix_len=1, max_steps=steps, device=device,
-                             dtype=model.embed_tokens.weight.dtype)
+        settings = FastCarSettings(
+            layer_thresholds, tas_form=tas_form, row_policy=row_policy, adaptive_ratio=adaptive_ratio
+        )
+        fastcar = FastCarRun(
+            settings, config, rows, prefix_len=1, max_steps=steps, device=device, dtype=model.embed_tokens.weight.dtype
+        )
     attention = AttentionRun(attention_policy, config.num_layers, steps) if attention_policy else None
-    generator = torch.Generator(device=device).manual_seed(seed)
-    pick = make_pick(sampling, generator, cfg_scale)
+    pick = make_pick(sampling, torch.Generator(device=device).manual_seed(seed), cfg_scale)
+    loop = _decode_loop(model, class_id, rows, frames, first, teacher, fastcar, attention, pick, progress)
 
+    meta = _meta(
+        config,
+        frames,
+        rows,
+        layer_thresholds,
+        fastcar,
+        attention_policy,
+        tas_form=tas_form,
+        row_policy=row_policy,
+        adaptive_ratio=adaptive_ratio,
+        seed=seed,
+        class_id=class_id,
+        cfg_scale=cfg_scale,
+        sampling=sampling,
+        teacher_forced=teacher is not None,
+    )
+    shape = (frames, config.frame_rows, config.frame_cols) + ((depth,) if depth > 1 else ())
+    return DecodeResult(
+        codes=loop.video.cpu().numpy().reshape(shape),
+        trace=_trace(config, steps, rows, fastcar, attention, meta),
+        wall_time_s=loop.wall_time_s,
+        step_cpu_s=loop.step_cpu_s,
+    )
+
+
+def _decode_loop(
+    model: VideoTransformer,
+    class_id: int,
+    rows: int,
+    frames: int,
+    first: torch.Tensor,
+    teacher: torch.Tensor | None,
+    fastcar: FastCarRun | None,
+    attention: AttentionRun | None,
+    pick: Callable[[torch.Tensor], torch.Tensor],
+    progress: bool,
+) -> _Loop:
+    """Prefill the class token(s) and the first frame, then decode one position per step."""
+    config = model.config
+    per_frame, depth = config.tokens_per_frame, config.codes_per_position
+    device = model.embed_tokens.weight.device
+    prefix = [config.class_token(class_id)] + ([config.null_token] if rows == 2 else [])
+    prefix_ids = torch.tensor(prefix, device=device).view(rows, 1)
+    steps = (frames - 1) * per_frame - 1
+    cache = model.new_cache(rows, 1 + frames * per_frame)
     video = torch.zeros(frames * per_frame, depth, dtype=torch.long, device=device)
     video[:per_frame] = first.reshape(per_frame, depth).to(device)
     forced = None if teacher is None else teacher.reshape(frames * per_frame, depth).to(device)
 
     started = time.perf_counter()
-    embeds = torch.cat((model.embed_tokens(prefix_ids),
-                        model.embed_codes(video[:per_frame].unsqueeze(0).expand(rows, -1, -1))), dim=1)
+    embeds = torch.cat(
+        (model.embed_tokens(prefix_ids), model.embed_codes(video[:per_frame].unsqueeze(0).expand(rows, -1, -1))), dim=1
+    )
     hidden = model.prefill(embeds, cache, fastcar)
     codes = model.predict_codes(hidden[:, -1], pick)
     video[per_frame] = codes[0]
@@ -170,8 +195,65 @@ def decode_video(
         now = time.process_time()
         step_cpu_s.append(now - last)
         last = now
-    wall_time_s = time.perf_counter() - started
+    return _Loop(video, time.perf_counter() - started, np.array(step_cpu_s))
 
+
+def _meta(
+    config: ModelConfig,
+    frames: int,
+    rows: int,
+    layer_thresholds: tuple[float, ...] | None,
+    fastcar: FastCarRun | None,
+    attention_policy: AttentionPolicy | None,
+    *,
+    tas_form: str,
+    row_policy: str,
+    adaptive_ratio: float | None,
+    seed: int,
+    class_id: int,
+    cfg_scale: float | None,
+    sampling: Sampling,
+    teacher_forced: bool,
+) -> dict[str, Any]:
+    """The run's settings, as the trace's metadata."""
+    return {
+        "model": config.name,
+        "num_layers": config.num_layers,
+        "batch_rows": rows,
+        "tokens_per_frame": config.tokens_per_frame,
+        "frame_rows": config.frame_rows,
+        "frame_cols": config.frame_cols,
+        "frames": frames,
+        "prompt_len": 1 + config.tokens_per_frame,
+        "source": "decoded",
+        "thresholds": list(layer_thresholds) if layer_thresholds is not None else None,
+        "row_policy": row_policy,
+        "adaptive_ratio": adaptive_ratio,
+        "frame_thresholds": (
+            {str(f): t for f, t in fastcar.frame_thresholds.items()}
+            if fastcar is not None and adaptive_ratio is not None
+            else None
+        ),
+        "tas_form": tas_form,
+        "attention": describe(attention_policy) if attention_policy else {"policy": "dense"},
+        "seed": seed,
+        "class_id": class_id,
+        "cfg_scale": cfg_scale,
+        "sampling": {"temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p},
+        "teacher_forced": teacher_forced,
+    }
+
+
+def _trace(
+    config: ModelConfig,
+    steps: int,
+    rows: int,
+    fastcar: FastCarRun | None,
+    attention: AttentionRun | None,
+    meta: dict[str, Any],
+) -> ReplayTrace:
+    """The run's ReplayTrace: decode step k records video position F + k (see the module docstring)."""
+    per_frame = config.tokens_per_frame
     positions = np.arange(per_frame, per_frame + steps)
     kv_len = (1 + positions + 1).astype(np.int32)
     if fastcar is not None:
@@ -183,32 +265,7 @@ def decode_video(
         kv_attended = attention.attended.numpy()
     else:
         kv_attended = np.repeat(kv_len[:, None], config.num_layers, axis=1)
-    shape = (frames, config.frame_rows, config.frame_cols) + ((depth,) if depth > 1 else ())
-    meta = {
-        "model": config.name,
-        "num_layers": config.num_layers,
-        "batch_rows": rows,
-        "tokens_per_frame": per_frame,
-        "frame_rows": config.frame_rows,
-        "frame_cols": config.frame_cols,
-        "frames": frames,
-        "prompt_len": 1 + per_frame,
-        "source": "decoded",
-        "thresholds": list(layer_thresholds) if layer_thresholds is not None else None,
-        "row_policy": row_policy,
-        "adaptive_ratio": adaptive_ratio,
-        "frame_thresholds": ({str(f): t for f, t in fastcar.frame_thresholds.items()}
-                             if fastcar is not None and adaptive_ratio is not None else None),
-        "tas_form": tas_form,
-        "attention": describe(attention_policy) if attention_policy else {"policy": "dense"},
-        "seed": seed,
-        "class_id": class_id,
-        "cfg_scale": cfg_scale,
-        "sampling": {"temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p},
-        "teacher_forced": teacher is not None,
-    }
-    return DecodeResult(
-        codes=video.cpu().numpy().reshape(shape),
+    return ReplayTrace(
         tas=tas.astype(np.float32),
         replay=replay,
         frame=(positions // per_frame).astype(np.int32),
@@ -216,8 +273,6 @@ def decode_video(
         col=(positions % config.frame_cols).astype(np.int32),
         kv_len=kv_len,
         kv_attended=kv_attended.astype(np.int32),
-        wall_time_s=wall_time_s,
-        step_cpu_s=np.array(step_cpu_s),
         meta=meta,
     )
 
@@ -229,6 +284,7 @@ def _as_codes(codes, lead_shape: tuple[int, ...], depth: int, vocab: int, key: s
     if tuple(tensor.shape) != expected:
         raise UserError(None, key, f"codes of shape {expected}", tuple(tensor.shape))
     if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= vocab):
-        raise UserError(None, key, f"codes in [0, {vocab})", f"{int(tensor.min())}..{int(tensor.max())}",
-                        found_is_text=True)
+        raise UserError(
+            None, key, f"codes in [0, {vocab})", f"{int(tensor.min())}..{int(tensor.max())}", found_is_text=True
+        )
     return tensor.reshape(*lead_shape, depth)

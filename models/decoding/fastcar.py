@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from cosim.common.errors import UserError
+from cosim.common.per_layer import per_layer
 from models.decoding.sparse_attention import Ranges, position_in
 
 TAS_FORMS = ("rope", "prerope")
@@ -73,7 +74,7 @@ def threshold_for_ratio(values: Sequence[float], ratio: float) -> float:
     sample across it; +inf for ratio 0 (never replay), -inf for ratio 1 (always).
     """
     ordered = sorted(v for v in values if math.isfinite(v))
-    above = int(round(ratio * len(ordered)))
+    above = round(ratio * len(ordered))
     if above <= 0 or not ordered:
         return float("inf")
     if above >= len(ordered):
@@ -113,7 +114,7 @@ class FastCarSettings:
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
 
     @classmethod
-    def uniform(cls, threshold: float, num_layers: int, **kwargs) -> "FastCarSettings":
+    def uniform(cls, threshold: float, num_layers: int, **kwargs) -> FastCarSettings:
         return cls(thresholds=(float(threshold),) * num_layers, **kwargs)
 
 
@@ -134,11 +135,17 @@ class FastCarRun:
     that slot.
     """
 
-    def __init__(self, settings: FastCarSettings, config, batch: int, prefix_len: int, max_steps: int,
-                 *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> None:
-        if len(settings.thresholds) != config.num_layers:
-            raise UserError(None, "thresholds", f"{config.num_layers} values (one per layer)",
-                            len(settings.thresholds))
+    def __init__(
+        self,
+        settings: FastCarSettings,
+        config,
+        batch: int,
+        prefix_len: int,
+        max_steps: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.settings = settings
         self.frame_tokens = config.tokens_per_frame
         self.prefix_len = prefix_len
@@ -146,11 +153,10 @@ class FastCarRun:
         # like an MLP output, and the layers of one decode step sit next to each other in
         # memory (the ring is read a frame after it was written, from cold cache lines).
         # `ring` shows it as [layers, rows, F, hidden].
-        storage = torch.zeros(self.frame_tokens, config.num_layers, batch, 1, config.hidden, device=device,
-                              dtype=dtype)
+        storage = torch.zeros(self.frame_tokens, config.num_layers, batch, 1, config.hidden, device=device, dtype=dtype)
         self.ring = storage.squeeze(3).permute(1, 2, 0, 3)
         self._slots = [list(storage[slot].unbind(0)) for slot in range(self.frame_tokens)]  # views, made once
-        self._thresholds = list(settings.thresholds)
+        self._thresholds = list(per_layer(settings.thresholds, config.num_layers, "thresholds"))
         # Logs as preallocated flat host buffers [step, layer, row]: the decision needs the
         # values on the host anyway, a slice store costs far less than a tensor write, and
         # unlike lists kept per layer and step they give the garbage collector nothing to
@@ -176,8 +182,17 @@ class FastCarRun:
         self._slot: int | None = None
         self._previous, self._log_at = 0, 0
 
-    def mlp_output(self, layer, h: torch.Tensor, start: int, q_pre: torch.Tensor, q_rot: torch.Tensor,
-                   keys: torch.Tensor, scores: torch.Tensor, ranges: Ranges | None) -> torch.Tensor:
+    def mlp_output(
+        self,
+        layer,
+        h: torch.Tensor,
+        start: int,
+        q_pre: torch.Tensor,
+        q_rot: torch.Tensor,
+        keys: torch.Tensor,
+        scores: torch.Tensor,
+        ranges: Ranges | None,
+    ) -> torch.Tensor:
         """The MLP branch of `layer` for hidden h [B, T, hidden] at positions start.., replayed or computed.
 
         The other arguments are what `Attention.forward` returns besides its output.
@@ -190,6 +205,7 @@ class FastCarRun:
             out = layer.dense_mlp(h)
             self._store_dense(index, start - self.prefix_len, out)
             return out
+        values: array | None
         if ranges is None and self._scores_hold_tas:  # the attention already scored key p - F
             values = mean_over_heads(scores.select(3, self._previous).tolist(), self._per_head)
         else:
@@ -198,18 +214,18 @@ class FastCarRun:
                 return layer.dense_mlp(h)
         threshold = self._thresholds[index]
         at = self._log_at + index * self._batch
-        self._tas_log[at:at + self._batch] = values
+        self._tas_log[at : at + self._batch] = values
         ring_slot = self._slots[slot][index]  # the value used one frame earlier
         lowest, highest = min(values), max(values)  # decide on two numbers, not per row
         if (highest if self._policy == "any" else lowest) > threshold:  # every row replays
-            self._replay_log[at:at + self._batch] = self._every_row
+            self._replay_log[at : at + self._batch] = self._every_row
             return ring_slot
         if highest <= threshold or self._policy != "each":  # no row replays (the log holds zeros)
             out = layer.dense_mlp(h)
             ring_slot.copy_(out)
             return out
         wants = bytes(value > threshold for value in values)  # "each", rows disagree
-        self._replay_log[at:at + self._batch] = wants
+        self._replay_log[at : at + self._batch] = wants
         computing = self._computing_rows.get(wants)
         if computing is None:
             computing = torch.tensor([row for row, want in enumerate(wants) if not want], device=self._device)
@@ -230,26 +246,37 @@ class FastCarRun:
         if deciding and self._adaptive and (slot == 0 or frame not in self.frame_thresholds):
             self._adapt(frame)
 
-    def _tas_from_keys(self, layer, q_pre: torch.Tensor, q_rot: torch.Tensor, keys: torch.Tensor,
-                       scores: torch.Tensor, ranges: Ranges | None) -> array | None:
+    def _tas_from_keys(
+        self,
+        layer,
+        q_pre: torch.Tensor,
+        q_rot: torch.Tensor,
+        keys: torch.Tensor,
+        scores: torch.Tensor,
+        ranges: Ranges | None,
+    ) -> array | None:
         """TAS when the scores cannot give it: sparse attention (the key may be elsewhere or
         dropped), the pre-RoPE form, or the meta device (None: traced, no values)."""
         column = position_in(ranges, self._previous) if ranges is not None and self._scores_hold_tas else None
         if column is not None:
             return mean_over_heads(scores.select(3, column).tolist(), self._per_head)
-        score = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, self._previous:self._previous + 1])
+        score = layer.tas(q_rot if self._rope_form else q_pre, keys[:, :, self._previous : self._previous + 1])
         return None if self._meta else array("f", score.tolist())
 
     def _adapt(self, frame: int) -> None:
         """At a frame's first decode step, set every layer's threshold from the previous
         frame's TAS in the log (the one-per-step positions of that frame are the F steps
         before this one); a frame with no decoded frame before it keeps the thresholds."""
+        ratio = self.settings.adaptive_ratio
+        assert ratio is not None  # `_locate` adapts only when the settings set a ratio
         if self.step >= self.frame_tokens:
             flat = np.frombuffer(self._tas_log, dtype=np.float32)
-            previous = flat[(self.step - self.frame_tokens) * self._layers * self._batch:
-                            self.step * self._layers * self._batch].reshape(self.frame_tokens, self._layers, -1)
-            self._thresholds = [threshold_for_ratio(previous[:, layer].ravel().tolist(), self.settings.adaptive_ratio)
-                                for layer in range(self._layers)]
+            previous = flat[
+                (self.step - self.frame_tokens) * self._layers * self._batch : self.step * self._layers * self._batch
+            ].reshape(self.frame_tokens, self._layers, -1)
+            self._thresholds = [
+                threshold_for_ratio(previous[:, layer].ravel().tolist(), ratio) for layer in range(self._layers)
+            ]
         self.frame_thresholds[frame] = list(self._thresholds)
 
     @property

@@ -39,17 +39,21 @@ def mse(frames: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean((a - b) ** 2))
 
 
-def psnr_from_mse(error: float | np.ndarray, peak: float = PEAK_VALUE) -> float | np.ndarray:
-    """10 log10(peak^2 / MSE) in dB; +inf where MSE is 0."""
-    error = np.asarray(error, dtype=np.float64)
+def _psnr_of(error: np.ndarray, peak: float) -> np.ndarray:
+    """10 log10(peak^2 / MSE) in dB elementwise; +inf where MSE is 0."""
     with np.errstate(divide="ignore"):
-        value = np.where(error > 0, 10.0 * np.log10(peak**2 / np.maximum(error, 1e-300)), np.inf)
+        return np.where(error > 0, 10.0 * np.log10(peak**2 / np.maximum(error, 1e-300)), np.inf)
+
+
+def psnr_from_mse(error: float | np.ndarray, peak: float = PEAK_VALUE) -> float | np.ndarray:
+    """10 log10(peak^2 / MSE) in dB; +inf where MSE is 0. A float for a scalar MSE."""
+    value = _psnr_of(np.asarray(error, dtype=np.float64), peak)
     return float(value) if value.ndim == 0 else value
 
 
 def psnr(frames: np.ndarray, reference: np.ndarray, peak: float = PEAK_VALUE) -> float:
     """PSNR in dB of `frames` against `reference` (same shape, pooled MSE)."""
-    return psnr_from_mse(mse(frames, reference), peak)
+    return float(_psnr_of(np.asarray(mse(frames, reference), dtype=np.float64), peak))
 
 
 def psnr_per_frame(frames: np.ndarray, reference: np.ndarray, peak: float = PEAK_VALUE) -> np.ndarray:
@@ -59,7 +63,7 @@ def psnr_per_frame(frames: np.ndarray, reference: np.ndarray, peak: float = PEAK
     squared = (a - b) ** 2
     frame_axis = a.ndim - 4
     axes = tuple(i for i in range(a.ndim) if i != frame_axis)
-    return psnr_from_mse(squared.mean(axis=axes), peak)
+    return _psnr_of(squared.mean(axis=axes), peak)  # the frame axis remains: never 0-d
 
 
 def token_agreement(codes: np.ndarray, reference: np.ndarray) -> float:
@@ -91,7 +95,9 @@ class QualityReport:
         return asdict(self)
 
 
-def _report(frames: np.ndarray, reference_frames: np.ndarray, codes: np.ndarray, reference_codes: np.ndarray) -> QualityReport:
+def _report(
+    frames: np.ndarray, reference_frames: np.ndarray, codes: np.ndarray, reference_codes: np.ndarray
+) -> QualityReport:
     return QualityReport(
         psnr_db=psnr(frames, reference_frames),
         psnr_per_frame_db=[float(v) for v in psnr_per_frame(frames, reference_frames)],

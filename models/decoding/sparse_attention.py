@@ -93,8 +93,11 @@ class BlockAttention:
             chosen = list(range(self.top_k))
         else:
             batch, kv_heads, _, head_dim = keys.shape
-            pooled = keys[:, :, : complete * self.block_size].reshape(
-                batch, kv_heads, complete, self.block_size, head_dim).mean(dim=3)
+            pooled = (
+                keys[:, :, : complete * self.block_size]
+                .reshape(batch, kv_heads, complete, self.block_size, head_dim)
+                .mean(dim=3)
+            )
             grouped = query.reshape(batch, kv_heads, -1, head_dim)  # [B, KV, groups, d]
             scores = torch.einsum("bkgd,bknd->n", grouped, pooled)
             chosen = sorted(torch.topk(scores, self.top_k).indices.tolist())
@@ -129,8 +132,7 @@ def make_policy(name: str, **knobs) -> AttentionPolicy:
     allowed = set(cls.__dataclass_fields__)
     for key in knobs:
         if key not in allowed:
-            raise UserError(None, f"attention.{key}",
-                            f"a knob of {name} ({', '.join(sorted(allowed)) or 'none'})", key)
+            raise UserError(None, f"attention.{key}", f"a knob of {name} ({', '.join(sorted(allowed)) or 'none'})", key)
     return cls(**knobs)
 
 
@@ -151,16 +153,20 @@ class AttentionRun:
         self.attended = torch.zeros(max_steps, num_layers, dtype=torch.int32)
         self.step = 0
 
-    def select(self, layer: int, query: torch.Tensor, keys: torch.Tensor,
-               values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Ranges]:
+    def select(
+        self, layer: int, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, Ranges]:
         """Keys/values [B, KV, n, d] -> the attended entries and their ranges, for query [B, H, 1, d]."""
         ranges = self.policy.ranges(query, keys)
         self.attended[self.step, layer] = sum(stop - start for start, stop in ranges)
         if len(ranges) == 1:
             start, stop = ranges[0]
             return keys[:, :, start:stop], values[:, :, start:stop], ranges
-        return (torch.cat([keys[:, :, a:b] for a, b in ranges], dim=2),
-                torch.cat([values[:, :, a:b] for a, b in ranges], dim=2), ranges)
+        return (
+            torch.cat([keys[:, :, a:b] for a, b in ranges], dim=2),
+            torch.cat([values[:, :, a:b] for a, b in ranges], dim=2),
+            ranges,
+        )
 
 
 def position_in(ranges: Ranges, position: int) -> int | None:

@@ -41,9 +41,9 @@ def _nearest(points: np.ndarray, codebook: np.ndarray) -> np.ndarray:
     norms = np.einsum("kd,kd->k", codebook, codebook)
     out = np.empty(len(points), dtype=np.int64)
     for start in range(0, len(points), _CHUNK_PATCHES):
-        chunk = points[start:start + _CHUNK_PATCHES].astype(np.float32)
+        chunk = points[start : start + _CHUNK_PATCHES].astype(np.float32)
         distances = norms[None, :] - 2.0 * chunk @ codebook.T
-        out[start:start + len(chunk)] = distances.argmin(axis=1)
+        out[start : start + len(chunk)] = distances.argmin(axis=1)
     return out
 
 
@@ -77,7 +77,7 @@ class PatchTokenizer:
         return {"codebook": self.codebook.astype(np.float32), "patch_px": int(self.patch_px)}
 
     @classmethod
-    def from_state(cls, state: dict) -> "PatchTokenizer":
+    def from_state(cls, state: dict) -> PatchTokenizer:
         return cls(codebook=np.asarray(state["codebook"], dtype=np.float32), patch_px=int(state["patch_px"]))
 
 

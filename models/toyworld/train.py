@@ -18,9 +18,9 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -46,16 +46,18 @@ FREE_RUNNING_VIDEOS = 8  # held-out videos decoded on their own after training (
 
 # -- data ------------------------------------------------------------------------------------
 
-def tokenise_videos(tokenizer: PatchTokenizer, count: int, seed: int, world: ToyWorldConfig,
-                    start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+
+def tokenise_videos(
+    tokenizer: PatchTokenizer, count: int, seed: int, world: ToyWorldConfig, start: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Codes int16 [count, F, rows*cols] (raster order) and labels [count] of toy videos."""
     rows = world.frame_px // tokenizer.patch_px
     codes = np.empty((count, world.num_frames, rows * rows), dtype=np.int16)
     labels = np.empty(count, dtype=np.int64)
     for first in range(0, count, _ENCODE_CHUNK_VIDEOS):
         n = min(_ENCODE_CHUNK_VIDEOS, count - first)
-        frames, labels[first:first + n] = generate_videos(n, seed, world, start=start + first)
-        codes[first:first + n] = tokenizer.encode(frames).reshape(n, world.num_frames, -1)
+        frames, labels[first : first + n] = generate_videos(n, seed, world, start=start + first)
+        codes[first : first + n] = tokenizer.encode(frames).reshape(n, world.num_frames, -1)
     return codes, labels
 
 
@@ -89,13 +91,21 @@ def check_geometry(config: ModelConfig, world: ToyWorldConfig, num_codes: int, p
     }
     for key, value in expected.items():
         if getattr(config, key) != value:
-            raise UserError(f"model config {config.name!r}", key, f"{value} to match the toy world", getattr(config, key))
+            raise UserError(
+                f"model config {config.name!r}", key, f"{value} to match the toy world", getattr(config, key)
+            )
     if config.depth is not None:
-        raise UserError(f"model config {config.name!r}", "depth", "None (toy codes are one token each)", "a depth config",
-                        found_is_text=True)
+        raise UserError(
+            f"model config {config.name!r}",
+            "depth",
+            "None (toy codes are one token each)",
+            "a depth config",
+            found_is_text=True,
+        )
 
 
 # -- training ----------------------------------------------------------------------------------
+
 
 def learning_rate_at(step: int, train: TrainConfig) -> float:
     """Linear warm-up to the peak, then cosine decay to the minimum at the last step."""
@@ -103,7 +113,9 @@ def learning_rate_at(step: int, train: TrainConfig) -> float:
         return train.learning_rate * (step + 1) / train.warmup_steps
     span = max(train.steps - train.warmup_steps, 1)
     progress = min((step - train.warmup_steps) / span, 1.0)
-    return train.min_learning_rate + 0.5 * (train.learning_rate - train.min_learning_rate) * (1 + math.cos(math.pi * progress))
+    return train.min_learning_rate + 0.5 * (train.learning_rate - train.min_learning_rate) * (
+        1 + math.cos(math.pi * progress)
+    )
 
 
 def optimizer_for(model: VideoTransformer, train: TrainConfig) -> torch.optim.Optimizer:
@@ -124,7 +136,9 @@ def next_token_loss(logits: torch.Tensor, tokens: torch.Tensor, weights: torch.T
     return (losses * weights).sum() / weights.sum()
 
 
-def changed_code_weights(codes: torch.Tensor, videos: torch.Tensor, frames: torch.Tensor, weight: float) -> torch.Tensor:
+def changed_code_weights(
+    codes: torch.Tensor, videos: torch.Tensor, frames: torch.Tensor, weight: float
+) -> torch.Tensor:
     """Loss weights [B, W*P] of the codes of `frames` [B, W] of `videos`: `weight` where a
     code differs from the same position one frame earlier, 1 elsewhere (and in frame 1).
 
@@ -138,8 +152,13 @@ def changed_code_weights(codes: torch.Tensor, videos: torch.Tensor, frames: torc
     return torch.where(changed, weight, 1.0).flatten(1)
 
 
-def train_step(model: VideoTransformer, optimizer: torch.optim.Optimizer, tokens: torch.Tensor,
-               weights: torch.Tensor | None, train: TrainConfig) -> float:
+def train_step(
+    model: VideoTransformer,
+    optimizer: torch.optim.Optimizer,
+    tokens: torch.Tensor,
+    weights: torch.Tensor | None,
+    train: TrainConfig,
+) -> float:
     """One update on token sequences [B, T] (forward under the recipe's autocast, clipped
     gradient, optimiser step); returns the loss."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.bf16_autocast):
@@ -162,16 +181,18 @@ def _batches(count: int, batch_size: int, generator: torch.Generator) -> Iterato
         order = order[batch_size:]
 
 
-def window_batch(codes: torch.Tensor, class_ids: torch.Tensor, videos: torch.Tensor, starts: torch.Tensor,
-                 window_frames: int) -> torch.Tensor:
+def window_batch(
+    codes: torch.Tensor, class_ids: torch.Tensor, videos: torch.Tensor, starts: torch.Tensor, window_frames: int
+) -> torch.Tensor:
     """Sequences [B, 1 + W*P]: each video's class token, then W consecutive frames from its start."""
     frames = starts[:, None] + torch.arange(window_frames)
     chosen = codes[videos[:, None], frames].flatten(1)  # [B, W*P]
     return torch.cat([class_ids[videos][:, None], chosen], dim=1)
 
 
-def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, train: TrainConfig,
-                progress: bool = True) -> list[float]:
+def train_model(
+    model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, train: TrainConfig, progress: bool = True
+) -> list[float]:
     """Train `model` in place on codes [N, F, P]; returns the loss of every step.
 
     Most steps take `window_frames` consecutive frames of each video in the batch (a
@@ -183,8 +204,9 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
     """
     config = model.config
     if not 1 <= train.window_frames <= codes.shape[1]:
-        raise UserError(None, "window_frames", f"an integer in [1, {codes.shape[1]}] (frames per video)",
-                        train.window_frames)
+        raise UserError(
+            None, "window_frames", f"an integer in [1, {codes.shape[1]}] (frames per video)", train.window_frames
+        )
     generator = torch.Generator().manual_seed(train.seed)
     data = torch.as_tensor(codes.astype(np.int64))
     class_ids = torch.as_tensor(class_tokens(config, labels))
@@ -218,6 +240,7 @@ def train_model(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, 
 
 # -- evaluation -------------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def evaluate(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, batch_size: int = 8) -> dict:
     """Held-out next-token figures of `model` on full sequences.
@@ -235,7 +258,7 @@ def evaluate(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, bat
     loss_sum = {"class": torch.zeros(config.frames), "null": torch.zeros(config.frames)}
     correct = torch.zeros(config.frames)
     for first in range(0, len(codes), batch_size):
-        chunk, chunk_labels = codes[first:first + batch_size], labels[first:first + batch_size]
+        chunk, chunk_labels = codes[first : first + batch_size], labels[first : first + batch_size]
         tokens = sequences(chunk, class_tokens(config, chunk_labels))
         for key in ("class", "null"):
             if key == "null":
@@ -264,8 +287,14 @@ def evaluate(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, bat
     }
 
 
-def evaluate_free_running(model: VideoTransformer, tokenizer: PatchTokenizer, world: ToyWorldConfig, seed: int,
-                          videos: int, start: int = HELDOUT_START) -> dict:
+def evaluate_free_running(
+    model: VideoTransformer,
+    tokenizer: PatchTokenizer,
+    world: ToyWorldConfig,
+    seed: int,
+    videos: int,
+    start: int = HELDOUT_START,
+) -> dict:
     """What teacher forcing cannot show: the model decoding on its own from frame 1.
 
     Greedy decodes with classifier-free guidance (the settings `cosim decode` and
@@ -296,9 +325,16 @@ def evaluate_free_running(model: VideoTransformer, tokenizer: PatchTokenizer, wo
 
 # -- the whole recipe ---------------------------------------------------------------------------
 
-def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfig | None = None,
-                    world: ToyWorldConfig = ToyWorldConfig(), num_codes: int | None = None, patch_px: int = 4,
-                    progress: bool = True, out: str | Path | None = None) -> tuple[VideoTransformer, PatchTokenizer, dict]:
+
+def train_toy_model(
+    train: TrainConfig = TrainConfig(),
+    model_config: ModelConfig | None = None,
+    world: ToyWorldConfig = ToyWorldConfig(),
+    num_codes: int | None = None,
+    patch_px: int = 4,
+    progress: bool = True,
+    out: str | Path | None = None,
+) -> tuple[VideoTransformer, PatchTokenizer, dict]:
     """Data, tokenizer, model, training and held-out evaluation; returns the metadata that
     goes into the checkpoint next to the weights."""
     config = model_config or get_preset("toyworld")
@@ -347,6 +383,7 @@ def train_toy_model(train: TrainConfig = TrainConfig(), model_config: ModelConfi
 
 # -- checkpoint ---------------------------------------------------------------------------------
 
+
 def save_toy_checkpoint(path: str | Path, model: VideoTransformer, tokenizer: PatchTokenizer, metadata: dict) -> Path:
     """Weights (fp32), model config, tokenizer codebook and metadata in one file, atomically."""
     state = tokenizer.state()
@@ -377,13 +414,23 @@ def load_toy_checkpoint(path: str | Path | None = None) -> tuple[VideoTransforme
     default: the checkpoint shipped in models/toyworld/checkpoints/toyworld.pt."""
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
     if not path.is_file():
-        raise UserError(path, None, "a toy-world checkpoint file (make one with `cosim train-toy`)",
-                        "no such file", found_is_text=True)
+        raise UserError(
+            path,
+            None,
+            "a toy-world checkpoint file (make one with `cosim train-toy`)",
+            "no such file",
+            found_is_text=True,
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any unpickling/zip failure means a damaged or foreign file
-        raise UserError(path, None, "a torch checkpoint written by `cosim train-toy`",
-                        f"an unreadable file ({type(error).__name__})", found_is_text=True) from None
+        raise UserError(
+            path,
+            None,
+            "a torch checkpoint written by `cosim train-toy`",
+            f"an unreadable file ({type(error).__name__})",
+            found_is_text=True,
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise UserError(path, "format", repr(CHECKPOINT_FORMAT), found)
@@ -410,6 +457,10 @@ def load_toy_checkpoint(path: str | Path | None = None) -> tuple[VideoTransforme
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(path, "tokenizer", "a codebook and patch_px", repr(error), found_is_text=True) from None
     if tokenizer.num_codes != config.codebook_size:
-        raise UserError(path, "tokenizer.codebook", f"{config.codebook_size} codes (model_config.codebook_size)",
-                        tokenizer.num_codes)
+        raise UserError(
+            path,
+            "tokenizer.codebook",
+            f"{config.codebook_size} codes (model_config.codebook_size)",
+            tokenizer.num_codes,
+        )
     return model.eval(), tokenizer, metadata

@@ -33,13 +33,23 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        positive = ("steps", "batch_size", "window_frames", "full_sequence_batch_size", "train_videos", "heldout_videos", "tokenizer_videos", "threads")
+        positive = (
+            "steps",
+            "batch_size",
+            "window_frames",
+            "full_sequence_batch_size",
+            "train_videos",
+            "heldout_videos",
+            "tokenizer_videos",
+            "threads",
+        )
         for key in positive:
             if getattr(self, key) < 1:
                 raise UserError(None, key, "an integer >= 1", getattr(self, key))
         if not 0 <= self.full_sequence_steps <= self.steps:
-            raise UserError(None, "full_sequence_steps", f"an integer in [0, steps = {self.steps}]",
-                            self.full_sequence_steps)
+            raise UserError(
+                None, "full_sequence_steps", f"an integer in [0, steps = {self.steps}]", self.full_sequence_steps
+            )
         for key in ("warmup_steps", "weight_decay"):
             if getattr(self, key) < 0:
                 raise UserError(None, key, "a value >= 0", getattr(self, key))
@@ -49,9 +59,13 @@ class TrainConfig:
             raise UserError(None, "changed_code_weight", "a value > 0", self.changed_code_weight)
         if not 0.0 <= self.class_dropout < 1.0:
             raise UserError(None, "class_dropout", "a fraction in [0, 1)", self.class_dropout)
-        if not 0.0 < self.learning_rate or not 0.0 <= self.min_learning_rate <= self.learning_rate:
-            raise UserError(None, "learning_rate", "0 < min_learning_rate <= learning_rate",
-                            (self.min_learning_rate, self.learning_rate))
+        if not self.learning_rate > 0.0 or not 0.0 <= self.min_learning_rate <= self.learning_rate:
+            raise UserError(
+                None,
+                "learning_rate",
+                "0 < min_learning_rate <= learning_rate",
+                (self.min_learning_rate, self.learning_rate),
+            )
 
     def command(self, out: str | Path | None = None) -> str:
         """The `cosim train-toy` command line that reproduces this run."""

@@ -20,7 +20,7 @@ same whatever the size of the data set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -34,15 +34,27 @@ BACKGROUNDS = ("stripes", "checker", "gradient")
 # 256-code patch codebook can cover the world.
 SPRITE_COLOURS = np.array(
     [
-        [230, 40, 40], [40, 200, 60], [50, 90, 240], [240, 220, 40],
-        [230, 60, 220], [40, 220, 230], [250, 140, 20], [245, 245, 245],
+        [230, 40, 40],
+        [40, 200, 60],
+        [50, 90, 240],
+        [240, 220, 40],
+        [230, 60, 220],
+        [40, 220, 230],
+        [250, 140, 20],
+        [245, 245, 245],
     ],
     dtype=np.uint8,
 )
 BACKGROUND_COLOURS = np.array(
     [
-        [20, 20, 30], [70, 60, 50], [40, 70, 90], [90, 40, 60],
-        [50, 90, 50], [110, 110, 120], [30, 40, 80], [100, 80, 40],
+        [20, 20, 30],
+        [70, 60, 50],
+        [40, 70, 90],
+        [90, 40, 60],
+        [50, 90, 50],
+        [110, 110, 120],
+        [30, 40, 80],
+        [100, 80, 40],
     ],
     dtype=np.uint8,
 )
@@ -95,7 +107,7 @@ class Video:
         return DIRECTIONS[self.label]
 
 
-@lru_cache(maxsize=None)
+@cache
 def shape_mask(shape: str, size_px: int) -> np.ndarray:
     """Boolean size x size template of a shape (cached: templates are reused constantly)."""
     centre = (size_px - 1) / 2.0
@@ -198,44 +210,54 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
             position[s], velocity[s], bounced[t, s] = _bounce(position[s], velocity[s], high[s])
     background, image = _background(rng, config)
     return dict(
-        label=label, shapes=shapes, sizes_px=sizes, colours=colours, positions=positions,
-        velocities=velocities, bounced=bounced,
-        background=background, background_image=image,
+        label=label,
+        shapes=shapes,
+        sizes_px=sizes,
+        colours=colours,
+        positions=positions,
+        velocities=velocities,
+        bounced=bounced,
+        background=background,
+        background_image=image,
     )
 
 
-def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Paint the sprites over the background, lowest z first."""
+def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Paint the sprites over the background, lowest z first; with their silhouettes
+    [F, sprites, H, W] if `with_masks` (else None)."""
     size = config.frame_px
     frames = np.repeat(scene["background_image"][None], config.num_frames, axis=0)
     count = len(scene["shapes"])
-    silhouettes = visible = None
-    if with_masks:
-        silhouettes = np.zeros((config.num_frames, count, size, size), dtype=bool)
+    silhouettes = np.zeros((config.num_frames, count, size, size), dtype=bool) if with_masks else None
     for t in range(config.num_frames):
-        for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"])):
+        for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"], strict=True)):
             mask = shape_mask(shape, int(px))
             row, col = scene["positions"][t, s]
-            frames[t, row:row + px, col:col + px][mask] = scene["colours"][s]
-            if with_masks:
-                silhouettes[t, s, row:row + px, col:col + px] = mask
-    if with_masks:
-        # A pixel is visible for sprite s if no sprite above it covers that pixel.
-        above = np.flip(np.logical_or.accumulate(np.flip(silhouettes, axis=1), axis=1), axis=1)
-        covered_by_higher = np.concatenate([above[:, 1:], np.zeros_like(above[:, :1])], axis=1)
-        visible = silhouettes & ~covered_by_higher
-    return frames, silhouettes, visible
+            frames[t, row : row + px, col : col + px][mask] = scene["colours"][s]
+            if silhouettes is not None:
+                silhouettes[t, s, row : row + px, col : col + px] = mask
+    return frames, silhouettes
+
+
+def _visible_masks(silhouettes: np.ndarray) -> np.ndarray:
+    """A pixel is visible for sprite s if no sprite above it (higher s) covers that pixel."""
+    above = np.flip(np.logical_or.accumulate(np.flip(silhouettes, axis=1), axis=1), axis=1)
+    covered_by_higher = np.concatenate([above[:, 1:], np.zeros_like(above[:, :1])], axis=1)
+    return silhouettes & ~covered_by_higher
 
 
 def generate_video(seed: int, index: int = 0, config: ToyWorldConfig = ToyWorldConfig()) -> Video:
     """Video `index` of the data set with base `seed`, with its full ground truth."""
     scene = _simulate(video_rng(seed, index), config)
-    frames, silhouettes, visible = _render(scene, config, with_masks=True)
+    frames, silhouettes = _render(scene, config, with_masks=True)
+    assert silhouettes is not None  # with_masks=True always paints them
     scene.pop("background_image")
-    return Video(frames=frames, silhouettes=silhouettes, visible_masks=visible, **scene)
+    return Video(frames=frames, silhouettes=silhouettes, visible_masks=_visible_masks(silhouettes), **scene)
 
 
-def generate_videos(count: int, seed: int, config: ToyWorldConfig = ToyWorldConfig(), start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def generate_videos(
+    count: int, seed: int, config: ToyWorldConfig = ToyWorldConfig(), start: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames uint8 [count, F, H, W, 3] and labels int64 [count] of videos start..start+count-1.
 
     Same pixels as `generate_video(seed, i)` but without the masks, for bulk data.
@@ -244,6 +266,6 @@ def generate_videos(count: int, seed: int, config: ToyWorldConfig = ToyWorldConf
     labels = np.empty(count, dtype=np.int64)
     for i in range(count):
         scene = _simulate(video_rng(seed, start + i), config)
-        frames[i], _, _ = _render(scene, config, with_masks=False)
+        frames[i], _ = _render(scene, config, with_masks=False)
         labels[i] = scene["label"]
     return frames, labels

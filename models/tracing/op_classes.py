@@ -24,33 +24,109 @@ conventions for a vector unit, not measurements.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
-VIEW_OPS = frozenset({
-    "view", "_unsafe_view", "reshape", "_reshape_alias", "transpose", "t", "permute", "expand",
-    "slice", "select", "unsqueeze", "squeeze", "as_strided", "detach", "alias", "narrow",
-    "unbind", "split", "split_with_sizes", "chunk", "unflatten", "flatten", "view_as",
-    "expand_as", "diagonal", "lift_fresh",
-})
+VIEW_OPS = frozenset(
+    {
+        "view",
+        "_unsafe_view",
+        "reshape",
+        "_reshape_alias",
+        "transpose",
+        "t",
+        "permute",
+        "expand",
+        "slice",
+        "select",
+        "unsqueeze",
+        "squeeze",
+        "as_strided",
+        "detach",
+        "alias",
+        "narrow",
+        "unbind",
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "unflatten",
+        "flatten",
+        "view_as",
+        "expand_as",
+        "diagonal",
+        "lift_fresh",
+    }
+)
 LAYOUT_OPS = frozenset({"_to_copy", "clone", "contiguous", "cat", "stack", "repeat", "expand_copy"})
-CREATE_OPS = frozenset({
-    "zeros", "ones", "full", "empty", "empty_strided", "arange", "scalar_tensor", "zeros_like",
-    "ones_like", "full_like", "empty_like", "new_zeros", "new_ones", "new_full", "new_empty",
-    "fill_", "zero_", "linspace",
-})
+CREATE_OPS = frozenset(
+    {
+        "zeros",
+        "ones",
+        "full",
+        "empty",
+        "empty_strided",
+        "arange",
+        "scalar_tensor",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+        "new_zeros",
+        "new_ones",
+        "new_full",
+        "new_empty",
+        "fill_",
+        "zero_",
+        "linspace",
+    }
+)
 MATMUL_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm"})
 EMBEDDING_OPS = frozenset({"embedding"})
 
 # FLOPs per output element (elementwise, activation) or per input element (softmax,
 # reduction, sampling).
 ELEMENTWISE_FLOPS = {
-    name: 1 for name in (
-        "add", "sub", "rsub", "mul", "div", "neg", "pow", "rsqrt", "sqrt", "reciprocal", "exp",
-        "log", "cos", "sin", "abs", "clamp", "clamp_min", "clamp_max", "maximum", "minimum",
-        "where", "masked_fill", "eq", "ne", "gt", "ge", "lt", "le", "logical_and", "logical_or",
-        "logical_not", "tril", "triu", "remainder", "floor_divide", "square", "erf", "sign",
+    name: 1
+    for name in (
+        "add",
+        "sub",
+        "rsub",
+        "mul",
+        "div",
+        "neg",
+        "pow",
+        "rsqrt",
+        "sqrt",
+        "reciprocal",
+        "exp",
+        "log",
+        "cos",
+        "sin",
+        "abs",
+        "clamp",
+        "clamp_min",
+        "clamp_max",
+        "maximum",
+        "minimum",
+        "where",
+        "masked_fill",
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "tril",
+        "triu",
+        "remainder",
+        "floor_divide",
+        "square",
+        "erf",
+        "sign",
     )
 }
 ACTIVATION_FLOPS = {"silu": 4, "sigmoid": 3, "gelu": 8, "relu": 1, "tanh": 5}
@@ -75,10 +151,17 @@ def op_class(name: str) -> str:
     if name == "copy_":
         return "copy"
     base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
-    for cls, names in (("view", VIEW_OPS), ("layout", LAYOUT_OPS), ("matmul", MATMUL_OPS),
-                       ("embedding", EMBEDDING_OPS), ("elementwise", ELEMENTWISE_FLOPS),
-                       ("activation", ACTIVATION_FLOPS), ("softmax", SOFTMAX_FLOPS),
-                       ("reduction", REDUCTION_FLOPS), ("sampling", SAMPLING_FLOPS)):
+    for cls, names in (
+        ("view", VIEW_OPS),
+        ("layout", LAYOUT_OPS),
+        ("matmul", MATMUL_OPS),
+        ("embedding", EMBEDDING_OPS),
+        ("elementwise", ELEMENTWISE_FLOPS),
+        ("activation", ACTIVATION_FLOPS),
+        ("softmax", SOFTMAX_FLOPS),
+        ("reduction", REDUCTION_FLOPS),
+        ("sampling", SAMPLING_FLOPS),
+    ):
         if base in names:
             return cls
     raise UnknownOpError(f"aten op {name!r} has no class in models/tracing/op_classes.py")

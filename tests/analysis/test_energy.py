@@ -88,9 +88,9 @@ def test_simulated_replay_charges_the_mlp_its_replay_traffic_and_wasted_prefetch
     # every MLP of the generated frames replays: the mlp class moves no weights, only replay-cache bytes and
     # the DRS prefetches of MLP weights its decisions made useless (the slow arrays of kv260-systolic let
     # the stream run ahead of TAS; the first generated frame has no previous frame to predict from)
+    from cosim.artifacts.synthetic_trace import synthetic_trace
     from cosim.hw.library import load_design
     from cosim.sim.simulator import simulate
-    from cosim.artifacts.synthetic_trace import synthetic_trace
     from simulator_graphs import llama_graph
 
     design = load_design("kv260-systolic")
@@ -102,7 +102,9 @@ def test_simulated_replay_charges_the_mlp_its_replay_traffic_and_wasted_prefetch
     wasted_bytes = result.dram_bytes["read"]["weights_prefetch_wasted"]
     assert replay_bytes > 0 and wasted_bytes > 0
     assert energy.by_component_block_j["dram"]["mlp"] == pytest.approx((replay_bytes + wasted_bytes) * DRAM_J_PER_BYTE)
-    assert sum(energy.by_component_block_j["dram"].values()) == pytest.approx(result.total_dram_bytes() * DRAM_J_PER_BYTE)
+    assert sum(energy.by_component_block_j["dram"].values()) == pytest.approx(
+        result.total_dram_bytes() * DRAM_J_PER_BYTE
+    )
     assert energy.time_shared == TIME_SHARED
 
 

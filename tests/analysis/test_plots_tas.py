@@ -24,12 +24,28 @@ def _trace() -> ReplayTrace:
     replay[(row == 0) & (col == 0), 0, :] = True
     replay[frame == 2, 1, 0] = True
     tas = np.where(replay, 1.0, -1.0).astype(np.float32)
-    meta = {"model": "hand", "num_layers": LAYERS, "batch_rows": BATCH, "tokens_per_frame": PER_FRAME,
-            "frame_rows": ROWS, "frame_cols": COLS, "frames": FRAMES, "prompt_len": 1 + PER_FRAME,
-            "source": "synthetic"}
+    meta = {
+        "model": "hand",
+        "num_layers": LAYERS,
+        "batch_rows": BATCH,
+        "tokens_per_frame": PER_FRAME,
+        "frame_rows": ROWS,
+        "frame_cols": COLS,
+        "frames": FRAMES,
+        "prompt_len": 1 + PER_FRAME,
+        "source": "synthetic",
+    }
     kv_len = (positions + 2).astype(np.int32)
-    return ReplayTrace(tas=tas, replay=replay, frame=frame, row=row, col=col, kv_len=kv_len,
-                       kv_attended=np.repeat(kv_len[:, None], LAYERS, axis=1), meta=meta)
+    return ReplayTrace(
+        tas=tas,
+        replay=replay,
+        frame=frame,
+        row=row,
+        col=col,
+        kv_len=kv_len,
+        kv_attended=np.repeat(kv_len[:, None], LAYERS, axis=1),
+        meta=meta,
+    )
 
 
 def test_layer_frame_replay_counts_by_hand():
@@ -57,9 +73,16 @@ def test_spatial_replay_by_hand():
 def test_spatial_replay_leaves_undecoded_positions_blank():
     trace = _trace()
     keep = slice(0, trace.num_steps - 1)  # drop the last token, as a real decoding run does
-    short = ReplayTrace(tas=trace.tas[keep], replay=trace.replay[keep], frame=trace.frame[keep],
-                        row=trace.row[keep], col=trace.col[keep], kv_len=trace.kv_len[keep],
-                        kv_attended=trace.kv_attended[keep], meta=trace.meta)
+    short = ReplayTrace(
+        tas=trace.tas[keep],
+        replay=trace.replay[keep],
+        frame=trace.frame[keep],
+        row=trace.row[keep],
+        col=trace.col[keep],
+        kv_len=trace.kv_len[keep],
+        kv_attended=trace.kv_attended[keep],
+        meta=trace.meta,
+    )
     grid = plots_tas.spatial_replay(short)
     assert np.isnan(grid[2, 1, 1]) and np.isfinite(grid[2, 1, 0])
 
@@ -76,16 +99,24 @@ def test_unchanged_positions_compare_with_the_previous_frame():
 
 def test_figures_label_their_axes():
     trace = _trace()
-    distribution = plots_tas.tas_distribution_figure(trace.tas, groups={"a": np.arange(8) < 4, "b": np.arange(8) >= 4},
-                                                     thresholds=[0.0, float("inf")])
+    distribution = plots_tas.tas_distribution_figure(
+        trace.tas, groups={"a": np.arange(8) < 4, "b": np.arange(8) >= 4}, thresholds=[0.0, float("inf")]
+    )
     axes = distribution.axes[0]
     assert axes.get_xlabel() == "layer" and "TAS" in axes.get_ylabel()
-    assert [t.get_text() for t in axes.get_legend().get_texts()] == [
-        "a (50 % of steps)", "b (50 % of steps)", "threshold (replay above)"]
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "a (50 % of steps)",
+        "b (50 % of steps)",
+        "threshold (replay above)",
+    ]
     heat = plots_tas.replay_layer_frame_figure(trace)
     assert "(%)" in heat.axes[1].get_ylabel()  # the colour bar
-    points = [plots_tas.TradeoffPoint("dense", 0.0, 1.0, float("inf"), 20.0),
-              plots_tas.TradeoffPoint("half", 0.5, 0.9, 30.0, 19.0)]
+    points = [
+        plots_tas.TradeoffPoint("dense", 0.0, 1.0, float("inf"), 20.0),
+        plots_tas.TradeoffPoint("half", 0.5, 0.9, 30.0, 19.0),
+    ]
     tradeoff = plots_tas.quality_tradeoff_figure(points, dense_psnr_vs_truth_db=20.0)
     assert [a.get_ylabel() for a in tradeoff.axes] == ["token agreement with dense (%)", "PSNR (dB)"]
 

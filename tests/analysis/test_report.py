@@ -72,8 +72,13 @@ def test_roofline_position_by_hand():
 
 def test_runs_of_different_workloads_are_refused(design):
     with pytest.raises(ValueError, match="same workload"):
-        build_report([Run("a", "dense", handmade_result()),
-                      Run("b", "fastcar", handmade_result(step_cycles=(1, 2, 3), step_frame=(1, 1, 2)))], design)
+        build_report(
+            [
+                Run("a", "dense", handmade_result()),
+                Run("b", "fastcar", handmade_result(step_cycles=(1, 2, 3), step_frame=(1, 1, 2))),
+            ],
+            design,
+        )
     with pytest.raises(ValueError, match="unique"):
         build_report([Run("a", "dense", handmade_result()), Run("a", "fastcar", handmade_result())], design)
 
@@ -82,9 +87,19 @@ def test_written_files(design, tmp_path):
     report = build_report(runs(), design, inputs={"trace": "t.npz"}, quality={"token_agreement": 0.9})
     written = report.write(tmp_path)
     names = {p.name for p in written}
-    assert {"report.json", "timeline.json", "summary.csv", "step_latency.csv", "frame_latency.csv",
-            "energy_breakdown.csv", "utilisation.csv", "utilisation.png", "energy_breakdown.png",
-            "frame_latency.png", "roofline.png"} <= names
+    assert {
+        "report.json",
+        "timeline.json",
+        "summary.csv",
+        "step_latency.csv",
+        "frame_latency.csv",
+        "energy_breakdown.csv",
+        "utilisation.csv",
+        "utilisation.png",
+        "energy_breakdown.png",
+        "frame_latency.png",
+        "roofline.png",
+    } <= names
     document = json.loads((tmp_path / "report.json").read_text())
     assert document["schema_version"] == 1
     assert document["quality"] == {"token_agreement": 0.9}
@@ -111,8 +126,12 @@ def test_timeline_is_chrome_trace_events(design, tmp_path):
     for event in complete:
         assert {"name", "ph", "pid", "tid", "ts", "dur"} <= set(event)
     names = {(e["pid"], e["args"]["name"]) for e in events if e["name"] == "process_name"}
-    assert names == {(1, "dense (time_multiplexed)"), (2, "sparse (time_multiplexed)"),
-                     (3, "fastcar-static (static)"), (4, "fastcar-drs (drs)")}
+    assert names == {
+        (1, "dense (time_multiplexed)"),
+        (2, "sparse (time_multiplexed)"),
+        (3, "fastcar-static (static)"),
+        (4, "fastcar-drs (drs)"),
+    }
     # drs run: the q_proj event starts at cycle 0 and lasts 400 cycles = 1.6 us at 250 MHz
     q_proj = [e for e in complete if e["pid"] == 4 and e["name"] == "layers.0.attn.q_proj"]
     assert q_proj[0]["ts"] == 0 and q_proj[0]["dur"] == pytest.approx(1.6)

@@ -5,17 +5,45 @@ import json
 import networkx as nx
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.artifacts.graph import add_op, load_graph, node_cost, save_graph, totals
+from cosim.common.errors import UserError
 
 
 def tiny_graph() -> nx.DiGraph:
-    g = nx.DiGraph(model="hand", phase="decode", batch_rows=1, tokens_per_frame=4, frames=2, num_layers=1,
-                   hidden=8, kv_len_ref=6, precision_bytes={"weights": 1, "activations": 1, "kv_cache": 1})
-    add_op(g, "q", "linear", "attention", layer=0, macs_fixed=64, weight_elems=64, act_read_elems_fixed=8,
-           act_write_elems_fixed=8)
-    add_op(g, "score", "attention_score", "attention", layer=0, after=["q"], macs_per_kv=8, kv_read_elems_per_kv=8,
-           act_read_elems_fixed=8, act_write_elems_per_kv=1)
+    g: nx.DiGraph = nx.DiGraph(
+        model="hand",
+        phase="decode",
+        batch_rows=1,
+        tokens_per_frame=4,
+        frames=2,
+        num_layers=1,
+        hidden=8,
+        kv_len_ref=6,
+        precision_bytes={"weights": 1, "activations": 1, "kv_cache": 1},
+    )
+    add_op(
+        g,
+        "q",
+        "linear",
+        "attention",
+        layer=0,
+        macs_fixed=64,
+        weight_elems=64,
+        act_read_elems_fixed=8,
+        act_write_elems_fixed=8,
+    )
+    add_op(
+        g,
+        "score",
+        "attention_score",
+        "attention",
+        layer=0,
+        after=["q"],
+        macs_per_kv=8,
+        kv_read_elems_per_kv=8,
+        act_read_elems_fixed=8,
+        act_write_elems_per_kv=1,
+    )
     add_op(g, "up", "linear", "mlp", layer=0, after=["score"], macs_fixed=128, weight_elems=128, replayable=True)
     return g
 

@@ -6,14 +6,22 @@ import json
 import numpy as np
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.common.errors import UserError
 
 
 def small_trace(**overrides):
-    return synthetic_trace(num_layers=4, layer_rates=[0.0, 0.5, 0.5, 1.0], frames=3, frame_rows=2,
-                           frame_cols=2, batch_rows=2, seed=1, **overrides)
+    return synthetic_trace(
+        num_layers=4,
+        layer_rates=[0.0, 0.5, 0.5, 1.0],
+        frames=3,
+        frame_rows=2,
+        frame_cols=2,
+        batch_rows=2,
+        seed=1,
+        **overrides,
+    )
 
 
 def test_round_trip_is_lossless(tmp_path):

@@ -1,5 +1,6 @@
 """The command line as a user meets it: help lists every command, cosim stays torch-free."""
 
+import argparse
 import subprocess
 import sys
 
@@ -8,10 +9,35 @@ from cosim.cli import build_parser, main
 COMMANDS = {"decode", "pareto", "run", "simulate", "sweep", "synth-trace", "trace", "train-toy", "validate"}
 
 
-def test_every_command_is_listed():
-    parser = build_parser()
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
     choices = next(a for a in parser._actions if a.dest == "command").choices
-    assert COMMANDS <= set(choices)
+    assert choices is not None  # the subcommands
+    return set(choices)
+
+
+def test_every_command_is_listed():
+    assert _command_names(build_parser()) >= COMMANDS
+
+
+def test_a_command_added_by_one_registration_runs(capsys):
+    from types import SimpleNamespace
+
+    from cosim.commands import COMMANDS
+
+    def add_arguments(parser):
+        parser.add_argument("--name", default="world")
+
+    def run(args):
+        print(f"hello {args.name}")
+        return 0
+
+    COMMANDS.add("hello", SimpleNamespace(NAME="hello", HELP="say hello", add_arguments=add_arguments, run=run))
+    try:
+        assert main(["hello", "--name", "cosim"]) == 0
+    finally:
+        COMMANDS.remove("hello")
+    assert capsys.readouterr().out == "hello cosim\n"
+    assert "hello" not in _command_names(build_parser())
 
 
 def test_cosim_side_never_imports_torch():
@@ -50,4 +76,3 @@ def test_synth_trace_rejects_a_wrong_rate_count(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "cosim synth-trace: error: --rates: expected 1 or 4 values (one per layer), found 2 values"
     assert not (tmp_path / "s.npz").exists()
-

@@ -22,9 +22,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
     target = tmp_path / "f.txt"
     atomic_write_text(target, "old")
-    with pytest.raises(RuntimeError):
-        with atomic_open(target, "w") as handle:
-            handle.write("half")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_open(target, "w") as handle:
+        handle.write("half")
+        raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]

@@ -1,7 +1,7 @@
 """Block mapping of buffers, checked against hand-computed cases (AMD UG573 block shapes)."""
 
 from cosim.hw.blocks import BRAM36_BITS, URAM288_BITS, map_to_blocks
-from cosim.hw.schema import Buffer
+from cosim.hw.components import Buffer
 
 
 def test_bram_512_bit_by_1024_words_takes_16_blocks():
@@ -46,4 +46,6 @@ def test_buffer_depth_rounds_bytes_up_to_whole_words():
     buffer = Buffer(name="b", purpose="weights", bytes=100, memory="bram", width_bits=72)
     assert buffer.depth_words == 12  # 800 bits / 72 = 11.1 -> 12 words
     assert buffer.port_bytes_per_cycle == 9
-    assert Buffer(name="b", purpose="weights", bytes=100, memory="uram", width_bits=72, ports=2).port_bytes_per_cycle == 18
+    assert (
+        Buffer(name="b", purpose="weights", bytes=100, memory="uram", width_bits=72, ports=2).port_bytes_per_cycle == 18
+    )

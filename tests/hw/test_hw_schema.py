@@ -105,34 +105,62 @@ def _error(data: dict) -> str:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(speed_grade="-4"),
-         "d.yaml: speed_grade: expected one of '-1', '-2', '-3', '-2LV' (speed grades of kv260), found '-4'"),
-        (lambda d: d["dram"].update(memory="hbm"),
-         "d.yaml: dram.memory: expected one of 'ddr' (memories of kv260), found 'hbm'"),
-        (lambda d: d["engines"]["matrix"].update(macs_per_dsp_per_cycle=3),
-         "d.yaml: engines.matrix.macs_per_dsp_per_cycle: expected at most 2 for int8 MACs on DSP48E2, found 3"),
-        (lambda d: d["buffers"][1].update(name="weights"),
-         "d.yaml: buffers[1].name: expected a unique buffer name (buffers[0] is also called that), found 'weights'"),
-        (lambda d: d["buffers"].pop(1),
-         "d.yaml: buffers: expected a buffer with purpose 'kv_cache', found purposes activations, output, scores, weights"),
-        (lambda d: d.update(replay_cache="buffer"),
-         "d.yaml: replay_cache: expected a buffer with purpose 'replay_cache' when replay_cache is 'buffer', found none"),
-        (lambda d: d["scheduling"]["static_split"].update(mlp_arrays=7),
-         "d.yaml: scheduling.static_split: expected attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, found 9"),
-        (lambda d: d["scheduling"].update(policy="time_multiplexed"),
-         "d.yaml: scheduling.static_split: expected no static_split for policy 'time_multiplexed', "
-         "found {'attention_arrays': 2, 'mlp_arrays': 6}"),
-        (lambda d: d["engines"]["matrix"].update(type="mac_tree"),
-         "d.yaml: engines.matrix.dataflow: expected no dataflow for a mac_tree engine (systolic only), "
-         "found 'weight_stationary'"),
-        (lambda d: d["engines"]["matrix"].update(arrays=2.5),
-         "d.yaml: engines.matrix.arrays: expected an integer >= 1, found 2.5"),
-        (lambda d: d["precision"].update(weights="fp32"),
-         "d.yaml: precision.weights: expected one of 'int4', 'int8', 'int16', 'fp16', 'bf16', found 'fp32'"),
-        (lambda d: d.update(energy={"mac_int8_pjj": 1}),
-         "d.yaml: energy.mac_int8_pjj: expected one of the keys mac_int4_pj, mac_int8_pj, mac_int16_pj, mac_fp16_pj, "
-         "bram_pj_per_bit, uram_pj_per_bit, dram_pj_per_bit, dram_controller_mw_per_channel, static_w, "
-         "found unknown key 'mac_int8_pjj' (did you mean 'mac_int8_pj'?)"),
+        (
+            lambda d: d.update(speed_grade="-4"),
+            "d.yaml: speed_grade: expected one of '-1', '-2', '-3', '-2LV' (speed grades of kv260), found '-4'",
+        ),
+        (
+            lambda d: d["dram"].update(memory="hbm"),
+            "d.yaml: dram.memory: expected one of 'ddr' (memories of kv260), found 'hbm'",
+        ),
+        (
+            lambda d: d["engines"]["matrix"].update(macs_per_dsp_per_cycle=3),
+            "d.yaml: engines.matrix.macs_per_dsp_per_cycle: expected at most 2 for int8 MACs on DSP48E2, found 3",
+        ),
+        (
+            lambda d: d["buffers"][1].update(name="weights"),
+            "d.yaml: buffers[1].name: expected a unique buffer name (buffers[0] is also called that), found 'weights'",
+        ),
+        (
+            lambda d: d["buffers"].pop(1),
+            "d.yaml: buffers: expected a buffer with purpose 'kv_cache', "
+            "found purposes activations, output, scores, weights",
+        ),
+        (
+            lambda d: d.update(replay_cache="buffer"),
+            "d.yaml: replay_cache: expected a buffer with purpose 'replay_cache' when replay_cache is 'buffer', "
+            "found none",
+        ),
+        (
+            lambda d: d["scheduling"]["static_split"].update(mlp_arrays=7),
+            "d.yaml: scheduling.static_split: expected attention_arrays + mlp_arrays <= engines.matrix.arrays = 8, "
+            "found 9",
+        ),
+        (
+            lambda d: d["scheduling"].update(policy="time_multiplexed"),
+            "d.yaml: scheduling.static_split: expected no static_split for policy 'time_multiplexed', "
+            "found {'attention_arrays': 2, 'mlp_arrays': 6}",
+        ),
+        (
+            lambda d: d["engines"]["matrix"].update(type="mac_tree"),
+            "d.yaml: engines.matrix.dataflow: expected no dataflow for a mac_tree engine (systolic only), "
+            "found 'weight_stationary'",
+        ),
+        (
+            lambda d: d["engines"]["matrix"].update(arrays=2.5),
+            "d.yaml: engines.matrix.arrays: expected an integer >= 1, found 2.5",
+        ),
+        (
+            lambda d: d["precision"].update(weights="fp32"),
+            "d.yaml: precision.weights: expected one of 'int4', 'int8', 'int16', 'fp16', 'bf16', found 'fp32'",
+        ),
+        (
+            lambda d: d.update(energy={"mac_int8_pjj": 1}),
+            "d.yaml: energy.mac_int8_pjj: expected one of the keys "
+            "mac_int4_pj, mac_int8_pj, mac_int16_pj, mac_fp16_pj, "
+            "bram_pj_per_bit, uram_pj_per_bit, dram_pj_per_bit, dram_controller_mw_per_channel, static_w, "
+            "found unknown key 'mac_int8_pjj' (did you mean 'mac_int8_pj'?)",
+        ),
     ],
 )
 def test_cross_checks_name_key_expected_and_found(change, message):
@@ -155,19 +183,26 @@ def test_several_errors_give_one_line_each_first_line_complete():
 def test_unknown_device_by_name_lists_the_devices():
     with pytest.raises(UserError) as caught:
         load_device("kv261")
-    assert str(caught.value) == ("device: expected one of 'kv260', 'u250', 'u280', 'u50', 'u55c', 'vck190', "
-                                 "'zcu102', 'zcu104', found 'kv261'")
+    assert str(caught.value) == (
+        "device: expected one of 'kv260', 'u250', 'u280', 'u50', 'u55c', 'vck190', 'zcu102', 'zcu104', found 'kv261'"
+    )
 
 
 def test_device_total_bandwidth_must_match_channels(tmp_path):
-    text = (REPO / "hwconfigs" / "devices" / "kv260.yaml").read_text().replace("peak_gb_per_s: 19.2", "peak_gb_per_s: 25.6")
+    text = (
+        (REPO / "hwconfigs" / "devices" / "kv260.yaml")
+        .read_text()
+        .replace("peak_gb_per_s: 19.2", "peak_gb_per_s: 25.6")
+    )
     path = tmp_path / "kv260.yaml"
     path.write_text(text)
     with pytest.raises(UserError) as caught:
         load_device(path)
     line = next(i for i, t in enumerate(text.splitlines(), 1) if t.strip().startswith("peak_gb_per_s:"))
-    assert str(caught.value) == (f"{path}:{line}: memories.ddr.peak_gb_per_s: expected channels x "
-                                 "peak_gb_per_s_per_channel = 19.2 (within 1 %), found 25.6")
+    assert str(caught.value) == (
+        f"{path}:{line}: memories.ddr.peak_gb_per_s: expected channels x "
+        "peak_gb_per_s_per_channel = 19.2 (within 1 %), found 25.6"
+    )
 
 
 def test_device_name_must_match_file_stem(tmp_path):
@@ -175,8 +210,9 @@ def test_device_name_must_match_file_stem(tmp_path):
     path.write_text((REPO / "hwconfigs" / "devices" / "kv260.yaml").read_text())
     with pytest.raises(UserError) as caught:
         load_device(path)
-    assert str(caught.value) == (f"{path}:5: name: expected the file stem 'mykv' (designs refer to devices by "
-                                 "file name), found 'kv260'")
+    assert str(caught.value) == (
+        f"{path}:5: name: expected the file stem 'mykv' (designs refer to devices by file name), found 'kv260'"
+    )
 
 
 def test_design_finds_devices_beside_its_own_folder(tmp_path):
@@ -193,9 +229,11 @@ def test_shipped_design_loads_by_name():
     assert load_design("kv260-fastcar").name == "kv260-fastcar"
     with pytest.raises(UserError) as caught:
         load_design("kv260-fastcat")
-    assert str(caught.value) == ("design: expected a design file or one of the shipped designs 'kv260-fastcar', "
-                                 "'kv260-systolic', 'u280-fastcar', 'u280-systolic', 'zcu104-fastcar', "
-                                 "found 'kv260-fastcat'")
+    assert str(caught.value) == (
+        "design: expected a design file or one of the shipped designs 'kv260-fastcar', "
+        "'kv260-systolic', 'u280-fastcar', 'u280-systolic', 'zcu104-fastcar', "
+        "found 'kv260-fastcat'"
+    )
 
 
 def test_overrides_rederive_device_defaults():

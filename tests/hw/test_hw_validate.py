@@ -67,12 +67,15 @@ def test_negative_bandwidth_in_a_device_file_is_rejected(capsys):
 
     with pytest.raises(UserError) as caught:
         load_device(f"{BAD}/negative_bandwidth_device.yaml")
-    assert str(caught.value) == (f"{BAD}/negative_bandwidth_device.yaml:12: memories.ddr.peak_gb_per_s_per_channel: "
-                                 "expected a number > 0, found -19.2")
+    assert str(caught.value) == (
+        f"{BAD}/negative_bandwidth_device.yaml:12: memories.ddr.peak_gb_per_s_per_channel: "
+        "expected a number > 0, found -19.2"
+    )
     assert main(["validate", f"{BAD}/negative_bandwidth_device.yaml"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"cosim validate: error: {BAD}/negative_bandwidth_device.yaml:2: expected a design file (a device file is "
-        "named by a design's 'device' key), found a device file"]
+        "named by a design's 'device' key), found a device file"
+    ]
 
 
 def test_over_budget_design_still_prints_its_table(capsys):
@@ -138,7 +141,8 @@ def test_warnings_do_not_fail_but_are_reported():
     assert report.ok
     assert [str(w) for w in report.warnings] == [
         "k.yaml: clock_mhz: expected at most about 300 MHz (what full zynq_ultrascale_plus designs typically "
-        "close timing at), found 320"]
+        "close timing at), found 320"
+    ]
 
 
 def test_narrow_weight_buffer_warns_about_its_port_bandwidth():
@@ -146,13 +150,15 @@ def test_narrow_weight_buffer_warns_about_its_port_bandwidth():
     assert report.ok
     assert [str(w) for w in report.warnings] == [
         "k.yaml: buffers[0].width_bits: expected >= 64 B/cycle of weights read ports to feed the matrix engine "
-        "(arrays x cols (top edge); 1 B each), found 36 B/cycle"]
+        "(arrays x cols (top edge); 1 B each), found 36 B/cycle"
+    ]
 
 
 def test_uram_buffer_on_a_device_without_uram_is_an_error():
     report = _kv260(device="zcu102")
-    assert [str(e) for e in report.errors] == ["k.yaml: buffers[0].memory: expected 'bram' (zcu102 has no URAM288), "
-                                               "found 'uram'"]
+    assert [str(e) for e in report.errors] == [
+        "k.yaml: buffers[0].memory: expected 'bram' (zcu102 has no URAM288), found 'uram'"
+    ]
 
 
 def test_optimistic_efficiency_and_idle_arrays_warn():

@@ -11,17 +11,18 @@ whole model, yet a design simulates in well under a second.
 from __future__ import annotations
 
 import pytest
-from simulator_graphs import llama7b_graph
 
-from cosim.sim.compute import matrix_cycles
-from cosim.hw import load_design
-from cosim.sim.simulator import simulate, simulate_dense
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.hw import load_design
+from cosim.sim.compute import matrix_cycles
+from cosim.sim.simulator import simulate, simulate_dense
+from simulator_graphs import llama7b_graph
 
 LAYERS = 2
 GRAPH = llama7b_graph(num_layers=LAYERS, vocab=1000)
-TRACE = synthetic_trace(num_layers=LAYERS, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=4,
-                        correlation=0.8, seed=0)
+TRACE = synthetic_trace(
+    num_layers=LAYERS, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=4, correlation=0.8, seed=0
+)
 FASTCAR_DESIGNS = ["kv260-fastcar", "zcu104-fastcar", "u280-fastcar"]
 EDGE_DESIGNS = ["kv260-fastcar", "zcu104-fastcar"]
 
@@ -59,8 +60,7 @@ def test_systolic_array_wins_prefill():
     # MLP gate projection of a 257-token prefill with 2 CFG rows: m = 514, k = 4096, n = 11008.
     def cycles(name: str) -> int:
         e = load_design(name).engines.matrix
-        return matrix_cycles(e.type, 514, 4096, 11008, rows=e.rows, cols=e.cols, dataflow=e.dataflow,
-                             arrays=e.arrays)
+        return matrix_cycles(e.type, 514, 4096, 11008, rows=e.rows, cols=e.cols, dataflow=e.dataflow, arrays=e.arrays)
 
     # weight-stationary 8 x (16 x 8): ceil(4096/16) x ceil(11008/8) / 8 folds of 2*16 + 8 + 514 - 2 cycles
     assert cycles("kv260-systolic") == 256 * 1376 // 8 * 552 == 24_305_664

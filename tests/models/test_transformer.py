@@ -23,7 +23,7 @@ def test_kv_cache_decode_equals_full_forward_logits():
     cache = model.new_cache(batch=2, max_len=24)
     logits = [model.lm_head(model.norm(model.prefill(model.embed_tokens(tokens[:, :7]), cache)))]
     for t in range(7, 24):
-        logits.append(model.lm_head(model.norm(model.decode_step(model.embed_tokens(tokens[:, t:t + 1]), cache))))
+        logits.append(model.lm_head(model.norm(model.decode_step(model.embed_tokens(tokens[:, t : t + 1]), cache))))
     assert cache.length == 24
     torch.testing.assert_close(torch.cat(logits, dim=1), full, atol=1e-5, rtol=1e-5)
 
@@ -51,8 +51,17 @@ def test_vila_u_geometry_builds_on_meta_without_weights():
     assert llm == 32 * (4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096) + 2 * 32008 * 4096 + 4096
     assert all(p.device.type == "meta" for p in model.parameters())
     names = dict(model.named_modules())
-    for name in ("embed_tokens", "layers.31.self_attn.q_proj", "layers.0.mlp.gate_proj", "layers.5.input_layernorm",
-                 "layers.5.post_attention_layernorm", "norm", "lm_head", "depth.in_proj", "layers.0.tas"):
+    for name in (
+        "embed_tokens",
+        "layers.31.self_attn.q_proj",
+        "layers.0.mlp.gate_proj",
+        "layers.5.input_layernorm",
+        "layers.5.post_attention_layernorm",
+        "norm",
+        "lm_head",
+        "depth.in_proj",
+        "layers.0.tas",
+    ):
         assert name in names
     cache = model.new_cache(batch=2, max_len=300)
     with _OpNames() as ops:

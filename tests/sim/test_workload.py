@@ -3,28 +3,44 @@
 import numpy as np
 import pytest
 
-from cosim.common.errors import UserError
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workload, dense_trace
+from cosim.common.errors import UserError
+from cosim.sim.workload import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY, Workload
 from simulator_graphs import llama7b_graph, tiny_design
+from workload_totals import expected_dram_bytes, total_macs, uniform_layers
 
-H, I, VOCAB, LAYERS = 4096, 11008, 32000, 32
+H, MLP_HIDDEN, VOCAB, LAYERS = 4096, 11008, 32000, 32
 GRAPH = llama7b_graph(num_layers=LAYERS, vocab=VOCAB)
 
 
-def trace_with(replay_rows: list[list[bool]], *, kv_len: int = 300, kv_attended: int | None = None,
-               frame: int = 1) -> ReplayTrace:
+def trace_with(
+    replay_rows: list[list[bool]], *, kv_len: int = 300, kv_attended: int | None = None, frame: int = 1
+) -> ReplayTrace:
     """One decode step per entry of `replay_rows` (the same decisions for every layer)."""
     steps, rows = len(replay_rows), len(replay_rows[0])
     replay = np.repeat(np.asarray(replay_rows, bool)[:, None, :], LAYERS, axis=1)
     kv = np.full(steps, kv_len, np.int32)
     return ReplayTrace(
-        tas=np.zeros(replay.shape, np.float32), replay=replay, frame=np.full(steps, frame, np.int32),
-        row=np.zeros(steps, np.int32), col=np.arange(steps, dtype=np.int32), kv_len=kv,
+        tas=np.zeros(replay.shape, np.float32),
+        replay=replay,
+        frame=np.full(steps, frame, np.int32),
+        row=np.zeros(steps, np.int32),
+        col=np.arange(steps, dtype=np.int32),
+        kv_len=kv,
         kv_attended=np.full((steps, LAYERS), kv_attended or kv_len, np.int32),
-        meta={"model": "test", "num_layers": LAYERS, "batch_rows": rows, "tokens_per_frame": 256, "frame_rows": 16,
-              "frame_cols": 16, "frames": 8, "prompt_len": 257, "source": "synthetic"})
+        meta={
+            "model": "test",
+            "num_layers": LAYERS,
+            "batch_rows": rows,
+            "tokens_per_frame": 256,
+            "frame_rows": 16,
+            "frame_cols": 16,
+            "frames": 8,
+            "prompt_len": 257,
+            "source": "synthetic",
+        },
+    )
 
 
 def int8_design(**changes):
@@ -32,13 +48,13 @@ def int8_design(**changes):
 
 
 def totals(workload: Workload) -> dict:
-    return workload.expected_dram_bytes()
+    return expected_dram_bytes(workload)
 
 
 def test_segments_and_shared_templates():
     workload = Workload(GRAPH, trace_with([[False, False]]), int8_design())
     assert workload.segment_kind == ["prologue"] + ["pre", "core", "post", "mlp"] * LAYERS + ["epilogue"]
-    assert workload.uniform_layers and len(workload.templates) == 6  # one template per segment kind
+    assert uniform_layers(workload) and len(workload.templates) == 6  # one template per segment kind
     kinds = {t.kind: [op.name for op in t.ops] for t in workload.templates}
     assert kinds["core"] == ["self_attn.score", "self_attn.softmax", "self_attn.value", "tas"]
     assert kinds["mlp"][-2:] == ["replay_cache.read", "replay_cache.write"]
@@ -48,15 +64,15 @@ def test_segments_and_shared_templates():
 def test_dense_step_matches_the_closed_form_7b_sizes():
     workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300), int8_design())
     bytes_ = totals(workload)
-    per_layer_weights = 4 * H * H + 3 * H * I + 2 * H  # Q/K/V/O, gate/up/down, two RMSNorms (int8)
+    per_layer_weights = 4 * H * H + 3 * H * MLP_HIDDEN + 2 * H  # Q/K/V/O, gate/up/down, two RMSNorms (int8)
     embedding, head = 2 * H, H * VOCAB + H  # one table row per batch row; final norm + LM head
     assert bytes_[("read", "weights")] == LAYERS * per_layer_weights + embedding + head
     assert bytes_[("read", "kv_read")] == LAYERS * 2 * (2 * H * 300)  # K and V of 300 entries, 2 rows
     assert bytes_[("write", "kv_write")] == LAYERS * 2 * (2 * H)
     assert bytes_[("write", "replay_write")] == LAYERS * 2 * H  # both rows computed: ring updated
     assert ("read", "replay_read") not in bytes_
-    macs = workload.total_macs()
-    mlp_per_row = 3 * H * I
+    macs = total_macs(workload)
+    mlp_per_row = 3 * H * MLP_HIDDEN
     assert mlp_per_row == 135_266_304  # FACTS.md: 135.3 M
     assert macs == 2 * (LAYERS * (4 * H * H + mlp_per_row + 2 * H * 300 + H) + H * VOCAB)
 
@@ -65,7 +81,7 @@ def test_replaying_rows_skip_the_mlp_and_read_the_ring():
     both = totals(Workload(GRAPH, trace_with([[True, True]]), int8_design()))
     one = totals(Workload(GRAPH, trace_with([[True, False]]), int8_design()))
     dense = totals(Workload(GRAPH, trace_with([[False, False]]), int8_design()))
-    mlp_weights = LAYERS * (3 * H * I + H)
+    mlp_weights = LAYERS * (3 * H * MLP_HIDDEN + H)
     assert dense[("read", "weights")] - both[("read", "weights")] == mlp_weights
     assert one[("read", "weights")] == dense[("read", "weights")]  # any row computing streams the MLP once
     assert both[("read", "replay_read")] == LAYERS * 2 * H and ("write", "replay_write") not in both
@@ -75,10 +91,10 @@ def test_replaying_rows_skip_the_mlp_and_read_the_ring():
 def test_computing_rows_share_one_weight_stream():
     workload = Workload(GRAPH, trace_with([[True, False]]), int8_design())
     q = workload.segment_kind.index("mlp")
-    ops = {op.name: op for op in workload.ops(int(workload.segment_template[q]), int(workload.params[0, q]))}
+    ops = {op.name: op for op in workload.instance_ops(0, q)}
     gate = ops["mlp.gate_proj"]
-    assert (gate.m, gate.k, gate.n, gate.streamed_bytes) == (1, H, I, H * I)
-    assert gate.macs == H * I and gate.conditional
+    assert (gate.m, gate.k, gate.n, gate.streamed_bytes) == (1, H, MLP_HIDDEN, H * MLP_HIDDEN)
+    assert gate.macs == H * MLP_HIDDEN and gate.conditional
     assert ops["residual_mlp"].m == 2 and ops["replay_cache.read"].loads == (("replay_read", H),)
 
 
@@ -92,28 +108,29 @@ def test_attention_is_sized_by_kv_attended_and_tas_reads_a_key_only_when_sparse(
     assert totals(dense_attn)[("read", "kv_read")] == LAYERS * 2 * 2 * H * 600
     # 260 entries attended, plus the previous frame's key (H elements) for TAS, per row and layer
     assert totals(sparse_attn)[("read", "kv_read")] == LAYERS * 2 * (2 * H * 260 + H)
-    assert dense_attn.total_macs() - first_frame.total_macs() == 2 * LAYERS * (2 * H * 300 + H)
+    assert total_macs(dense_attn) - total_macs(first_frame) == 2 * LAYERS * (2 * H * 300 + H)
 
 
 def test_replay_cache_in_a_buffer_moves_nothing_through_dram():
+    import copy
+
     from cosim.hw.library import design_from_dict
     from simulator_graphs import TINY_DESIGN
-    import copy
 
     data = copy.deepcopy(TINY_DESIGN)
     data["replay_cache"] = "buffer"
-    data["buffers"].append({"name": "ring", "purpose": "replay_cache", "bytes": 65536, "memory": "uram",
-                            "width_bits": 512})
+    data["buffers"].append(
+        {"name": "ring", "purpose": "replay_cache", "bytes": 65536, "memory": "uram", "width_bits": 512}
+    )
     workload = Workload(GRAPH, trace_with([[True, False]]), design_from_dict(data, "ring"))
     bytes_ = totals(workload)
     assert ("read", "replay_read") not in bytes_ and ("write", "replay_write") not in bytes_
 
 
 def test_activations_that_do_not_fit_spill_to_dram():
-    workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300),
-                        tiny_design(buffers={"act": {"bytes": 20000}}))
+    workload = Workload(GRAPH, trace_with([[False, False]], kv_len=300), tiny_design(buffers={"act": {"bytes": 20000}}))
     q = workload.segment_kind.index("mlp")
-    ops = {op.name: op for op in workload.ops(int(workload.segment_template[q]), int(workload.params[0, q]))}
+    ops = {op.name: op for op in workload.instance_ops(0, q)}
     # mlp.mul reads 2 x 11008 and writes 11008 bytes per row: 66048 for 2 rows, 46048 over the 20000 bytes;
     # the inputs that do not fit are read from DRAM (44032), the rest of the excess is written out (2016)
     mul = ops["mlp.mul"]
@@ -121,8 +138,9 @@ def test_activations_that_do_not_fit_spill_to_dram():
 
 
 def test_previous_frame_prediction():
-    trace = synthetic_trace(num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, correlation=0.3,
-                            seed=4)
+    trace = synthetic_trace(
+        num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, correlation=0.3, seed=4
+    )
     small = llama7b_graph(num_layers=2, vocab=0)
     workload = Workload(small, trace, tiny_design())
     truth = workload.n_compute > 0
@@ -137,6 +155,6 @@ def test_layer_mismatch_and_dense_trace():
         Workload(GRAPH, trace, int8_design())
     mapped = Workload(GRAPH, trace.map_to_layers(LAYERS), int8_design())
     assert mapped.n_compute.shape == (2, LAYERS)
-    dense = dense_trace(trace)
+    dense = trace.dense_baseline(full_attention=False)
     assert not dense.replay.any() and (dense.kv_attended == trace.kv_attended).all()
     assert dense.meta["dense_baseline"] is True

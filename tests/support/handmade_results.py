@@ -74,16 +74,22 @@ def handmade_result(
         buffer_capacity_bytes={"weights": 294912},
         # half the weights are attention's, half the MLP's; KV traffic is attention's
         dram_bytes_by_block={
-            "attention": {"read": dict(zeros, weights=weight_bytes // 2, kv_read=100_000),
-                          "write": dict(zeros, kv_write=10_000)},
+            "attention": {
+                "read": dict(zeros, weights=weight_bytes // 2, kv_read=100_000),
+                "write": dict(zeros, kv_write=10_000),
+            },
             "mlp": {"read": dict(zeros, weights=weight_bytes - weight_bytes // 2), "write": dict(zeros)},
             "other": {"read": dict(zeros), "write": dict(zeros)},
         },
         buffer_bits_by_block={
-            "attention": {"weights": {"read_bits": 4_000_000, "write_bits": 4_000_000},
-                          "act": {"read_bits": 500_000, "write_bits": 500_000}},
-            "mlp": {"weights": {"read_bits": 4_000_000, "write_bits": 4_000_000},
-                    "act": {"read_bits": 500_000, "write_bits": 500_000}},
+            "attention": {
+                "weights": {"read_bits": 4_000_000, "write_bits": 4_000_000},
+                "act": {"read_bits": 500_000, "write_bits": 500_000},
+            },
+            "mlp": {
+                "weights": {"read_bits": 4_000_000, "write_bits": 4_000_000},
+                "act": {"read_bits": 500_000, "write_bits": 500_000},
+            },
             "other": {"weights": {"read_bits": 0, "write_bits": 0}, "act": {"read_bits": 0, "write_bits": 0}},
         },
         roofline=_roofline(total_macs=1_000_000 + mlp_macs + 0, dram_bytes=weight_bytes + 110_000),

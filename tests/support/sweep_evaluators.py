@@ -20,8 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
+from cosim.sweep.digests import sha256_of
 from cosim.sweep.evaluate import InvalidPoint
-from cosim.sweep.plan import sha256_of
 
 SETTINGS = "sweep_test.json"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import networkx as nx
 import yaml
-from simulator_graphs import llama_graph
 
 from cosim.artifacts.graph import save_graph
-from cosim.hw import hwconfigs_dir
 from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.hw import hwconfigs_dir
+from simulator_graphs import llama_graph
 
 SUPPORT = Path(__file__).resolve().parent
 VOLATILE = ["elapsed_s", "host", "finished"]  # columns that differ between equal runs
@@ -26,16 +26,25 @@ def tiny_graph() -> nx.DiGraph:
     return llama_graph(num_layers=2, hidden=64, heads=4, mlp_hidden=128, model="tiny", tokens_per_frame=4, frames=3)
 
 
-def make_sweep(folder: Path, parameters: dict[str, Any], *, strategy: dict | None = None,
-               evaluator: str = "sweep_evaluators:analytic", objectives: dict | None = None,
-               constraints: dict | None = None, delay_s: float = 0.0, markers: Path | None = None,
-               workload: dict | None = None) -> Path:
+def make_sweep(
+    folder: Path,
+    parameters: dict[str, Any],
+    *,
+    strategy: dict | None = None,
+    evaluator: str = "sweep_evaluators:analytic",
+    objectives: dict | None = None,
+    constraints: dict | None = None,
+    delay_s: float = 0.0,
+    markers: Path | None = None,
+    workload: dict | None = None,
+) -> Path:
     """Write design, graph, trace, test settings and spec into `folder`; returns the spec path."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(hwconfigs_dir() / "designs" / "kv260-systolic.yaml", folder / "design.yaml")
     save_graph(tiny_graph(), folder / "graph.json")
     synthetic_trace(num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, seed=1).save(
-        folder / "trace.npz")
+        folder / "trace.npz"
+    )
     settings = {"delay_s": delay_s, "markers": str(markers) if markers else None}
     (folder / "sweep_test.json").write_text(json.dumps(settings))
     spec = {

@@ -6,11 +6,12 @@ import os
 import signal
 import time
 
-from cosim.sweep.executor import LocalExecutor
+from cosim.sweep.executor import Finished, LocalExecutor
 
 
 def _collect(executor, count, timeout_s=30.0):
-    finished, deadline = [], time.monotonic() + timeout_s
+    finished: list[Finished] = []
+    deadline = time.monotonic() + timeout_s
     while len(finished) < count and time.monotonic() < deadline:
         finished += executor.wait(timeout=0.5)
     return {f.tag: f for f in finished}

@@ -15,10 +15,9 @@ import subprocess
 import sys
 import time
 
-from sweep_support import make_sweep, marker_keys, stable, subprocess_env
-
 from cosim.sweep import load_results, load_spec, run_sweep
 from cosim.sweep.store import ResultStore
+from sweep_support import make_sweep, marker_keys, stable, subprocess_env
 
 PARAMETERS = {
     "arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4, 5]},
@@ -32,12 +31,15 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tmp_path):
     spec = make_sweep(tmp_path / "in", PARAMETERS, delay_s=0.4, markers=markers)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "cosim.cli", "sweep", str(spec), "-o", str(out), "--workers", "2", "--no-progress"]
-    process = subprocess.Popen(command, env=subprocess_env(), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, env=subprocess_env(), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    stderr = process.stderr
+    assert stderr is not None  # stderr=PIPE
     try:
         deadline = time.monotonic() + 60
         while _stored(out) < 4:
-            assert process.poll() is None, process.stderr.read()
+            assert process.poll() is None, stderr.read()
             assert time.monotonic() < deadline, "no points stored in time"
             time.sleep(0.02)
     finally:

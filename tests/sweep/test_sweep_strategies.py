@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from sweep_support import make_sweep
-
 from cosim.sweep import load_results, load_spec, pareto_front, run_sweep
 from cosim.sweep.store import ResultStore
 from cosim.sweep.strategies import make_strategy
+from sweep_support import make_sweep
 
-GRID = {"arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4, 5]},
-        "clock": {"path": "clock_mhz", "values": {"low": 100, "high": 300, "step": 50}}}
+GRID = {
+    "arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4, 5]},
+    "clock": {"path": "clock_mhz", "values": {"low": 100, "high": 300, "step": 50}},
+}
 
 
 def _asked(strategy) -> list[dict]:
@@ -62,10 +63,13 @@ def test_nsga2_runs_through_the_store_and_resumes_without_reevaluating(tmp_path)
 
 
 def test_synthetic_recipe_prepared_once_per_distinct_recipe(tmp_path):
-    parameters = {"arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4]},
-                  "rate": {"path": "workload.synthetic.layer_rates", "values": [0.0, 1.0]}}
-    spec = make_sweep(tmp_path / "in", parameters,
-                      workload={"graph": "graph.json", "synthetic": {"layer_rates": 0.5, "seed": 2}})
+    parameters = {
+        "arrays": {"path": "engines.matrix.arrays", "values": [1, 2, 4]},
+        "rate": {"path": "workload.synthetic.layer_rates", "values": [0.0, 1.0]},
+    }
+    spec = make_sweep(
+        tmp_path / "in", parameters, workload={"graph": "graph.json", "synthetic": {"layer_rates": 0.5, "seed": 2}}
+    )
     summary = run_sweep(load_spec(spec), tmp_path / "out", workers=2, progress=False)
     assert summary.counts["ok"] == 6
     prepared = sorted((tmp_path / "out" / "workloads").iterdir())

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from cosim.cli import main
 from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.cli import main
 from models.decoding.decode import decode_video
 from models.decoding.sampling import Sampling, guided, make_pick
 from models.transformer import VideoTransformer
@@ -32,17 +32,17 @@ def test_run_shapes_and_step_bookkeeping(tmp_path):
     run = decode_video(model, first, 5, frames=3, thresholds=0.0)
     steps = 2 * F - 1  # frame 1 prefilled; the last generated token is never fed back
     assert run.codes.shape == (3, 4, 4) and (run.codes[0] == first).all()
-    assert run.tas.shape == run.replay.shape == (steps, 2, 2) and run.kv_attended.shape == (steps, 2)
+    assert run.trace.tas.shape == run.trace.replay.shape == (steps, 2, 2) and run.trace.kv_attended.shape == (steps, 2)
     assert run.step_cpu_s.shape == (steps,) and (run.step_cpu_s >= 0).all()
     assert run.step_cpu_s.sum() <= time.process_time() - began
     # Step k feeds video position F + k: frame 1 (0-based), raster order inside it.
-    assert (run.frame[0], run.row[0], run.col[0]) == (1, 0, 0)
-    assert (run.frame[5], run.row[5], run.col[5]) == (1, 1, 1)
-    assert (run.frame[-1], run.row[-1], run.col[-1]) == (2, 3, 2)
-    assert run.kv_len[0] == 1 + F + 1 and run.kv_len[-1] == 1 + 3 * F - 1
-    np.testing.assert_array_equal(run.kv_attended, np.repeat(run.kv_len[:, None], 2, axis=1))
-    trace = ReplayTrace.load(run.save_trace(tmp_path / "run.npz"))
-    np.testing.assert_array_equal(trace.replay, run.replay)
+    assert (run.trace.frame[0], run.trace.row[0], run.trace.col[0]) == (1, 0, 0)
+    assert (run.trace.frame[5], run.trace.row[5], run.trace.col[5]) == (1, 1, 1)
+    assert (run.trace.frame[-1], run.trace.row[-1], run.trace.col[-1]) == (2, 3, 2)
+    assert run.trace.kv_len[0] == 1 + F + 1 and run.trace.kv_len[-1] == 1 + 3 * F - 1
+    np.testing.assert_array_equal(run.trace.kv_attended, np.repeat(run.trace.kv_len[:, None], 2, axis=1))
+    trace = ReplayTrace.load(run.trace.save(tmp_path / "run.npz"))
+    np.testing.assert_array_equal(trace.replay, run.trace.replay)
     assert trace.meta["thresholds"] == [0.0, 0.0] and trace.meta["batch_rows"] == 2
     assert trace.meta["source"] == "decoded" and trace.meta["tas_form"] == "rope"
 
@@ -59,7 +59,7 @@ def test_seed_makes_runs_repeatable():
 @torch.no_grad()
 def test_without_cfg_one_row():
     run = decode_video(tiny_model(), _first(), 0, frames=2, thresholds=float("inf"), cfg_scale=None)
-    assert run.replay.shape[2] == 1 and run.meta["batch_rows"] == 1
+    assert run.trace.replay.shape[2] == 1 and run.trace.meta["batch_rows"] == 1
 
 
 @torch.no_grad()
@@ -93,7 +93,7 @@ def test_bad_inputs_are_user_errors():
     model = tiny_model()
     with pytest.raises(UserError, match="first_frame_codes: expected codes of shape"):
         decode_video(model, np.zeros((3, 4)), 0, frames=2)
-    with pytest.raises(UserError, match="thresholds: expected one value or 2 values"):
+    with pytest.raises(UserError, match=r"thresholds: expected 1 or 2 values \(one per layer\), found 3 values"):
         decode_video(model, _first(), 0, frames=2, thresholds=[1.0, 2.0, 3.0])
     with pytest.raises(UserError, match="class_id"):
         decode_video(model, _first(), 8, frames=2)
@@ -101,8 +101,23 @@ def test_bad_inputs_are_user_errors():
 
 def test_cli_decode_writes_a_trace(tmp_path, capsys):
     out = tmp_path / "trace.npz"
-    code = main(["decode", "--random-weights", "--frames", "2", "--threshold", "0", "--attention", "window",
-                 "--window", "64", "--no-progress", "-o", str(out)])
+    code = main(
+        [
+            "decode",
+            "--random-weights",
+            "--frames",
+            "2",
+            "--threshold",
+            "0",
+            "--attention",
+            "window",
+            "--window",
+            "64",
+            "--no-progress",
+            "-o",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "overall replay ratio" in printed and "token agreement with dense" in printed
     table = printed.split("drift per frame")[1].splitlines()[2:]
@@ -113,11 +128,14 @@ def test_cli_decode_writes_a_trace(tmp_path, capsys):
     assert trace.num_layers == 4 and (trace.kv_attended <= 64).all()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--threshold", "1,2"], "--threshold: expected one value or 4 values"),
-    (["--attention", "dense", "--sink", "4"], "--sink: expected no value with --attention dense"),
-    (["--preset", "gpt"], "preset: expected one of"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threshold", "1,2"], "--threshold: expected 1 or 4 values (one per layer), found 2 values"),
+        (["--attention", "dense", "--sink", "4"], "--sink: expected no value with --attention dense"),
+        (["--preset", "gpt"], "preset: expected one of"),
+    ],
+)
 def test_cli_decode_user_errors_exit_2(argv, message, capsys):
     assert main(["decode", "--random-weights", "--frames", "2", "--no-progress", *argv]) == 2
     assert message in capsys.readouterr().err

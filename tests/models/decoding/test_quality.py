@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from models.decoding.quality import (
-    agreement_per_frame, compare_runs, compare_to_ground_truth, psnr, psnr_per_frame,
+    agreement_per_frame,
+    compare_runs,
+    compare_to_ground_truth,
+    psnr,
+    psnr_per_frame,
     token_agreement,
 )
 from models.toyworld.tokenizer import PatchTokenizer
@@ -30,8 +34,8 @@ def test_psnr_of_a_known_error_matches_the_formula():
 def test_psnr_per_frame_pools_the_batch_and_shows_drift():
     reference = np.zeros((2, 3, 4, 4, 3), dtype=np.uint8)
     run = reference.copy()
-    run[0, 1] = 2          # frame 1: MSE 4 in one of two videos -> pooled MSE 2
-    run[:, 2] = 4          # frame 2: MSE 16
+    run[0, 1] = 2  # frame 1: MSE 4 in one of two videos -> pooled MSE 2
+    run[:, 2] = 4  # frame 2: MSE 16
     per_frame = psnr_per_frame(run, reference)
     assert per_frame[0] == math.inf
     assert per_frame[1] == pytest.approx(10 * math.log10(255**2 / 2))

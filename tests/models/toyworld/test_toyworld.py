@@ -3,7 +3,12 @@
 import numpy as np
 
 from models.toyworld.world import (
-    DIRECTION_STEPS, DIRECTIONS, ToyWorldConfig, generate_video, generate_videos, shape_mask,
+    DIRECTION_STEPS,
+    DIRECTIONS,
+    ToyWorldConfig,
+    generate_video,
+    generate_videos,
+    shape_mask,
 )
 
 
@@ -62,7 +67,7 @@ def test_silhouette_moves_by_velocity_unless_it_bounced():
                 row, col = video.positions[t, s]
                 px = int(video.sizes_px[s])
                 template = shape_mask(video.shapes[s], px)
-                assert np.array_equal(video.silhouettes[t, s, row:row + px, col:col + px], template)
+                assert np.array_equal(video.silhouettes[t, s, row : row + px, col : col + px], template)
                 assert video.silhouettes[t, s].sum() == template.sum()
     assert checked_moves > 100 and checked_bounces > 5
 
@@ -74,7 +79,7 @@ def test_bounces_keep_every_sprite_fully_inside_the_frame():
         assert (video.positions >= 0).all() and (video.positions + size <= 64).all()
         # Nothing of a sprite is ever cut off: its silhouette keeps its template's area.
         areas = video.silhouettes.sum(axis=(2, 3))
-        for s, (shape, px) in enumerate(zip(video.shapes, video.sizes_px)):
+        for s, (shape, px) in enumerate(zip(video.shapes, video.sizes_px, strict=True)):
             assert (areas[:, s] == shape_mask(shape, int(px)).sum()).all()
 
 

@@ -13,25 +13,56 @@ import torch
 from cosim.cli import main as cosim_main
 from cosim.common.errors import UserError
 from models.config import get_preset
-from models.toyworld.tokenizer import fit_tokenizer
 from models.decoding.quality import psnr
-from models.toyworld.world import ToyWorldConfig, generate_videos
+from models.toyworld.tokenizer import fit_tokenizer
 from models.toyworld.train import (
-    DEFAULT_CHECKPOINT, HELDOUT_START, changed_code_weights, evaluate, learning_rate_at,
-    load_toy_checkpoint, next_token_loss, save_toy_checkpoint, tokenise_videos, train_model, train_toy_model,
+    DEFAULT_CHECKPOINT,
+    HELDOUT_START,
+    changed_code_weights,
+    evaluate,
+    learning_rate_at,
+    load_toy_checkpoint,
+    next_token_loss,
+    save_toy_checkpoint,
+    tokenise_videos,
+    train_model,
+    train_toy_model,
     window_batch,
 )
 from models.toyworld.train_config import TrainConfig
+from models.toyworld.world import ToyWorldConfig, generate_videos
 from models.transformer import VideoTransformer
 
 torch.set_num_threads(1)
 
 # 16x16 px frames -> 4x4 codes, 3 frames, 32 codes: sequences of 1 + 48 tokens.
 WORLD = ToyWorldConfig(frame_px=16, num_frames=3, min_sprite_px=4, max_sprite_px=6)
-CONFIG = replace(get_preset("toyworld"), name="tiny", num_layers=1, hidden=32, num_heads=4, num_kv_heads=2,
-                 mlp_hidden=64, frames=3, frame_rows=4, frame_cols=4, codebook_size=32, vocab_size=32 + 8 + 1)
-TRAIN = TrainConfig(steps=40, batch_size=8, window_frames=2, full_sequence_steps=10, full_sequence_batch_size=4,
-                    warmup_steps=4, train_videos=160, heldout_videos=24, tokenizer_videos=40, threads=1)
+CONFIG = replace(
+    get_preset("toyworld"),
+    name="tiny",
+    num_layers=1,
+    hidden=32,
+    num_heads=4,
+    num_kv_heads=2,
+    mlp_hidden=64,
+    frames=3,
+    frame_rows=4,
+    frame_cols=4,
+    codebook_size=32,
+    vocab_size=32 + 8 + 1,
+)
+TRAIN = TrainConfig(
+    steps=40,
+    batch_size=8,
+    window_frames=2,
+    full_sequence_steps=10,
+    full_sequence_batch_size=4,
+    warmup_steps=4,
+    train_videos=160,
+    heldout_videos=24,
+    tokenizer_videos=40,
+    threads=1,
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,13 +141,15 @@ def test_copy_predictor_accuracy_is_the_fraction_of_unchanged_positions(data):
 
 
 def test_free_running_figures_sit_between_their_bounds(trained):
-    model, tokenizer, metadata = trained
+    _model, tokenizer, metadata = trained
     report = metadata["free_running"]
-    frames, labels = generate_videos(8, 0, WORLD, start=HELDOUT_START)
+    frames, _labels = generate_videos(8, 0, WORLD, start=HELDOUT_START)
     repeated = np.repeat(frames[:, :1], WORLD.num_frames - 1, axis=1)
     assert report["videos"] == 8 and len(report["psnr_per_frame_db"]) == WORLD.num_frames
     assert report["repeat_frame_1_psnr_db"] == pytest.approx(psnr(repeated, frames[:, 1:]))
-    assert report["tokenizer_psnr_db"] == pytest.approx(psnr(tokenizer.decode(tokenizer.encode(frames[:, 1:])), frames[:, 1:]))
+    assert report["tokenizer_psnr_db"] == pytest.approx(
+        psnr(tokenizer.decode(tokenizer.encode(frames[:, 1:])), frames[:, 1:])
+    )
     # Frame 1 is given, so its PSNR is the tokenizer's on that frame.
     first = psnr(tokenizer.decode(tokenizer.encode(frames[:, :1])), frames[:, :1])
     assert report["psnr_per_frame_db"][0] == pytest.approx(first)

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 import torch
 
-from cosim.cli import main
 from cosim.artifacts.graph import load_graph, node_cost, save_graph, totals
 from cosim.artifacts.graph_summary import summarize
+from cosim.cli import main
 from models.config import get_preset
 from models.decoding.fastcar import FastCarRun, FastCarSettings
 from models.tracing.graph_trace import KVScalingError, _solve, trace_model
@@ -20,8 +20,14 @@ from tiny_models import tiny_depth_config
 torch.set_num_threads(1)
 
 HIDDEN, MLP_HIDDEN = 4096, 11008
-MLP_NAMES = ("post_attention_layernorm", "mlp.gate_proj", "mlp.activation", "mlp.up_proj", "mlp.elementwise",
-             "mlp.down_proj")
+MLP_NAMES = (
+    "post_attention_layernorm",
+    "mlp.gate_proj",
+    "mlp.activation",
+    "mlp.up_proj",
+    "mlp.elementwise",
+    "mlp.down_proj",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +41,7 @@ def toy_graph():
 
 
 def layer_nodes(graph, layer, **match):
-    return [n for n, a in graph.nodes(data=True)
-            if a["layer"] == layer and all(a[k] == v for k, v in match.items())]
+    return [n for n, a in graph.nodes(data=True) if a["layer"] == layer and all(a[k] == v for k, v in match.items())]
 
 
 def test_vila_decode_layer_macs_equal_the_closed_form(vila_graph):
@@ -74,8 +79,11 @@ def test_vila_summary_mlp_share(vila_graph):
 def test_kv_cache_writes_belong_to_the_key_and_value_producers(vila_graph):
     g = vila_graph
     writers = {n: a["kv_write_elems"] for n, a in g.nodes(data=True) if a["kv_write_elems"]}
-    assert writers == {name: HIDDEN for layer in range(32)
-                       for name in (f"layers.{layer}.self_attn.rope#2", f"layers.{layer}.self_attn.v_proj")}
+    assert writers == {
+        name: HIDDEN
+        for layer in range(32)
+        for name in (f"layers.{layer}.self_attn.rope#2", f"layers.{layer}.self_attn.v_proj")
+    }
     # A matmul's output width is its act_write_elems, also when the output goes to the cache.
     assert g.nodes["layers.0.self_attn.v_proj"]["act_write_elems_fixed"] == HIDDEN
     # The score reads the key written this step: an edge through the cache.
@@ -92,12 +100,13 @@ def profiled_step(model, kv_len):
     config = model.config
     cache = model.new_cache(1, kv_len)
     cache.length = kv_len - 1
-    fastcar = FastCarRun(FastCarSettings.uniform(float("inf"), config.num_layers), config, 1, prefix_len=0,
-                         max_steps=1)
+    fastcar = FastCarRun(FastCarSettings.uniform(float("inf"), config.num_layers), config, 1, prefix_len=0, max_steps=1)
     fastcar.step = 0
     codes = torch.zeros(1, config.codes_per_position, dtype=torch.long)
-    with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
-                                                 with_flops=True) as prof:
+    with (
+        torch.no_grad(),
+        torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], with_flops=True) as prof,
+    ):
         model.step(codes, cache, fastcar)
     events = prof.events()
     counts = Counter(e.name for e in events)
@@ -170,10 +179,14 @@ def graph_file(toy_graph, tmp_path):
     return save_graph(toy_graph, tmp_path / "g.json")
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda text: text[: len(text) // 2], "expected compute-graph JSON, found unreadable JSON"),
-    (lambda text: json.dumps({**json.loads(text), "schema_version": 99}), "schema_version: expected 1, found 99"),
-], ids=["truncated", "wrong-version"])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda text: text[: len(text) // 2], "expected compute-graph JSON, found unreadable JSON"),
+        (lambda text: json.dumps({**json.loads(text), "schema_version": 99}), "schema_version: expected 1, found 99"),
+    ],
+    ids=["truncated", "wrong-version"],
+)
 def test_cli_rejects_a_damaged_graph_file(toy_graph, tmp_path, capsys, damage, message):
     path = graph_file(toy_graph, tmp_path)
     path.write_text(damage(path.read_text()))
@@ -182,13 +195,16 @@ def test_cli_rejects_a_damaged_graph_file(toy_graph, tmp_path, capsys, damage, m
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "llama-9000", "--summary"], "preset: expected one of toyworld, vila-u-7b-256, found 'llama-9000'"),
-    (["--model", "toyworld", "--kv-len", "100", "--summary"], "kv_len: expected an integer >= 257"),
-    (["--model", "toyworld", "--phase", "train", "--summary"], "phase: expected one of decode, prefill"),
-    (["--model", "toyworld"], "expected -o FILE to write the graph, or --summary"),
-    (["--model", "toyworld", "--prefill-tokens", "8", "--summary"], "prefill_tokens: expected no prefill length"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "llama-9000", "--summary"], "preset: expected one of toyworld, vila-u-7b-256, found 'llama-9000'"),
+        (["--model", "toyworld", "--kv-len", "100", "--summary"], "kv_len: expected an integer >= 257"),
+        (["--model", "toyworld", "--phase", "train", "--summary"], "phase: expected one of decode, prefill"),
+        (["--model", "toyworld"], "expected -o FILE to write the graph, or --summary"),
+        (["--model", "toyworld", "--prefill-tokens", "8", "--summary"], "prefill_tokens: expected no prefill length"),
+    ],
+)
 def test_cli_user_errors(args, message, capsys):
     assert main(["trace", *args]) == 2
     assert message in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""Design-level constants of one simulation run: engines, buffers, DRAM, tile plans, static counts.
+
+`SimContext` is shared by every segment simulation of a run; it caches what does not
+depend on timing (how an op's operand is tiled and how long each tile computes, the
+MACs / vector work / on-chip buffer bytes an op counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cosim.sim import compute
+from cosim.sim.buffers import BufferSet, tile_columns
+from cosim.sim.counters import CounterLayout
+from cosim.sim.dram import DramSpec
+from cosim.sim.policies import SchedulingPolicy
+from cosim.sim.workload import OpWork, Workload
+
+if TYPE_CHECKING:
+    from cosim.hw.schema import Design
+
+STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
+
+
+@dataclass
+class TilePlan:
+    """How an op runs: on which engine, its streamed tiles (bytes, compute cycles) and buffer slots."""
+
+    engine: str | None  # resource name; None for pure transfers
+    bytes: list[int]  # streamed bytes per tile (empty: not streamed)
+    cycles: list[int]  # compute cycles per tile (one entry when not streamed)
+    purpose: str | None  # buffer purpose of the streamed operand
+    slots: int
+
+
+class SimContext:
+    """Design-level constants and caches shared by every segment simulation of a run."""
+
+    def __init__(
+        self,
+        design: Design,
+        policy: SchedulingPolicy,
+        workload: Workload,
+        dram_weights: dict[str, int] | None,
+        fast_forward: bool,
+    ) -> None:
+        self.design = design
+        self.policy = policy
+        self.workload = workload
+        self.dram_spec = DramSpec.from_design(design, dram_weights)
+        self.buffers = BufferSet.from_design(design)
+        self.fast_forward = fast_forward
+        m = design.engines.matrix
+        self.matrix = (m.type, m.rows, m.cols, m.dataflow)
+        self.vector_lanes = design.engines.vector.lanes
+        self.tas_lanes = design.engines.tas.lanes
+        self.matrix_engines = policy.matrix_engines()
+        engines = [*self.matrix_engines, "vector", "tas"]
+        self.layout = CounterLayout(engines, sorted(self.buffers.groups))
+        self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
+        self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
+        self._element_tiles: dict[tuple[int, int, int], list[int]] = {}
+        self._move_cycles: dict[int, int] = {}
+
+    def engine_of(self, op: OpWork) -> str | None:
+        if op.engine == "matrix":
+            return self.policy.matrix_engine_for(op)
+        if op.engine in ("vector", "tas"):
+            return op.engine
+        return None
+
+    def plan(self, op: OpWork) -> TilePlan:
+        engine = self.engine_of(op)
+        key = (op, engine)
+        if key not in self._plans:
+            self._plans[key] = self._make_plan(op, engine)
+        return self._plans[key]
+
+    def _make_plan(self, op: OpWork, engine: str | None) -> TilePlan:
+        if op.streamed:
+            group = self.buffers.group(STREAMED_PURPOSE[op.streamed])
+            tb, tk, tn = tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes)
+            if op.engine == "matrix":
+                assert engine is not None, "a matrix op runs on a matrix engine"
+                kind, rows, cols, dataflow = self.matrix
+                arrays = self.matrix_engines[engine]
+                cycles = [
+                    max(
+                        compute.matrix_cycles(
+                            kind, op.m, int(k), int(n), rows=rows, cols=cols, dataflow=dataflow, arrays=arrays
+                        ),
+                        compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
+                    )
+                    for b, k, n in zip(tb, tk, tn, strict=True)
+                ]
+            else:  # vector op streaming its weights: elements split like the bytes
+                edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
+                cycles = [compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)]
+            return TilePlan(
+                engine, [int(b) for b in tb] * op.instances, cycles * op.instances, group.purpose, group.slots
+            )
+        if op.engine == "matrix":
+            assert engine is not None, "a matrix op runs on a matrix engine"
+            kind, rows, cols, dataflow = self.matrix
+            c = (
+                compute.matrix_cycles(
+                    kind, op.m, op.k, op.n, rows=rows, cols=cols, dataflow=dataflow, arrays=self.matrix_engines[engine]
+                )
+                * op.instances
+            )
+        elif op.engine == "vector":
+            c = compute.vector_cycles(op.vector_elements, self.vector_lanes)
+        elif op.engine == "tas":
+            c = compute.tas_cycles(op.m, op.k, self.tas_lanes)
+        elif op.onchip_purpose:
+            group = self.buffers.group(op.onchip_purpose)
+            c = compute.buffer_read_cycles(op.onchip_read_bytes + op.onchip_write_bytes, group.port_bytes_per_cycle)
+        else:
+            c = 0
+        return TilePlan(engine, [], [c], None, 1)
+
+    def static_counts(self, op: OpWork, block: str) -> dict[str, int]:
+        """Counters that do not depend on timing: MACs, vector work, on-chip buffer bytes (of `block`)."""
+        key = (op, block)
+        if key in self._static:
+            return self._static[key]
+        counts: dict[str, int] = {}
+
+        def add(name: str, value: int) -> None:
+            if value:
+                counts[name] = counts.get(name, 0) + int(value)
+
+        add(f"macs.{block}.{op.mac_precision}", op.macs)
+        add(f"vector.{block}", op.vector_elements)
+        plan = self.plan(op)
+        act = self.buffers.group(op.act_purpose).purpose
+        rereads = len(plan.bytes) if op.engine == "matrix" and plan.bytes else 1
+        add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
+        add(f"buffer.{block}.{act}.write", op.act_write_bytes)
+        if op.streamed:
+            purpose = plan.purpose
+            add(f"buffer.{block}.{purpose}.write", op.streamed_bytes * op.instances)
+            add(f"buffer.{block}.{purpose}.read", op.streamed_bytes * op.instances)
+        fill = {"kv_read": "kv_cache", "weights": "weights"}
+        for category, nbytes in op.loads:
+            purpose = self.buffers.group(fill.get(category, op.act_purpose)).purpose
+            add(f"buffer.{block}.{purpose}.write", nbytes)
+            add(f"buffer.{block}.{purpose}.read", nbytes)
+        out = self.buffers.group("output").purpose
+        for _, nbytes in op.stores:
+            add(f"buffer.{block}.{out}.read", nbytes)
+        if op.onchip_purpose:
+            purpose = self.buffers.group(op.onchip_purpose).purpose
+            add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
+            add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
+        self._static[key] = counts
+        return counts
+
+    def move_cycles(self, rounded_bytes: int) -> int:
+        """`DramSpec.move_cycles`, cached: tiles of a stream mostly share one size (exact fractions are slow)."""
+        cycles = self._move_cycles.get(rounded_bytes)
+        if cycles is None:
+            cycles = self._move_cycles[rounded_bytes] = self.dram_spec.move_cycles(rounded_bytes)
+        return cycles
+
+    def element_tiles(self, streamed_bytes: int, k: int, n: int) -> list[int]:
+        key = (streamed_bytes, k, n)
+        if key not in self._element_tiles:
+            group = self.buffers.group("weights")
+            self._element_tiles[key] = [int(b) for b in tile_columns(streamed_bytes, k, n, group.slot_bytes)[0]]
+        return self._element_tiles[key]

@@ -1,0 +1,257 @@
+"""Running the segment instances of a workload: memoised, or as one continuous simulation.
+
+Memoisation. A segment's timing depends only on its template, its parameter and, under
+DRS, the weight stream's state at the barrier and the replay decisions / predictions
+within the stream's reach (`stream_windows`). Each distinct combination is simulated once
+in its own SimPy environment starting at cycle 0; its cycles, counters, busy cycles and op
+intervals are reused (offset in time) for every instance. Because every time is an
+integer and the DRAM model tracks progress as exact fractions, this is identical to one
+continuous simulation (`Simulation.run_continuous`), which tests check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import simpy
+
+from cosim.sim.buffers import peak_occupancy
+from cosim.sim.clock import Process, cycle_now
+from cosim.sim.context import SimContext
+from cosim.sim.machine import Machine
+from cosim.sim.segment_run import SegmentInfo, SegmentRun
+from cosim.sim.stream_views import GlobalView, StreamPlan, Window, WindowView
+from cosim.sim.stream_windows import StreamWindows
+from cosim.sim.weight_stream import LoaderState, WeightStream
+from cosim.sim.workload import SEGMENT_BLOCK, OpWork
+
+Interval = tuple[str, str, int, int]  # (track, name, start within the segment, duration)
+
+
+@dataclass
+class SegmentResult:
+    """What one segment instance produced; shared by all instances with the same key."""
+
+    duration: int
+    counters: np.ndarray
+    peaks: dict[str, int]
+    intervals: list[Interval]
+    end_state: LoaderState | None = None
+    events: int = 0
+
+
+def _descendants(ops: list[OpWork]) -> list[frozenset[int]]:
+    g: nx.DiGraph[int] = nx.DiGraph()
+    g.add_nodes_from(range(len(ops)))
+    for i, op in enumerate(ops):
+        for p in op.preds:
+            g.add_edge(p, i)
+    return [frozenset(nx.descendants(g, i)) for i in range(len(ops))]
+
+
+def _static_peaks(ctx: SimContext, ops: list[OpWork]) -> dict[str, int]:
+    """Activation-buffer peak: the largest on-chip working set of any op of the segment."""
+    peaks: dict[str, int] = {}
+    for op in ops:
+        purpose = ctx.buffers.group(op.act_purpose).purpose
+        peaks[purpose] = max(
+            peaks.get(purpose, 0),
+            min(op.act_read_bytes + op.act_write_bytes, ctx.buffers.group(purpose).capacity_bytes),
+        )
+    return peaks
+
+
+class Simulation:
+    """Runs the segment instances of a workload, memoised or continuously."""
+
+    def __init__(self, ctx: SimContext, record_steps: tuple[int, int]) -> None:
+        self.ctx = ctx
+        self.wl = ctx.workload
+        self.record_steps = record_steps
+        self.stream = StreamPlan(ctx) if ctx.policy.streams_weights() else None
+        self.windows = StreamWindows(ctx, self.stream) if self.stream is not None else None
+        self._descendants: dict[int, list[frozenset[int]]] = {}
+        self.events = 0
+
+    def _segment_inputs(self, step: int, q: int) -> tuple[list[OpWork], SegmentInfo]:
+        wl = self.wl
+        ops = wl.instance_ops(step, q)
+        element_seq = {}
+        if self.stream is not None:
+            for i, op in enumerate(ops):
+                if op.streamed == "weights":
+                    element_seq[i] = step * self.stream.per_step + self.stream.element_of[(q, op.template_index)]
+        return ops, SegmentInfo(SEGMENT_BLOCK[wl.segment_kind[q]], step, wl.segment_layer[q], element_seq)
+
+    def _descendants_of(self, ops: list[OpWork]) -> list[frozenset[int]]:
+        key = id(ops)
+        if key not in self._descendants:
+            self._descendants[key] = _descendants(ops)
+        return self._descendants[key]
+
+    def _finish(
+        self, machine: Machine, run: SegmentRun, before: dict[str, int], levels: dict[str, int]
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        """The segment's counter vector and buffer peaks; carries the buffer levels on."""
+        after = machine.snapshot()
+        layout = self.ctx.layout
+        counters = np.zeros(len(layout.names), dtype=np.int64)
+        for name, value in after.items():
+            delta = value - before.get(name, 0)
+            if delta:
+                counters[layout.index[name]] = delta
+        peaks = _static_peaks(self.ctx, run.ops)
+        for purpose, changes in machine.occupancy.items():
+            start_level = levels.get(purpose, 0)
+            peaks[purpose] = max(peaks.get(purpose, 0), peak_occupancy(changes, start_level))
+            machine.level[purpose] = start_level + sum(d for _, d in changes)
+        machine.occupancy = {}
+        return counters, peaks
+
+    # -- memoised: each distinct segment in its own environment ------------------------
+    def simulate_one(
+        self,
+        step: int,
+        q: int,
+        ops: list[OpWork],
+        info: SegmentInfo,
+        state: LoaderState | None,
+        window: Window | None,
+        record: bool,
+    ) -> SegmentResult:
+        env = simpy.Environment()
+        machine = Machine(env, self.ctx)
+        if self.windows is not None:
+            assert state is not None and window is not None, "under DRS a segment starts from a stream state and window"
+            machine.loader = WeightStream(machine, WindowView(window), state)
+            machine.level["weights"] = machine.loader.occupied_bytes
+            origin = self.windows.origin(step, q)
+            info.element_seq = {i: seq - origin for i, seq in info.element_seq.items()}
+        run = SegmentRun(machine, ops, info, self._descendants_of(ops), record)
+        levels = dict(machine.level)
+        before = machine.snapshot()
+        finished = env.process(run.run())
+        env.run(until=finished)
+        duration = cycle_now(env)
+        counters, peaks = self._finish(machine, run, before, levels)
+        end_state = None
+        if machine.loader is not None:
+            assert self.stream is not None, "a machine has a weight stream only when the policy streams weights"
+            end_state = machine.loader.capture(self.stream.own_count[q])
+        machine.dram.closed = True
+        events = next(env._eid)
+        self.events += events
+        return SegmentResult(duration, counters, peaks, run.intervals, end_state, events)
+
+    def run_memoised(self, progress: bool = False) -> tuple[list[SegmentResult], np.ndarray]:
+        """Results of the distinct segments, and per instance (step-major) the index of its result."""
+        if self.windows is None:
+            return self._memoised_without_stream(progress)
+        return self._memoised_with_stream(self.windows, progress)
+
+    def _memoised_without_stream(self, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
+        """Segments are independent: one simulation per distinct (template, parameter)."""
+        wl = self.wl
+        Q = len(wl.segment_kind)
+        templates = np.broadcast_to(wl.segment_template, wl.param_size.shape)
+        keys = np.stack([templates.ravel(), wl.param_size.ravel(), wl.param_tas.ravel()], axis=1)
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        results: list[SegmentResult] = []
+        bar = _progress(len(first), progress, "simulating distinct segments", "segment")
+        for flat in first:
+            step, q = divmod(int(flat), Q)
+            ops, info = self._segment_inputs(step, q)
+            results.append(self.simulate_one(step, q, ops, info, None, None, True))
+            bar.update(1)
+        bar.close()
+        return results, inverse.ravel().astype(np.int64)
+
+    def _memoised_with_stream(self, windows: StreamWindows, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
+        """In order: a segment is keyed also by the stream's state at its start and its window."""
+        wl = self.wl
+        Q = len(wl.segment_kind)
+        results: list[SegmentResult] = []
+        memo: dict[tuple[int, int, int, int, int], int] = {}
+        ids = np.zeros(wl.steps * Q, dtype=np.int64)
+        states: list[LoaderState] = [LoaderState()]
+        state_ids: dict[LoaderState, int] = {states[0]: 0}
+        end_state: list[int] = []
+        state_id = 0
+        templates = wl.segment_template.tolist()
+        sizes, tas_flags = wl.param_size.tolist(), wl.param_tas.tolist()
+        bar = _progress(wl.steps, progress, "simulating steps", "step")
+        for step in range(wl.steps):
+            step_sizes, step_tas = sizes[step], tas_flags[step]
+            for q in range(Q):
+                window_id = windows.window_id(step, q)
+                key = (templates[q], step_sizes[q], step_tas[q], state_id, window_id)
+                index = memo.get(key)
+                if index is None:
+                    ops, info = self._segment_inputs(step, q)
+                    window = windows.windows[window_id]
+                    if wl.segment_kind[q] == "core" and window.resolved_here >= 0:
+                        info.resolves = window.resolved_here
+                    index = len(results)
+                    result = self.simulate_one(step, q, ops, info, states[state_id], window, record=True)
+                    results.append(result)
+                    assert result.end_state is not None, "a segment under DRS ends with the stream's state"
+                    end = state_ids.setdefault(result.end_state, len(states))
+                    if end == len(states):
+                        states.append(result.end_state)
+                    end_state.append(end)
+                    memo[key] = index
+                ids[step * Q + q] = index
+                state_id = end_state[index]
+            bar.update(1)
+        bar.close()
+        return results, ids
+
+    # -- continuous: one environment, one machine, segments back to back ---------------
+    def run_continuous(self) -> tuple[list[SegmentResult], np.ndarray]:
+        wl = self.wl
+        env = simpy.Environment()
+        machine = Machine(env, self.ctx)
+        results: list[SegmentResult] = []
+
+        def driver() -> Process[None]:
+            if self.stream is not None:  # started like a memoised segment's stream: after the snapshot below
+                machine.loader = WeightStream(machine, GlobalView(self.ctx, self.stream), LoaderState())
+            for step in range(wl.steps):
+                for q in range(len(wl.segment_kind)):
+                    ops, info = self._segment_inputs(step, q)
+                    if self.stream is not None and wl.segment_kind[q] == "core":
+                        layer = wl.segment_layer[q]
+                        info.resolves = (step, layer) if wl.tas_flag[step, layer] != 0 else None
+                    record = self.record_steps[0] <= step < self.record_steps[1]
+                    run = SegmentRun(machine, ops, info, self._descendants_of(ops), record)
+                    levels = dict(machine.level)
+                    before = machine.snapshot()
+                    start = cycle_now(env)
+                    yield env.process(run.run())
+                    duration = cycle_now(env) - start
+                    counters, peaks = self._finish(machine, run, before, levels)
+                    results.append(SegmentResult(duration, counters, peaks, run.intervals))
+
+        env.run(until=env.process(driver()))
+        self.events += next(env._eid)
+        return results, np.arange(len(results), dtype=np.int64)
+
+
+def _progress(total: int, enabled: bool, desc: str, unit: str) -> Any:
+    """A tqdm bar, or an object that ignores `update` and `close` (tqdm imported only when wanted)."""
+    if enabled:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, leave=False)
+
+    class _Null:
+        def update(self, _n: int) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    return _Null()
