@@ -3,8 +3,9 @@
 For each design in hwconfigs/designs/ it prints the `cosim synth` table and its headline
 ``max deviation estimate vs synthesis: X %``, then one summary line per design. The
 first run takes about half an hour on two cores (YoWASP Yosys); results are cached in
-out/synth-cache, so later runs take seconds. `--write-calibration` stores the synthesized
-modules as the LUT model's calibration data (cosim/rtl/data/lut_calibration.json).
+out/synth-cache, so later runs take under half a minute (Verilog generation).
+`--write-calibration` stores the synthesized modules as the LUT model's calibration data
+(cosim/rtl/data/lut_calibration.json).
 
     .venv/bin/python benchmarks/synth_designs.py [--cache-dir out/synth-cache] [--write-calibration]
 """

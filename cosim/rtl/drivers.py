@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cosim.rtl.harness import Fold, pack, run_folds, unpack
+from cosim.rtl.harness import Fold, OutputEvent, pack, run_folds, unpack
+
+if TYPE_CHECKING:
+    from cosim.rtl.systolic import OutputStationaryArray, StationaryArray
 
 
 @dataclass
@@ -62,7 +66,7 @@ def mac_tree_gemm(
         [(dut.in_valid, 0), (dut.in_first, 0), (dut.in_last, 0)],
     )
     product = np.zeros((m_rows, groups * lanes), dtype=np.int64)
-    for (row, group), event in zip(order, record.events):
+    for (row, group), event in zip(order, record.events, strict=True):
         product[row, group * lanes : (group + 1) * lanes] = unpack(event.value, lanes, acc_bits)
     return EngineRun(product[:, :n], record.cycles)
 
@@ -152,18 +156,18 @@ def _window(vector: np.ndarray, start: int, size: int) -> np.ndarray:
 
 
 def _place(
-    events: list,
+    events: list[OutputEvent],
     folds: list[Fold],
     placements: list[tuple[int, int]],
     product: np.ndarray,
-    dut: object,
+    dut: OutputStationaryArray | StationaryArray,
     dataflow: str,
     *,
     acc_bits: int,
 ) -> None:
     """Add each fold's output events into `product` at the fold's place (partial sums add up over reduction folds)."""
     position = 0
-    for fold, (r0, c0) in zip(folds, placements):
+    for fold, (r0, c0) in zip(folds, placements, strict=True):
         mine = events[position : position + fold.outputs]
         position += fold.outputs
         seen_per_group: dict[int, int] = {}

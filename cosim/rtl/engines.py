@@ -63,7 +63,7 @@ class EngineSpec:
 def operand_bits(design: Design, *tensors: str) -> int:
     """Integer width of the widest of `tensors`' precisions; floating point is not generated."""
     names = [getattr(design.precision, t) for t in tensors]
-    for tensor, name in zip(tensors, names):
+    for tensor, name in zip(tensors, names, strict=True):
         if name not in INTEGER_BITS:
             raise UserError(
                 design.source.path,

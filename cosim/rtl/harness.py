@@ -9,13 +9,14 @@ the last output is valid, both included.
 
 Tiling a GEMM into folds and summing partial results across reduction folds is the job
 of the engine's sequencer and accumulation buffer, which are not generated: the drivers
-in `gemm` do it here, in Python, around the simulated array.
+in `cosim.rtl.drivers` do it here, in Python, around the simulated array.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import SupportsInt
 
 from amaranth.hdl import Signal
 
@@ -51,7 +52,7 @@ class RunRecord:
         return self.last_output_cycle - self.first_input_cycle + 1
 
 
-def pack(values: Sequence[int], bits: int) -> int:
+def pack(values: Iterable[SupportsInt], bits: int) -> int:
     """Little-endian concatenation of two's-complement `bits`-bit fields (element 0 in the low bits)."""
     mask = (1 << bits) - 1
     word = 0

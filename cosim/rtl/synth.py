@@ -56,7 +56,7 @@ class CellCounts:
 
     def plus(self, other: CellCounts) -> CellCounts:
         """Element-wise sum."""
-        return CellCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
+        return CellCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values(), strict=True)))
 
 
 ZERO = CellCounts(0, 0, 0, 0, 0, 0)

@@ -106,7 +106,7 @@ def compare_design(design: Design, *, cache_dir: Path | None = None, progress: A
     report = SynthReport(design.name, family)
     buffers_total = ZERO
     buffers_estimate = {"dsp": 0.0, "lut": 0.0, "bram36": 0.0, "uram288": 0.0}
-    by_name = {f"buffer_{b.name}": (b, m) for b, m in zip(design.buffers, mappings)}
+    by_name = {f"buffer_{b.name}": (b, m) for b, m in zip(design.buffers, mappings, strict=True)}
     for spec in engine_specs(design):
         if progress:
             progress(spec)

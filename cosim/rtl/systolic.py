@@ -17,7 +17,7 @@ travelling along the row), so the grid behaves as rows x ceil(cols/2) for timing
   operand in from the top (the last loaded vector ends in row 0); then each streamed
   vector's element r enters row r, partial sums flow down, and column group q's sums
   leave the bottom row. Weight stationary keeps B[k][n] and streams A's rows; input
-  stationary keeps A transposed and streams B's columns (`cosim.rtl.gemm` does the mapping).
+  stationary keeps A transposed and streams B's columns (`cosim.rtl.drivers` does the mapping).
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ class OutputStationaryArray(_ArrayPorts, Elaboratable):
                     [Signal.like(b, name=f"b_{r}_{q}_{j}") for j, b in enumerate(b_here[q])],
                 )
                 ctrl_next = tuple(Signal(name=f"{n}_{r}_{q}") for n in "vfl")
-                m.d.sync += [a_next.eq(a)] + [bn.eq(b) for bn, b in zip(b_next, b_here[q])]
-                m.d.sync += [cn.eq(c) for cn, c in zip(ctrl_next, (valid, first, last))]
+                m.d.sync += [a_next.eq(a)] + [bn.eq(b) for bn, b in zip(b_next, b_here[q], strict=True)]
+                m.d.sync += [cn.eq(c) for cn, c in zip(ctrl_next, (valid, first, last), strict=True)]
                 a_left[r].append(a_next)
                 ctrl_left[r].append(ctrl_next)
                 b_below.append(b_next)
@@ -178,14 +178,14 @@ class StationaryArray(_ArrayPorts, Elaboratable):
             for q, group in enumerate(groups):
                 prods = _group_products(a, stationary[r][q], len(group))
                 sums = [Signal(signed(self.acc_bits), name=f"psum_{r}_{c}") for c in group]
-                m.d.sync += [s.eq(above + p) for s, above, p in zip(sums, psum_above[q], prods)]
+                m.d.sync += [s.eq(above + p) for s, above, p in zip(sums, psum_above[q], prods, strict=True)]
                 a_next, valid_next = Signal.like(a, name=f"a_{r}_{q}"), Signal(name=f"v_{r}_{q}")
                 m.d.sync += [a_next.eq(a), valid_next.eq(valid)]
                 a, valid = a_next, valid_next
                 psum_here.append(sums)
                 if r == rows - 1:
                     m.d.comb += self.out_valid[q].eq(valid_next)
-                    for s, c in zip(sums, group):
+                    for s, c in zip(sums, group, strict=True):
                         m.d.comb += self._out_slice(c).eq(s)
             psum_above = psum_here
         return m

@@ -80,7 +80,7 @@ class VectorUnit(Elaboratable):
         side = [(base2, a2, b2)]
         for stage in (3, 4, 5):
             held = tuple(Signal.like(v, name=f"side{stage}_{i}_{lane}") for i, v in enumerate(side[-1]))
-            m.d.sync += [h.eq(v) for h, v in zip(held, side[-1])]
+            m.d.sync += [h.eq(v) for h, v in zip(held, side[-1], strict=True)]
             side.append(held)
         # stage 5: shift; stage 6: combine
         shifted = Signal(wide, name=f"shift_{lane}")

@@ -63,6 +63,7 @@ def run_yosys(script: str, *, cwd: Path, timeout_s: float = 1800) -> str:
     text = log.read_text() if log.exists() else done.stdout + done.stderr
     if done.returncode != 0:
         raise RuntimeError(f"yosys failed ({done.returncode}): " + "\n".join((text + done.stderr).splitlines()[-15:]))
+    return text
 
 
 def check_readable(paths: list[Path]) -> None:

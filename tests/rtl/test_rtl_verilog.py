@@ -77,5 +77,5 @@ def test_floating_point_designs_are_refused(tmp_path):
         load_design(REPO / "hwconfigs/designs/kv260-fastcar.yaml"),
         {"precision.activations": "fp16", "engines.matrix.macs_per_dsp_per_cycle": 0.5},
     )
-    with pytest.raises(UserError, match="precision.activations: expected an integer precision"):
+    with pytest.raises(UserError, match=r"precision\.activations: expected an integer precision"):
         engine_specs(design)
