@@ -151,17 +151,20 @@ def _tables() -> list[str]:
     out += [f"| {mem} | {ports} | {w} | {dep} |" for (mem, ports), (w, dep) in BLOCK_SHAPES.items()]
     out += [
         "",
-        "### LUT estimate model [est]",
+        "### LUT estimate model",
+        "",
+        "[synth]: fitted to Yosys synthesis of the generated engines (docs/rtl.md); [est]: not generated.",
         "",
         "| component | LUTs |",
         "| --- | --- |",
-        *(f"| matrix PE ({kind}) | {n} per PE |" for kind, n in resources.LUT_PER_PE.items()),
-        f"| matrix array control | {resources.LUT_PER_ARRAY} per array |",
-        f"| vector lane | {resources.LUT_PER_VECTOR_LANE} per lane |",
-        f"| TAS lane | {resources.LUT_PER_TAS_LANE} per lane |",
-        "| BRAM read multiplexer | width_bits x ports x ceil((blocks_deep - 1) / 3) |",
-        f"| DRAM channel | {resources.LUT_PER_DRAM_CHANNEL} per channel |",
-        f"| control and interconnect | {resources.LUT_FIXED} |",
+        *(f"| matrix PE ({kind}) | {n} per PE [synth] |" for kind, n in resources.LUT_PER_PE.items()),
+        f"| matrix array control | {resources.LUT_PER_ARRAY} per array [est] |",
+        f"| vector lane | {resources.LUT_PER_VECTOR_LANE} per lane [synth] |",
+        f"| TAS lane | {resources.LUT_PER_TAS_LANE} per lane [synth] |",
+        "| BRAM read multiplexer | width_bits x ports x ceil((rows - 1) / 3), rows = ceil(copies x depth / "
+        f"{resources.BRAM_DEEPEST_WORDS}) [synth] |",
+        f"| DRAM channel | {resources.LUT_PER_DRAM_CHANNEL} per channel [est] |",
+        f"| control and interconnect | {resources.LUT_FIXED} [est] |",
     ]
     return out
 

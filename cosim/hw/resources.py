@@ -1,20 +1,24 @@
 """Pre-synthesis resource estimate of a design: DSP, BRAM36, URAM288 exactly, LUT by a simple model.
 
 DSP and block RAM counts follow from the design's definition (engine DSP formulas,
-whole-block buffer mapping). LUTs are an ESTIMATE from a per-component model whose
-constants are order-of-magnitude figures, not measurements [est]:
+whole-block buffer mapping). LUTs are an ESTIMATE from a per-component model. The figures
+of the parts `cosim rtl` generates are fitted to Yosys synthesis of those engines
+(`cosim synth`; data in cosim/rtl/data/lut_calibration.json, fit in `cosim.rtl.calibration`,
+int8 designs with two MACs per DSP); the rest are order-of-magnitude figures [est]:
 
-- matrix engine: LUT_PER_PE per processing element (operand packing correction, pipeline
-  control; of the order Vitis AI's DPU B4096 reports, about 52k LUT for 2048 int8 MACs
-  per cycle including its control, PG338) plus LUT_PER_ARRAY per array (sequencer,
-  address generation);
-- vector unit: LUT_PER_VECTOR_LANE per lane (exp / reciprocal / rsqrt approximations,
-  comparators, format conversion); TAS unit: LUT_PER_TAS_LANE per lane (adder tree);
-- BRAM buffers deeper than one block row: a read multiplexer of width_bits x ports x
-  ceil((blocks_deep - 1) / 3) LUTs (a LUT6 is a 4:1 multiplexer); URAM cascades in the
-  hard block and needs none;
-- LUT_PER_DRAM_CHANNEL per DRAM channel used (AXI master, DMA, width conversion);
-- LUT_FIXED for control, instruction fetch and interconnect.
+- matrix engine: LUT_PER_PE per processing element [synth], by engine type and, for
+  systolic arrays, dataflow (output stationary keeps an accumulator and a drain path in
+  every PE; the stationary dataflows pass partial sums down); plus LUT_PER_ARRAY per
+  array for the sequencer and address generation [est, not generated];
+- vector unit: LUT_PER_VECTOR_LANE per lane [synth] (16-bit lane: add, mul, max,
+  piecewise-linear exp, saturation); TAS unit: LUT_PER_TAS_LANE per lane [synth] (adder tree);
+- block RAM buffers need read multiplexers only deeper than the deepest block aspect ratio
+  (1 x 32768 words): width_bits x ports x ceil((rows - 1) / 3) LUTs for `rows` such rows
+  (a LUT6 is a 4:1 multiplexer); shallower buffers take narrower, deeper blocks at the same
+  block count [synth]; URAM cascades in the hard block and needs none (Vivado; Yosys builds
+  LUT multiplexers instead, docs/rtl.md);
+- LUT_PER_DRAM_CHANNEL per DRAM channel used (AXI master, DMA, width conversion) [est];
+- LUT_FIXED for control, instruction fetch and interconnect [est].
 
 The keys (DSP, BRAM36, URAM288, LUT) are the ones post-synthesis numbers can sit beside.
 """
@@ -26,13 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cosim.hw.blocks import BlockMapping, map_buffer
+from cosim.hw.components import Buffer, MatrixEngine
 from cosim.hw.device_schema import ResourceName
 from cosim.hw.schema import Design
 
-LUT_PER_PE: dict[str, int] = {"systolic": 20, "mac_tree": 25}  # [est] mac_tree adds adder-tree stages
+# [synth] per PE, keyed by `pe_kind` (the engine type, or a systolic array's dataflow)
+LUT_PER_PE: dict[str, int] = {"mac_tree": 27, "weight_stationary": 25, "input_stationary": 25, "output_stationary": 65}
 LUT_PER_ARRAY = 1000  # [est]
-LUT_PER_VECTOR_LANE = 250  # [est]
-LUT_PER_TAS_LANE = 40  # [est]
+LUT_PER_VECTOR_LANE = 216  # [synth]
+LUT_PER_TAS_LANE = 20  # [synth]
+BRAM_DEEPEST_WORDS = 32768  # RAMB36E2 as 1 x 32768 (UG573)
 LUT_PER_DRAM_CHANNEL = 2500  # [est] of the order of an AXI DataMover
 LUT_FIXED = 8000  # [est]
 
@@ -103,15 +110,37 @@ def estimate_resources(design: Design) -> ResourceEstimate:
     return ResourceEstimate(lines, mappings)
 
 
+def buffer_mux_luts(buffer: Buffer, mapping: BlockMapping) -> int:
+    """Estimated read-multiplexer LUTs of one buffer (see the module docstring)."""
+    if buffer.memory != "bram":
+        return 0
+    rows = math.ceil(mapping.depth_words * mapping.copies / BRAM_DEEPEST_WORDS)
+    return buffer.width_bits * buffer.ports * math.ceil((rows - 1) / 3)
+
+
+def pe_kind(matrix: MatrixEngine) -> str:
+    """Key of LUT_PER_PE for a matrix engine: "mac_tree", or the systolic array's dataflow."""
+    return matrix.dataflow if matrix.type == "systolic" and matrix.dataflow else matrix.type
+
+
+def matrix_datapath_luts(matrix: MatrixEngine) -> int:
+    """Estimated LUTs of the matrix engine's PEs (all arrays), without the per-array sequencers."""
+    return matrix.pes * LUT_PER_PE[pe_kind(matrix)]
+
+
+def synthesis_check_note() -> str:
+    """One line for `cosim validate`: which LUT figures were checked against synthesis, and when."""
+    from cosim.rtl.calibration import calibration_note
+
+    return calibration_note()
+
+
 def lut_breakdown(design: Design, mappings: list[BlockMapping]) -> dict[str, int]:
     """Estimated LUTs per component (see the module docstring for the model)."""
     matrix = design.engines.matrix
-    mux = 0
-    for buffer, mapping in zip(design.buffers, mappings, strict=True):
-        if buffer.memory == "bram" and mapping.blocks_deep > 1:
-            mux += buffer.width_bits * buffer.ports * math.ceil((mapping.blocks_deep - 1) / 3)
+    mux = sum(buffer_mux_luts(buffer, mapping) for buffer, mapping in zip(design.buffers, mappings, strict=True))
     return {
-        "matrix": matrix.pes * LUT_PER_PE[matrix.type] + matrix.arrays * LUT_PER_ARRAY,
+        "matrix": matrix_datapath_luts(matrix) + matrix.arrays * LUT_PER_ARRAY,
         "vector": design.engines.vector.lanes * LUT_PER_VECTOR_LANE,
         "tas": design.engines.tas.lanes * LUT_PER_TAS_LANE,
         "buffer_muxes": mux,

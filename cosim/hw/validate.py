@@ -16,7 +16,7 @@ from typing import Any
 from cosim.common.errors import UserError
 from cosim.hw.bandwidth import Demand, engine_demands, port_bytes_per_cycle
 from cosim.hw.issues import KeyPath
-from cosim.hw.resources import ResourceEstimate, estimate_resources
+from cosim.hw.resources import ResourceEstimate, estimate_resources, synthesis_check_note
 from cosim.hw.schema import Design
 
 UTILISATION_WARNING_PERCENT = 85.0  # [est] above this, routing congestion usually costs clock
@@ -93,6 +93,7 @@ class ValidationReport:
         out = [
             f"design {d.name} ({d.source.path}) on {device.name} ({device.part}, speed grade {d.speed_grade})",
             "pre-synthesis estimate: DSP and block counts follow from the design; LUT is a model estimate",
+            synthesis_check_note(),
             "",
             f"{'resource':<11}{'used':>10}{'available':>11}{'percent':>9}",
         ]

@@ -111,9 +111,9 @@ def test_kv260_estimate_matches_hand_arithmetic():
     assert lines["BRAM36"].breakdown == {"act": 32, "scores": 8, "out": 8}  # 4x8, 4x2, 8x1
     assert lines["URAM288"].breakdown == {"weights": 8, "kv": 24}  # 8x1, 8x3
     lut = lines["LUT"].breakdown
-    assert lut["matrix"] == 1024 * 20 + 8 * 1000
-    assert lut["buffer_muxes"] == 256 * 3 + 256 * 1  # act: 8 rows deep -> ceil(7/3); scores: 2 deep -> 1
-    assert lines["LUT"].used == 28480 + 32 * 250 + 16 * 40 + 1024 + 2500 + 8000
+    assert lut["matrix"] == 1024 * 25 + 8 * 1000  # weight-stationary PEs, per-array sequencers
+    assert lut["buffer_muxes"] == 0  # act (4096 words) and scores (1024) fit one row of 1 x 32768 blocks
+    assert lines["LUT"].used == 33600 + 32 * 216 + 16 * 20 + 0 + 2500 + 8000
 
 
 def test_shell_is_subtracted_on_alveo():
