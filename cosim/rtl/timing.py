@@ -8,7 +8,10 @@ them. Where the RTL and the simulator's formula differ, the difference is writte
   lanes of one beat cover outputs of one row of A: ``m * ceil(n/lanes)`` outputs per lane
   where the formula has ``ceil(m*n/lanes)``. Equal when lanes divide n (or m = 1);
   otherwise the RTL takes ``(m*ceil(n/lanes) - ceil(m*n/lanes)) * ceil(k/width)`` more cycles.
-- Systolic, output stationary: equal to the formula (2R + C + T - 2 per fold).
+- Systolic, output stationary: R cycles more per fold (2R + C + T - 2 against the formula's
+  R + C + T - 2): the generated array shifts its R rows of finished outputs out through the
+  array after the last MAC, where SCALE-Sim's count (which the formula follows, see
+  docs/fidelity.md) overlaps that drain with the next fold.
 - Systolic, weight / input stationary: one cycle more per fold (2R + C + T - 1): the R
   load beats end before the first streamed beat, and the bottom row's partial sum is
   registered before it leaves; the formula (SCALE-Sim's) counts to the last MAC.
@@ -50,6 +53,7 @@ def systolic_rtl_cycles(m: int, k: int, n: int, *, rows: int, cols: int, dataflo
     return folds * systolic_rtl_fold_cycles(rows, cols, temporal, dataflow=dataflow, packed=packed)
 
 
-def systolic_fold_difference(cols: int, *, dataflow: str, packed: bool) -> int:
-    """RTL minus formula cycles per fold: +1 for the stationary dataflows, -floor(cols/2) with packing."""
-    return (0 if dataflow == "output_stationary" else 1) - (cols // 2 if packed else 0)
+def systolic_fold_difference(rows: int, cols: int, *, dataflow: str, packed: bool) -> int:
+    """RTL minus formula cycles per fold: +rows output-stationary (the drain), +1 for the
+    stationary dataflows, -floor(cols/2) with packing."""
+    return (rows if dataflow == "output_stationary" else 1) - (cols // 2 if packed else 0)
