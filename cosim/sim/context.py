@@ -138,7 +138,8 @@ class SimContext:
         add(f"vector.{block}", op.vector_elements)
         plan = self.plan(op)
         act = self.buffers.group(op.act_purpose).purpose
-        rereads = len(plan.bytes) if op.engine == "matrix" and plan.bytes else 1
+        # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
+        rereads = len(plan.bytes) // op.instances if op.engine == "matrix" and plan.bytes else 1
         add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
         add(f"buffer.{block}.{act}.write", op.act_write_bytes)
         if op.streamed:

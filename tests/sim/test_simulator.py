@@ -357,3 +357,18 @@ def test_fast_path_matches_on_varied_buffers():
         for policy in ("static", "drs"):
             fast = simulate(graph, trace, design, policy=policy)
             assert same(fast, simulate(graph, trace, design, policy=policy, fast_forward=False, memoize=False))
+
+
+def test_an_op_streaming_the_kv_cache_rereads_its_activations_once_per_tile_of_each_row():
+    # per row: a 192-element query against 36864 KV bytes (192 x 192) = 3 tiles of the 12288-byte kv buffer;
+    # 2 rows: each row's 192 input bytes are read once per tile of its own KV cache = 2 x 192 x 3 bytes
+    score = one_op_graph(
+        "attention_score",
+        macs_fixed=192 * 192,
+        kv_read_elems_fixed=192 * 192,
+        act_read_elems_fixed=192,
+        act_write_elems_fixed=192,
+    )
+    result = run(score, tiny_design(), first_frame_trace(rows=2))
+    assert result.dram_bytes["read"]["kv_read"] == 2 * 3 * 12288
+    assert result.buffer_bits["act"]["read_bits"] == 2 * 192 * 3 * 8
