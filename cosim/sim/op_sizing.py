@@ -69,9 +69,12 @@ class Sizing:
 
 
 def size_segment(
-    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing
+    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing, *, replay_ring: bool = True
 ) -> list[OpWork]:
-    """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped."""
+    """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped.
+
+    `replay_ring` False (a run without FastCar): the computing rows do not write the replay ring.
+    """
     kind = template.kind
     kv, tas_flag, computing = param.size, TAS_FROM_STREAM, rows
     if kind == "core":
@@ -87,7 +90,9 @@ def size_segment(
             n = rows if tas_flag != TAS_NONE else 0
         elif op.role == "replay_read":
             n = replaying
-        elif op.role == "replay_write" or op.replayable:
+        elif op.role == "replay_write":
+            n = computing if replay_ring else 0
+        elif op.replayable:
             n = computing
         else:
             n = rows

@@ -227,8 +227,17 @@ def test_memoised_equals_plain_and_fast_path_equals_step_by_step(results_7b, pol
 def test_all_dense_decisions_equal_the_dense_baseline():
     design = kv260()
     never = synthetic_trace(num_layers=LAYERS, layer_rates=0.0, frames=3, frame_rows=2, frame_cols=4)
-    assert same(simulate(GRAPH_7B, never, design), simulate_dense(GRAPH_7B, TRACE, design))
+    dense = simulate_dense(GRAPH_7B, TRACE, design)
+    assert same(simulate(GRAPH_7B, never.dense_baseline(full_attention=False), design), dense)
     assert not TRACE.dense_baseline(full_attention=False).replay.any()
+    # FastCar never replaying moves the same bytes plus the replay-ring writes, and runs TAS besides
+    fastcar = simulate(GRAPH_7B, never, design)
+    ring = never.num_steps * LAYERS * 2 * 4096  # every computed MLP output (2 rows, int8) is written
+    for direction, by_category in dense.dram_bytes_unrounded.items():
+        for category, nbytes in by_category.items():
+            added = ring if (direction, category) == ("write", "replay_write") else 0
+            assert fastcar.dram_bytes_unrounded[direction][category] == nbytes + added, category
+    assert fastcar.engine_busy_cycles["tas"] > dense.engine_busy_cycles["tas"] == 0
 
 
 def test_replay_removes_mlp_weight_traffic():
@@ -372,3 +381,15 @@ def test_an_op_streaming_the_kv_cache_rereads_its_activations_once_per_tile_of_e
     result = run(score, tiny_design(), first_frame_trace(rows=2))
     assert result.dram_bytes["read"]["kv_read"] == 2 * 3 * 12288
     assert result.buffer_bits["act"]["read_bits"] == 2 * 192 * 3 * 8
+
+
+def test_baselines_without_fastcar_run_no_tas_and_write_no_replay_ring():
+    design = kv260()
+    fastcar = simulate(GRAPH_7B, TRACE, design)
+    assert fastcar.engine_busy_cycles["tas"] and fastcar.dram_bytes["write"]["replay_write"]  # FastCar runs both
+    sparse = TRACE.dense_baseline(full_attention=False)  # attended KV lengths as decoded, no replay
+    sparse.meta.pop("dense_baseline")
+    sparse.meta.update(source="decoded", thresholds=None)  # a sparse-attention decode with FastCar off
+    for baseline in (simulate_dense(GRAPH_7B, TRACE, design), simulate(GRAPH_7B, sparse, design)):
+        assert baseline.engine_busy_cycles["tas"] == 0
+        assert baseline.dram_bytes["write"]["replay_write"] == 0
