@@ -63,7 +63,7 @@ class SimContext:
         self.layout = CounterLayout(engines, sorted(self.buffers.groups))
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
-        self._element_tiles: dict[tuple[int, int, int], list[int]] = {}
+        self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
 
     def engine_of(self, op: OpWork) -> str | None:
@@ -80,22 +80,46 @@ class SimContext:
             self._plans[key] = self._make_plan(op, engine)
         return self._plans[key]
 
+    def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bytes, k, n) per tile of one instance of `op`'s streamed operand (`tile_columns`).
+
+        A weight stream is tiled for all batch rows, whatever rows compute: DRS loads the
+        tiles before it knows (`element_tiles`).
+        """
+        group = self.buffers.group(STREAMED_PURPOSE[op.streamed or ""])
+        min_columns = 1
+        if op.engine == "matrix" and engine is not None:
+            kind, rows, cols, dataflow = self.matrix
+            m = self.workload.rows if op.streamed == "weights" else op.m
+            arrays = self.matrix_engines[engine]
+            min_columns = compute.min_tile_columns(kind, m, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays)
+        return tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes, min_columns)
+
     def _make_plan(self, op: OpWork, engine: str | None) -> TilePlan:
         if op.streamed:
             group = self.buffers.group(STREAMED_PURPOSE[op.streamed])
-            tb, tk, tn = tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes)
+            tb, tk, tn = self.tiles(op, engine)
             if op.engine == "matrix":
                 assert engine is not None, "a matrix op runs on a matrix engine"
                 kind, rows, cols, dataflow = self.matrix
                 arrays = self.matrix_engines[engine]
+                reduced = np.cumsum(tk) % max(op.k, 1)  # reduction done after each tile: 0 ends an output group
                 cycles = [
                     max(
-                        compute.matrix_cycles(
-                            kind, op.m, int(k), int(n), rows=rows, cols=cols, dataflow=dataflow, arrays=arrays
+                        compute.matrix_tile_cycles(
+                            kind,
+                            op.m,
+                            int(k),
+                            int(n),
+                            rows=rows,
+                            cols=cols,
+                            dataflow=dataflow,
+                            arrays=arrays,
+                            continues=j > 0 and reduced[j - 1] != 0,
                         ),
                         compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
                     )
-                    for b, k, n in zip(tb, tk, tn, strict=True)
+                    for j, (b, k, n) in enumerate(zip(tb, tk, tn, strict=True))
                 ]
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
@@ -168,9 +192,9 @@ class SimContext:
             cycles = self._move_cycles[rounded_bytes] = self.dram_spec.move_cycles(rounded_bytes)
         return cycles
 
-    def element_tiles(self, streamed_bytes: int, k: int, n: int) -> list[int]:
-        key = (streamed_bytes, k, n)
+    def element_tiles(self, op: OpWork) -> list[int]:
+        """Tile bytes of `op`'s streamed weights, as its plan cuts them (the DRS stream's element)."""
+        key = (op.streamed_bytes, op.k, op.n, op.engine)
         if key not in self._element_tiles:
-            group = self.buffers.group("weights")
-            self._element_tiles[key] = [int(b) for b in tile_columns(streamed_bytes, k, n, group.slot_bytes)[0]]
+            self._element_tiles[key] = [int(b) for b in self.tiles(op, self.engine_of(op))[0]]
         return self._element_tiles[key]

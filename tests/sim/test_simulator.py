@@ -393,3 +393,33 @@ def test_baselines_without_fastcar_run_no_tas_and_write_no_replay_ring():
     for baseline in (simulate_dense(GRAPH_7B, TRACE, design), simulate(GRAPH_7B, sparse, design)):
         assert baseline.engine_busy_cycles["tas"] == 0
         assert baseline.dram_bytes["write"]["replay_write"] == 0
+
+
+@pytest.mark.parametrize("policy", ["time_multiplexed", "drs"])
+@pytest.mark.parametrize("arrays", [1, 2, 4, 8])
+def test_a_compute_bound_gemm_on_n_arrays_takes_the_formula_even_when_a_slot_holds_few_columns(arrays, policy):
+    # 2 rows x k=480 x n=96 int8 weights, output stationary on 4x4 arrays: S_R=2 -> 1 row fold, S_C=96 -> 24 folds
+    # of 4 + 4 + 480 - 2 = 486 cycles. A 3840-byte slot holds 8 columns = 2 folds, fewer than 4 arrays: tiles of
+    # 16 columns cut in two halves of the reduction (3840 bytes each) give every array a fold, and the second
+    # half streams in behind the first (246 + 240 cycles; 8 arrays: quarters). Every load (20 + 86 cycles)
+    # hides behind compute but the first, so N arrays take 1/N of one array's cycles (rounded up to whole folds).
+    design = tiny_design(
+        matrix={"type": "systolic", "arrays": arrays, "rows": 4, "cols": 4, "dataflow": "output_stationary"},
+        buffers={"w": {"bytes": 3840}},
+    )
+    gemm = one_op_graph(weight_elems=480 * 96, macs_fixed=480 * 96, act_read_elems_fixed=480, act_write_elems_fixed=96)
+    result = run(gemm, design, first_frame_trace(rows=2), policy=policy)
+    formula = -(-24 // arrays) * 486
+    assert result.engine_busy_cycles["matrix"] == formula
+    assert result.total_cycles == LATENCY + 86 + formula
+    assert result.dram_bytes_unrounded["read"]["weights"] == 480 * 96
+
+
+def test_memoised_equals_continuous_with_tiles_cut_along_the_reduction():
+    # u280-systolic: a 768 KB slot holds 192 of the 384 columns 12 output-stationary arrays need
+    design = load_design("u280-systolic")
+    graph = llama_graph(num_layers=1, hidden=4096, heads=32, mlp_hidden=11008, vocab=0)
+    trace = synthetic_trace(num_layers=1, layer_rates=0.5, frames=2, frame_rows=1, frame_cols=4, rows_agree=False)
+    for policy in POLICIES.names():
+        memoised = simulate(graph, trace, design, policy=policy)
+        assert same(simulate(graph, trace, design, policy=policy, memoize=False, fast_forward=False), memoised)
