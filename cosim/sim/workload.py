@@ -45,11 +45,12 @@ class Workload:
         self.hidden = int(graph.graph["hidden"])
         self.num_layers = num_layers
         self.design = design
-        self.sizing = Sizing.from_design(design)
         self.trace = trace
         self.rows = trace.batch_rows
         self.steps = trace.num_steps
         self.tokens_per_frame = int(trace.meta["tokens_per_frame"])
+        # the replay ring: one MLP output per position of a frame, layer and row
+        self.sizing = Sizing.from_design(design, self.tokens_per_frame * self.hidden * num_layers * self.rows)
 
         self.templates: list[SegmentTemplate] = []
         template_index: dict[SegmentTemplate, int] = {}
