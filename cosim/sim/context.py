@@ -35,6 +35,7 @@ class TilePlan:
     cycles: list[int]  # compute cycles per tile (one entry when not streamed)
     purpose: str | None  # buffer purpose of the streamed operand
     slots: int
+    stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
 
 
 class SimContext:
@@ -77,7 +78,10 @@ class SimContext:
         engine = self.engine_of(op)
         key = (op, engine)
         if key not in self._plans:
-            self._plans[key] = self._make_plan(op, engine)
+            plan = self._make_plan(op, engine)
+            # stores leave through the output buffer; what it cannot hold stalls the op until written
+            plan.stores_hold_engine = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
+            self._plans[key] = plan
         return self._plans[key]
 
     def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -423,3 +423,29 @@ def test_memoised_equals_continuous_with_tiles_cut_along_the_reduction():
     for policy in POLICIES.names():
         memoised = simulate(graph, trace, design, policy=policy)
         assert same(simulate(graph, trace, design, policy=policy, memoize=False, fast_forward=False), memoised)
+
+
+def test_stores_that_overflow_the_output_buffer_hold_the_op_until_written():
+    import copy
+
+    from cosim.hw.library import design_from_dict
+    from simulator_graphs import TINY_DESIGN
+
+    def with_output_buffer(nbytes):
+        data = copy.deepcopy(TINY_DESIGN)
+        data["buffers"].append(
+            {"name": "out", "purpose": "output", "bytes": nbytes, "memory": "bram", "width_bits": 512}
+        )
+        return design_from_dict(data, "out")
+
+    # a vector op appending 8192 KV bytes (2 bursts: 20 + 8192 / 48 -> 191 cycles), then a vector op using its output;
+    # each computes 640 elements on 64 lanes + 8 = 18 cycles
+    graph = one_op_graph(
+        "norm", flops_fixed=640, act_read_elems_fixed=64, act_write_elems_fixed=64, kv_write_elems=8192
+    )
+    add_op(graph, "layers.0.next", "rope", "attention", layer=0, after=["layers.0.op"], flops_fixed=640)
+    store = LATENCY + -(-8192 // BYTES_PER_CYCLE)
+    # the store fits the output buffer: it drains while the next op computes
+    assert run(graph, with_output_buffer(16384)).total_cycles == 18 + store
+    # it does not: the first op ends once its store is written, then the next one computes
+    assert run(graph, with_output_buffer(4096)).total_cycles == 18 + store + 18
