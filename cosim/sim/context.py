@@ -7,7 +7,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,10 +78,9 @@ class SimContext:
         engine = self.engine_of(op)
         key = (op, engine)
         if key not in self._plans:
-            plan = self._make_plan(op, engine)
             # stores leave through the output buffer; what it cannot hold stalls the op until written
-            plan.stores_hold_engine = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
-            self._plans[key] = plan
+            overflow = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
+            self._plans[key] = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
         return self._plans[key]
 
     def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
