@@ -80,7 +80,8 @@ def simulate_runs(
     dense = trace.dense_baseline(full_attention=True)
     plan: list[tuple[str, str, ReplayTrace, str]] = [("dense", "dense", dense, dense_policy)]
     if sparse_trace is not None:
-        plan.append(("sparse-attention", "sparse_attention", sparse_trace, dense_policy))
+        without_fastcar = sparse_trace.dense_baseline(full_attention=False)  # no TAS, no ring, even if synthetic
+        plan.append(("sparse-attention", "sparse_attention", without_fastcar, dense_policy))
     plan += [(f"fastcar-{policy}", "fastcar", trace, policy) for policy in dict.fromkeys(policies)]
     runs = []
     bar = tqdm(

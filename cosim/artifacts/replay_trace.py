@@ -102,6 +102,17 @@ class ReplayTrace:
         """Replay ratio per layer, averaged over steps and rows, shape (L,)."""
         return self.replay.mean(axis=(0, 2)) if self.num_steps else np.zeros(self.num_layers)
 
+    @property
+    def runs_fastcar(self) -> bool:
+        """Whether the decode ran FastCar: TAS at every step and each computed MLP output kept in the replay ring.
+
+        False for a dense baseline (`dense_baseline`) and for a decoded run without thresholds (FastCar
+        off, e.g. the sparse-attention baseline); synthetic traces stand for FastCar runs.
+        """
+        if self.meta.get("dense_baseline"):
+            return False
+        return not (self.meta.get("source") == "decoded" and self.meta.get("thresholds") is None)
+
     def weights_skippable(self) -> np.ndarray:
         """(S, L) True where every row replayed, so the MLP weights need not be read."""
         return np.all(self.replay, axis=2)

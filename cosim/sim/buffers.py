@@ -8,7 +8,8 @@ is exactly one copy and double buffering loads tile i+1 while tile i is computed
 
 A matrix op streams one large operand (weights, or the KV cache for attention) through
 its group; `tile_columns` cuts that operand into tiles along the output columns (or, if
-one column does not fit, along the reduction), so every tile fits a slot.
+one column -- or the columns that give every array work -- do not fit, along the
+reduction too), so every tile fits a slot.
 """
 
 from __future__ import annotations
@@ -102,34 +103,41 @@ class BufferSet:
         return result
 
 
-def tile_columns(total_bytes: int, k: int, n: int, slot_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def tile_columns(
+    total_bytes: int, k: int, n: int, slot_bytes: int, min_columns: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut a streamed operand of `total_bytes` (k x n, reduction x outputs) into slot-sized tiles.
 
-    Returns (bytes, k, n) per tile. Tiles take as many whole output columns as fit a slot;
-    when a single column does not fit, each column is cut along the reduction into equal
-    parts. Tile bytes add up to `total_bytes` exactly.
+    Returns (bytes, k, n) per tile. Tiles take as many whole output columns as fit a slot.
+    When fewer than `min_columns` fit (one column, or as many as give every array of the
+    engine work), groups of `min_columns` columns are cut along the reduction into equal
+    parts, the parts of a group one after another. Tile bytes add up to `total_bytes` exactly.
     """
     if total_bytes <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     n = max(n, 1)
     k = max(k, 1)
     columns_per_tile = (slot_bytes * n) // total_bytes
-    if columns_per_tile >= 1:
+    group = min(max(min_columns, 1), n)
+    if columns_per_tile >= group:
         columns_per_tile = min(columns_per_tile, n)
         tiles = math.ceil(n / columns_per_tile)
         starts = np.arange(tiles, dtype=np.int64) * columns_per_tile
         ends = np.minimum(starts + columns_per_tile, n)
         bytes_ = (total_bytes * ends) // n - (total_bytes * starts) // n
         return bytes_, np.full(tiles, k, np.int64), ends - starts
-    parts = math.ceil(total_bytes / (n * slot_bytes))
-    while math.ceil(total_bytes / (n * parts)) > slot_bytes:
+    parts = math.ceil(total_bytes * group / (n * slot_bytes))
+    while math.ceil(total_bytes * group / (n * parts)) > slot_bytes:
         parts += 1
-    tiles = n * parts
-    index = np.arange(tiles + 1, dtype=np.int64)
-    bytes_ = np.diff((total_bytes * index) // tiles)
-    k_index = np.arange(parts + 1, dtype=np.int64)
-    k_parts = np.diff((k * k_index) // parts)
-    return bytes_, np.tile(k_parts, n), np.ones(tiles, np.int64)
+    groups = math.ceil(n / group)
+    starts = np.arange(groups, dtype=np.int64) * group
+    widths = np.minimum(starts + group, n) - starts
+    # byte edges at (group g, part p): total x (columns before g + p / parts of g's columns) / n, exactly
+    edges = starts[:, None] * parts + np.arange(parts, dtype=np.int64)[None, :] * widths[:, None]
+    edges = np.append(edges.ravel(), n * parts)
+    bytes_ = np.diff((total_bytes * edges) // (n * parts))
+    k_parts = np.diff((k * np.arange(parts + 1, dtype=np.int64)) // parts)
+    return bytes_, np.tile(k_parts, groups), np.repeat(widths, parts)
 
 
 def peak_occupancy(changes: list[tuple[int, int]], start_bytes: int = 0) -> int:

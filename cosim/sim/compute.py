@@ -28,6 +28,13 @@ in docs/fidelity.md):
 The work needs ``ceil(S_R/rows) * ceil(S_C/cols)`` folds, run one after another; a pool of
 ``arrays`` identical arrays runs folds side by side (SCALE-Sim models one array).
 
+A streamed operand reaches the arrays in buffer-sized tiles. Output stationary, a tile of
+few output columns has fewer folds than the pool has arrays, so a tile takes at least
+`min_tile_columns` columns (cut along the reduction if they do not fit a buffer slot); an
+array keeps its partial sums while the next part of the reduction streams in behind the
+previous one, so only a group's first part pays the skew fill and drain
+(`matrix_tile_cycles`) and the parts of a group add up to the GEMM formula.
+
 Matrix engine, MAC tree: ``rows`` lanes, each an adder tree summing ``cols`` products per
 cycle; a lane produces one output every ``ceil(k/cols)`` cycles, plus the tree's depth.
 The TAS unit is a single such tree ``lanes`` wide. The vector unit processes ``lanes``
@@ -72,6 +79,43 @@ def systolic_cycles(m: int, k: int, n: int, *, rows: int, cols: int, dataflow: s
     s_r, s_c, temporal = systolic_mapping(dataflow, m, k, n)
     folds = math.ceil(s_r / rows) * math.ceil(s_c / cols)
     return math.ceil(folds / arrays) * systolic_fold_cycles(rows, cols, temporal, dataflow)
+
+
+def min_tile_columns(engine_type: str, m: int, *, rows: int, cols: int, dataflow: str | None, arrays: int) -> int:
+    """Output columns one tile needs so that every array has a fold (output-stationary systolic; else 1).
+
+    Output stationary spreads the outputs over the arrays (S_C = n): `cols` columns per array
+    for each of the ``ceil(m/rows)`` row folds. Other dataflows spread the reduction too and
+    a MAC tree spreads rows x columns over its lanes, so any column tile gives them work.
+    """
+    if engine_type != "systolic" or dataflow != "output_stationary" or m <= 0:
+        return 1
+    return cols * max(arrays // math.ceil(m / rows), 1)
+
+
+def matrix_tile_cycles(
+    engine_type: str,
+    m: int,
+    k: int,
+    n: int,
+    *,
+    rows: int,
+    cols: int,
+    dataflow: str | None,
+    arrays: int,
+    continues: bool,
+) -> int:
+    """`matrix_cycles` of one tile; `continues`: it carries on the reduction of the previous tile (same outputs).
+
+    An output-stationary array keeps its partial sums, so when all the tile's folds run at
+    once the continuing part streams in behind the previous one: no second skew and drain.
+    """
+    full = matrix_cycles(engine_type, m, k, n, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays)
+    if continues and engine_type == "systolic" and dataflow == "output_stationary":
+        folds = math.ceil(m / rows) * math.ceil(n / cols)
+        if folds <= arrays:
+            return full - (rows + cols - 2)
+    return full
 
 
 def adder_tree_depth(width: int) -> int:

@@ -7,7 +7,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +35,7 @@ class TilePlan:
     cycles: list[int]  # compute cycles per tile (one entry when not streamed)
     purpose: str | None  # buffer purpose of the streamed operand
     slots: int
+    stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
 
 
 class SimContext:
@@ -63,7 +64,7 @@ class SimContext:
         self.layout = CounterLayout(engines, sorted(self.buffers.groups))
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
-        self._element_tiles: dict[tuple[int, int, int], list[int]] = {}
+        self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
 
     def engine_of(self, op: OpWork) -> str | None:
@@ -77,25 +78,51 @@ class SimContext:
         engine = self.engine_of(op)
         key = (op, engine)
         if key not in self._plans:
-            self._plans[key] = self._make_plan(op, engine)
+            # stores leave through the output buffer; what it cannot hold stalls the op until written
+            overflow = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
+            self._plans[key] = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
         return self._plans[key]
+
+    def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(bytes, k, n) per tile of one instance of `op`'s streamed operand (`tile_columns`).
+
+        A weight stream is tiled for all batch rows, whatever rows compute: DRS loads the
+        tiles before it knows (`element_tiles`).
+        """
+        group = self.buffers.group(STREAMED_PURPOSE[op.streamed or ""])
+        min_columns = 1
+        if op.engine == "matrix" and engine is not None:
+            kind, rows, cols, dataflow = self.matrix
+            m = self.workload.rows if op.streamed == "weights" else op.m
+            arrays = self.matrix_engines[engine]
+            min_columns = compute.min_tile_columns(kind, m, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays)
+        return tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes, min_columns)
 
     def _make_plan(self, op: OpWork, engine: str | None) -> TilePlan:
         if op.streamed:
             group = self.buffers.group(STREAMED_PURPOSE[op.streamed])
-            tb, tk, tn = tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes)
+            tb, tk, tn = self.tiles(op, engine)
             if op.engine == "matrix":
                 assert engine is not None, "a matrix op runs on a matrix engine"
                 kind, rows, cols, dataflow = self.matrix
                 arrays = self.matrix_engines[engine]
+                reduced = np.cumsum(tk) % max(op.k, 1)  # reduction done after each tile: 0 ends an output group
                 cycles = [
                     max(
-                        compute.matrix_cycles(
-                            kind, op.m, int(k), int(n), rows=rows, cols=cols, dataflow=dataflow, arrays=arrays
+                        compute.matrix_tile_cycles(
+                            kind,
+                            op.m,
+                            int(k),
+                            int(n),
+                            rows=rows,
+                            cols=cols,
+                            dataflow=dataflow,
+                            arrays=arrays,
+                            continues=j > 0 and reduced[j - 1] != 0,
                         ),
                         compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
                     )
-                    for b, k, n in zip(tb, tk, tn, strict=True)
+                    for j, (b, k, n) in enumerate(zip(tb, tk, tn, strict=True))
                 ]
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
@@ -138,7 +165,8 @@ class SimContext:
         add(f"vector.{block}", op.vector_elements)
         plan = self.plan(op)
         act = self.buffers.group(op.act_purpose).purpose
-        rereads = len(plan.bytes) if op.engine == "matrix" and plan.bytes else 1
+        # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
+        rereads = len(plan.bytes) // op.instances if op.engine == "matrix" and plan.bytes else 1
         add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
         add(f"buffer.{block}.{act}.write", op.act_write_bytes)
         if op.streamed:
@@ -167,9 +195,9 @@ class SimContext:
             cycles = self._move_cycles[rounded_bytes] = self.dram_spec.move_cycles(rounded_bytes)
         return cycles
 
-    def element_tiles(self, streamed_bytes: int, k: int, n: int) -> list[int]:
-        key = (streamed_bytes, k, n)
+    def element_tiles(self, op: OpWork) -> list[int]:
+        """Tile bytes of `op`'s streamed weights, as its plan cuts them (the DRS stream's element)."""
+        key = (op.streamed_bytes, op.k, op.n, op.engine)
         if key not in self._element_tiles:
-            group = self.buffers.group("weights")
-            self._element_tiles[key] = [int(b) for b in tile_columns(streamed_bytes, k, n, group.slot_bytes)[0]]
+            self._element_tiles[key] = [int(b) for b in self.tiles(op, self.engine_of(op))[0]]
         return self._element_tiles[key]

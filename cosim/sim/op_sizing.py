@@ -44,13 +44,14 @@ class Sizing:
     kv_bytes: float
     weight_mac_precision: str
     kv_mac_precision: str
-    replay_in_buffer: bool
+    replay_dram_share: tuple[int, int]  # (numerator, denominator): the part of the replay ring kept in DRAM
     act_capacity_bytes: int
     scores_capacity_bytes: int
     has_scores_buffer: bool
 
     @classmethod
-    def from_design(cls, design: Design) -> Sizing:
+    def from_design(cls, design: Design, replay_ring_elems: int = 0) -> Sizing:
+        """The design's figures; `replay_ring_elems`: elements of the whole replay ring (for its buffer's capacity)."""
         p = design.precision
         act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
@@ -61,17 +62,29 @@ class Sizing:
             kv_bytes=design.bytes_per_element("kv_cache"),
             weight_mac_precision=mac_precision(p.weights, p.activations),
             kv_mac_precision=mac_precision(p.kv_cache, p.activations),
-            replay_in_buffer=design.replay_cache == "buffer",
+            replay_dram_share=_replay_dram_share(design, replay_ring_elems),
             act_capacity_bytes=act_cap,
             scores_capacity_bytes=scores_cap,
             has_scores_buffer=bool(scores),
         )
 
 
+def _replay_dram_share(design: Design, ring_elems: int) -> tuple[int, int]:
+    """The part of the replay ring in DRAM: all of it (``replay_cache: dram``), else what its buffer cannot hold."""
+    if design.replay_cache != "buffer":
+        return (1, 1)
+    ring = math.ceil(ring_elems * design.bytes_per_element("activations"))
+    capacity = sum(b.bytes * b.copies for b in design.buffers_for("replay_cache"))
+    return (ring - capacity, ring) if ring > capacity else (0, 1)
+
+
 def size_segment(
-    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing
+    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing, *, replay_ring: bool = True
 ) -> list[OpWork]:
-    """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped."""
+    """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped.
+
+    `replay_ring` False (a run without FastCar): the computing rows do not write the replay ring.
+    """
     kind = template.kind
     kv, tas_flag, computing = param.size, TAS_FROM_STREAM, rows
     if kind == "core":
@@ -87,7 +100,9 @@ def size_segment(
             n = rows if tas_flag != TAS_NONE else 0
         elif op.role == "replay_read":
             n = replaying
-        elif op.role == "replay_write" or op.replayable:
+        elif op.role == "replay_write":
+            n = computing if replay_ring else 0
+        elif op.replayable:
             n = computing
         else:
             n = rows
@@ -149,11 +164,14 @@ def size_op(
 
 def _size_replay_op(base: OpWork, s: Sizing) -> OpWork:
     """A replay-cache read (for the replaying rows) or write (for the computing rows) of hidden-size
-    activations, from and to a buffer or DRAM."""
+    activations, from and to a buffer or DRAM. A ring larger than its buffer keeps the rest in DRAM:
+    every access moves that share of its bytes through DRAM."""
     reads = base.role == "replay_read"
     nbytes = base.act_read_bytes if reads else base.act_write_bytes
-    in_dram = () if s.replay_in_buffer else ((base.role, nbytes),)
-    onchip = nbytes if s.replay_in_buffer else 0
+    share, ring = s.replay_dram_share
+    dram_bytes = nbytes * share // ring
+    in_dram = ((base.role, dram_bytes),) if dram_bytes else ()
+    onchip = nbytes - dram_bytes
     return replace(
         base,
         loads=in_dram if reads else (),
@@ -161,7 +179,7 @@ def _size_replay_op(base: OpWork, s: Sizing) -> OpWork:
         act_purpose="activations",
         act_read_bytes=0 if reads else nbytes,
         act_write_bytes=nbytes if reads else 0,
-        onchip_purpose="replay_cache" if s.replay_in_buffer else None,
+        onchip_purpose="replay_cache" if onchip else None,
         onchip_read_bytes=onchip if reads else 0,
         onchip_write_bytes=0 if reads else onchip,
     )

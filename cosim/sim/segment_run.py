@@ -88,6 +88,8 @@ class SegmentRun:
         yield from self._load(i, held.stream)
         compute_start = cycle_now(self.env)
         end = yield from self._compute(i, held.stream)
+        if self.plans[i].stores_hold_engine:  # the output buffer cannot hold them: the op ends once they are out
+            yield self._store(i, held.stream)
         self._release(i, held, compute_start, end)
 
     def _acquire(self, i: int) -> Process[Held]:
@@ -142,7 +144,7 @@ class SegmentRun:
         return end
 
     def _release(self, i: int, held: Held, compute_start: int, end: int) -> None:
-        """Free the engine and token, hand a TAS decision to the weight stream, issue the stores."""
+        """Free the engine and token, hand a TAS decision to the weight stream, issue the stores (if not out yet)."""
         m, op, plan = self.m, self.ops[i], self.plans[i]
         if plan.engine is not None:
             assert held.engine is not None, "an op with an engine holds it until released"
@@ -157,11 +159,16 @@ class SegmentRun:
         self.phase[i] = DONE
         self.running.discard(i)
         self.done[i].succeed()
-        if op.stores:
-            transfer = self.transfer([("write", c, b) for c, b in op.stores], held.stream)
-            self.stores.append(transfer.event)
-            if self.record:
-                self._interval_when_done(transfer, f"dram.{op.stores[0][0]}", f"{op.name} store")
+        if op.stores and not plan.stores_hold_engine:
+            self.stores.append(self._store(i, held.stream))
+
+    def _store(self, i: int, stream: OpStream) -> simpy.Event:
+        """Issue op `i`'s DRAM stores as one request; returns its completion event."""
+        op = self.ops[i]
+        transfer = self.transfer([("write", c, b) for c, b in op.stores], stream)
+        if self.record:
+            self._interval_when_done(transfer, f"dram.{op.stores[0][0]}", f"{op.name} store")
+        return transfer.event
 
     def transfer(self, parts: list[tuple[str, str, int]], stream: OpStream) -> Transfer:
         """An op's DRAM loads or stores as one request (never empty: the workload drops zero-byte parts)."""

@@ -50,7 +50,7 @@ class StreamPlan:
             for op_index, op in _full_ops(wl, int(template_id)):
                 if op.streamed != "weights":
                     continue
-                tiles = ctx.element_tiles(op.streamed_bytes, op.k, op.n)
+                tiles = ctx.element_tiles(op)
                 layer = wl.segment_layer[q] if template.ops[op_index].replayable else -1
                 self.element_of[(q, op_index)] = len(self.elements)
                 self.elements.append(StreamElement(q, op_index, tiles, layer))

@@ -45,11 +45,12 @@ class Workload:
         self.hidden = int(graph.graph["hidden"])
         self.num_layers = num_layers
         self.design = design
-        self.sizing = Sizing.from_design(design)
         self.trace = trace
         self.rows = trace.batch_rows
         self.steps = trace.num_steps
         self.tokens_per_frame = int(trace.meta["tokens_per_frame"])
+        # the replay ring: one MLP output per position of a frame, layer and row
+        self.sizing = Sizing.from_design(design, self.tokens_per_frame * self.hidden * num_layers * self.rows)
 
         self.templates: list[SegmentTemplate] = []
         template_index: dict[SegmentTemplate, int] = {}
@@ -74,7 +75,8 @@ class Workload:
         self.n_compute = (self.rows - replay.sum(axis=2)).astype(np.int64)  # (S, L)
         self.kv_len = trace.kv_len.astype(np.int64)
         self.kv_attended = trace.kv_attended.astype(np.int64)
-        has_previous = (trace.frame >= 1)[:, None] | replay.any(axis=2)
+        self.fastcar = trace.runs_fastcar  # without FastCar: no TAS, no replay-ring writes
+        has_previous = ((trace.frame >= 1)[:, None] | replay.any(axis=2)) & self.fastcar
         sparse = self.kv_attended < self.kv_len[:, None]
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()
@@ -127,7 +129,9 @@ class Workload:
         """The sized ops of one segment instance (cached per distinct (template, parameter))."""
         key = (template_id, param)
         if key not in self._ops_cache:
-            self._ops_cache[key] = size_segment(self.templates[template_id], param, self.rows, self.hidden, self.sizing)
+            self._ops_cache[key] = size_segment(
+                self.templates[template_id], param, self.rows, self.hidden, self.sizing, replay_ring=self.fastcar
+            )
         return self._ops_cache[key]
 
     def summary(self) -> dict[str, Any]:

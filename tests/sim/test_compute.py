@@ -60,3 +60,26 @@ def test_buffer_port_cycles():
     assert compute.buffer_read_cycles(12288, 2048.0) == 6
     assert compute.buffer_read_cycles(12289, 2048.0) == 7
     assert compute.buffer_read_cycles(0, 64.0) == 0
+
+
+def test_tiles_that_must_give_every_array_work_are_cut_along_the_reduction():
+    from cosim.sim.buffers import tile_columns
+
+    # 4096 x 4096 int8 weights, 768 KB slot (192 columns): 12 output-stationary 32-column arrays need 384 columns,
+    # so groups of 384 columns come in two halves of the reduction; the last group has 256 columns
+    tile_bytes, k, n = tile_columns(4096 * 4096, 4096, 4096, 786432, min_columns=384)
+    assert list(n) == [384] * 20 + [256] * 2 and list(k) == [2048] * 22
+    assert list(tile_bytes) == [786432] * 20 + [524288] * 2
+    assert compute.min_tile_columns("systolic", 2, rows=32, cols=32, dataflow="output_stationary", arrays=12) == 384
+    assert compute.min_tile_columns("systolic", 2, rows=16, cols=8, dataflow="weight_stationary", arrays=8) == 1
+    # the second half continues the reduction in place: 2048 cycles, the first pays the skew and drain too
+    first, second = (
+        compute.matrix_tile_cycles(
+            "systolic", 2, 2048, 384, rows=32, cols=32, dataflow="output_stationary", arrays=12, continues=c
+        )
+        for c in (False, True)
+    )
+    assert (first, second) == (32 + 32 + 2048 - 2, 2048)
+    assert first + second == compute.systolic_cycles(
+        2, 4096, 384, rows=32, cols=32, dataflow="output_stationary", arrays=12
+    )

@@ -227,8 +227,17 @@ def test_memoised_equals_plain_and_fast_path_equals_step_by_step(results_7b, pol
 def test_all_dense_decisions_equal_the_dense_baseline():
     design = kv260()
     never = synthetic_trace(num_layers=LAYERS, layer_rates=0.0, frames=3, frame_rows=2, frame_cols=4)
-    assert same(simulate(GRAPH_7B, never, design), simulate_dense(GRAPH_7B, TRACE, design))
+    dense = simulate_dense(GRAPH_7B, TRACE, design)
+    assert same(simulate(GRAPH_7B, never.dense_baseline(full_attention=False), design), dense)
     assert not TRACE.dense_baseline(full_attention=False).replay.any()
+    # FastCar never replaying moves the same bytes plus the replay-ring writes, and runs TAS besides
+    fastcar = simulate(GRAPH_7B, never, design)
+    ring = never.num_steps * LAYERS * 2 * 4096  # every computed MLP output (2 rows, int8) is written
+    for direction, by_category in dense.dram_bytes_unrounded.items():
+        for category, nbytes in by_category.items():
+            added = ring if (direction, category) == ("write", "replay_write") else 0
+            assert fastcar.dram_bytes_unrounded[direction][category] == nbytes + added, category
+    assert fastcar.engine_busy_cycles["tas"] > dense.engine_busy_cycles["tas"] == 0
 
 
 def test_replay_removes_mlp_weight_traffic():
@@ -357,3 +366,86 @@ def test_fast_path_matches_on_varied_buffers():
         for policy in ("static", "drs"):
             fast = simulate(graph, trace, design, policy=policy)
             assert same(fast, simulate(graph, trace, design, policy=policy, fast_forward=False, memoize=False))
+
+
+def test_an_op_streaming_the_kv_cache_rereads_its_activations_once_per_tile_of_each_row():
+    # per row: a 192-element query against 36864 KV bytes (192 x 192) = 3 tiles of the 12288-byte kv buffer;
+    # 2 rows: each row's 192 input bytes are read once per tile of its own KV cache = 2 x 192 x 3 bytes
+    score = one_op_graph(
+        "attention_score",
+        macs_fixed=192 * 192,
+        kv_read_elems_fixed=192 * 192,
+        act_read_elems_fixed=192,
+        act_write_elems_fixed=192,
+    )
+    result = run(score, tiny_design(), first_frame_trace(rows=2))
+    assert result.dram_bytes["read"]["kv_read"] == 2 * 3 * 12288
+    assert result.buffer_bits["act"]["read_bits"] == 2 * 192 * 3 * 8
+
+
+def test_baselines_without_fastcar_run_no_tas_and_write_no_replay_ring():
+    design = kv260()
+    fastcar = simulate(GRAPH_7B, TRACE, design)
+    assert fastcar.engine_busy_cycles["tas"] and fastcar.dram_bytes["write"]["replay_write"]  # FastCar runs both
+    sparse = TRACE.dense_baseline(full_attention=False)  # attended KV lengths as decoded, no replay
+    sparse.meta.pop("dense_baseline")
+    sparse.meta.update(source="decoded", thresholds=None)  # a sparse-attention decode with FastCar off
+    for baseline in (simulate_dense(GRAPH_7B, TRACE, design), simulate(GRAPH_7B, sparse, design)):
+        assert baseline.engine_busy_cycles["tas"] == 0
+        assert baseline.dram_bytes["write"]["replay_write"] == 0
+
+
+@pytest.mark.parametrize("policy", ["time_multiplexed", "drs"])
+@pytest.mark.parametrize("arrays", [1, 2, 4, 8])
+def test_a_compute_bound_gemm_on_n_arrays_takes_the_formula_even_when_a_slot_holds_few_columns(arrays, policy):
+    # 2 rows x k=480 x n=96 int8 weights, output stationary on 4x4 arrays: S_R=2 -> 1 row fold, S_C=96 -> 24 folds
+    # of 4 + 4 + 480 - 2 = 486 cycles. A 3840-byte slot holds 8 columns = 2 folds, fewer than 4 arrays: tiles of
+    # 16 columns cut in two halves of the reduction (3840 bytes each) give every array a fold, and the second
+    # half streams in behind the first (246 + 240 cycles; 8 arrays: quarters). Every load (20 + 86 cycles)
+    # hides behind compute but the first, so N arrays take 1/N of one array's cycles (rounded up to whole folds).
+    design = tiny_design(
+        matrix={"type": "systolic", "arrays": arrays, "rows": 4, "cols": 4, "dataflow": "output_stationary"},
+        buffers={"w": {"bytes": 3840}},
+    )
+    gemm = one_op_graph(weight_elems=480 * 96, macs_fixed=480 * 96, act_read_elems_fixed=480, act_write_elems_fixed=96)
+    result = run(gemm, design, first_frame_trace(rows=2), policy=policy)
+    formula = -(-24 // arrays) * 486
+    assert result.engine_busy_cycles["matrix"] == formula
+    assert result.total_cycles == LATENCY + 86 + formula
+    assert result.dram_bytes_unrounded["read"]["weights"] == 480 * 96
+
+
+def test_memoised_equals_continuous_with_tiles_cut_along_the_reduction():
+    # u280-systolic: a 768 KB slot holds 192 of the 384 columns 12 output-stationary arrays need
+    design = load_design("u280-systolic")
+    graph = llama_graph(num_layers=1, hidden=4096, heads=32, mlp_hidden=11008, vocab=0)
+    trace = synthetic_trace(num_layers=1, layer_rates=0.5, frames=2, frame_rows=1, frame_cols=4, rows_agree=False)
+    for policy in POLICIES.names():
+        memoised = simulate(graph, trace, design, policy=policy)
+        assert same(simulate(graph, trace, design, policy=policy, memoize=False, fast_forward=False), memoised)
+
+
+def test_stores_that_overflow_the_output_buffer_hold_the_op_until_written():
+    import copy
+
+    from cosim.hw.library import design_from_dict
+    from simulator_graphs import TINY_DESIGN
+
+    def with_output_buffer(nbytes):
+        data = copy.deepcopy(TINY_DESIGN)
+        data["buffers"].append(
+            {"name": "out", "purpose": "output", "bytes": nbytes, "memory": "bram", "width_bits": 512}
+        )
+        return design_from_dict(data, "out")
+
+    # a vector op appending 8192 KV bytes (2 bursts: 20 + 8192 / 48 -> 191 cycles), then a vector op using its output;
+    # each computes 640 elements on 64 lanes + 8 = 18 cycles
+    graph = one_op_graph(
+        "norm", flops_fixed=640, act_read_elems_fixed=64, act_write_elems_fixed=64, kv_write_elems=8192
+    )
+    add_op(graph, "layers.0.next", "rope", "attention", layer=0, after=["layers.0.op"], flops_fixed=640)
+    store = LATENCY + -(-8192 // BYTES_PER_CYCLE)
+    # the store fits the output buffer: it drains while the next op computes
+    assert run(graph, with_output_buffer(16384)).total_cycles == 18 + store
+    # it does not: the first op ends once its store is written, then the next one computes
+    assert run(graph, with_output_buffer(4096)).total_cycles == 18 + store + 18

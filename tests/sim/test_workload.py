@@ -8,7 +8,7 @@ from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.common.errors import UserError
 from cosim.sim.segments import TAS_FROM_STREAM, TAS_NONE, TAS_READS_KEY
 from cosim.sim.workload import Workload
-from simulator_graphs import llama7b_graph, tiny_design
+from simulator_graphs import llama7b_graph, llama_graph, tiny_design
 from workload_totals import expected_dram_bytes, total_macs, uniform_layers
 
 H, MLP_HIDDEN, VOCAB, LAYERS = 4096, 11008, 32000, 32
@@ -112,7 +112,8 @@ def test_attention_is_sized_by_kv_attended_and_tas_reads_a_key_only_when_sparse(
     assert total_macs(dense_attn) - total_macs(first_frame) == 2 * LAYERS * (2 * H * 300 + H)
 
 
-def test_replay_cache_in_a_buffer_moves_nothing_through_dram():
+def ring_design(ring_bytes: int):
+    """The tiny design keeping the replay ring in a buffer of `ring_bytes`."""
     import copy
 
     from cosim.hw.library import design_from_dict
@@ -121,11 +122,29 @@ def test_replay_cache_in_a_buffer_moves_nothing_through_dram():
     data = copy.deepcopy(TINY_DESIGN)
     data["replay_cache"] = "buffer"
     data["buffers"].append(
-        {"name": "ring", "purpose": "replay_cache", "bytes": 65536, "memory": "uram", "width_bits": 512}
+        {"name": "ring", "purpose": "replay_cache", "bytes": ring_bytes, "memory": "uram", "width_bits": 512}
     )
-    workload = Workload(GRAPH, trace_with([[True, False]]), design_from_dict(data, "ring"))
+    return design_from_dict(data, "ring")
+
+
+# a small model whose replay ring is 8 positions x 64 hidden x 2 layers x 2 rows int8 = 2048 bytes
+SMALL = llama_graph(num_layers=2, hidden=64, heads=2, mlp_hidden=176)
+SMALL_TRACE = synthetic_trace(num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=4, rows_agree=False)
+
+
+def test_replay_cache_in_a_buffer_moves_nothing_through_dram():
+    workload = Workload(SMALL, SMALL_TRACE, ring_design(65536))
     bytes_ = totals(workload)
     assert ("read", "replay_read") not in bytes_ and ("write", "replay_write") not in bytes_
+
+
+def test_a_replay_ring_larger_than_its_buffer_keeps_the_rest_in_dram():
+    in_dram = totals(Workload(SMALL, SMALL_TRACE, tiny_design()))  # replay_cache: dram
+    replayed, computed = in_dram[("read", "replay_read")], in_dram[("write", "replay_write")]
+    assert replayed and computed
+    quarter = totals(Workload(SMALL, SMALL_TRACE, ring_design(512)))  # holds 512 of the 2048 bytes
+    assert quarter[("read", "replay_read")] == replayed * 3 // 4
+    assert quarter[("write", "replay_write")] == computed * 3 // 4
 
 
 def test_activations_that_do_not_fit_spill_to_dram():
