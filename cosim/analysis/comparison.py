@@ -66,12 +66,17 @@ def simulate_runs(
     progress: bool = True,
 ) -> list[Run]:
     """Simulate the dense baseline, FastCar under each of `policies` (default: every registered one) and the
-    sparse baseline."""
+    sparse baseline, after checking that the workload fits the design (`cosim.hw.workload_fit`)."""
     from tqdm import tqdm
 
     from cosim.analysis.report import Run
+    from cosim.hw.issues import ConfigErrors
+    from cosim.hw.workload_fit import check_workload_fit
     from cosim.sim.simulator import simulate
 
+    fit = check_workload_fit(graph, design, kv_len=int(trace.kv_len.max()), batch_rows=trace.batch_rows)
+    if fit.errors:
+        raise ConfigErrors(fit.errors)
     policies = POLICIES.names() if policies is None else policies
     for policy in policies:
         if policy not in POLICIES:

@@ -14,6 +14,12 @@ Components (all in joules):
   FPGA-side controller and PHY draw power whether or not data moves).
 - ``static``: ``static_w`` x latency.
 
+These add up to `total_j`, the energy of the chip and its DRAM traffic. Board power adds what
+the board draws besides (`BOARD_COMPONENTS`, device file figures, x latency): the
+processing system, the DRAM devices' background and refresh power, and the rest of the board.
+`on_chip_power_w` is the programmable logic alone (compute, buffers, static, memory
+controller); `board_power_w` is everything.
+
 Attribution to op classes (attention, mlp, other) is exact for every action the
 simulator counts per class: MACs and vector operations, DRAM bytes
 (``dram_bytes_by_block``: a DRS prefetch counts for the op whose weights it loads, a
@@ -35,6 +41,8 @@ from cosim.sim.result import BLOCK_CLASSES, DRAM_CATEGORIES, SimResult
 PJ = 1e-12  # joules per picojoule
 
 COMPONENTS = ("compute", "on_chip_memory", "dram", "dram_controller", "static")
+ON_CHIP_COMPONENTS = ("compute", "on_chip_memory", "dram_controller", "static")
+BOARD_COMPONENTS = ("processing_system", "dram_background", "board_overhead")
 
 # What is split among op classes by time share (power drawn over time, no per-action owner).
 TIME_SHARED = ("DRAM controller", "static")
@@ -57,6 +65,7 @@ class EnergyBreakdown:
     latency_s: float
     num_steps: int
     table: dict[str, float]
+    board_j: dict[str, float]
     time_shared: tuple[str, ...] = TIME_SHARED
 
     @property
@@ -80,11 +89,30 @@ class EnergyBreakdown:
     def average_power_w(self) -> float:
         return self.total_j / self.latency_s if self.latency_s else 0.0
 
+    @property
+    def on_chip_power_w(self) -> float:
+        """Average power of the programmable logic alone (no DRAM access energy, nothing off the chip)."""
+        on_chip = sum(self.by_component_j[c] for c in ON_CHIP_COMPONENTS)
+        return on_chip / self.latency_s if self.latency_s else 0.0
+
+    @property
+    def board_total_j(self) -> float:
+        """Energy at the board: `total_j` plus the processing system, DRAM background and board overhead."""
+        return self.total_j + sum(self.board_j.values())
+
+    @property
+    def board_power_w(self) -> float:
+        return self.board_total_j / self.latency_s if self.latency_s else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "total_j": self.total_j,
             "per_token_j": self.per_token_j,
             "average_power_w": self.average_power_w,
+            "on_chip_power_w": self.on_chip_power_w,
+            "board_power_w": self.board_power_w,
+            "board_total_j": self.board_total_j,
+            "board_j": self.board_j,
             "by_component_j": self.by_component_j,
             "by_block_j": self.by_block_j,
             "by_component_block_j": self.by_component_block_j,
@@ -109,6 +137,9 @@ def energy_table(design: Design) -> dict[str, float]:
         "dram_controller_mw_per_channel": float(table.dram_controller_mw_per_channel or 0.0),
         "dram_channels": design.dram.channels,
         "static_w": float(table.static_w or 0.0),
+        "processing_system_w": design.device_spec.processing_system_w,
+        "dram_background_mw_per_channel": float(design.memory_spec.background_mw_per_channel or 0.0),
+        "board_overhead_w": design.device_spec.board_overhead_w,
     }
 
 
@@ -174,6 +205,11 @@ def compute_energy(result: SimResult, design: Design) -> EnergyBreakdown:
         latency_s=latency,
         num_steps=result.num_steps,
         table=table,
+        board_j={
+            "processing_system": table["processing_system_w"] * latency,
+            "dram_background": table["dram_background_mw_per_channel"] * 1e-3 * table["dram_channels"] * latency,
+            "board_overhead": table["board_overhead_w"] * latency,
+        },
     )
 
 

@@ -35,10 +35,20 @@ DRAM_TYPICAL_EFFICIENCY: dict[str, float] = {
     "hbm2": 0.92,  # about 425 of 460 GB/s measured on U280 (Shuhai HBM benchmark, FCCM 2020)
 }
 DRAM_DEFAULT_SOURCES: dict[str, str] = {
-    "ddr4": "all [est]",
+    "ddr4": "all [est]; background: Micron TN-40-07 method",
     "lpddr4": "energy: Accelergy CACTI plug-in; others [est]",
     "hbm2": "energy: O'Connor et al. MICRO'17 via Accelergy; "
     "efficiency: U280 measurement (Shuhai, FCCM 2020); others [est]",
+}
+# Background power of the DRAM devices of one channel (active standby + refresh), drawn whether or
+# not data moves. [est] by the method of Micron TN-40-07 (DDR4 power calculation): IDD3N about
+# 50 mA x VDD 1.2 V = 60 mW per x16 device, four devices per 64-bit channel, plus about 25 %
+# for refresh (IDD5B averaged over tREFI) and VPP: about 0.3 W. LPDDR4: lower standby [est];
+# HBM2: per pseudo-channel, a 16th of a stack's about 1 W standby [est].
+DRAM_BACKGROUND_MW_PER_CHANNEL: dict[str, float] = {
+    "ddr4": 300.0,
+    "lpddr4": 100.0,
+    "hbm2": 60.0,
 }
 DRAM_ACCESS_LATENCY_NS: dict[str, float] = {
     "ddr4": 100.0,  # [est] first data of a read burst, idle controller
@@ -97,6 +107,12 @@ class OffChipMemory(StrictModel):
         ge=0,
         description="Static power of the FPGA-side controller and PHY per channel in use, mW. Default: by kind.",
     )
+    background_mw_per_channel: float | None = Field(
+        default=None,
+        ge=0,
+        description="Power of the memory devices of one channel in use while idle (standby + refresh), mW. "
+        "Board power only. Default: by kind.",
+    )
     timing_friendly_channels: int | None = Field(
         default=None,
         ge=1,
@@ -118,6 +134,8 @@ class OffChipMemory(StrictModel):
             self.access_pj_per_bit = DRAM_PJ_PER_BIT[self.kind]
         if self.controller_mw_per_channel is None:
             self.controller_mw_per_channel = DRAM_CONTROLLER_MW_PER_CHANNEL[self.kind]
+        if self.background_mw_per_channel is None:
+            self.background_mw_per_channel = DRAM_BACKGROUND_MW_PER_CHANNEL[self.kind]
         return self
 
 
@@ -160,6 +178,18 @@ class Device(StrictModel):
     )
     static_power_w: float = Field(
         ge=0, description="Static power of the device or card while the design runs, W [est]."
+    )
+    processing_system_w: float = Field(
+        default=0.0,
+        ge=0,
+        description="Power of the processing system (Zynq PS: CPU cores, interconnect, PS DDR controller) "
+        "while it drives the accelerator, W. Board power only; 0 where there is none or it is not modelled.",
+    )
+    board_overhead_w: float = Field(
+        default=0.0,
+        ge=0,
+        description="Everything else on the board or card (regulator losses, clocks, fan, peripherals), W. "
+        "Board power only; 0 where not modelled.",
     )
 
     @model_validator(mode="after")

@@ -129,13 +129,15 @@ def _tables() -> list[str]:
         "",
         "### Off-chip memory defaults by kind",
         "",
-        "| kind | pJ/bit | controller mW/channel | typical efficiency | access latency ns | source |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| kind | pJ/bit | controller mW/channel | background mW/channel | typical efficiency | access latency ns "
+        "| source |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind in device_schema.DRAM_PJ_PER_BIT:
         out.append(
             f"| {kind} | {device_schema.DRAM_PJ_PER_BIT[kind]:g} "
             f"| {device_schema.DRAM_CONTROLLER_MW_PER_CHANNEL[kind]:g} "
+            f"| {device_schema.DRAM_BACKGROUND_MW_PER_CHANNEL[kind]:g} "
             f"| {device_schema.DRAM_TYPICAL_EFFICIENCY[kind]:g} | {device_schema.DRAM_ACCESS_LATENCY_NS[kind]:g} "
             f"| {device_schema.DRAM_DEFAULT_SOURCES[kind]} |"
         )

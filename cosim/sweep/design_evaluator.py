@@ -1,7 +1,8 @@
 """The real evaluator of a sweep point: validate the design, simulate the workload, report.
 
 A design that does not pass the schema or the pre-synthesis check (over budget, clock
-above the DSP Fmax, ...) is `InvalidPoint` with the checker's reasons and its resource
+above the DSP Fmax, ...), or that cannot hold the workload (`cosim.hw.workload_fit`: weights,
+KV and replay cache vs DRAM), is `InvalidPoint` with the checker's reasons and its resource
 use, and is not simulated. Otherwise the workload runs through the cycle-level
 simulator and the energy model, and the point's metrics are the headline figures
 (`cosim.analysis.metrics`, the same names and formulas as the report's).
@@ -20,6 +21,7 @@ from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.errors import UserError
 from cosim.hw import design_from_dict
 from cosim.hw.validate import ValidationReport, validate_design
+from cosim.hw.workload_fit import check_workload_fit
 from cosim.sim.simulator import simulate
 from cosim.sweep.evaluate import InvalidPoint
 from cosim.sweep.workloads import load_cached_graph, load_cached_trace
@@ -42,6 +44,9 @@ def evaluate_design(config: dict[str, Any]) -> dict[str, Any]:
         raise InvalidPoint("; ".join(str(error) for error in report.errors), resources)
     graph = load_cached_graph(context["graph"])
     trace = _trace_for(context["trace"], int(graph.graph["num_layers"]))
+    fit = check_workload_fit(graph, design, kv_len=int(trace.kv_len.max()), batch_rows=trace.batch_rows)
+    if fit.errors:
+        raise InvalidPoint("; ".join(str(error) for error in fit.errors), resources)
     result = simulate(graph, trace, design)
     energy = compute_energy(result, design)
     headline = headline_metrics(result)

@@ -123,3 +123,16 @@ def test_result_of_another_design_is_refused(design):
     result.design_name = "zcu104-fastcar"
     with pytest.raises(ValueError, match="does not match"):
         compute_energy(result, design)
+
+
+def test_board_power_adds_processing_system_dram_background_and_board_to_the_chip(design):
+    energy = compute_energy(handmade_result(), design)
+    # kv260 device file: PS 1.5 W, board 1.5 W; DDR4 background 300 mW x 1 channel
+    assert energy.board_j == pytest.approx(
+        {"processing_system": 1.5 * US, "dram_background": 0.3 * US, "board_overhead": 1.5 * US}
+    )
+    assert energy.board_total_j == pytest.approx(energy.total_j + 3.3 * US)
+    assert energy.board_power_w == pytest.approx(energy.average_power_w + 3.3)
+    # on chip: everything but the DRAM access energy (compute, buffers, static, controller)
+    assert energy.on_chip_power_w == pytest.approx((energy.total_j - energy.by_component_j["dram"]) / US)
+    assert energy.total_j == pytest.approx(2.2575e-6 + 3.4e-6 + 1.332e-4 + 8e-6 + 16e-6)  # chip + DRAM: unchanged

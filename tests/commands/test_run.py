@@ -295,10 +295,9 @@ def test_sparse_attention_baseline(inputs, tmp_path, capsys):
     runs = report["runs"]
     assert set(runs) == {"dense", "sparse-attention", "fastcar-drs"}
     assert runs["sparse-attention"]["kind"] == "sparse_attention"
-    # fewer KV entries attended than dense, so fewer attention MACs
-    assert (
-        runs["sparse-attention"]["macs"]["by_block"]["attention"]["int8"]
-        < runs["dense"]["macs"]["by_block"]["attention"]["int8"]
+    # fewer KV entries attended than dense, so fewer attention MACs (of every precision class the design uses)
+    assert sum(runs["sparse-attention"]["macs"]["by_block"]["attention"].values()) < sum(
+        runs["dense"]["macs"]["by_block"]["attention"].values()
     )
     expected = runs["sparse-attention"]["latency"]["per_video_s"] / runs["fastcar-drs"]["latency"]["per_video_s"]
     assert report["comparisons"]["drs_speedup_over_sparse_attention"] == pytest.approx(expected)
