@@ -194,6 +194,14 @@ def _generic_name(module: str, layer: int) -> str:
     return re.sub(r"^(?:.*?\.)?layers\.\d+(?:\.|$)", "", module) or "layer"
 
 
+def _refuse_replay_without_previous_frame(trace: ReplayTrace) -> None:
+    """Frame 0 has no previous frame: no TAS, no cached MLP output, so nothing it could replay."""
+    replayed = np.argwhere(trace.replay & (trace.frame == 0)[:, None, None])
+    if replayed.size:
+        where = ", ".join(str(int(i)) for i in replayed[0])
+        raise UserError(None, f"trace.replay[{where}]", "no replay in frame 0 (it has no previous frame)", True)
+
+
 class Workload:
     """All decode steps of a trace as segment instances over shared templates."""
 
@@ -238,10 +246,11 @@ class Workload:
         self.segment_template = np.asarray(seq_template, dtype=np.int64)
 
         replay = trace.replay
+        _refuse_replay_without_previous_frame(trace)
         self.n_compute = (self.rows - replay.sum(axis=2)).astype(np.int64)  # (S, L)
         self.kv_len = trace.kv_len.astype(np.int64)
         self.kv_attended = trace.kv_attended.astype(np.int64)
-        has_previous = (trace.frame >= 1)[:, None] | replay.any(axis=2)
+        has_previous = (trace.frame >= 1)[:, None]  # frame 0 never replays (checked above)
         sparse = self.kv_attended < self.kv_len[:, None]
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()

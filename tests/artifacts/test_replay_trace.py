@@ -89,7 +89,11 @@ def test_synthetic_independent_rates():
     # 7 generated frames x 256 positions per layer: the standard error is about 0.012
     np.testing.assert_allclose(trace.layer_replay_ratio(), [0.2, 0.5, 0.8], atol=0.04)
     assert trace.meta["source"] == "synthetic"
-    assert not trace.replay[trace.frame == 0].any()
+    assert trace.frame.min() == 1  # frame 0 is the prompt, not decoded
+    # generated from frame 0 on: frame 0 has no previous frame and never replays, even at rate 1
+    scratch = synthetic_trace(num_layers=3, layer_rates=1.0, frames=2, conditioning_frames=0, seed=0)
+    assert (scratch.frame == 0).any() and not scratch.replay[scratch.frame == 0].any()
+    assert scratch.replay[scratch.frame == 1].all()
 
 
 def test_synthetic_correlation_repeats_previous_frame():
