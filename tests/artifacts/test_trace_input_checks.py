@@ -3,6 +3,7 @@ the error names that rule's key (each case fails if its check is removed)."""
 
 import json
 import zipfile
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def meta_without(key):
     return json.dumps(dict(meta, schema_version=1))
 
 
-CASES = {
+CASES: dict[str, tuple[dict[str, Any], str]] = {
     # archive-level checks
     "missing array": (dict(drop=["kv_len"]), r"kv_len: expected a replay-trace array of that name, found nothing"),
     "missing meta": (dict(drop=["meta"]), r"meta: expected a replay-trace array of that name"),

@@ -8,7 +8,7 @@ from cosim.artifacts.graph import add_op
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw.library import load_design
 from cosim.sim.simulator import simulate
-from simulator_graphs import first_frame_trace, llama_graph, tiny_design
+from simulator_graphs import OpSizes, first_frame_trace, llama_graph, tiny_design
 
 FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow": "input_stationary"}
 SPLIT = {"policy": "static", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
@@ -34,10 +34,10 @@ def three_independent_ops() -> nx.DiGraph:
         kv_len_ref=1,
         precision_bytes={"weights": 1},
     )
-    gemm = {"weight_elems": 4800, "macs_fixed": 48 * 100, "act_read_elems_fixed": 48, "act_write_elems_fixed": 100}
+    gemm = OpSizes(weight_elems=4800, macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100)
     add_op(g, "layers.0.gemm_a", "linear", "attention", layer=0, **gemm)
     add_op(g, "layers.0.gemm_b", "linear", "attention", layer=0, **gemm)
-    norm = {"flops_fixed": 640, "act_read_elems_fixed": 64, "act_write_elems_fixed": 64}
+    norm = OpSizes(flops_fixed=640, act_read_elems_fixed=64, act_write_elems_fixed=64)
     add_op(g, "layers.0.norm", "norm", "attention", layer=0, **norm)
     return g
 
