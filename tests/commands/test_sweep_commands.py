@@ -29,7 +29,11 @@ def test_sweep_retry_failed_and_pareto_out(tmp_path, capsys):
     assert sorted(load_results(out)["status"]) == ["failed"] * 2 + ["ok"] * 4
 
     front_csv = tmp_path / "front.csv"
-    assert main(["pareto", str(out), "--objectives", "latency_s,dsp_util", "-o", str(front_csv)]) == 0
+    plot = tmp_path / "front.png"
+    assert (
+        main(["pareto", str(out), "--objectives", "latency_s,dsp_util", "-o", str(front_csv), "--plot", str(plot)]) == 0
+    )
+    assert plot.read_bytes().startswith(b"\x89PNG")
     front = pd.read_csv(front_csv)
     # at 300 MHz each array count beats itself at 200 MHz; 1 and 2 arrays trade latency for DSPs
     assert sorted(zip(front["arrays"], front["clock"], strict=True)) == [(1, 300), (2, 300)]
