@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 
+def _refuse_replay_without_previous_frame(trace: ReplayTrace) -> None:
+    """Frame 0 has no previous frame: no TAS, no cached MLP output, so nothing it could replay."""
+    replayed = np.argwhere(trace.replay & (trace.frame == 0)[:, None, None])
+    if replayed.size:
+        where = ", ".join(str(int(i)) for i in replayed[0])
+        raise UserError(None, f"trace.replay[{where}]", "no replay in frame 0 (it has no previous frame)", True)
+
+
 class Workload:
     """All decode steps of a trace as segment instances over shared templates."""
 
@@ -76,7 +84,8 @@ class Workload:
         self.kv_len = trace.kv_len.astype(np.int64)
         self.kv_attended = trace.kv_attended.astype(np.int64)
         self.fastcar = trace.runs_fastcar  # without FastCar: no TAS, no replay-ring writes
-        has_previous = ((trace.frame >= 1)[:, None] | replay.any(axis=2)) & self.fastcar
+        _refuse_replay_without_previous_frame(trace)
+        has_previous = (trace.frame >= 1)[:, None] & self.fastcar  # frame 0 never replays (checked above)
         sparse = self.kv_attended < self.kv_len[:, None]
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()

@@ -89,7 +89,11 @@ def test_synthetic_independent_rates():
     # 7 generated frames x 256 positions per layer: the standard error is about 0.012
     np.testing.assert_allclose(trace.layer_replay_ratio(), [0.2, 0.5, 0.8], atol=0.04)
     assert trace.meta["source"] == "synthetic"
-    assert not trace.replay[trace.frame == 0].any()
+    assert trace.frame.min() == 1  # frame 0 is the prompt, not decoded
+    # generated from frame 0 on: frame 0 has no previous frame and never replays, even at rate 1
+    scratch = synthetic_trace(num_layers=3, layer_rates=1.0, frames=2, conditioning_frames=0, seed=0)
+    assert (scratch.frame == 0).any() and not scratch.replay[scratch.frame == 0].any()
+    assert scratch.replay[scratch.frame == 1].all()
 
 
 def test_synthetic_correlation_repeats_previous_frame():
@@ -103,3 +107,15 @@ def test_synthetic_correlation_repeats_previous_frame():
 def test_rates_out_of_range_are_rejected():
     with pytest.raises(UserError, match=r"layer_rates: expected rates in \[0, 1\]"):
         synthetic_trace(num_layers=2, layer_rates=[0.5, 1.5])
+
+
+def test_map_to_layers_carries_each_layer_its_threshold():
+    trace = small_trace()
+    trace.meta["thresholds"] = [0.1, 0.2, 0.3, 0.4]
+    # target layer i takes source floor((i + 0.5) * 4 / 8) (more layers) or floor((i + 0.5) * 4 / 2) (fewer)
+    assert trace.map_to_layers(8).meta["thresholds"] == [0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4]
+    assert trace.map_to_layers(2).meta["thresholds"] == [0.2, 0.4]
+    fewer = trace.map_to_layers(2)
+    np.testing.assert_array_equal(fewer.replay, trace.replay[:, [1, 3]])
+    np.testing.assert_array_equal(fewer.kv_attended, trace.kv_attended[:, [1, 3]])
+    assert trace.meta["thresholds"] == [0.1, 0.2, 0.3, 0.4]  # the source is left as it was

@@ -8,7 +8,8 @@ worker process.
 
 Test settings come from `sweep_test.json` beside the base design (worker processes do
 not see a test's environment): ``markers`` (a folder that gets one file per evaluation,
-named by the point's key) and ``delay_s`` (seconds each evaluation sleeps).
+named by the point's key), ``delay_s`` (seconds each evaluation sleeps) and ``hang_arrays``
+(points with that array count never finish: a sweep killed while they run is killed at a known point).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def analytic(config: dict) -> dict:
     arrays = design["engines"]["matrix"]["arrays"]
     clock = design["clock_mhz"]
     time.sleep(settings.get("delay_s", 0))
+    while arrays == settings.get("hang_arrays"):
+        time.sleep(1)
     if clock == 999:
         raise InvalidPoint("clock_mhz 999 is above the DSP Fmax", {"dsp_util": arrays / 10})
     if arrays == 3:

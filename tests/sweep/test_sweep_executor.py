@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 from cosim.sweep.executor import Finished, LocalExecutor
 
@@ -15,6 +16,20 @@ def _collect(executor, count, timeout_s=30.0):
     while len(finished) < count and time.monotonic() < deadline:
         finished += executor.wait(timeout=0.5)
     return {f.tag: f for f in finished}
+
+
+def _wait_until_dead(pid: int, timeout_s: float = 30.0) -> None:
+    """Until `pid` has exited (a zombie not yet reaped by the executor counts as exited; Linux /proc)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still alive after SIGKILL")
 
 
 def test_a_dying_task_fails_alone_and_a_new_worker_takes_over():
@@ -32,7 +47,7 @@ def test_a_worker_that_died_while_idle_is_replaced():
         executor.submit("first", os.getpid)
         first = _collect(executor, 1)["first"].value
         os.kill(first, signal.SIGKILL)
-        time.sleep(0.2)
+        _wait_until_dead(first)  # the worker is gone before the next task is submitted: it died while idle
         executor.submit("second", os.getpid)
         second = _collect(executor, 1)["second"]
     assert second.error is None and second.value != first

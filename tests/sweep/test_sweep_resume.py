@@ -1,10 +1,10 @@
 """A sweep killed with SIGKILL halfway resumes to the same table, re-evaluating no stored point.
 
 The sweep runs in its own process group (driver, forkserver and workers); the test kills
-the whole group with SIGKILL once some points are stored, as a crash or an OOM kill
-would. The evaluator leaves one marker file per evaluation. A point whose evaluation
-finished but whose record was not yet written when the kill came is legitimately
-evaluated again; a point with a stored record must never be.
+the whole group with SIGKILL, as a crash or an OOM kill would, at a known point: the
+evaluator never finishes the points with 5 arrays, so the kill comes when exactly the other
+9 points are stored and the workers hang on the 5-array ones. The evaluator leaves one
+marker file per evaluation; a point with a stored record must never be evaluated again.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ PARAMETERS = {
 def test_sigkill_then_resume_gives_the_uninterrupted_table(tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
-    spec = make_sweep(tmp_path / "in", PARAMETERS, delay_s=0.4, markers=markers)
+    spec = make_sweep(tmp_path / "in", PARAMETERS, markers=markers, hang_arrays=5)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "cosim.cli", "sweep", str(spec), "-o", str(out), "--workers", "2", "--no-progress"]
     process = subprocess.Popen(
@@ -38,7 +38,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tmp_path):
     assert stderr is not None  # stderr=PIPE
     try:
         deadline = time.monotonic() + 60
-        while _stored(out) < 4:
+        while _stored(out) < 9:
             assert process.poll() is None, stderr.read()
             assert time.monotonic() < deadline, "no points stored in time"
             time.sleep(0.02)
@@ -47,8 +47,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_table(tmp_path):
         process.wait()
     assert process.returncode == -signal.SIGKILL
     stored_before = ResultStore(out).keys()
-    assert 4 <= len(stored_before) < 12, "the kill did not come halfway"
+    assert len(stored_before) == 9, "the kill came when the 9 points without 5 arrays were stored"
     markers_before = marker_keys(markers)
+    make_sweep(tmp_path / "in", PARAMETERS, markers=markers)  # the same sweep, no longer hanging
 
     summary = run_sweep(load_spec(spec), out, workers=2, progress=False)
     assert (summary.reused, summary.recorded) == (len(stored_before), 12 - len(stored_before))

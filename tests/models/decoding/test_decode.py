@@ -3,8 +3,6 @@ sampling rules, depth-transformer models, the ReplayTrace file and the `cosim de
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -28,13 +26,11 @@ def _first(seed: int = 0) -> np.ndarray:
 def test_run_shapes_and_step_bookkeeping(tmp_path):
     model = tiny_model()
     first = _first()
-    began = time.process_time()
     run = decode_video(model, first, 5, frames=3, thresholds=0.0)
     steps = 2 * F - 1  # frame 1 prefilled; the last generated token is never fed back
     assert run.codes.shape == (3, 4, 4) and (run.codes[0] == first).all()
     assert run.trace.tas.shape == run.trace.replay.shape == (steps, 2, 2) and run.trace.kv_attended.shape == (steps, 2)
     assert run.step_cpu_s.shape == (steps,) and (run.step_cpu_s >= 0).all()
-    assert run.step_cpu_s.sum() <= time.process_time() - began
     # Step k feeds video position F + k: frame 1 (0-based), raster order inside it.
     assert (run.trace.frame[0], run.trace.row[0], run.trace.col[0]) == (1, 0, 0)
     assert (run.trace.frame[5], run.trace.row[5], run.trace.col[5]) == (1, 1, 1)

@@ -2,7 +2,8 @@
 runs, replay marking, KV-length scaling, file round trip and CLI errors."""
 
 import json
-import resource
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -61,9 +62,17 @@ def test_vila_decode_layer_macs_equal_the_closed_form(vila_graph):
     assert g.graph["kv_len_ref"] == 2048 and g.graph["precision_bytes"]["weights"] == 2
 
 
-def test_vila_trace_allocates_no_weights(vila_graph):
-    """The 7B weights alone are 13 GB at float16; the whole test process stays under 1 GB."""
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1_000_000  # KiB on Linux
+def test_vila_trace_allocates_no_weights():
+    """The 7B weights alone are 13 GB at float16; a process that only traces the model stays under 1 GB
+    (measured in its own process, so that nothing else the test session did counts)."""
+    code = (
+        "import resource\n"
+        "from models.tracing.graph_trace import trace_model\n"
+        "trace_model('vila-u-7b-256', 'decode', kv_len=2048)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(done.stdout.split()[-1]) < 1_000_000  # KiB on Linux
 
 
 def test_vila_summary_mlp_share(vila_graph):

@@ -1,0 +1,33 @@
+"""`cosim decode` with its threshold and calibration flags, on the shipped toy checkpoint (2 frames, one row),
+checked on the ReplayTrace it writes."""
+
+import numpy as np
+
+from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.cli import main
+
+SMALL = ["--frames", "2", "--no-cfg", "--no-compare", "--no-progress"]
+
+
+def test_fixed_thresholds_replay_strictly_above(tmp_path):
+    out = tmp_path / "t.npz"
+    assert main(["decode", *SMALL, "--threshold", "9,35,-6,7", "--row-policy", "all", "-o", str(out)]) == 0
+    trace = ReplayTrace.load(out)
+    assert trace.meta["thresholds"] == [9.0, 35.0, -6.0, 7.0] and trace.meta["adaptive_ratio"] is None
+    assert trace.replay.shape == (255, 4, 1)  # frame 2 after the given frame 1, minus the last token
+    above = trace.tas > np.array([9.0, 35.0, -6.0, 7.0])[None, :, None]
+    np.testing.assert_array_equal(trace.replay, above)
+    assert 0 < trace.replay.mean() < 1
+
+
+def test_target_ratio_calibration_and_adaptive_ratio(tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    calibrate = ["--target-ratio", "0.5", "--calibration-videos", "1", "--calibration-rounds", "1"]
+    assert main(["decode", *SMALL, *calibrate, "--adaptive-ratio", "0.5", "-o", str(out)]) == 0
+    trace = ReplayTrace.load(out)
+    meta = trace.meta
+    assert meta["adaptive_ratio"] == 0.5 and len(meta["thresholds"]) == 4
+    # the first decoded frame runs on the calibrated thresholds, recorded per frame
+    assert meta["frame_thresholds"] == {"1": meta["thresholds"]}
+    assert "calibrating on 1 videos" in capsys.readouterr().err
+    assert trace.replay.shape == (255, 4, 1) and trace.replay.any()
