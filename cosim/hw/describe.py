@@ -164,7 +164,10 @@ def _one(item: ErrorDetails, model: type[BaseModel], document: YamlDocument) -> 
             found += f" (did you mean {close[0]!r}?)"
         return document.error(loc, "one of the keys " + ", ".join(allowed), found, found_is_text=True)
     field, annotation = field_at(model, loc)
-    if field is not None:
+    if kind == "finite_number":  # .inf or .nan where a number is expected
+        constraints = describe_constraints(field) if field is not None else ""
+        expected = f"a finite number {constraints}".rstrip()
+    elif field is not None:
         expected = describe_field(field)
     elif annotation is not None:
         expected = describe_type(annotation)

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
 from cosim.hw.strict import StrictModel
-from cosim.hw.yaml_document import YamlDocument, read_yaml
+from cosim.hw.yaml_document import YamlDocument, load_yaml_value, read_yaml
 from cosim.sweep.evaluate import EVALUATORS
 from cosim.sweep.strategies import STRATEGIES, StrategySettings
 
@@ -257,7 +256,7 @@ def parse_constraint(document: YamlDocument, metric: str, raw: Any) -> Constrain
         match = _COMPARISON.match(raw)
         if match:
             op, text = match.groups()
-            value = yaml.safe_load(text)
+            value = load_yaml_value(text)
             if op in ("==", "!=") or (isinstance(value, (int, float)) and not isinstance(value, bool)):
                 return Constraint(metric, op, value)
     raise document.error(key, 'a value, or a comparison like "<= 0.9"', raw)
