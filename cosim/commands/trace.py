@@ -15,6 +15,7 @@ import argparse
 from cosim.artifacts.graph import load_graph, save_graph
 from cosim.artifacts.graph_summary import render_summary, summarize
 from cosim.common.errors import UserError
+from cosim.common.output_paths import check_output_file
 
 NAME = "trace"
 HELP = "trace a model's decode step or prefill into a compute graph (JSON), or summarise a graph"
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.output and not args.summary:
         raise UserError(None, "--output", "-o FILE to write the graph, or --summary", "neither", found_is_text=True)
+    if args.output:
+        check_output_file(args.output, "-o")
     from models.tracing.graph_trace import trace_model
 
     graph = trace_model(
