@@ -62,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     design = load_design(args.design)
     sparse = ReplayTrace.load(args.sparse_trace) if args.sparse_trace else None
     layers = int(graph.graph["num_layers"])
+    model = graph.graph["model"]
+    if not args.map_layers and trace.meta["source"] != "synthetic" and trace.meta["model"] != model:
+        raise UserError(
+            args.trace, "meta.model", f"{model!r} (the graph's model; or pass --map-layers)", trace.meta["model"]
+        )
     if args.map_layers:
         trace = trace.map_to_layers(layers)
         sparse = sparse.map_to_layers(layers) if sparse is not None else None

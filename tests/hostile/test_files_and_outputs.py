@@ -38,7 +38,7 @@ GRAPH_CASES = [
     (lambda g: g["graph"].update(num_layers=0), "graph.num_layers: expected"),
     (lambda g: g["graph"].update(phase="train"), "g.json: graph.phase: expected decode or prefill"),
     (lambda g: g["graph"].update(kv_len_ref=-3), "graph.kv_len_ref: expected an integer in [1, "),
-    (lambda g: g["graph"].update(batch_rows=10**12), "graph.batch_rows: expected an integer in [1, "),
+    (lambda g: g["graph"].update(batch_rows=10**16), "graph.batch_rows: expected an integer in [1, "),
 ]
 
 
@@ -55,7 +55,9 @@ def test_graph_layer_count_mismatch_is_the_graphs_fault_even_with_map_layers(wor
 
 
 def test_directory_given_as_graph(workspace: Path, refused: Refused) -> None:
-    refused(["simulate", "--graph", ".", *SIM[3:], "-o", "rep"], "expected a compute-graph file (.json), found a dir")
+    refused(
+        ["simulate", "--graph", ".", *SIM[3:], "-o", "rep"], "expected a compute-graph file (.json), found a directory"
+    )
 
 
 def test_text_file_given_as_trace(workspace: Path, refused: Refused) -> None:
@@ -67,7 +69,7 @@ def test_text_file_given_as_trace(workspace: Path, refused: Refused) -> None:
 def test_trace_of_another_model_refused(workspace: Path, refused: Refused) -> None:
     trace = ReplayTrace.load(workspace / "t.npz")
     trace.meta["model"] = "vila-u-7b-256"
-    trace.meta["source"] = "decode"
+    trace.meta["source"] = "decoded"
     trace.save(workspace / "other.npz")
     refused([*SIM[:3], "--trace", "other.npz", *SIM[5:], "-o", "rep"], "meta.model: expected 'tiny'")
 
