@@ -176,7 +176,9 @@ class ReplayTrace:
             kind = "a directory" if path.is_dir() else "no such file"
             raise UserError(path, None, "an existing replay-trace file (.npz)", kind, found_is_text=True)
         if not zipfile.is_zipfile(path):  # else numpy takes it for pickled data
-            raise UserError(path, None, "a replay-trace .npz archive", "a file that is not one", found_is_text=True)
+            raise UserError(
+                path, None, "a replay-trace .npz archive", "an unreadable file (not a zip archive)", found_is_text=True
+            )
         try:
             with np.load(path, allow_pickle=False) as archive:
                 contents = {name: archive[name] for name in archive.files}

@@ -14,6 +14,7 @@ import argparse
 
 from cosim.artifacts.graph import load_graph, save_graph
 from cosim.artifacts.graph_summary import render_summary, summarize
+from cosim.common.cli_values import MAX_BATCH_ROWS, MAX_KV_LEN, check_int
 from cosim.common.errors import UserError
 from cosim.common.output_paths import check_output_file
 
@@ -47,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_int("--kv-len", args.kv_len, 1, MAX_KV_LEN)
+    check_int("--prefill-tokens", args.prefill_tokens, 1, MAX_KV_LEN)
+    check_int("--batch-rows", args.batch_rows, 1, MAX_BATCH_ROWS)
     if args.graph:
         if args.output:
             raise UserError(None, "--output", "no output file with --graph (it only summarises)", args.output)

@@ -17,6 +17,8 @@ MAX_FRAMES = 1024
 MAX_LAYERS = 1024
 # Batch rows of a synthetic trace.
 MAX_BATCH_ROWS = 64
+# KV entries a traced or summarised step attends to (16 M; the largest presets use a few thousand).
+MAX_KV_LEN = 2**24
 
 
 def check_int(option: str, value: int | None, low: int, high: int | None = None) -> None:

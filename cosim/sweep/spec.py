@@ -169,7 +169,7 @@ class SyntheticRecipe(StrictModel):
     frames: int | None = Field(default=None, ge=2, description="Frames per video. Default: the graph's frames.")
     conditioning_frames: int = Field(default=1, ge=0, description="Frames given in the prompt (not generated).")
     rows_agree: bool = Field(default=True, description="All batch rows take the same decision.")
-    seed: int = Field(default=0, description="Seed of the draw.")
+    seed: int = Field(default=0, ge=0, description="Seed of the draw.")
 
     @model_validator(mode="after")
     def _rates(self) -> SyntheticRecipe:

@@ -123,6 +123,12 @@ def test_zero_step_trace_refused_before_any_file(workspace: Path, refused: Refus
         (["synth-trace", "--layers", "100000", "-o", "t2.npz"], "--layers: expected an integer in [1, 1024]"),
         (["synth-trace", "--layers", "1024", "--frames", "1024", "-o", "t2.npz"], "trace size: expected at most"),
         (["synth-trace", "--layers", "2", "--conditioning-frames", "8", "-o", "t2.npz"], "--conditioning-frames"),
+        (
+            ["synth-trace", "--layers", "2", "--seed", "-1", "-o", "t2.npz"],
+            "--seed: expected an integer >= 0, found -1",
+        ),
+        (["trace", "--graph", "g.json", "--kv-len", str(10**20)], "--kv-len: expected an integer in [1, 16777216]"),
+        (["trace", "--model", "toyworld", "--batch-rows", "0", "--summary"], "--batch-rows: expected an integer in"),
         (["synth-trace", "--layers", "2", "-o", "/proc/t2.npz"], "-o: expected a file to write to, found a path in"),
     ],
 )
