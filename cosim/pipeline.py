@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosim.common.atomic import atomic_write_text
+from cosim.common.cli_values import MAX_FRAMES, check_int
 from cosim.common.errors import UserError
 from cosim.sim.policies import POLICIES
 
@@ -76,8 +77,8 @@ class RunSettings:
                 raise UserError(None, f"--{key.replace('_', '-')}", "an integer >= 1", getattr(self, key))
         if self.calibration_rounds < 0:
             raise UserError(None, "--calibration-rounds", "an integer >= 0", self.calibration_rounds)
-        if self.frames is not None and self.frames < 2:
-            raise UserError(None, "--frames", "an integer >= 2 (frame 1 is the given first frame)", self.frames)
+        check_int("--frames", self.frames, 2, MAX_FRAMES)
+        check_int("--sparse-window", self.sparse_window, 1)
         if not self.models:
             raise UserError(None, "--models", "at least one model preset", "none", found_is_text=True)
 

@@ -68,6 +68,15 @@ _GRAPH_ATTRS: dict[str, type | tuple[type, ...]] = {
     "kv_len_ref": int,
     "precision_bytes": dict,
 }
+# Largest size a graph may state (elements, MACs, rows): 2**50 ~ 1e15, far above any model, so that
+# sums over nodes and steps stay within 64-bit integers (docs/limits.md).
+MAX_SIZE = 2**50
+_GRAPH_SIZES = {"batch_rows": 1, "tokens_per_frame": 1, "frames": 1, "num_layers": 1, "hidden": 1, "kv_len_ref": 1}
+_NODE_SIZES = (
+    "weight_elems",
+    "kv_write_elems",
+    *(f"{q}_{part}" for q in SCALED_QUANTITIES for part in ("fixed", "per_kv")),
+)
 _NODE_ATTRS: dict[str, type | tuple[type, ...]] = {
     "kind": str,
     "block": str,
@@ -124,6 +133,8 @@ def load_graph(path: str | Path) -> nx.DiGraph:
     """Read a graph file; a missing, truncated, foreign-version or incomplete file is a
     `UserError` naming the file and what is wrong."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(path, None, "a compute-graph file (.json)", "a directory", found_is_text=True)
     if not path.is_file():
         raise UserError(path, None, "an existing compute-graph file (.json)", "no such file", found_is_text=True)
     try:
@@ -156,16 +167,37 @@ def validate_graph(graph: nx.Graph, source: str | Path) -> nx.DiGraph:
         _check_type(source, f"graph.{key}", graph.graph.get(key), kind)
     if graph.graph["phase"] not in ("decode", "prefill"):
         raise UserError(source, "graph.phase", "decode or prefill", graph.graph["phase"])
+    for key, low in _GRAPH_SIZES.items():
+        _check_size(source, f"graph.{key}", graph.graph[key], low)
+    layers = int(graph.graph["num_layers"])
     for name, attrs in graph.nodes(data=True):
         for key, kind in _NODE_ATTRS.items():
             _check_type(source, f"nodes[{name}].{key}", attrs.get(key), kind)
+        for key in _NODE_SIZES:
+            _check_size(source, f"nodes[{name}].{key}", attrs[key], 0)
+        if not -1 <= attrs["layer"] < layers:
+            raise UserError(
+                source,
+                f"nodes[{name}].layer",
+                f"an integer in [-1, {layers - 1}] (graph.num_layers = {layers})",
+                attrs["layer"],
+            )
         if attrs["kind"] not in KINDS:
             raise UserError(source, f"nodes[{name}].kind", f"one of {', '.join(KINDS)}", attrs["kind"])
         if attrs["block"] not in BLOCKS:
             raise UserError(source, f"nodes[{name}].block", f"one of {', '.join(BLOCKS)}", attrs["block"])
     if not nx.is_directed_acyclic_graph(graph):
         raise UserError(source, "edges", "an acyclic graph", "a cycle", found_is_text=True)
+    used = {attrs["layer"] for _, attrs in graph.nodes(data=True)} - {-1}
+    if used and len(used) != layers:
+        raise UserError(source, "graph.num_layers", f"{len(used)} (the layers its nodes use)", layers)
     return graph
+
+
+def _check_size(source: str | Path, key: str, value: int, low: int) -> None:
+    """Sizes are counts: from `low` up to `MAX_SIZE`, so that no sum of them overflows."""
+    if not low <= value <= MAX_SIZE:
+        raise UserError(source, key, f"an integer in [{low}, {MAX_SIZE}]", value)
 
 
 def _check_type(source: str | Path, key: str, value: Any, kind: type | tuple[type, ...]) -> None:

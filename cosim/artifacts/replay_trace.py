@@ -184,7 +184,12 @@ class ReplayTrace:
         """Read and check a trace file; any defect is a `UserError` naming the file."""
         path = Path(path)
         if not path.is_file():
-            raise UserError(path, None, "an existing replay-trace file (.npz)", "no such file", found_is_text=True)
+            kind = "a directory" if path.is_dir() else "no such file"
+            raise UserError(path, None, "an existing replay-trace file (.npz)", kind, found_is_text=True)
+        if not zipfile.is_zipfile(path):  # else numpy takes it for pickled data
+            raise UserError(
+                path, None, "a replay-trace .npz archive", "an unreadable file (not a zip archive)", found_is_text=True
+            )
         try:
             with np.load(path, allow_pickle=False) as archive:
                 contents = {name: archive[name] for name in archive.files}

@@ -16,6 +16,9 @@ import numpy as np
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.errors import UserError
 
+# Decisions (steps x layers x rows) of one trace: its arrays take about 20 bytes each in memory.
+MAX_DECISIONS = 50_000_000
+
 
 def synthetic_trace(
     *,
@@ -44,9 +47,18 @@ def synthetic_trace(
         raise UserError(None, "correlation", "a value in [0, 1]", correlation)
     if not 0 <= conditioning_frames < frames:
         raise UserError(None, "conditioning_frames", f"an integer in [0, {frames - 1}]", conditioning_frames)
-    rng = np.random.default_rng(seed)
     tokens_per_frame = frame_rows * frame_cols
     generated = frames - conditioning_frames
+    decisions_wanted = generated * tokens_per_frame * num_layers * batch_rows
+    if decisions_wanted > MAX_DECISIONS:
+        raise UserError(
+            None,
+            "trace size",
+            f"at most {MAX_DECISIONS} decisions (steps x layers x rows; fewer frames, layers or rows)",
+            f"{generated * tokens_per_frame} steps x {num_layers} x {batch_rows} = {decisions_wanted}",
+            found_is_text=True,
+        )
+    rng = np.random.default_rng(seed)
     draw_rows = 1 if rows_agree else batch_rows
     fresh = rng.random((generated, tokens_per_frame, num_layers, draw_rows)) < rates[None, None, :, None]
     keep = rng.random((generated, tokens_per_frame, num_layers, draw_rows)) < correlation

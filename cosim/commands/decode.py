@@ -19,7 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cosim.common.cli_values import MAX_FRAMES, check_float, check_int
 from cosim.common.errors import UserError
+from cosim.common.output_paths import check_output_file
+from cosim.common.per_layer import per_layer
 
 if TYPE_CHECKING:  # the command imports torch and models only when it runs
     import numpy as np
@@ -176,14 +179,28 @@ def _load(args: argparse.Namespace) -> DecodeSession:
     return toy_session(path)
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Numbers and the output path, before the model is loaded."""
+    check_int("--threads", args.threads, 1)
+    check_int("--frames", args.frames, 2, MAX_FRAMES)
+    check_int("--calibration-videos", args.calibration_videos, 1)
+    check_int("--calibration-rounds", args.calibration_rounds, 0)
+    check_float("--cfg-scale", args.cfg_scale)
+    check_float("--temperature", args.temperature, 0)
+    check_float("--sample-top-p", args.sample_top_p, 0, 1)
+    for option in ("target_ratio", "quality_budget", "adaptive_ratio"):
+        check_float(f"--{option.replace('_', '-')}", getattr(args, option), 0, 1)
+    per_layer(args.threshold, args.threshold.count(",") + 1, "--threshold")  # the count is checked with the model
+    if args.out:
+        check_output_file(args.out, "-o")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
     import torch
 
-    from cosim.common.per_layer import per_layer
     from models.decoding.sampling import Sampling
 
-    if args.threads < 1:
-        raise UserError(None, "--threads", "an integer >= 1", args.threads)
     torch.set_num_threads(args.threads)
     session = _load(args)
     config = session.model.config

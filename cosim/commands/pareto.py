@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from cosim.common.errors import UserError
+from cosim.common.output_paths import check_output_file
 
 NAME = "pareto"
 HELP = "Print (and save) the Pareto front of a sweep folder for chosen objectives."
@@ -32,9 +33,19 @@ def run(args: argparse.Namespace) -> int:
     from cosim.sweep.results import load_results
     from cosim.sweep.store import ResultStore
 
+    out = check_output_file(args.out or Path(args.folder) / "pareto.csv", "-o")
+    if args.plot:
+        check_output_file(args.plot, "--plot")
     table = load_results(args.folder)
     spec = ResultStore(args.folder).read_spec_data()
     objectives = _objectives(args.objectives, table.columns, spec.get("objectives") or {})
+    for column in objectives:
+        if table[column].dtype.kind not in "iuf":  # policy, status, fits_device: nothing to minimise
+            raise UserError(
+                None, "--objectives", "a numeric column", f"{column} ({table[column].dtype})", found_is_text=True
+            )
+    if args.plot and len(objectives) < 2:
+        raise UserError(None, "--plot", "two objectives to plot", len(objectives))
     front = pareto_front(table, objectives, feasible_only=not args.all)
     columns = list(table.columns)
     knobs = columns[columns.index("key") + 1 : columns.index("status")]  # the parameters, in spec order
@@ -45,12 +56,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if not front.empty:
         print(front[shown].to_string(index=False))
-    out = Path(args.out) if args.out else Path(args.folder) / "pareto.csv"
     atomic_write_text(out, front.to_csv(index=False))
     print(f"front: {out}")
     if args.plot:
-        if len(objectives) < 2:
-            raise UserError(None, "--plot", "two objectives to plot", len(objectives))
         from cosim.sweep.plots import plot_pareto, resource_colour, save_figure
 
         x, y = list(objectives)[:2]

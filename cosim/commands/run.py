@@ -81,8 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cosim.common.output_paths import check_output_dir
     from cosim.pipeline import RunSettings, run_pipeline
 
+    check_output_dir(args.out, "-o")
     settings = RunSettings(
         out=Path(args.out),
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,

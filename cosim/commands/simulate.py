@@ -51,13 +51,22 @@ def run(args: argparse.Namespace) -> int:
     from cosim.artifacts.graph import load_graph
     from cosim.artifacts.replay_trace import ReplayTrace
     from cosim.common.errors import UserError
+    from cosim.common.output_paths import check_output_dir
     from cosim.hw import load_design
 
+    check_output_dir(args.out, "-o")
     graph = load_graph(args.graph)
     trace = ReplayTrace.load(args.trace)
+    if trace.num_steps == 0:
+        raise UserError(args.trace, "replay", "at least one decode step to simulate", "0 steps", found_is_text=True)
     design = load_design(args.design)
     sparse = ReplayTrace.load(args.sparse_trace) if args.sparse_trace else None
     layers = int(graph.graph["num_layers"])
+    model = graph.graph["model"]
+    if not args.map_layers and trace.meta["source"] != "synthetic" and trace.meta["model"] != model:
+        raise UserError(
+            args.trace, "meta.model", f"{model!r} (the graph's model; or pass --map-layers)", trace.meta["model"]
+        )
     if args.map_layers:
         trace = trace.map_to_layers(layers)
         sparse = sparse.map_to_layers(layers) if sparse is not None else None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cosim.common.errors import UserError
+from cosim.common.output_paths import check_output_dir
 
 if TYPE_CHECKING:
     from cosim.sweep.spec import LoadedSpec
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(None, "--workers", "an integer >= 1", args.workers)
     if args.workers is not None and args.scheduler is not None:
         raise UserError(None, "--workers", "no --workers with --scheduler (the cluster has its own)", args.workers)
+    if args.out is not None:
+        check_output_dir(args.out, "-o")
     out = args.out or args.resume
     loaded = load_spec(args.spec) if args.spec else ResultStore(out).load_spec()
     summary = run_sweep(

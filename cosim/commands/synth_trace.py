@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.common.errors import UserError
+from cosim.common.cli_values import MAX_BATCH_ROWS, MAX_FRAMES, MAX_LAYERS, check_float, check_int
+from cosim.common.output_paths import check_output_file
 from cosim.common.per_layer import per_layer
 
 NAME = "synth-trace"
@@ -39,14 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_int("--layers", args.layers, 1, MAX_LAYERS)
+    check_int("--frames", args.frames, 2, MAX_FRAMES)
+    check_int("--batch-rows", args.batch_rows, 1, MAX_BATCH_ROWS)
+    check_int("--conditioning-frames", args.conditioning_frames, 0, args.frames - 1)
+    check_float("--correlation", args.correlation, 0, 1)
+    check_int("--seed", args.seed, 0)
     rates = per_layer(args.rates, args.layers, "--rates")
-    for key, value, low in (
-        ("--layers", args.layers, 1),
-        ("--frames", args.frames, 2),
-        ("--batch-rows", args.batch_rows, 1),
-    ):
-        if value < low:
-            raise UserError(None, key, f"an integer >= {low}", value)
+    check_output_file(args.out, "-o")
     trace = synthetic_trace(
         num_layers=args.layers,
         layer_rates=rates,

@@ -14,7 +14,9 @@ import argparse
 
 from cosim.artifacts.graph import load_graph, save_graph
 from cosim.artifacts.graph_summary import render_summary, summarize
+from cosim.common.cli_values import MAX_BATCH_ROWS, MAX_KV_LEN, check_int
 from cosim.common.errors import UserError
+from cosim.common.output_paths import check_output_file
 
 NAME = "trace"
 HELP = "trace a model's decode step or prefill into a compute graph (JSON), or summarise a graph"
@@ -46,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_int("--kv-len", args.kv_len, 1, MAX_KV_LEN)
+    check_int("--prefill-tokens", args.prefill_tokens, 1, MAX_KV_LEN)
+    check_int("--batch-rows", args.batch_rows, 1, MAX_BATCH_ROWS)
     if args.graph:
         if args.output:
             raise UserError(None, "--output", "no output file with --graph (it only summarises)", args.output)
@@ -57,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.output and not args.summary:
         raise UserError(None, "--output", "-o FILE to write the graph, or --summary", "neither", found_is_text=True)
+    if args.output:
+        check_output_file(args.output, "-o")
     from models.tracing.graph_trace import trace_model
 
     graph = trace_model(

@@ -26,6 +26,8 @@ def per_layer(values: str | float | Sequence[float], num_layers: int, key: str) 
             raise UserError(None, key, "a number or a comma list of numbers", values) from None
         values = parsed[0] if len(parsed) == 1 else parsed
     array = np.asarray(values, dtype=np.float64)
+    if np.isnan(array).any():
+        raise UserError(None, key, "numbers (inf is allowed, nan is not)", values)
     if array.ndim == 0:
         return (float(array),) * num_layers
     if array.ndim != 1 or len(array) != num_layers:

@@ -14,6 +14,17 @@ from pydantic import Field, model_validator
 from cosim.hw.issues import nested_issue
 from cosim.hw.strict import StrictModel
 
+# Sizes far beyond any FPGA design, so that a typo is refused before it reaches the simulator
+# (docs/limits.md). Buffers too small to be useful are checked against the engine in `Design`.
+MAX_ARRAYS = 4096
+MAX_ARRAY_SIDE = 65536
+MAX_DSPS = 1_000_000
+MAX_BUFFER_BYTES = 2**34
+MAX_WIDTH_BITS = 65536
+MAX_CHANNELS = 64
+MAX_BURST_BYTES = 2**24
+MAX_ACCESS_LATENCY_NS = 1_000_000
+
 
 class MatrixEngine(StrictModel):
     """A pool of identical PE arrays for the linear layers and attention; the scheduler assigns arrays to ops.
@@ -26,10 +37,14 @@ class MatrixEngine(StrictModel):
         description="systolic: a rows x cols PE grid with a dataflow; "
         "mac_tree: rows lanes, each an adder tree over cols products (GEMV)."
     )
-    arrays: int = Field(ge=1, description="Identical arrays in the pool.")
-    rows: int = Field(ge=1, description="systolic: PE rows; mac_tree: lanes (output elements per cycle).")
+    arrays: int = Field(ge=1, le=MAX_ARRAYS, description="Identical arrays in the pool.")
+    rows: int = Field(
+        ge=1, le=MAX_ARRAY_SIDE, description="systolic: PE rows; mac_tree: lanes (output elements per cycle)."
+    )
     cols: int = Field(
-        ge=1, description="systolic: PE columns; mac_tree: tree width (products summed per lane per cycle)."
+        ge=1,
+        le=MAX_ARRAY_SIDE,
+        description="systolic: PE columns; mac_tree: tree width (products summed per lane per cycle).",
     )
     dataflow: Literal["weight_stationary", "output_stationary", "input_stationary"] | None = Field(
         default=None, description="systolic only (required there): which operand stays in the PEs."
@@ -70,8 +85,8 @@ class MatrixEngine(StrictModel):
 class VectorEngine(StrictModel):
     """Elementwise unit: softmax, RMSNorm, RoPE, SiLU, residual adds (vector) or TAS dot products (tas)."""
 
-    lanes: int = Field(ge=1, description="Elements processed per cycle (tas: products per cycle).")
-    dsps: int = Field(ge=0, description="DSP slices the unit uses.")
+    lanes: int = Field(ge=1, le=MAX_ARRAY_SIDE, description="Elements processed per cycle (tas: products per cycle).")
+    dsps: int = Field(ge=0, le=MAX_DSPS, description="DSP slices the unit uses.")
 
 
 class Engines(StrictModel):
@@ -95,9 +110,11 @@ class Buffer(StrictModel):
 
     name: str = Field(description="Unique name of the buffer.")
     purpose: BufferPurpose = Field(description="What it holds; decides which engine reads it.")
-    bytes: int = Field(ge=1, description="Capacity of one copy, bytes.")
+    bytes: int = Field(ge=1, le=MAX_BUFFER_BYTES, description="Capacity of one copy, bytes.")
     memory: Literal["bram", "uram"] = Field(description="Block type it maps to.")
-    width_bits: int = Field(ge=1, description="Width of one port, bits (the word the engine reads per cycle per port).")
+    width_bits: int = Field(
+        ge=1, le=MAX_WIDTH_BITS, description="Width of one port, bits (the word the engine reads per cycle per port)."
+    )
     ports: Literal[1, 2] = Field(
         default=1,
         description="Read ports: 1 = simple dual-port (one read and one write per cycle); 2 = true dual-port "
@@ -129,7 +146,9 @@ class DramConfig(StrictModel):
     memory: str | None = Field(
         default=None, description="Which of the device's memories (by name). Default: the device's first."
     )
-    channels: int = Field(ge=1, description="Channels the design drives; at most the memory's channels.")
+    channels: int = Field(
+        ge=1, le=MAX_CHANNELS, description="Channels the design drives; at most the memory's channels."
+    )
     efficiency: float | None = Field(
         default=None,
         gt=0,
@@ -137,8 +156,11 @@ class DramConfig(StrictModel):
         description="Fraction of peak bandwidth achieved. Default: the memory's typical_efficiency.",
     )
     burst_bytes: int = Field(
-        default=4096, ge=1, description="Bytes per DMA burst request (>= 4 KB keeps HBM efficient)."
+        default=4096, ge=1, le=MAX_BURST_BYTES, description="Bytes per DMA burst request (>= 4 KB keeps HBM efficient)."
     )
     access_latency_ns: float | None = Field(
-        default=None, ge=0, description="Request-to-first-data latency, ns. Default: the memory's access_latency_ns."
+        default=None,
+        ge=0,
+        le=MAX_ACCESS_LATENCY_NS,
+        description="Request-to-first-data latency, ns. Default: the memory's access_latency_ns.",
     )

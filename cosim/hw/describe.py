@@ -117,7 +117,7 @@ def validation_errors(error: ValidationError, model: type[BaseModel], document: 
     Unknown keys come first: a misspelled key is usually why a required key is missing,
     and the "did you mean" line already names it, so that missing-key line is dropped.
     """
-    items = error.errors(include_url=False)
+    items = _merge_union_branches(error.errors(include_url=False), model)
     extras = [i for i in items if i["type"] == "extra_forbidden"]
     suggested: set[KeyPath] = set()
     for item in extras:
@@ -129,7 +129,39 @@ def validation_errors(error: ValidationError, model: type[BaseModel], document: 
         for i in items
         if i["type"] != "extra_forbidden" and not (i["type"] == "missing" and tuple(i["loc"]) in suggested)
     ]
-    return [_one(item, model, document) for item in extras + rest]
+    missing: dict[KeyPath, list[str]] = {}
+    for item in rest:
+        if item["type"] == "missing":
+            missing.setdefault(tuple(item["loc"][:-1]), []).append(str(item["loc"][-1]))
+    errors = [_one(item, model, document) for item in extras]
+    for item in rest:
+        parent = tuple(item["loc"][:-1])
+        if item["type"] == "missing" and len(missing.get(parent, [])) > 1:
+            # several required keys absent (often another kind of file): one line names them all
+            names = missing.pop(parent)
+            errors.append(
+                document.error(parent, f"the required keys {', '.join(names)}", "none of them", found_is_text=True)
+            )
+        elif item["type"] != "missing" or parent in missing:
+            errors.append(_one(item, model, document))
+    return errors
+
+
+def _merge_union_branches(items: list[ErrorDetails], model: type[BaseModel]) -> list[ErrorDetails]:
+    """One error per key: pydantic reports a value that fits no member of ``int | float`` once per
+    member, at ``high.int`` and ``high.float``; users wrote ``high``. A non-finite number is the
+    more telling of the two."""
+    merged: dict[KeyPath, ErrorDetails] = {}
+    for item in items:
+        loc: KeyPath = tuple(item["loc"])
+        if len(loc) > 1 and field_at(model, loc) == (None, None):
+            _, parent = field_at(model, loc[:-1])
+            if typing.get_origin(parent) in (Union, types.UnionType):
+                item = {**item, "loc": loc[:-1]}
+                loc = loc[:-1]
+        if loc not in merged or item["type"] == "finite_number":
+            merged[loc] = item
+    return list(merged.values())
 
 
 def _keys_of(annotation: Any) -> list[str]:
@@ -164,7 +196,10 @@ def _one(item: ErrorDetails, model: type[BaseModel], document: YamlDocument) -> 
             found += f" (did you mean {close[0]!r}?)"
         return document.error(loc, "one of the keys " + ", ".join(allowed), found, found_is_text=True)
     field, annotation = field_at(model, loc)
-    if field is not None:
+    if kind == "finite_number":  # .inf or .nan where a number is expected
+        constraints = describe_constraints(field) if field is not None else ""
+        expected = f"a finite number {constraints}".rstrip()
+    elif field is not None:
         expected = describe_field(field)
     elif annotation is not None:
         expected = describe_type(annotation)

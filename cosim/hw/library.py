@@ -135,6 +135,15 @@ def _device_from_file(path: Path) -> Device:
 
 
 def _validate(model: type[Model], document: YamlDocument, context: dict[str, Any] | None) -> Model:
+    keys = set(document.data) if isinstance(document.data, dict) else set()
+    if not keys & set(model.model_fields):  # another kind of file (a graph, a spec): one line, not one per key
+        required = [name for name, field in model.model_fields.items() if field.is_required()]
+        raise document.error(
+            (),
+            f"a {model.__name__.lower()} file (keys {', '.join(required)})",
+            f"keys {', '.join(map(str, sorted(keys, key=str)))}" if keys else "no keys",
+            found_is_text=True,
+        )
     try:
         return model.model_validate(document.data, context=context)
     except ValidationError as error:

@@ -38,6 +38,17 @@ from cosim.hw.yaml_document import YamlDocument
 from cosim.sim.policies import POLICIES
 from cosim.sim.policies.base import policy_summaries, split_rules_text
 
+# --------------------------------------------------------------------------- limits
+
+# Physical ranges of the design's real-valued figures: far outside any FPGA built today, yet
+# finite, so that a typo (1.0e-300 MHz, 1e30 pJ) is refused instead of simulated. docs/limits.md.
+MIN_CLOCK_MHZ = 1
+MAX_CLOCK_MHZ = 5000
+MAX_PJ_PER_MAC = 1000
+MAX_PJ_PER_BIT = 1000
+MAX_CONTROLLER_MW = 100_000
+MAX_STATIC_W = 1000
+
 # --------------------------------------------------------------------------- tables
 
 BYTES_PER_ELEMENT: dict[str, float] = {"int4": 0.5, "int8": 1.0, "int16": 2.0, "fp16": 2.0, "bf16": 2.0}
@@ -126,24 +137,36 @@ class Scheduling(StrictModel):
 class EnergyTable(StrictModel):
     """Per-action energies and static power [est unless noted]; every key overridable."""
 
-    mac_int4_pj: float = Field(default=0.45, ge=0, description="One int4 x int8 MAC, pJ [est: 0.6 x int8].")
-    mac_int8_pj: float = Field(
-        default=0.75, ge=0, description="One int8 MAC on a DSP, pJ [est, Horowitz ISSCC'14 scaled]."
+    mac_int4_pj: float = Field(
+        default=0.45, ge=0, le=MAX_PJ_PER_MAC, description="One int4 x int8 MAC, pJ [est: 0.6 x int8]."
     )
-    mac_int16_pj: float = Field(default=1.5, ge=0, description="One int16 MAC, pJ [est].")
-    mac_fp16_pj: float = Field(default=5.0, ge=0, description="One fp16 or bf16 MAC (DSP + LUTs), pJ [est].")
-    bram_pj_per_bit: float = Field(default=0.1, ge=0, description="BRAM36 read or write, pJ per bit [est].")
-    uram_pj_per_bit: float = Field(default=0.2, ge=0, description="URAM288 read or write, pJ per bit [est].")
+    mac_int8_pj: float = Field(
+        default=0.75, ge=0, le=MAX_PJ_PER_MAC, description="One int8 MAC on a DSP, pJ [est, Horowitz ISSCC'14 scaled]."
+    )
+    mac_int16_pj: float = Field(default=1.5, ge=0, le=MAX_PJ_PER_MAC, description="One int16 MAC, pJ [est].")
+    mac_fp16_pj: float = Field(
+        default=5.0, ge=0, le=MAX_PJ_PER_MAC, description="One fp16 or bf16 MAC (DSP + LUTs), pJ [est]."
+    )
+    bram_pj_per_bit: float = Field(
+        default=0.1, ge=0, le=MAX_PJ_PER_BIT, description="BRAM36 read or write, pJ per bit [est]."
+    )
+    uram_pj_per_bit: float = Field(
+        default=0.2, ge=0, le=MAX_PJ_PER_BIT, description="URAM288 read or write, pJ per bit [est]."
+    )
     dram_pj_per_bit: float | None = Field(
-        default=None, ge=0, description="Off-chip access, pJ per bit. Default: the memory's access_pj_per_bit."
+        default=None,
+        ge=0,
+        le=MAX_PJ_PER_BIT,
+        description="Off-chip access, pJ per bit. Default: the memory's access_pj_per_bit.",
     )
     dram_controller_mw_per_channel: float | None = Field(
         default=None,
         ge=0,
+        le=MAX_CONTROLLER_MW,
         description="Memory controller + PHY static power per channel used, mW. Default: the memory's figure.",
     )
     static_w: float | None = Field(
-        default=None, ge=0, description="Static power, W. Default: the device's static_power_w."
+        default=None, ge=0, le=MAX_STATIC_W, description="Static power, W. Default: the device's static_power_w."
     )
 
     def mac_pj(self, precision: MacPrecision) -> float:
@@ -160,7 +183,9 @@ class Design(StrictModel):
     speed_grade: str | None = Field(
         default=None, description="Speed grade of the part. Default: the device's default_speed_grade."
     )
-    clock_mhz: float = Field(gt=0, description="Design clock, MHz; all cycle counts are in this clock.")
+    clock_mhz: float = Field(
+        ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ, description="Design clock, MHz; all cycle counts are in this clock."
+    )
     precision: PrecisionConfig = Field(description="Number formats of weights, activations and KV cache.")
     engines: Engines = Field(description="Compute engines.")
     buffers: list[Buffer] = Field(
@@ -278,6 +303,7 @@ class Design(StrictModel):
                     )
                 )
             seen.setdefault(buffer.name, index)
+        issues += self._tile_issues()
         purposes = {b.purpose for b in self.buffers}
         for purpose in REQUIRED_PURPOSES:
             if purpose not in purposes:
@@ -320,6 +346,26 @@ class Design(StrictModel):
                     split.attention_arrays + split.mlp_arrays,
                 )
             )
+        return issues
+
+    def _tile_issues(self) -> list[ConfigIssue]:
+        """Streamed operands (weights, KV cache) are cut into buffer-sized tiles: a buffer smaller
+        than one array's tile (rows x cols elements) is useless and makes the simulation crawl."""
+        issues = []
+        matrix = self.engines.matrix
+        for purpose in ("weights", "kv_cache"):
+            members = [(i, b) for i, b in enumerate(self.buffers) if b.purpose == purpose]
+            tile = math.ceil(matrix.rows * matrix.cols * self.precision.bytes_per_element(purpose))
+            if members and sum(b.bytes for _, b in members) < tile:
+                issues.append(
+                    ConfigIssue(
+                        ("buffers", members[0][0], "bytes"),
+                        f"at least one tile of the matrix engine for {purpose} "
+                        f"(rows x cols = {matrix.rows} x {matrix.cols} {getattr(self.precision, purpose)} "
+                        f"= {tile} bytes)",
+                        sum(b.bytes for _, b in members),
+                    )
+                )
         return issues
 
     # ---- helpers for the simulator and the validator ---------------------------------

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class StrictModel(BaseModel):
-    """Rejects unknown keys and implicit conversions ("16" is not 16)."""
+    """Rejects unknown keys, implicit conversions ("16" is not 16) and non-finite numbers (.inf, .nan)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 def quoted(names: Any) -> str:

@@ -8,6 +8,7 @@ errors can point at the line too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,38 @@ import yaml
 
 from cosim.common.errors import UserError
 from cosim.hw.issues import KeyPath, format_key
+
+
+class NumberLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does.
+
+    PyYAML follows YAML 1.1, where ``1.0e300`` and ``1e6`` (no sign after the ``e``, or no
+    dot) are strings; a user writing them means a number, and a range check then explains
+    what is allowed, instead of "found '1.0e300'".
+    """
+
+
+NumberLoader.yaml_implicit_resolvers = {  # without YAML 1.1's float pattern, replaced below
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+NumberLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)
+        |[-+]?(?:[0-9][0-9_]*)\.[0-9_]*
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml_value(text: str) -> Any:
+    """One YAML value from `text`, numbers read as `NumberLoader` reads them."""
+    return yaml.load(text, Loader=NumberLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 @dataclass
@@ -51,6 +84,8 @@ def read_yaml(path: str | Path) -> YamlDocument:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(shown, None, "an existing YAML file", "no such file", found_is_text=True) from None
+    except IsADirectoryError:
+        raise UserError(shown, None, "a YAML file", "a directory", found_is_text=True) from None
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(shown, None, "a readable UTF-8 YAML file", str(error), found_is_text=True) from None
     return parse_yaml(text, shown)
@@ -59,7 +94,7 @@ def read_yaml(path: str | Path) -> YamlDocument:
 def parse_yaml(text: str, shown: str) -> YamlDocument:
     """Parse `text` (reported as file `shown`) like `read_yaml`."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=NumberLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
@@ -81,7 +116,7 @@ def parse_yaml(text: str, shown: str) -> YamlDocument:
         )
     document = YamlDocument(shown, None)
     _index(node, (), document)
-    document.data = yaml.SafeLoader(text).get_single_data()
+    document.data = NumberLoader(text).get_single_data()
     return document
 
 
@@ -114,7 +149,7 @@ def _index(node: yaml.Node, key: KeyPath, document: YamlDocument) -> None:
 
 def _key_value(node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
-        value = yaml.SafeLoader("").construct_object(node)
+        value = NumberLoader("").construct_object(node)
         return value if isinstance(value, (str, int, float, bool)) or value is None else node.value
     return f"<{_node_kind(node)}>"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from cosim.common.errors import UserError
 from cosim.sweep.evaluate import run_point
 from cosim.sweep.executor import Finished, PointExecutor, make_executor
 from cosim.sweep.plan import Point, SweepPlan
@@ -77,11 +78,16 @@ def run_sweep(
     )
     interrupted = False
     try:
+        for record in done.values():
+            check_metric_names(loaded, record)
         run.loop(bar)
         executor.close()
     except KeyboardInterrupt:
         interrupted = True
         executor.close(cancel=True)
+    except UserError:  # an objective or constraint the evaluator does not report: stop at once
+        executor.close(cancel=True)
+        raise
     finally:
         bar.close()
     records = list(run.records.values())
@@ -230,12 +236,29 @@ class _Run:
             "config": point.config,
         }
         self.store.write(record)
+        check_metric_names(self.plan.loaded, record)
         self.records[point.key] = record
         self.recorded += 1
         self.points.pop(point.key, None)
         for candidate in self.waiting.pop(point.key, []):
             self.strategy.tell(candidate, record)
         self.bar.update(1)
+
+
+def check_metric_names(loaded: LoadedSpec, record: dict[str, Any]) -> None:
+    """The spec's objectives and constraints name metrics the evaluator reports.
+
+    Known only once a point has run (a custom evaluator's metrics are its own), so this runs
+    on the first finished point, not after all of them.
+    """
+    if record["status"] != "ok":
+        return
+    metrics = record["metrics"]
+    named = [("objectives", name) for name in loaded.spec.objectives]
+    named += [("constraints", constraint.metric) for constraint in loaded.constraints]
+    for section, name in named:
+        if name not in metrics:
+            raise loaded.error((section, name), f"a metric the evaluator reports ({', '.join(sorted(metrics))})", name)
 
 
 def _failure(error: str) -> dict[str, Any]:

@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from cosim.common.errors import UserError
 from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
 from cosim.hw.strict import StrictModel
-from cosim.hw.yaml_document import YamlDocument, read_yaml
-from cosim.sweep.evaluate import EVALUATORS
+from cosim.hw.yaml_document import YamlDocument, load_yaml_value, read_yaml
+from cosim.sweep.evaluate import EVALUATORS, resolve_evaluator
 from cosim.sweep.strategies import STRATEGIES, StrategySettings
 
 Goal = Literal["min", "max"]
@@ -56,6 +55,10 @@ def validate_part(model: type[Model], document: YamlDocument, key: KeyPath, data
 # --------------------------------------------------------------------------- parameters
 
 
+# Values one range may list: a grid over more is hours of work, and listing it alone takes gigabytes.
+MAX_RANGE_VALUES = 100_000
+
+
 class ValueRange(StrictModel):
     """A numeric range: ``step`` gives low, low+step, ... <= high; ``log`` a factor (low,
     low*log, ... <= high); neither means a continuous interval (random and nsga2 only)."""
@@ -73,19 +76,32 @@ class ValueRange(StrictModel):
             raise nested_issue("log", "either step or log, not both", self.log)
         if self.log is not None and self.low <= 0:
             raise nested_issue("low", "a value > 0 with a log factor", self.low)
+        count = self.count()
+        if count is not None and count > MAX_RANGE_VALUES:
+            key = "step" if self.step is not None else "log"
+            raise nested_issue(
+                key, f"at most {MAX_RANGE_VALUES} values in the range", f"{count} values", found_is_text=True
+            )
         return self
+
+    def count(self) -> int | None:
+        """How many values `choices` gives (None for a continuous interval), without listing them."""
+        if self.step is not None:
+            return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+        if self.log is not None:
+            return math.floor(math.log(self.high / self.low) / math.log(self.log) + 1e-9) + 1
+        return None
 
     def choices(self) -> list[int | float] | None:
         """The finite list of values, or None for a continuous interval."""
         integral = all(isinstance(v, int) for v in (self.low, self.high, self.step or 1, self.log or 2))
-        if self.step is not None:
-            count = math.floor((self.high - self.low) / self.step + 1e-9) + 1
-            values = [self.low + k * self.step for k in range(count)]
-        elif self.log is not None:
-            count = math.floor(math.log(self.high / self.low) / math.log(self.log) + 1e-9) + 1
-            values = [self.low * self.log**k for k in range(count)]
-        else:
+        count = self.count()
+        if count is None:
             return None
+        if self.step is not None:
+            values = [self.low + k * self.step for k in range(count)]
+        else:
+            values = [self.low * (self.log or 1) ** k for k in range(count)]
         return [int(v) if integral else round(float(v), 12) for v in values]
 
 
@@ -153,7 +169,7 @@ class SyntheticRecipe(StrictModel):
     frames: int | None = Field(default=None, ge=2, description="Frames per video. Default: the graph's frames.")
     conditioning_frames: int = Field(default=1, ge=0, description="Frames given in the prompt (not generated).")
     rows_agree: bool = Field(default=True, description="All batch rows take the same decision.")
-    seed: int = Field(default=0, description="Seed of the draw.")
+    seed: int = Field(default=0, ge=0, description="Seed of the draw.")
 
     @model_validator(mode="after")
     def _rates(self) -> SyntheticRecipe:
@@ -257,7 +273,7 @@ def parse_constraint(document: YamlDocument, metric: str, raw: Any) -> Constrain
         match = _COMPARISON.match(raw)
         if match:
             op, text = match.groups()
-            value = yaml.safe_load(text)
+            value = load_yaml_value(text)
             if op in ("==", "!=") or (isinstance(value, (int, float)) and not isinstance(value, bool)):
                 return Constraint(metric, op, value)
     raise document.error(key, 'a value, or a comparison like "<= 0.9"', raw)
@@ -335,14 +351,7 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
         raise document.error(("strategy", "kind"), "one of " + ", ".join(map(repr, STRATEGIES)), kind)
     strategy = STRATEGIES.get(str(kind))
     settings = validate_part(strategy.Settings, document, ("strategy",), spec.strategy)
-    for name, parameter in spec.parameters.items():
-        if not isinstance(parameter.values, (list, dict)) or parameter.values == []:
-            raise document.error(
-                ("parameters", name, "values"),
-                "a non-empty list of values or a range {low, high, step | log}",
-                "nothing" if parameter.values is None else repr(parameter.values),
-                found_is_text=True,
-            )
+    _check_parameters(document, spec)
     ranges = {
         name: validate_part(ValueRange, document, ("parameters", name, "values"), parameter.values)
         for name, parameter in spec.parameters.items()
@@ -351,4 +360,42 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
     loaded = LoadedSpec(str(document.path), data, spec, settings, ranges, [], document)
     strategy.check(loaded)
     loaded.constraints = [parse_constraint(document, name, raw) for name, raw in spec.constraints.items()]
+    _check_names(document, spec)
     return loaded
+
+
+def _check_parameters(document: YamlDocument, spec: SweepSpec) -> None:
+    """Values listed or ranged, finite, and each path swept by one parameter only."""
+    first_of_path: dict[str, str] = {}
+    for name, parameter in spec.parameters.items():
+        key = ("parameters", name)
+        if not isinstance(parameter.values, (list, dict)) or parameter.values == []:
+            raise document.error(
+                (*key, "values"),
+                "a non-empty list of values or a range {low, high, step | log}",
+                "nothing" if parameter.values is None else repr(parameter.values),
+                found_is_text=True,
+            )
+        for index, value in enumerate(parameter.values if isinstance(parameter.values, list) else []):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise document.error((*key, "values", index), "a finite number", value)
+        if parameter.path in first_of_path:
+            raise document.error(
+                (*key, "path"),
+                f"a path no other parameter sweeps (parameter {first_of_path[parameter.path]!r} does)",
+                parameter.path,
+            )
+        first_of_path[parameter.path] = name
+
+
+def _check_names(document: YamlDocument, spec: SweepSpec) -> None:
+    """The evaluator and the model preset exist, so that no point runs with a name that cannot work."""
+    try:
+        resolve_evaluator(spec.evaluator)
+    except UserError as error:
+        raise document.error(("evaluator",), error.expected, error.found, found_is_text=True) from None
+    if spec.workload.model is not None:
+        from models.config import PRESETS  # torch-free; the presets a graph can be traced from
+
+        if spec.workload.model not in PRESETS:
+            raise document.error(("workload", "model"), f"one of {', '.join(sorted(PRESETS))}", spec.workload.model)

@@ -105,16 +105,17 @@ class ResultStore:
         path = self.path_of(key)
         if not path.is_file():
             return None
+        expected = "a point record (delete the file to evaluate the point again)"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise UserError(
-                path,
-                None,
-                "a point record (delete the file to evaluate the point again)",
-                f"unreadable JSON ({error})",
-                found_is_text=True,
-            ) from None
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise UserError(path, None, expected, f"unreadable JSON ({error})", found_is_text=True) from None
+        if not isinstance(record, dict) or not {"key", "status", "params"} <= set(record):
+            found = f"a JSON {type(record).__name__}" + (f" with keys {', '.join(record)}" if record else "")
+            raise UserError(path, None, f"{expected} with keys key, status, params", found, found_is_text=True)
+        if record["key"] != key or not isinstance(record["params"], dict):
+            raise UserError(path, "key", f"{key!r} (the file name) and params a mapping", record["key"])
+        return record
 
     def keys(self) -> set[str]:
         return {path.stem for path in self.points_dir.glob("*.json")}

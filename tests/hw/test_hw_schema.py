@@ -148,7 +148,7 @@ def _error(data: dict) -> str:
         ),
         (
             lambda d: d["engines"]["matrix"].update(arrays=2.5),
-            "d.yaml: engines.matrix.arrays: expected an integer >= 1, found 2.5",
+            "d.yaml: engines.matrix.arrays: expected an integer >= 1 and <= 4096, found 2.5",
         ),
         (
             lambda d: d["precision"].update(weights="fp32"),
@@ -175,8 +175,8 @@ def test_several_errors_give_one_line_each_first_line_complete():
     data["engines"]["vector"]["lanes"] = "32"
     lines = _error(data).splitlines()
     assert lines == [
-        "d.yaml: clock_mhz: expected a number > 0, found 0",
-        "d.yaml: engines.vector.lanes: expected an integer >= 1, found '32'",
+        "d.yaml: clock_mhz: expected a number >= 1 and <= 5000, found 0",
+        "d.yaml: engines.vector.lanes: expected an integer >= 1 and <= 65536, found '32'",
     ]
 
 

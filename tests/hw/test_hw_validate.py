@@ -36,8 +36,8 @@ BAD_CASES = {
     "found 1584 (matrix 1536, vector 32, tas 16)",
     "uram_too_big": "uram_too_big.yaml:12: buffers[1].bytes: expected a buffer that fits the 64 URAM288 blocks "
     "of kv260, found 4718592 bytes needing 128 URAM288 (8 wide x 16 deep)",
-    "missing_key": "missing_key.yaml:2: clock_mhz: expected a number > 0 (a required key), found nothing",
-    "wrong_type": "wrong_type.yaml:7: engines.matrix.rows: expected an integer >= 1, found 'sixteen'",
+    "missing_key": "missing_key.yaml:2: clock_mhz: expected a number >= 1 and <= 5000 (a required key), found nothing",
+    "wrong_type": "wrong_type.yaml:7: engines.matrix.rows: expected an integer >= 1 and <= 65536, found 'sixteen'",
     "negative_efficiency": "negative_efficiency.yaml:14: dram.efficiency: expected a number > 0 and <= 1, found -0.8",
     "unknown_device": "unknown_device.yaml:3: device: expected one of 'kv260', 'u250', 'u280', 'u50', 'u55c', "
     "'vck190', 'zcu102', 'zcu104', found 'kv999'",
