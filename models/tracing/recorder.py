@@ -86,7 +86,10 @@ class AtenOp:
 class Recorder(TorchDispatchMode):
     """Records the aten ops of one traced step (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, kv_tensors: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self, model: nn.Module, kv_tensors: dict[str, torch.Tensor], constants: Iterable[torch.Tensor] = ()
+    ) -> None:
+        """`constants`: step inputs that depend on the position alone (a cache position, position ids)."""
         super().__init__()
         self.ops: list[AtenOp] = []
         self.stack: list[Call] = []
@@ -99,6 +102,12 @@ class Recorder(TorchDispatchMode):
             self._values[id(param)] = Value("weight", name=name)
         for name, tensor in kv_tensors.items():
             self._values[id(tensor)] = Value("kv", name=name)
+        for module in model.modules():  # buffers (RoPE's inv_freq) hold constants, not activations
+            tag = ROPE_TABLE if type(module).__name__.endswith("RotaryEmbedding") else ""
+            for buffer in module.buffers(recurse=False):
+                self._values[id(buffer)] = Value("const", name=tag)
+        for tensor in constants:
+            self._values[id(tensor)] = Value("const")
         self._handles = []
         for module, info in _module_infos(model):
             self._handles.append(module.register_forward_pre_hook(lambda _m, _a, info=info: self._enter(info)))
@@ -126,6 +135,8 @@ class Recorder(TorchDispatchMode):
             where = self.stack[-1].module.path if self.stack else "the model"
             raise UnknownOpError(f"{error} (run by {where})") from None
         inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        if name == "index_copy_":  # (cache, index, source): the index only says where the write goes
+            inputs = [inputs[0], inputs[2]]
         outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         self._alive.extend(outputs)
         values = [self._value(t) for t in inputs]
