@@ -29,9 +29,20 @@ COMMANDS: Registry[Command] = Registry("command", "COMMAND")
 
 
 def _register_builtin_commands() -> None:
-    from cosim.commands import decode, pareto, run, simulate, sweep, synth_trace, trace, train_toy, validate
+    from cosim.commands import decode, models, pareto, run, simulate, sweep, synth_trace, trace, train_toy, validate
 
-    builtin: tuple[Command, ...] = (decode, pareto, run, simulate, sweep, synth_trace, trace, train_toy, validate)
+    builtin: tuple[Command, ...] = (
+        decode,
+        models,
+        pareto,
+        run,
+        simulate,
+        sweep,
+        synth_trace,
+        trace,
+        train_toy,
+        validate,
+    )
     for command in builtin:
         COMMANDS.add(command.NAME, command)
 
