@@ -98,7 +98,8 @@ def _trace(args: argparse.Namespace, options: dict) -> Any:
         from models.tracing.hf_trace import fetch_hf_config, load_hf_config, trace_hf_model
 
         path = args.hf_config or fetch_hf_config(args.hf_id)
-        name = args.hf_id or Path(path).parent.name or "hf-model"
+        file = Path(path)
+        name = args.hf_id or (file.parent.name if file.stem == "config" else file.stem) or "hf-model"
         geometry = {"tokens_per_frame": args.tokens_per_frame, "frames": args.frames}
         return trace_hf_model(load_hf_config(path), name, args.phase, **geometry, **options)
     from models.config import PRESETS

@@ -147,7 +147,7 @@ def _trace_step(
     cache_position = torch.arange(kv_len - tokens, kv_len)  # real CPU tensors: mask helpers read them
     input_ids = torch.zeros(1, tokens, dtype=torch.long)
     constants = [cache_position, *(layer.cumulative_length for layer in cache.layers)]
-    recorder = Recorder(view, kv_tensors, constants)
+    recorder = Recorder(view, kv_tensors, constants, indexed_write=(kv_len - tokens, kv_len))
     hooks = _tas_hooks(view, cache, geometry, kv_len - 1 - tas_frame) if tas_frame else []
     try:
         with torch.no_grad(), recorder:
@@ -169,13 +169,14 @@ def _tas_hooks(view: _DecoderView, cache: Any, geometry: dict[str, int], previou
     for i, layer in enumerate(view.layers):
         attention, tas = layer.self_attn, layer.tas
         queries: list[torch.Tensor] = []
-        key = cache.layers[i].keys[:, :, previous : previous + 1]
+        keys = cache.layers[i].keys
 
         def keep_query(_m: nn.Module, _a: Any, out: torch.Tensor, queries: list = queries) -> None:
             queries[:] = [out]
 
-        def score(_m: nn.Module, _a: Any, _o: Any, tas: Callable = tas, key: torch.Tensor = key, q: list = queries) -> None:
-            tas(q[0].view(q[0].shape[0], geometry["heads"], 1, geometry["head_dim"]), key)
+        def score(_m: nn.Module, _a: Any, _o: Any, tas: Callable = tas, keys: torch.Tensor = keys, q: list = queries) -> None:
+            query = q[0].view(q[0].shape[0], geometry["heads"], 1, geometry["head_dim"])
+            tas(query, keys[:, :, previous : previous + 1])  # sliced while recording: a cache read
 
         handles.append(attention.q_proj.register_forward_hook(keep_query))
         handles.append(attention.register_forward_hook(score))

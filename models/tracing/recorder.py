@@ -87,9 +87,15 @@ class Recorder(TorchDispatchMode):
     """Records the aten ops of one traced step (see the module docstring)."""
 
     def __init__(
-        self, model: nn.Module, kv_tensors: dict[str, torch.Tensor], constants: Iterable[torch.Tensor] = ()
+        self,
+        model: nn.Module,
+        kv_tensors: dict[str, torch.Tensor],
+        constants: Iterable[torch.Tensor] = (),
+        indexed_write: tuple[int, int] | None = None,
     ) -> None:
-        """`constants`: step inputs that depend on the position alone (a cache position, position ids)."""
+        """`constants`: step inputs that depend on the position alone (a cache position).
+        `indexed_write`: the positions [first, stop) an ``index_copy_`` into the cache writes
+        (its index is a meta tensor, so the recorder cannot read it; None: all of them)."""
         super().__init__()
         self.ops: list[AtenOp] = []
         self.stack: list[Call] = []
@@ -98,6 +104,7 @@ class Recorder(TorchDispatchMode):
         self._alive: list[torch.Tensor] = []  # keeps ids unique while the trace runs
         self._kv_base = kv_tensors
         self._kv_writes: list[tuple[str, tuple[int, int] | None, list[tuple[int, int]]]] = []
+        self._indexed_write = indexed_write
         for name, param in model.named_parameters():
             self._values[id(param)] = Value("weight", name=name)
         for name, tensor in kv_tensors.items():
@@ -150,7 +157,7 @@ class Recorder(TorchDispatchMode):
             for t in targets:
                 self._values[id(t)] = Value("const", name=self._const_tag())
         elif cls == "copy":
-            self._copy(inputs[0], values[0], inputs[1], values[1])
+            self._copy(inputs[0], values[0], inputs[1], values[1], indexed=name == "index_copy_")
         else:
             self._compute(name, cls, inputs, values, outputs)
         return out
@@ -180,7 +187,7 @@ class Recorder(TorchDispatchMode):
         for t in outputs:
             self._values[id(t)] = _narrow(result, t)
 
-    def _copy(self, dst: torch.Tensor, dst_value: Value, src: torch.Tensor, src_value: Value) -> None:
+    def _copy(self, dst: torch.Tensor, dst_value: Value, src: torch.Tensor, src_value: Value, indexed: bool) -> None:
         if dst_value.origin != "kv":
             # A buffer the step fills in place (the depth transformer's own small cache):
             # later views of it carry what was written, so reads keep their producers.
@@ -197,7 +204,8 @@ class Recorder(TorchDispatchMode):
         for p, e in producers:
             self.ops[p].kv_write_elems += e
             self.ops[p].kv_consumed = True
-        self._kv_writes.append((dst_value.name, self._positions(dst, dst_value.name), producers))
+        span = self._indexed_write if indexed else self._positions(dst, dst_value.name)
+        self._kv_writes.append((dst_value.name, span, producers))
 
     def _positions(self, view: torch.Tensor, cache_name: str) -> tuple[int, int] | None:
         """Sequence positions [first, stop) a view of a cache tensor [B, KV, max_len, d]
@@ -256,7 +264,9 @@ class Recorder(TorchDispatchMode):
                 op.weight_reads[value.name] = max(op.weight_reads.get(value.name, 0), read)
                 key = ("weight", value.name)
             else:
-                op.kv_reads[value.name] = max(op.kv_reads.get(value.name, 0), tensor.numel())
+                # A grouped-query copy (transformers' repeat_kv) repeats kv heads: the cache holds them once.
+                read = min(tensor.numel(), self._kv_base[value.name].numel())
+                op.kv_reads[value.name] = max(op.kv_reads.get(value.name, 0), read)
                 op.kv_deps.extend(self._writers(value.name, self._positions(tensor, value.name)))
                 key = ("kv", value.name)
             op.inputs.append((key, list(tensor.shape)))
