@@ -108,6 +108,9 @@ def _trace(args: argparse.Namespace, options: dict) -> Any:
         from models.tracing.graph_trace import trace_model
 
         return trace_model(args.model, args.phase, **options)
-    from models.library import trace_library_model
+    from models.library import library, trace_library_model
 
+    if args.model not in library():
+        presets, names = ", ".join(sorted(PRESETS)), ", ".join(library())
+        raise UserError(None, "--model", f"a preset ({presets}) or a library model ({names})", args.model)
     return trace_library_model(args.model, args.phase, **options)

@@ -152,7 +152,7 @@ def _trace_step(
     try:
         with torch.no_grad(), recorder:
             hidden = model.get_decoder()(  # type: ignore[operator]
-                input_ids=input_ids, past_key_values=cache, cache_position=cache_position, use_cache=True
+                input_ids=input_ids, cache=cache, cache_position=cache_position, use_cache=True
             ).last_hidden_state
             view.lm_head(hidden[:, -1]).argmax(dim=-1)  # the next token, greedy as the project's step
     finally:
@@ -174,7 +174,9 @@ def _tas_hooks(view: _DecoderView, cache: Any, geometry: dict[str, int], previou
         def keep_query(_m: nn.Module, _a: Any, out: torch.Tensor, queries: list = queries) -> None:
             queries[:] = [out]
 
-        def score(_m: nn.Module, _a: Any, _o: Any, tas: Callable = tas, keys: torch.Tensor = keys, q: list = queries) -> None:
+        def score(
+            _m: nn.Module, _a: Any, _o: Any, tas: Callable = tas, keys: torch.Tensor = keys, q: list = queries
+        ) -> None:
             query = q[0].view(q[0].shape[0], geometry["heads"], 1, geometry["head_dim"])
             tas(query, keys[:, :, previous : previous + 1])  # sliced while recording: a cache read
 

@@ -198,7 +198,10 @@ def test_cli_rejects_a_damaged_graph_file(toy_graph, tmp_path, capsys, damage, m
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model", "llama-9000", "--summary"], "preset: expected one of toyworld, vila-u-7b-256, found 'llama-9000'"),
+        (
+            ["--model", "llama-9000", "--summary"],
+            "--model: expected a preset (toyworld, vila-u-7b-256) or a library model (chameleon-7b, ",
+        ),
         (["--model", "toyworld", "--kv-len", "100", "--summary"], "kv_len: expected an integer >= 257"),
         (["--model", "toyworld", "--phase", "train", "--summary"], "phase: expected one of decode, prefill"),
         (["--model", "toyworld"], "expected -o FILE to write the graph, or --summary"),
