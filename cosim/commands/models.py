@@ -32,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
         if args.sources:
             for what, text in entry.sources.items():
                 print(f"    {what}: {text}")
-    print(
-        "params: LLaMA-style decoder in closed form (no depth transformer or vision tokenizer); trace: cosim trace --model NAME"
-    )
+    print("params: LLaMA-style decoder in closed form (no depth transformer or vision tokenizer)")
+    print("trace one: cosim trace --model NAME --summary")
     return 0

@@ -14,8 +14,9 @@ recorder sees it through a view whose children are the decoder's own (``embed_to
 graphs (``layers.3.mlp.gate_proj``). Replayable: each layer's ``post_attention_layernorm``
 and ``mlp``. The head is the output embedding on the last position, then a greedy pick
 (a task wrapper's logit processing - Chameleon masking image tokens in text mode - is
-not part of the decode step being modelled). FastCar's TAS is added as ``layers.N.tas``: the query (from ``q_proj``, before
-RoPE, which the modeling code applies inside the attention) against the previous frame's
+not part of the decode step being modelled). FastCar's TAS is added as ``layers.N.tas``:
+the query (from ``q_proj``, before RoPE, which the modeling code applies inside the
+attention) against the previous frame's
 key in the cache; same MACs as the project's post-RoPE form.
 
 Pitfalls handled: RoPE's non-persistent ``inv_freq`` buffer is a constant, not an input;
@@ -26,7 +27,6 @@ mask helpers and cache positions get real CPU tensors (meta tensors cannot answe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,6 @@ DEFAULT_FRAMES = 8
 
 def load_hf_config(path: str | Path) -> Any:
     """A transformers config from a ``config.json`` file (any ``model_type`` transformers knows)."""
-    from transformers import AutoConfig
 
     file = Path(path)
     try:
@@ -112,7 +111,8 @@ class _DecoderView(nn.Module):
         for name, child in decoder.named_children():
             self.add_module(name, child)
         self.add_module("lm_head", model.get_output_embeddings())  # type: ignore[operator]
-        self.layers: nn.ModuleList
+        self.layers: list[Any]
+        self.lm_head: nn.Module
 
 
 def _geometry(config: Any) -> dict[str, int]:
@@ -175,7 +175,7 @@ def _tas_hooks(view: _DecoderView, cache: Any, geometry: dict[str, int], previou
             queries[:] = [out]
 
         def score(
-            _m: nn.Module, _a: Any, _o: Any, tas: Callable = tas, keys: torch.Tensor = keys, q: list = queries
+            _m: nn.Module, _a: Any, _o: Any, tas: nn.Module = tas, keys: torch.Tensor = keys, q: list = queries
         ) -> None:
             query = q[0].view(q[0].shape[0], geometry["heads"], 1, geometry["head_dim"])
             tas(query, keys[:, :, previous : previous + 1])  # sliced while recording: a cache read

@@ -31,7 +31,7 @@ TINY_TEXT = {
     "bos_token_id": 1,
     "eos_token_id": 2,
 }
-GEOMETRY = {"tokens_per_frame": 4, "frames": 3}
+TOKENS_PER_FRAME, FRAMES = 4, 3
 
 
 def tiny_config(model_type: str) -> dict:
@@ -82,11 +82,11 @@ def test_llama_config_by_hand_mlp_and_attention_macs_follow_their_closed_forms(t
 @pytest.mark.parametrize("phase", ["decode", "prefill"])
 def test_each_library_model_type_traces_on_meta(model_type, phase):
     config = hf_config_from_dict(tiny_config(model_type), model_type)
-    graph = trace_hf_model(config, model_type, phase, **GEOMETRY)
+    graph = trace_hf_model(config, model_type, phase, tokens_per_frame=TOKENS_PER_FRAME, frames=FRAMES)
     blocks = {node["block"] for _, node in graph.nodes(data=True)}
     assert {"embedding", "attention", "mlp", "norm", "head"} <= blocks
     assert ("tas" in blocks) == (phase == "decode")
-    tokens = 1 if phase == "decode" else 1 + GEOMETRY["tokens_per_frame"]
+    tokens = 1 if phase == "decode" else 1 + TOKENS_PER_FRAME
     assert per_layer(graph, "mlp", "macs_fixed") == {i: tokens * 3 * HIDDEN * MLP for i in range(LAYERS)}
 
 
@@ -109,7 +109,10 @@ def test_the_new_path_equals_the_project_transformer_but_for_four_stated_differe
     hf = hf_config_from_dict(tiny_config("llama"), "llama")
     quantities = ("macs_fixed", "macs_per_kv", "weight_elems", "kv_read_elems_fixed", "kv_read_elems_per_kv")
     for phase in ("decode", "prefill"):
-        a, b = trace_model(own, phase), trace_hf_model(hf, "tiny", phase, **GEOMETRY)
+        a, b = (
+            trace_model(own, phase),
+            trace_hf_model(hf, "tiny", phase, tokens_per_frame=TOKENS_PER_FRAME, frames=FRAMES),
+        )
         assert a.number_of_nodes() == b.number_of_nodes() and a.number_of_edges() == b.number_of_edges()
         # The same ops (the TAS runs right after the attention here, after the residual add there)
         # with the same MACs, weights and cache reads, op by op.
@@ -118,7 +121,10 @@ def test_the_new_path_equals_the_project_transformer_but_for_four_stated_differe
             for g in (a, b)
         )
         assert ops_a == ops_b
-    decode_a, decode_b = trace_model(own, "decode"), trace_hf_model(hf, "tiny", "decode", **GEOMETRY)
+    decode_a, decode_b = (
+        trace_model(own, "decode"),
+        trace_hf_model(hf, "tiny", "decode", tokens_per_frame=TOKENS_PER_FRAME, frames=FRAMES),
+    )
     # 1. transformers' eager attention adds the causal mask in decode too: one FLOP per head and KV entry.
     score_a, score_b = (
         [n["flops_per_kv"] for _, n in g.nodes(data=True) if n["kind"] == "attention_score"]
