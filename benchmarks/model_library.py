@@ -138,10 +138,15 @@ transformers has no VILA-U type, but VILA-U's language model is LLaMA-2-7B: trac
 `LlamaForCausalLM` (the `llama-2-7b` entry) and through the project's transformer with the same
 geometry, the two graphs have the same ops with the same MACs, weights and KV-cache reads, op
 by op (tests/models/tracing/test_hf_trace.py checks this on a tiny config, decode and prefill).
-What differs, and why:
+At VILA-U's own geometry (vocabulary 32008, decode at KV length 2048) the attention, MLP,
+norm, residual and TAS blocks agree exactly: 288 + 160 + 65 + 64 + 32 ops, 2684.4 + 4328.5 +
+0.13 MMAC, 4295.0 + 8657.0 + 0.5 MB of weights, 536.9 M KV elements read; the attention's
+vector FLOPs differ by 2.10 M (item 2). What differs, and why:
 
 1. VILA-U's depth transformer (4 residual codes per position) exists only in the project's
-   preset: the `vila-u-7b` row includes it, the `llama-2-7b` row does not.
+   preset: the `vila-u-7b` row includes it (452 ops, 379.7 MMAC, 759.3 MB of weights per step),
+   and with it VILA-U embeds 4 codes per position (3 ops) and picks codes in the depth
+   transformer; the `llama-2-7b` row embeds and picks one token.
 2. transformers' eager attention adds the causal mask in decode too: one FLOP more per head and
    KV entry on the score (vector unit, no MACs).
 3. The greedy pick runs over the whole vocabulary (the project's over the codebook).
