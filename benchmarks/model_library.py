@@ -63,8 +63,8 @@ def model_rows(name: str, designs: list, decoded_frames: int) -> list[str]:
             )
             for rate in REPLAY_RATES
         }
-        dense, first = simulate_runs(graph, traces[REPLAY_RATES[0]], design, policies=[policy], progress=False)
-        runs = [dense, replace(first, label=f"fastcar-{REPLAY_RATES[0]}")]
+        dense_run, first = simulate_runs(graph, traces[REPLAY_RATES[0]], design, policies=[policy], progress=False)
+        runs = [dense_run, replace(first, label=f"fastcar-{REPLAY_RATES[0]}")]
         for rate in REPLAY_RATES[1:]:
             result = simulate(graph, traces[rate], design, policy=policy, progress=False)
             runs.append(Run(f"fastcar-{rate}", "fastcar", result))
