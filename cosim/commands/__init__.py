@@ -31,6 +31,7 @@ COMMANDS: Registry[Command] = Registry("command", "COMMAND")
 def _register_builtin_commands() -> None:
     from cosim.commands import (
         decode,
+        models,
         pareto,
         rtl,
         run,
@@ -45,6 +46,7 @@ def _register_builtin_commands() -> None:
 
     builtin: tuple[Command, ...] = (
         decode,
+        models,
         pareto,
         rtl,
         run,

@@ -6,7 +6,8 @@ from a held-out toy video, so PSNR against the true frames is available), a toy
 checkpoint given with --checkpoint, or a folder of Hugging Face LLaMA/VILA-U safetensors.
 Thresholds are a single value, one value per layer, or calibrated to a target replay
 ratio or to a token-agreement budget. Quality is measured against a dense run from the
-same start and seed.
+same start and seed. --device cuda runs the same code path on a GPU torch can see (a
+user with VILA-U weights and a GPU gets a ReplayTrace of the real model); cpu by default.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument("--random-weights", action="store_true", help="use random weights instead of a checkpoint")
     model.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    model.add_argument(
+        "--device", default="cpu", help="cpu (default) or cuda / cuda:N when torch sees a GPU: where the model runs"
+    )
 
     video = parser.add_argument_group("video")
     video.add_argument("--frames", type=int, default=None, help="frames to produce, first one given (default: preset)")
@@ -154,11 +158,12 @@ def _load(args: argparse.Namespace) -> DecodeSession:
     from models.transformer import VideoTransformer
 
     preset = get_preset(args.preset)
+    device = _device(args.device)
     if args.random_weights:
         if args.checkpoint:
             raise UserError(None, "--random-weights", "no --checkpoint with it", args.checkpoint)
         torch.manual_seed(args.seed)
-        return DecodeSession(VideoTransformer(preset).eval())
+        return DecodeSession(VideoTransformer(preset).eval().to(device))
     path = Path(args.checkpoint) if args.checkpoint else None
     if path is None:
         if preset.name != "toyworld":
@@ -173,10 +178,31 @@ def _load(args: argparse.Namespace) -> DecodeSession:
     if path.is_dir():
         from models.weights import load_weights
 
-        model, random_init = load_weights(path, preset)
+        model, random_init = load_weights(path, preset, device=device)
         note = f" ({len(random_init)} depth tensors random)" if random_init else ""
         return DecodeSession(model, source=f"safetensors {path}{note}", checkpoint=path)
-    return toy_session(path)
+    session = toy_session(path)
+    session.model.to(device)
+    return session
+
+
+def _device(name: str) -> Any:
+    """The torch device of --device: cpu, or a GPU torch can see (a user error otherwise)."""
+    import torch
+
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise UserError(None, "--device", "cpu (torch sees no GPU on this machine)", name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise UserError(None, "--device", "cuda or cuda:N", name) from None
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise UserError(None, "--device", f"a GPU index below {torch.cuda.device_count()}", name)
+        return device
+    raise UserError(None, "--device", "cpu, cuda or cuda:N", name)
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

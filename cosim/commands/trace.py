@@ -3,6 +3,9 @@ print where its work is.
 
     cosim trace --model vila-u-7b-256 --phase decode --kv-len 2048 -o graph.json
     cosim trace --model vila-u-7b-256 --summary
+    cosim trace --model llama-3-8b --summary          (any model of the library: cosim models)
+    cosim trace --hf-config config.json --phase decode -o g.json   (any transformers decoder)
+    cosim trace --hf-id meta-llama/Llama-2-7b-hf --summary         (fetches config.json only)
     cosim trace --graph graph.json --kv-len 1024      (summary of an existing file, no torch)
 
 Tracing imports torch (`models.tracing.graph_trace`) inside `run`; summarising a file does not.
@@ -11,6 +14,8 @@ Tracing imports torch (`models.tracing.graph_trace`) inside `run`; summarising a
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from cosim.artifacts.graph import load_graph, save_graph
 from cosim.artifacts.graph_summary import render_summary, summarize
@@ -24,7 +29,9 @@ HELP = "trace a model's decode step or prefill into a compute graph (JSON), or s
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", help="model preset to trace (vila-u-7b-256, toyworld)")
+    source.add_argument("--model", help="model preset (vila-u-7b-256, toyworld) or library model (cosim models)")
+    source.add_argument("--hf-config", help="a transformers config.json to trace with transformers' modeling code")
+    source.add_argument("--hf-id", help="a Hugging Face Hub model id: fetch its config.json (online) and trace it")
     source.add_argument("--graph", help="summarise this compute-graph file instead of tracing")
     parser.add_argument("--phase", default="decode", help="decode (one token) or prefill (default: decode)")
     parser.add_argument(
@@ -43,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dtype", default="float16", help="traced precision: float16, bfloat16 or float32")
     parser.add_argument("--no-tas", action="store_true", help="trace decode without FastCar's TAS op")
+    parser.add_argument(
+        "--tokens-per-frame", type=int, default=256, help="with --hf-config/--hf-id: tokens per video frame (256)"
+    )
+    parser.add_argument("--frames", type=int, default=8, help="with --hf-config/--hf-id: frames per clip (8)")
     parser.add_argument("-o", "--output", help="write the graph to this JSON file")
     parser.add_argument("--summary", action="store_true", help="print ops, MACs and bytes per block and per layer")
 
@@ -56,19 +67,19 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(None, "--output", "no output file with --graph (it only summarises)", args.output)
         print(render_summary(summarize(load_graph(args.graph), args.kv_len)), end="")
         return 0
-    if not args.model:
+    if not (args.model or args.hf_config or args.hf_id):
         raise UserError(
-            None, "--model", "a model preset to trace (or --graph FILE to summarise)", "nothing", found_is_text=True
+            None,
+            "--model",
+            "a model to trace (--model, --hf-config or --hf-id; or --graph FILE to summarise)",
+            "nothing",
+            found_is_text=True,
         )
     if not args.output and not args.summary:
         raise UserError(None, "--output", "-o FILE to write the graph, or --summary", "neither", found_is_text=True)
     if args.output:
         check_output_file(args.output, "-o")
-    from models.tracing.graph_trace import trace_model
-
-    graph = trace_model(
-        args.model,
-        args.phase,
+    options = dict(
         kv_len=args.kv_len,
         prefill_tokens=args.prefill_tokens,
         batch_rows=args.batch_rows,
@@ -76,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         tas=not args.no_tas,
         progress=True,
     )
+    graph = _trace(args, options)
     if args.output:
         path = save_graph(graph, args.output)
         print(
@@ -85,3 +97,27 @@ def run(args: argparse.Namespace) -> int:
     if args.summary:
         print(render_summary(summarize(graph)), end="")
     return 0
+
+
+def _trace(args: argparse.Namespace, options: dict) -> Any:
+    """The graph of the model the arguments name (imports torch)."""
+    if args.hf_config or args.hf_id:
+        from models.tracing.hf_trace import fetch_hf_config, load_hf_config, trace_hf_model
+
+        path = args.hf_config or fetch_hf_config(args.hf_id)
+        file = Path(path)
+        name = args.hf_id or (file.parent.name if file.stem == "config" else file.stem) or "hf-model"
+        geometry = {"tokens_per_frame": args.tokens_per_frame, "frames": args.frames}
+        return trace_hf_model(load_hf_config(path), name, args.phase, **geometry, **options)
+    from models.config import PRESETS
+
+    if args.model in PRESETS:
+        from models.tracing.graph_trace import trace_model
+
+        return trace_model(args.model, args.phase, **options)
+    from models.library import library, trace_library_model
+
+    if args.model not in library():
+        presets, names = ", ".join(sorted(PRESETS)), ", ".join(library())
+        raise UserError(None, "--model", f"a preset ({presets}) or a library model ({names})", args.model)
+    return trace_library_model(args.model, args.phase, **options)

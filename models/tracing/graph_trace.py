@@ -157,43 +157,23 @@ def trace_model(
     previous-frame key exists). dtype: the traced precision, behind ``precision_bytes``.
     """
     config = get_preset(preset_or_config) if isinstance(preset_or_config, str) else preset_or_config
-    if phase not in PHASES:
-        raise UserError(None, "phase", f"one of {', '.join(PHASES)}", phase)
-    if dtype not in DTYPES:
-        raise UserError(None, "dtype", f"one of {', '.join(DTYPES)}", dtype)
-    _check_int("batch_rows", batch_rows, 1)
-    if phase == "decode":
-        if prefill_tokens is not None:
-            raise UserError(
-                None, "prefill_tokens", "no prefill length for a decode trace (use phase prefill)", prefill_tokens
-            )
-        prefill_tokens = 0
-        minimum = config.tokens_per_frame + 1 if tas else 1
-        kv_len = config.video_tokens if kv_len is None else kv_len
-        _check_int("kv_len", kv_len, minimum, "(TAS needs the previous frame's key)" if tas else "")
-    else:
-        prefill_tokens = 1 + config.tokens_per_frame if prefill_tokens is None else prefill_tokens
-        _check_int("prefill_tokens", prefill_tokens, 1)
-        kv_len = prefill_tokens if kv_len is None else kv_len
-        _check_int("kv_len", kv_len, prefill_tokens, "(the prefilled tokens are in the cache)")
+    kv_len, prefill_tokens = check_lengths(
+        phase, kv_len, prefill_tokens, batch_rows, tas, config.tokens_per_frame, config.video_tokens
+    )
+    check_dtype(dtype)
     torch_dtype = DTYPES[dtype]
-    lengths = [kv_len] + [kv_len + offset for offset in KV_PROBE_OFFSETS]
+    lengths = probe_lengths(kv_len)
     transformer = VideoTransformer(config, device="meta", dtype=torch_dtype)
     traces = [
         _trace_step(transformer, phase, n, prefill_tokens, tas)
         for n in tqdm(lengths, desc=f"trace {config.name}", unit="length", disable=not progress, leave=False)
     ]
-    element_bytes = torch.finfo(torch_dtype).bits // 8
-    graph: nx.DiGraph[str] = nx.DiGraph(
-        model=config.name,
-        phase=phase,
-        batch_rows=batch_rows,
-        tokens_per_frame=config.tokens_per_frame,
-        frames=config.frames,
+    attributes = graph_attributes(
+        config.name, phase, batch_rows, kv_len, prefill_tokens, dtype, tas, config.tokens_per_frame, config.frames
+    )
+    attributes.update(
         num_layers=config.num_layers,
         hidden=config.hidden,
-        kv_len_ref=kv_len,
-        precision_bytes={"weights": element_bytes, "activations": element_bytes, "kv_cache": element_bytes},
         heads=config.num_heads,
         kv_heads=config.num_kv_heads,
         head_dim=config.head_dim,
@@ -201,15 +181,84 @@ def trace_model(
         vocab_size=config.vocab_size,
         codes_per_position=config.codes_per_position,
         depth_layers=config.depth.num_layers if config.depth else 0,
+    )
+    return assemble_graph(traces, lengths, attributes)
+
+
+def check_dtype(dtype: str) -> None:
+    if dtype not in DTYPES:
+        raise UserError(None, "dtype", f"one of {', '.join(DTYPES)}", dtype)
+
+
+def check_lengths(
+    phase: str,
+    kv_len: int | None,
+    prefill_tokens: int | None,
+    batch_rows: int,
+    tas: bool,
+    tokens_per_frame: int,
+    video_tokens: int,
+) -> tuple[int, int]:
+    """(kv_len, prefill_tokens) of a trace, defaults filled in; a user error when they do not fit the phase."""
+    if phase not in PHASES:
+        raise UserError(None, "phase", f"one of {', '.join(PHASES)}", phase)
+    _check_int("batch_rows", batch_rows, 1)
+    if phase == "decode":
+        if prefill_tokens is not None:
+            raise UserError(
+                None, "prefill_tokens", "no prefill length for a decode trace (use phase prefill)", prefill_tokens
+            )
+        minimum = tokens_per_frame + 1 if tas else 1
+        kv_len = video_tokens if kv_len is None else kv_len
+        _check_int("kv_len", kv_len, minimum, "(TAS needs the previous frame's key)" if tas else "")
+        return kv_len, 0
+    prefill_tokens = 1 + tokens_per_frame if prefill_tokens is None else prefill_tokens
+    _check_int("prefill_tokens", prefill_tokens, 1)
+    kv_len = prefill_tokens if kv_len is None else kv_len
+    _check_int("kv_len", kv_len, prefill_tokens, "(the prefilled tokens are in the cache)")
+    return kv_len, prefill_tokens
+
+
+def probe_lengths(kv_len: int) -> list[int]:
+    """The KV lengths a step is traced at: two solve each quantity, the third checks it."""
+    return [kv_len] + [kv_len + offset for offset in KV_PROBE_OFFSETS]
+
+
+def graph_attributes(
+    name: str,
+    phase: str,
+    batch_rows: int,
+    kv_len: int,
+    prefill_tokens: int,
+    dtype: str,
+    tas: bool,
+    tokens_per_frame: int,
+    frames: int,
+) -> dict:
+    """The graph-level attributes every trace records; the caller adds the model geometry."""
+    element_bytes = torch.finfo(DTYPES[dtype]).bits // 8
+    return dict(
+        model=name,
+        phase=phase,
+        batch_rows=batch_rows,
+        tokens_per_frame=tokens_per_frame,
+        frames=frames,
+        kv_len_ref=kv_len,
+        precision_bytes={"weights": element_bytes, "activations": element_bytes, "kv_cache": element_bytes},
         tokens_per_step=1 if phase == "decode" else prefill_tokens,
         prefill_tokens=prefill_tokens,
         dtype=dtype,
         tas_included=tas and phase == "decode",
-        kv_len_probes=lengths,
+        kv_len_probes=probe_lengths(kv_len),
         tracer=f"models.tracing.graph_trace (torch {torch.__version__}, python {platform.python_version()})",
     )
+
+
+def assemble_graph(traces: list[dict[str, dict]], lengths: list[int], attributes: dict) -> nx.DiGraph:
+    """The ComputeGraph of the logical ops traced at each of `lengths` (see the module docstring)."""
+    graph: nx.DiGraph[str] = nx.DiGraph(**attributes)
     _assemble(traces, lengths, graph)
-    validate_graph(graph, source=f"trace of {config.name}")
+    validate_graph(graph, source=f"trace of {attributes['model']}")
     return graph
 
 

@@ -8,7 +8,7 @@ Every aten op a traced step dispatches falls into one class:
 - ``create``: makes a tensor from nothing but sizes (zeros, arange, ...). Its value,
   and that of every op computed only from such values (RoPE cos/sin tables, causal
   masks), depends on the position alone: folded away as a constant.
-- ``copy``: ``copy_`` - a KV-cache write when its destination is the cache, else dropped.
+- ``copy``: ``copy_``, ``index_copy_`` - a KV-cache write when its destination is the cache, else dropped.
 - ``matmul``, ``embedding``, ``softmax``, ``sampling``: one graph node each.
 - ``elementwise``, ``reduction``, ``activation``: fused with their neighbours (see
   `models.tracing.graph_trace`).
@@ -131,7 +131,8 @@ ELEMENTWISE_FLOPS = {
 }
 ACTIVATION_FLOPS = {"silu": 4, "sigmoid": 3, "gelu": 8, "relu": 1, "tanh": 5}
 SOFTMAX_FLOPS = {"_softmax": 5, "_safe_softmax": 5, "_log_softmax": 5}  # max, subtract, exp, sum, divide
-REDUCTION_FLOPS = {"sum": 1, "mean": 1, "amax": 1, "amin": 1, "prod": 1, "var": 2, "std": 2}
+# native_layer_norm: mean (1), variance (2), normalise (2), scale and shift (2) per input element.
+REDUCTION_FLOPS = {"sum": 1, "mean": 1, "amax": 1, "amin": 1, "prod": 1, "var": 2, "std": 2, "native_layer_norm": 7}
 SAMPLING_FLOPS = {"argmax": 1, "argmin": 1, "topk": 1, "sort": 1, "multinomial": 1}
 
 
@@ -148,7 +149,7 @@ def op_class(name: str) -> str:
     """The class (see the module docstring) of aten op `name`; in-place forms share it."""
     if name in CREATE_OPS:
         return "create"
-    if name == "copy_":
+    if name in ("copy_", "index_copy_"):
         return "copy"
     base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
     for cls, names in (

@@ -86,7 +86,16 @@ class AtenOp:
 class Recorder(TorchDispatchMode):
     """Records the aten ops of one traced step (see the module docstring)."""
 
-    def __init__(self, model: nn.Module, kv_tensors: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        kv_tensors: dict[str, torch.Tensor],
+        constants: Iterable[torch.Tensor] = (),
+        indexed_write: tuple[int, int] | None = None,
+    ) -> None:
+        """`constants`: step inputs that depend on the position alone (a cache position).
+        `indexed_write`: the positions [first, stop) an ``index_copy_`` into the cache writes
+        (its index is a meta tensor, so the recorder cannot read it; None: all of them)."""
         super().__init__()
         self.ops: list[AtenOp] = []
         self.stack: list[Call] = []
@@ -95,10 +104,17 @@ class Recorder(TorchDispatchMode):
         self._alive: list[torch.Tensor] = []  # keeps ids unique while the trace runs
         self._kv_base = kv_tensors
         self._kv_writes: list[tuple[str, tuple[int, int] | None, list[tuple[int, int]]]] = []
+        self._indexed_write = indexed_write
         for name, param in model.named_parameters():
             self._values[id(param)] = Value("weight", name=name)
         for name, tensor in kv_tensors.items():
             self._values[id(tensor)] = Value("kv", name=name)
+        for module in model.modules():  # buffers (RoPE's inv_freq) hold constants, not activations
+            tag = ROPE_TABLE if type(module).__name__.endswith("RotaryEmbedding") else ""
+            for buffer in module.buffers(recurse=False):
+                self._values[id(buffer)] = Value("const", name=tag)
+        for tensor in constants:
+            self._values[id(tensor)] = Value("const")
         self._handles = []
         for module, info in _module_infos(model):
             self._handles.append(module.register_forward_pre_hook(lambda _m, _a, info=info: self._enter(info)))
@@ -126,6 +142,8 @@ class Recorder(TorchDispatchMode):
             where = self.stack[-1].module.path if self.stack else "the model"
             raise UnknownOpError(f"{error} (run by {where})") from None
         inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        if name == "index_copy_":  # (cache, index, source): the index only says where the write goes
+            inputs = [inputs[0], inputs[2]]
         outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         self._alive.extend(outputs)
         values = [self._value(t) for t in inputs]
@@ -139,7 +157,7 @@ class Recorder(TorchDispatchMode):
             for t in targets:
                 self._values[id(t)] = Value("const", name=self._const_tag())
         elif cls == "copy":
-            self._copy(inputs[0], values[0], inputs[1], values[1])
+            self._copy(inputs[0], values[0], inputs[1], values[1], indexed=name == "index_copy_")
         else:
             self._compute(name, cls, inputs, values, outputs)
         return out
@@ -169,7 +187,7 @@ class Recorder(TorchDispatchMode):
         for t in outputs:
             self._values[id(t)] = _narrow(result, t)
 
-    def _copy(self, dst: torch.Tensor, dst_value: Value, src: torch.Tensor, src_value: Value) -> None:
+    def _copy(self, dst: torch.Tensor, dst_value: Value, src: torch.Tensor, src_value: Value, indexed: bool) -> None:
         if dst_value.origin != "kv":
             # A buffer the step fills in place (the depth transformer's own small cache):
             # later views of it carry what was written, so reads keep their producers.
@@ -186,7 +204,8 @@ class Recorder(TorchDispatchMode):
         for p, e in producers:
             self.ops[p].kv_write_elems += e
             self.ops[p].kv_consumed = True
-        self._kv_writes.append((dst_value.name, self._positions(dst, dst_value.name), producers))
+        span = self._indexed_write if indexed else self._positions(dst, dst_value.name)
+        self._kv_writes.append((dst_value.name, span, producers))
 
     def _positions(self, view: torch.Tensor, cache_name: str) -> tuple[int, int] | None:
         """Sequence positions [first, stop) a view of a cache tensor [B, KV, max_len, d]
@@ -245,7 +264,9 @@ class Recorder(TorchDispatchMode):
                 op.weight_reads[value.name] = max(op.weight_reads.get(value.name, 0), read)
                 key = ("weight", value.name)
             else:
-                op.kv_reads[value.name] = max(op.kv_reads.get(value.name, 0), tensor.numel())
+                # A grouped-query copy (transformers' repeat_kv) repeats kv heads: the cache holds them once.
+                read = min(tensor.numel(), self._kv_base[value.name].numel())
+                op.kv_reads[value.name] = max(op.kv_reads.get(value.name, 0), read)
                 op.kv_deps.extend(self._writers(value.name, self._positions(tensor, value.name)))
                 key = ("kv", value.name)
             op.inputs.append((key, list(tensor.shape)))

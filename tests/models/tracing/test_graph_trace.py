@@ -209,7 +209,8 @@ def test_cli_rejects_a_damaged_graph_file(toy_graph, tmp_path, capsys, damage, m
     [
         (
             ["--model", "llama-9000", "--summary"],
-            "preset: expected one of llama-2-7b, llama-3-8b, toyworld, vila-u-7b-256, found 'llama-9000'",
+            "--model: expected a preset (llama-2-7b, llama-3-8b, toyworld, vila-u-7b-256) "
+            "or a library model (chameleon-7b, ",
         ),
         (["--model", "toyworld", "--kv-len", "100", "--summary"], "kv_len: expected an integer >= 257"),
         (["--model", "toyworld", "--phase", "train", "--summary"], "phase: expected one of decode, prefill"),
