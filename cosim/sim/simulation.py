@@ -71,7 +71,8 @@ class Simulation:
         self.ctx = ctx
         self.wl = ctx.workload
         self.record_steps = record_steps
-        self.stream = StreamPlan(ctx) if ctx.policy.streams_weights() else None
+        plan = StreamPlan(ctx) if ctx.policy.streams_weights() else None
+        self.stream = plan if plan is not None and plan.per_step else None  # no weights: nothing to stream
         self.windows = StreamWindows(ctx, self.stream) if self.stream is not None else None
         self._descendants: dict[int, list[frozenset[int]]] = {}
         self.events = 0

@@ -113,3 +113,12 @@ def test_a_registered_policy_reaches_the_schema_the_cli_and_the_comparison(half_
     assert [run.label for run in runs] == ["dense", *(f"fastcar-{name}" for name in POLICIES)]
     assert runs[-1].label == "fastcar-half_pool"
     assert runs[-1].result.total_cycles == simulate(graph, trace, design, policy="half_pool").total_cycles > 0
+
+
+def test_drs_on_a_graph_without_weights_has_nothing_to_stream():
+    """No op streams weights, so DRS runs like the whole pool on one op at a time (it divided by zero)."""
+    design, trace = tiny_design(matrix=FOUR_ARRAYS), first_frame_trace(rows=2)
+    on_chip = one_op_graph(macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100)
+    drs = simulate(on_chip, trace, design, policy="drs")
+    assert drs.total_cycles == simulate(on_chip, trace, design, policy="time_multiplexed").total_cycles
+    assert drs.total_cycles == simulate(on_chip, trace, design, policy="drs", memoize=False).total_cycles
