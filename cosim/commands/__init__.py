@@ -1,7 +1,7 @@
 """One module per `cosim` subcommand, registered in `COMMANDS`.
 
 Each module defines `NAME` (the subcommand), `HELP` (one line), `add_arguments(parser)`
-and `run(args) -> int`. Adding a command: a module here and one line in the registration
+and `run(args) -> int`. Adding a command: a module here and its name in `BUILTIN`
 below; the CLI builds its parser from `COMMANDS`. Commands that need torch import
 `models` inside `run`, never at module level, so building the parser stays torch-free.
 """
@@ -9,6 +9,7 @@ below; the CLI builds its parser from `COMMANDS`. Commands that need torch impor
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import Protocol
 
 from cosim.common.registry import Registry
@@ -28,37 +29,26 @@ class Command(Protocol):
 COMMANDS: Registry[Command] = Registry("command", "COMMAND")
 
 
-def _register_builtin_commands() -> None:
-    from cosim.commands import (
-        decode,
-        models,
-        pareto,
-        rtl,
-        run,
-        simulate,
-        sweep,
-        synth,
-        synth_trace,
-        trace,
-        train_toy,
-        validate,
-    )
+# The built-in commands, in the order `cosim --help` lists them.
+BUILTIN = (
+    "decode",
+    "models",
+    "pareto",
+    "rtl",
+    "run",
+    "simulate",
+    "sweep",
+    "synth",
+    "synth_trace",
+    "trace",
+    "train_toy",
+    "validate",
+)
 
-    builtin: tuple[Command, ...] = (
-        decode,
-        models,
-        pareto,
-        rtl,
-        run,
-        simulate,
-        sweep,
-        synth,
-        synth_trace,
-        trace,
-        train_toy,
-        validate,
-    )
-    for command in builtin:
+
+def _register_builtin_commands() -> None:
+    for name in BUILTIN:
+        command: Command = importlib.import_module(f"cosim.commands.{name}")
         COMMANDS.add(command.NAME, command)
 
 

@@ -8,7 +8,7 @@ from cosim.artifacts.graph import add_op
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw.library import load_design
 from cosim.sim.simulator import simulate
-from simulator_graphs import OpSizes, first_frame_trace, llama_graph, tiny_design
+from simulator_graphs import OpSizes, first_frame_trace, llama_graph, one_layer_graph, tiny_design
 
 FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow": "input_stationary"}
 SPLIT = {"policy": "static", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
@@ -23,17 +23,7 @@ NORM = 2 * 640 // 64 + 8
 
 def three_independent_ops() -> nx.DiGraph:
     """Two GEMMs with their own weights and a norm, none depending on another, in one segment."""
-    g: nx.DiGraph[str] = nx.DiGraph(
-        model="three-op",
-        phase="decode",
-        batch_rows=1,
-        tokens_per_frame=4,
-        frames=2,
-        num_layers=1,
-        hidden=64,
-        kv_len_ref=1,
-        precision_bytes={"weights": 1},
-    )
+    g: nx.DiGraph[str] = one_layer_graph("three-op")
     gemm = OpSizes(weight_elems=4800, macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100)
     add_op(g, "layers.0.gemm_a", "linear", "attention", layer=0, **gemm)
     add_op(g, "layers.0.gemm_b", "linear", "attention", layer=0, **gemm)

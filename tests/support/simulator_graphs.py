@@ -341,10 +341,10 @@ def tiny_design(
     return design_from_dict(data, "tiny")
 
 
-def one_op_graph(kind: str = "linear", **sizes: Unpack[OpSizes]) -> nx.DiGraph:
-    """A one-layer graph holding a single op (in the layer's pre-attention segment)."""
-    g: nx.DiGraph[str] = nx.DiGraph(
-        model="one-op",
+def one_layer_graph(model: str) -> nx.DiGraph:
+    """An empty one-layer decode graph of hidden 64, one row, 2 frames of 4 tokens, to add ops to."""
+    return nx.DiGraph(
+        model=model,
         phase="decode",
         batch_rows=1,
         tokens_per_frame=4,
@@ -354,6 +354,11 @@ def one_op_graph(kind: str = "linear", **sizes: Unpack[OpSizes]) -> nx.DiGraph:
         kv_len_ref=1,
         precision_bytes={"weights": 1},
     )
+
+
+def one_op_graph(kind: str = "linear", **sizes: Unpack[OpSizes]) -> nx.DiGraph:
+    """A one-layer graph holding a single op (in the layer's pre-attention segment)."""
+    g: nx.DiGraph[str] = one_layer_graph("one-op")
     add_op(g, "layers.0.op", kind, "attention", layer=0, **sizes)
     return g
 
