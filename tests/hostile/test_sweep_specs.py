@@ -36,7 +36,10 @@ SPEC_CASES = [
     ({"evaluator": "nosuchpkg.mod:fn"}, "evaluator: expected an importable module, found nosuchpkg.mod"),
     ({"evaluator": "sweep_evaluators:nosuch"}, "evaluator: expected a function nosuch in sweep_evaluators"),
     ({"evaluator": "nocolon"}, "evaluator: expected one of design or package.module:function"),
-    ({"workload": {"model": "gpt-9", "synthetic": {"layer_rates": 0.5}}}, "workload.model: expected one of toyworld"),
+    (
+        {"workload": {"model": "gpt-9", "synthetic": {"layer_rates": 0.5}}},
+        "workload.model: expected one of llama-2-7b, llama-3-8b, toyworld",
+    ),
     ({"objectives": {"latency_s": "fastest"}}, "objectives.latency_s: expected"),
     ({"constraints": {"dsp_util": "<= lots"}}, "constraints.dsp_util: expected a value, or a comparison"),
 ]
