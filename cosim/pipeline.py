@@ -80,7 +80,9 @@ class RunSettings:
         check_int("--frames", self.frames, 2, MAX_FRAMES)
         check_int("--sparse-window", self.sparse_window, 1)
         if not self.models:
-            raise UserError(None, "--models", "at least one model preset", "none", found_is_text=True)
+            raise UserError(
+                None, "--models", "at least one model (a preset or a library model)", "none", found_is_text=True
+            )
 
 
 @dataclass
@@ -163,14 +165,13 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     from cosim.analysis.report import build_report
     from cosim.artifacts.graph import save_graph
     from cosim.hw import load_design
-    from models.config import get_preset
-    from models.tracing.graph_trace import trace_model
+    from models.library import check_model_name, trace_named_model
 
     started = time.perf_counter()
     out = Path(settings.out)
     design = load_design(settings.design)  # bad names fail before any decoding
-    for preset in settings.models:
-        get_preset(preset)
+    for name in settings.models:
+        check_model_name(name, "--models")
     decode, traces = decode_runs(settings)
     timings = {"decode": time.perf_counter() - started}
     files = [traces["fastcar"].save(out / "trace.npz")]
@@ -179,11 +180,11 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     files.append(_write_json(out / "decode.json", decode))
 
     reports: dict[str, Report] = {}
-    for preset in settings.models:
+    for name in settings.models:
         step_started = time.perf_counter()
-        _say(f"tracing {preset}", settings)
-        graph = trace_model(preset, phase="decode", batch_rows=traces["fastcar"].batch_rows)
-        files.append(save_graph(graph, out / "graphs" / f"{preset}.json"))
+        _say(f"tracing {name}", settings)
+        graph = trace_named_model(name, phase="decode", batch_rows=traces["fastcar"].batch_rows)
+        files.append(save_graph(graph, out / "graphs" / f"{name}.json"))
         layers = int(graph.graph["num_layers"])
         trace = traces["fastcar"]
         sparse = traces.get("sparse-attention")
@@ -200,15 +201,15 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
             design,
             quality=decode,
             inputs={
-                "graph": f"graphs/{preset}.json",
+                "graph": f"graphs/{name}.json",
                 "trace": "trace.npz",
                 "design": settings.design,
                 "mapped_from": trace.meta.get("mapped_from"),
             },
         )
-        files += report.write(out / preset)
-        reports[preset] = report
-        timings[f"trace_and_simulate_{preset}"] = time.perf_counter() - step_started
+        files += report.write(out / name)
+        reports[name] = report
+        timings[f"trace_and_simulate_{name}"] = time.perf_counter() - step_started
     timings["total"] = time.perf_counter() - started
     result = PipelineResult(settings=settings, decode=decode, reports=reports, files=files, wall_time_s=timings)
     files.append(_write_json(out / "summary.json", result.summary()))

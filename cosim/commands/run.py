@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--models",
         default=",".join(DEFAULT_MODELS),
-        help="comma list of model presets to trace and simulate (default: %(default)s)",
+        help="comma list of presets or library models (cosim models) to trace and simulate (default: %(default)s)",
     )
     parser.add_argument(
         "--policy",

@@ -109,15 +109,6 @@ def _trace(args: argparse.Namespace, options: dict) -> Any:
         name = args.hf_id or (file.parent.name if file.stem == "config" else file.stem) or "hf-model"
         geometry = {"tokens_per_frame": args.tokens_per_frame, "frames": args.frames}
         return trace_hf_model(load_hf_config(path), name, args.phase, **geometry, **options)
-    from models.config import PRESETS
+    from models.library import trace_named_model
 
-    if args.model in PRESETS:
-        from models.tracing.graph_trace import trace_model
-
-        return trace_model(args.model, args.phase, **options)
-    from models.library import library, trace_library_model
-
-    if args.model not in library():
-        presets, names = ", ".join(sorted(PRESETS)), ", ".join(library())
-        raise UserError(None, "--model", f"a preset ({presets}) or a library model ({names})", args.model)
-    return trace_library_model(args.model, args.phase, **options)
+    return trace_named_model(args.model, args.phase, **options)

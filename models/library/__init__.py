@@ -102,6 +102,29 @@ def get_library_model(name: str) -> LibraryModel:
         raise UserError(None, "--model", f"one of {', '.join(library())}", name) from None
 
 
+def check_model_name(name: str, key: str = "--model") -> None:
+    """Raise a UserError unless `name` is a preset of `models.config` or a library model (no torch)."""
+    from models.config import PRESETS
+
+    if name not in PRESETS and name not in library():
+        presets, names = ", ".join(sorted(PRESETS)), ", ".join(library())
+        raise UserError(None, key, f"a preset ({presets}) or a library model ({names})", name)
+
+
+def trace_named_model(name: str, phase: str = "decode", **options: Any) -> Any:
+    """The ComputeGraph of the model `name` means: a preset of `models.config` (presets win:
+    `vila-u-7b-256`, `toyworld`, ...) or else a library model. The one resolution `cosim trace
+    --model` and `cosim run --models` share."""
+    from models.config import PRESETS
+
+    check_model_name(name)
+    if name in PRESETS:
+        from models.tracing.graph_trace import trace_model
+
+        return trace_model(name, phase, **options)
+    return trace_library_model(name, phase, **options)
+
+
 def trace_library_model(name: str, phase: str = "decode", **options: Any) -> Any:
     """The ComputeGraph of library model `name` (options as for `models.tracing.graph_trace.trace_model`)."""
     entry = get_library_model(name)

@@ -329,7 +329,8 @@ def test_simulate_one_policy(inputs, tmp_path, capsys):
 
 
 def test_run_end_to_end_smoke(tmp_path, capsys, monkeypatch):
-    """The whole job on a small setting: 3 frames, the toy model only, one calibration video."""
+    """The whole job on a small setting: 3 frames, one calibration video, the toy model and a
+    library model (LlamaGen-B: traced as a library entry, the toy decisions mapped onto its 12 layers)."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the repository, as `make demo` runs it
@@ -342,7 +343,7 @@ def test_run_end_to_end_smoke(tmp_path, capsys, monkeypatch):
             "--frames",
             "3",
             "--models",
-            "toyworld",
+            "toyworld,llamagen-b",
             "--calibration-videos",
             "1",
             "--calibration-rounds",
@@ -377,6 +378,19 @@ def test_run_end_to_end_smoke(tmp_path, capsys, monkeypatch):
     ):
         assert (out / name).is_file(), name
     assert np.isfinite(summary["models"]["toyworld"]["runs"]["dense"]["energy_per_video_j"])
+    # The library model ran end to end: its graph, its report, its figures.
+    assert "llamagen-b fastcar-drs" in printed
+    for name in ("graphs/llamagen-b.json", "llamagen-b/report.json", "llamagen-b/timeline.json"):
+        assert (out / name).is_file(), name
+    llamagen = json.loads((out / "llamagen-b" / "report.json").read_text())
+    assert llamagen["inputs"]["graph"] == "graphs/llamagen-b.json"
+    assert summary["models"]["llamagen-b"]["comparisons"]["drs_speedup_over_dense"] > 0
+
+
+def test_run_unknown_model_is_a_user_error_before_decoding(capsys, tmp_path):
+    status = main(["run", "-o", str(tmp_path / "run"), "--models", "toyworld,no-such-model", "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "no-such-model" in err and "llamagen-b" in err
 
 
 def test_run_fixed_thresholds_flag_turns_adaptive_thresholds_off(monkeypatch, tmp_path):
