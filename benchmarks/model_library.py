@@ -4,7 +4,8 @@ For each model of `models/library` (``cosim models``): the MLP share of one deco
 MACs and weight bytes (its traced graph at the clip's last KV length), and the simulated
 dense and FastCar latency per decode step, speedup and energy per step on the shipped
 designs, FastCar driven by synthetic traces at 50 % and 80 % replay (every layer at that
-rate; FastCar's default scheduling policy of each design). Writes docs/models.md.
+rate; FastCar's default scheduling policy of each design). Writes docs/models.md and the
+same table as docs/models.json (read by notebooks/05_model_library.ipynb).
 
     python benchmarks/model_library.py                      # every model, kv260 + u280, 1 decoded frame
     python benchmarks/model_library.py --models llama-2-7b,llamagen-b --decoded-frames 2
@@ -17,10 +18,12 @@ hours on two cores, so by default one frame is decoded after one conditioning fr
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -42,7 +45,8 @@ HEADER = (
 )
 
 
-def model_rows(name: str, designs: list, decoded_frames: int) -> list[str]:
+def model_rows(name: str, designs: list, decoded_frames: int) -> list[dict[str, Any]]:
+    """One row of the table per design: `name`'s MLP shares and simulated figures (as in ROW_KEYS)."""
     entry = library()[name]
     geometry = entry.geometry
     graph = trace_library_model(name, "decode", kv_len=geometry["tokens_per_frame"] * geometry["frames"])
@@ -69,21 +73,34 @@ def model_rows(name: str, designs: list, decoded_frames: int) -> list[str]:
             result = simulate(graph, traces[rate], design, policy=policy, progress=False)
             runs.append(Run(f"fastcar-{rate}", "fastcar", result))
         report = build_report(runs, design)
-        figures = {}
-        for run, key in zip(report.runs, ("dense", *REPLAY_RATES), strict=True):
+        row: dict[str, Any] = {
+            "model": name,
+            "layers": layers,
+            "mlp_share_of_macs": summary.mlp_share_of_step_macs,
+            "mlp_share_of_weight_bytes": summary.mlp_share_of_step_weight_bytes,
+            "design": design.name,
+        }
+        for run, key in zip(
+            report.runs, ("dense", *(f"fastcar_{round(100 * rate)}" for rate in REPLAY_RATES)), strict=True
+        ):
             f = report.run_figures(run)
-            figures[key] = (
-                f["latency"]["per_token_mean_s"] * 1e3,
-                f["energy"]["total_j"] / run.result.num_steps * 1e3,
-                f["speedup_over_dense"],
-            )
-        dense, half, most = figures["dense"], figures[0.5], figures[0.8]
-        rows.append(
-            f"| {name} | {layers} | {summary.mlp_share_of_step_macs:.1%} | "
-            f"{summary.mlp_share_of_step_weight_bytes:.1%} | {design.name} | {dense[0]:.1f} | {half[0]:.1f} | "
-            f"{half[2]:.2f}x | {most[0]:.1f} | {most[2]:.2f}x | {dense[1]:.0f} | {half[1]:.0f} | {most[1]:.0f} |"
-        )
+            row[f"{key}_ms_per_step"] = f["latency"]["per_token_mean_s"] * 1e3
+            row[f"{key}_mj_per_step"] = f["energy"]["total_j"] / run.result.num_steps * 1e3
+            if key != "dense":
+                row[f"{key}_speedup"] = f["speedup_over_dense"]
+        rows.append(row)
     return rows
+
+
+def markdown_row(row: dict[str, Any]) -> str:
+    """`row` as a line of docs/models.md's table (the figures rounded as shown)."""
+    return (
+        f"| {row['model']} | {row['layers']} | {row['mlp_share_of_macs']:.1%} | "
+        f"{row['mlp_share_of_weight_bytes']:.1%} | {row['design']} | {row['dense_ms_per_step']:.1f} | "
+        f"{row['fastcar_50_ms_per_step']:.1f} | {row['fastcar_50_speedup']:.2f}x | "
+        f"{row['fastcar_80_ms_per_step']:.1f} | {row['fastcar_80_speedup']:.2f}x | {row['dense_mj_per_step']:.0f} | "
+        f"{row['fastcar_50_mj_per_step']:.0f} | {row['fastcar_80_mj_per_step']:.0f} |"
+    )
 
 
 def main() -> int:
@@ -91,22 +108,29 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(library()), help="comma list of library models (default: all)")
     parser.add_argument("--designs", default=",".join(DESIGNS), help="comma list of shipped designs")
     parser.add_argument("--decoded-frames", type=int, default=1, help="frames decoded after the first (default: 1)")
-    parser.add_argument("-o", "--out", default=str(REPO / "docs" / "models.md"), help="markdown file to write")
+    parser.add_argument(
+        "-o", "--out", default=str(REPO / "docs" / "models.md"), help="markdown file to write (and the table as .json)"
+    )
     args = parser.parse_args()
     designs = [load_design(REPO / "hwconfigs" / "designs" / f"{d}.yaml") for d in args.designs.split(",")]
-    rows, started = [], time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
     for name in args.models.split(","):
         rows += model_rows(name, designs, args.decoded_frames)
-        print(rows[-1], file=sys.stderr)
+        print(markdown_row(rows[-1]), file=sys.stderr)
     command = "python benchmarks/model_library.py" + (
         f" --decoded-frames {args.decoded_frames}" if args.decoded_frames != 1 else ""
     )
-    table = "\n".join([HEADER, HEADER_RULE, *rows])
+    table = "\n".join([HEADER, HEADER_RULE, *map(markdown_row, rows)])
     text = TEMPLATE.format(command=command, table=table, decoded=args.decoded_frames)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.write_text(text)
+    # The same table for notebooks/05_model_library.ipynb: the benchmark takes minutes, the notebook reads this.
+    document = {"schema_version": 1, "command": command, "decoded_frames": args.decoded_frames, "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(document, indent=1) + "\n")
     seconds = time.perf_counter() - started
-    mlp_min = min(float(row.split("|")[3].strip().rstrip("%")) for row in rows)
-    print(f"wrote {args.out} in {seconds:.0f} s")
+    mlp_min = 100 * min(row["mlp_share_of_macs"] for row in rows)
+    print(f"wrote {out} and {out.with_suffix('.json')} in {seconds:.0f} s")
     verdict = "holds" if mlp_min >= 50 else "does not hold"
     print(f"the MLP bottleneck {verdict} beyond VILA-U: the smallest MLP share of decode MACs is {mlp_min:.1f} %")
     return 0
