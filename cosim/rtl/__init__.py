@@ -3,7 +3,6 @@
 - `engines`: which hardware a design asks for (engine kinds, sizes, precisions) -> `EngineSpec`s
 - `arith`: DSP arithmetic shared by the engines (the WP487 two-products-per-DSP packing, adder trees)
 - `mac_tree`, `systolic`, `vector`, `memory`: the generators, one per kind of block
-- `timing`: the cycle counts the generated RTL has, beside the simulator's formulas
 - `harness`: cycle-true Amaranth simulation of an engine on a GEMM or an element stream
 - `verilog`: writing the Verilog of a design; `synth`: Yosys synthesis and its cell counts
 - `synth_report`: estimate vs synthesis per engine; `calibration`: the LUT model's fit

@@ -1,8 +1,8 @@
 """Workloads on the simulated engines: GEMMs tiled into folds, TAS dot products, vector streams.
 
 Each driver returns the values (exactly what numpy gives when the engine is right) and
-the cycles from first input to last output; `cosim.rtl.timing` has the cycle counts
-these runs must show.
+the cycles from first input to last output, which the tests hold equal to the
+simulator's formulas (`cosim.sim.compute`).
 """
 
 from __future__ import annotations
@@ -98,8 +98,7 @@ def systolic_gemm(
         left, top, out_shape = b, a.T, (b.shape[1], a.shape[0])
     else:
         raise ValueError(f"unknown dataflow {dataflow!r}")
-    groups = dut.groups
-    ports = [(dut.out_valid[q], dut.out) for q in range(len(groups))]
+    ports = [(dut.out_valid[c], dut.out) for c in range(cols)]
     product = np.zeros(out_shape, dtype=np.int64)
     folds, placements = [], []
     if dataflow == "output_stationary":
@@ -117,7 +116,7 @@ def systolic_gemm(
                     ]
                     for t in range(k)
                 ]
-                folds.append(Fold(beats, rows * len(groups)))
+                folds.append(Fold(beats, rows * cols))
                 placements.append((r0, c0))
     else:
         idle = [(dut.in_valid, 0), (dut.load, 0)]
@@ -139,7 +138,7 @@ def systolic_gemm(
                     [(dut.row_in, pack(_window(left[:, t], r0, rows), in_bits)), (dut.in_valid, 1), (dut.load, 0)]
                     for t in range(temporal)
                 ]
-                folds.append(Fold(loads + stream, temporal * len(groups)))
+                folds.append(Fold(loads + stream, temporal * cols))
                 placements.append((r0, c0))
     record = run_folds(dut, folds, ports, idle)
     _place(record.events, folds, placements, product, dut, dataflow, acc_bits=acc_bits)
@@ -170,20 +169,17 @@ def _place(
     for fold, (r0, c0) in zip(folds, placements, strict=True):
         mine = events[position : position + fold.outputs]
         position += fold.outputs
-        seen_per_group: dict[int, int] = {}
+        seen_per_column: dict[int, int] = {}
         for event in mine:
-            q = event.port
-            index = seen_per_group.get(q, 0)
-            seen_per_group[q] = index + 1
-            values = unpack(event.value, dut.cols, acc_bits)
-            for c in dut.groups[q]:
-                col = c0 + c
-                if dataflow == "output_stationary":
-                    row = r0 + dut.rows - 1 - index  # sums leave bottom row first
-                    if row < product.shape[0] and col < product.shape[1]:
-                        product[row, col] = values[c]
-                elif col < product.shape[1]:
-                    product[index, col] += values[c]  # output t of this fold; partial over the reduction fold
+            c = event.port
+            index = seen_per_column.get(c, 0)
+            seen_per_column[c] = index + 1
+            value = unpack(event.value, dut.cols, acc_bits)[c]
+            row, col = (r0 + index, c0 + c) if dataflow == "output_stationary" else (index, c0 + c)
+            if row < product.shape[0] and col < product.shape[1]:
+                # output stationary: a column's PEs finish top row first; else output t of this fold,
+                # a partial sum over the fold's slice of the reduction
+                product[row, col] += value
 
 
 def tas_dots(x: np.ndarray, y: np.ndarray, *, lanes: int, in_bits: int = 8, acc_bits: int = 32) -> EngineRun:

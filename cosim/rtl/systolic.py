@@ -1,28 +1,35 @@
 """Systolic matrix engine: a rows x cols grid of MAC PEs, in the three dataflows.
 
-Both arrays take plain (unskewed) vectors; delay lines inside skew row r by r cycles and
-column group q by q cycles, so PE (r, q) sees a vector that entered at cycle t on cycle
-t + r + q. A PE multiplies and adds in one cycle (one register, on its output) as the
-simulator's formulas assume; a DSP48E2 at full clock would want its M register too, one
-more cycle per PE hop.
+Timing is that of the simulator's formulas (`cosim.sim.compute.systolic_fold_cycles`,
+which are SCALE-Sim v3's counts): PE (r, c) sees the operands of stream step t on cycle
+t + r + c after the fold's first streamed beat, and its result leaves on column c's
+output on the cycle of its last multiply-add (the adder's output drives the port; the
+consumer, the output or accumulation buffer, registers it on that cycle's clock edge,
+as SCALE-Sim writes the output on that cycle). A PE multiplies and adds in one cycle (one
+register, its accumulator or partial sum), as the formulas assume; a DSP48E2 at full
+clock would want its M register too, one more cycle per PE hop.
 
-With `packed` (two int8 MACs per DSP48E2, AMD WP487), neighbouring columns 2q and 2q+1
-form one column group: one DSP serves both with the operand they share (the value
-travelling along the row), so the grid behaves as rows x ceil(cols/2) for timing.
+Both arrays take plain (unskewed) vectors; delay lines inside skew row r by r cycles and
+column c by c cycles. With `packed` (two int8 MACs per DSP48E2, AMD WP487), columns 2q
+and 2q+1 form one group: one DSP serves both with the operand they share (the value
+travelling along the row), the row operand passes two registers per group (one per
+column it serves) and the odd column's result leaves one register later, so the packed
+array keeps the unpacked array's cycle timing exactly.
 
 - `OutputStationaryArray`: PE (r, c) accumulates C[r][c]; A's rows enter from the left,
-  B's columns from the top, ``k`` beats per fold; when the bottom PE of a column group has
-  its last product, the column shifts its sums down and out, bottom row first.
+  B's columns from the top, ``k`` beats per fold. When a PE adds its last product the sum
+  goes out on its column's output bus (one PE of a column finishes per cycle, top row
+  first), so nothing is drained afterwards and the next fold can follow at once.
 - `StationaryArray` (weight and input stationary): ``rows`` load beats shift the stationary
   operand in from the top (the last loaded vector ends in row 0); then each streamed
-  vector's element r enters row r, partial sums flow down, and column group q's sums
-  leave the bottom row. Weight stationary keeps B[k][n] and streams A's rows; input
-  stationary keeps A transposed and streams B's columns (`cosim.rtl.drivers` does the mapping).
+  vector's element r enters row r, partial sums flow down, and column c's sums leave the
+  bottom row. Weight stationary keeps B[k][n] and streams A's rows; input stationary
+  keeps A transposed and streams B's columns (`cosim.rtl.drivers` does the mapping).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Elaboratable, Module, Signal, Value, signed
+from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value, signed
 
 from cosim.rtl.arith import pack_pair, unpack_pair
 
@@ -34,7 +41,7 @@ def column_groups(cols: int, packed: bool) -> list[list[int]]:
 
 
 def _delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
-    """`value` through `cycles` registers (a skew delay line)."""
+    """`value` through `cycles` registers (a skew delay line, or a row operand's hop past a column group)."""
     for stage in range(cycles):
         held = Signal(value.shape(), name=f"{name}_d{stage}")
         m.d.sync += held.eq(value)
@@ -43,7 +50,7 @@ def _delayed(m: Module, value: Value, cycles: int, name: str) -> Value:
 
 
 class _ArrayPorts:
-    """Ports both arrays share: a vector along the rows, a vector along the columns, one output bus per column."""
+    """Ports both arrays share: a vector along the rows, a vector along the columns, one output per column."""
 
     def _init_ports(self, rows: int, cols: int, in_bits: int, acc_bits: int, packed: bool) -> None:
         self.rows, self.cols, self.in_bits, self.acc_bits, self.packed = rows, cols, in_bits, acc_bits, packed
@@ -52,16 +59,13 @@ class _ArrayPorts:
         self.col_in = Signal(cols * in_bits)
         self.in_valid = Signal()
         self.out = Signal(cols * acc_bits)
-        self.out_valid = Signal(len(self.groups))
+        self.out_valid = Signal(cols)
 
     def _row_value(self, r: int) -> Value:
         return self.row_in[r * self.in_bits : (r + 1) * self.in_bits].as_signed()
 
     def _col_value(self, c: int) -> Value:
         return self.col_in[c * self.in_bits : (c + 1) * self.in_bits].as_signed()
-
-    def _out_slice(self, c: int) -> Value:
-        return self.out[c * self.acc_bits : (c + 1) * self.acc_bits]
 
     def _column_operand(self, m: Module, group: list[int]) -> Signal:
         """The column group's operand as one signal: a packed pair (27 bits) or the single column's value."""
@@ -71,10 +75,38 @@ class _ArrayPorts:
         m.d.comb += single.eq(self._col_value(group[0]))
         return single
 
+    def _drive_column(self, m: Module, c: int, valid: Value, value: Value, *, late: bool) -> None:
+        """Column c's output: `value` while `valid`; `late` (a packed pair's odd column) one register later."""
+        if late:
+            held_valid, held = Signal(name=f"out_valid{c}"), Signal(signed(self.acc_bits), name=f"out{c}")
+            m.d.sync += [held_valid.eq(valid), held.eq(value)]
+            valid, value = held_valid, held
+        m.d.comb += [
+            self.out_valid[c].eq(valid),
+            self.out[c * self.acc_bits : (c + 1) * self.acc_bits].eq(value),
+        ]
+
 
 def _group_products(a: Value, operand: Value, columns: int) -> list[Value]:
     """Products of the row operand with a column group's operand: unpacked pair or single product."""
     return list(unpack_pair(a * operand)) if columns == 2 else [a * operand]
+
+
+def _row_along_groups(m: Module, value: Value, groups: list[list[int]], name: str) -> list[Value]:
+    """A row's operand as each column group sees it: one register per column passed (two past a packed pair)."""
+    seen = []
+    for q, group in enumerate(groups):
+        seen.append(value)
+        value = _delayed(m, value, len(group), f"{name}_{q}")
+    return seen
+
+
+def _bitwise_or(values: list[Value]) -> Value:
+    """OR of `values`: a column's output bus, which at most one PE of the column drives at a time."""
+    total = values[0]
+    for value in values[1:]:
+        total = total | value
+    return total
 
 
 class OutputStationaryArray(_ArrayPorts, Elaboratable):
@@ -91,62 +123,43 @@ class OutputStationaryArray(_ArrayPorts, Elaboratable):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         rows, groups = self.rows, self.groups
-        # operands and control arriving at each PE group, left to right and top to bottom
-        a_left = [[_delayed(m, self._row_value(r), r, f"a_skew{r}")] for r in range(rows)]
-        ctrl_left = [
+        # (a, valid, first, last) arriving at each PE group: skewed by the row, then one register per column passed
+        a_at = [
+            _row_along_groups(m, _delayed(m, self._row_value(r), r, f"a_skew{r}"), groups, f"a{r}") for r in range(rows)
+        ]
+        ctrl_at = [
             [
-                tuple(
-                    _delayed(m, s, r, f"{n}_skew{r}")
-                    for s, n in ((self.in_valid, "v"), (self.in_first, "f"), (self.in_last, "l"))
-                )
+                _row_along_groups(m, _delayed(m, s, r, f"{n}_skew{r}"), groups, f"{n}{r}")
+                for s, n in ((self.in_valid, "v"), (self.in_first, "f"), (self.in_last, "l"))
             ]
             for r in range(rows)
         ]
-        # a packed column pair is packed once, here, and travels down as one 27-bit word
-        b_top = [[_delayed(m, self._column_operand(m, group), q, f"b_skew{q}")] for q, group in enumerate(groups)]
-        acc = [
-            [[Signal(signed(self.acc_bits), name=f"acc_{r}_{c}") for c in group] for group in groups]
-            for r in range(rows)
-        ]
-        b_here = b_top
+        # a packed column pair is packed once, at the top, and travels down as one 27-bit word
+        b_here = [_delayed(m, self._column_operand(m, group), group[0], f"b_skew{q}") for q, group in enumerate(groups)]
+        # per column: (this PE finishes now, its final sum) for every row; a column's bus takes the one that finishes
+        finishing: list[list[tuple[Value, Value]]] = [[] for _ in range(self.cols)]
         for r in range(rows):
-            b_below = []
             for q, group in enumerate(groups):
-                a, (valid, first, last) = a_left[r][q], ctrl_left[r][q]
-                prods = _group_products(a, b_here[q][0], len(group))
-                with m.If(valid & first):
-                    m.d.sync += [acc[r][q][j].eq(prods[j]) for j in range(len(group))]
-                with m.Elif(valid):
-                    m.d.sync += [acc[r][q][j].eq(acc[r][q][j] + prods[j]) for j in range(len(group))]
-                a_next, b_next = (
-                    Signal.like(a, name=f"a_{r}_{q}"),
-                    [Signal.like(b, name=f"b_{r}_{q}_{j}") for j, b in enumerate(b_here[q])],
-                )
-                ctrl_next = tuple(Signal(name=f"{n}_{r}_{q}") for n in "vfl")
-                m.d.sync += [a_next.eq(a)] + [bn.eq(b) for bn, b in zip(b_next, b_here[q], strict=True)]
-                m.d.sync += [cn.eq(c) for cn, c in zip(ctrl_next, (valid, first, last), strict=True)]
-                a_left[r].append(a_next)
-                ctrl_left[r].append(ctrl_next)
-                b_below.append(b_next)
-            b_here = b_below
-        for q, group in enumerate(groups):
-            self._drain(m, q, group, acc, ctrl_left[rows - 1][q])
+                valid, first, last = (ctrl_at[r][kind][q] for kind in range(3))
+                prods = _group_products(a_at[r][q], b_here[q], len(group))
+                for j, c in enumerate(group):
+                    acc = Signal(signed(self.acc_bits), name=f"acc_{r}_{c}")
+                    total = Signal(signed(self.acc_bits), name=f"sum_{r}_{c}")
+                    m.d.comb += total.eq(prods[j] + Mux(first, 0, acc))
+                    with m.If(valid):
+                        m.d.sync += acc.eq(total)
+                    finishing[c].append((valid & last, total))
+                b_below = Signal.like(b_here[q], name=f"b_{r}_{q}")
+                m.d.sync += b_below.eq(b_here[q])
+                b_here[q] = b_below
+        for group in groups:
+            for j, c in enumerate(group):
+                done = Signal(name=f"done{c}")
+                result = Signal(signed(self.acc_bits), name=f"result{c}")
+                m.d.comb += done.eq(_bitwise_or([d for d, _ in finishing[c]]))
+                m.d.comb += result.eq(_bitwise_or([Mux(d, t, 0) for d, t in finishing[c]]))
+                self._drive_column(m, c, done, result, late=j == 1)
         return m
-
-    def _drain(self, m: Module, q: int, group: list[int], acc: list, bottom_ctrl: tuple) -> None:
-        """After the bottom PE's last product, shift the column group's sums down and out, one row per cycle."""
-        valid, _, last = bottom_ctrl
-        remaining = Signal(range(self.rows + 1), name=f"drain{q}")
-        with m.If(remaining != 0):
-            m.d.sync += remaining.eq(remaining - 1)
-            for r in range(1, self.rows):
-                for j in range(len(group)):
-                    m.d.sync += acc[r][q][j].eq(acc[r - 1][q][j])
-        with m.If(valid & last):
-            m.d.sync += remaining.eq(self.rows)
-        m.d.comb += self.out_valid[q].eq(remaining != 0)
-        for j, c in enumerate(group):
-            m.d.comb += self._out_slice(c).eq(acc[self.rows - 1][q][j])
 
 
 class StationaryArray(_ArrayPorts, Elaboratable):
@@ -170,22 +183,19 @@ class StationaryArray(_ArrayPorts, Elaboratable):
                 m.d.sync += stationary[0][q].eq(held_top[q])
                 for r in range(1, rows):
                     m.d.sync += stationary[r][q].eq(stationary[r - 1][q])
-        psum_above = [[0] * len(group) for group in groups]
+        psum_above: list[list[Value]] = [[0] * len(group) for group in groups]
         for r in range(rows):
-            a = _delayed(m, self._row_value(r), r, f"a_skew{r}")
-            valid = _delayed(m, self.in_valid, r, f"v_skew{r}")
-            psum_here = []
+            a_at = _row_along_groups(m, _delayed(m, self._row_value(r), r, f"a_skew{r}"), groups, f"a{r}")
+            valid_at = _row_along_groups(m, _delayed(m, self.in_valid, r, f"v_skew{r}"), groups, f"v{r}")
             for q, group in enumerate(groups):
-                prods = _group_products(a, stationary[r][q], len(group))
-                sums = [Signal(signed(self.acc_bits), name=f"psum_{r}_{c}") for c in group]
-                m.d.sync += [s.eq(above + p) for s, above, p in zip(sums, psum_above[q], prods, strict=True)]
-                a_next, valid_next = Signal.like(a, name=f"a_{r}_{q}"), Signal(name=f"v_{r}_{q}")
-                m.d.sync += [a_next.eq(a), valid_next.eq(valid)]
-                a, valid = a_next, valid_next
-                psum_here.append(sums)
-                if r == rows - 1:
-                    m.d.comb += self.out_valid[q].eq(valid_next)
-                    for s, c in zip(sums, group, strict=True):
-                        m.d.comb += self._out_slice(c).eq(s)
-            psum_above = psum_here
+                prods = _group_products(a_at[q], stationary[r][q], len(group))
+                sums = [Signal(signed(self.acc_bits), name=f"sum_{r}_{c}") for c in group]
+                m.d.comb += [s.eq(above + p) for s, above, p in zip(sums, psum_above[q], prods, strict=True)]
+                if r < rows - 1:  # the partial sum moves down one row per cycle, like the row operand's skew
+                    below = [Signal(signed(self.acc_bits), name=f"psum_{r}_{c}") for c in group]
+                    m.d.sync += [b.eq(s) for b, s in zip(below, sums, strict=True)]
+                    psum_above[q] = below
+                else:
+                    for j, (c, s) in enumerate(zip(group, sums, strict=True)):
+                        self._drive_column(m, c, valid_at[q], s, late=j == 1)
         return m

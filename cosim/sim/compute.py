@@ -36,7 +36,12 @@ previous one, so only a group's first part pays the skew fill and drain
 (`matrix_tile_cycles`) and the parts of a group add up to the GEMM formula.
 
 Matrix engine, MAC tree: ``rows`` lanes, each an adder tree summing ``cols`` products per
-cycle; a lane produces one output every ``ceil(k/cols)`` cycles, plus the tree's depth.
+cycle; a lane produces one output every ``ceil(k/cols)`` cycles, plus the tree's depth. The
+lanes of an array share one activation vector (a GEMV engine: the activation is read once
+and broadcast), so one pass of ``ceil(k/cols)`` beats covers up to ``rows`` outputs of one
+row of the GEMM: ``m * ceil(n/rows)`` passes, spread over the arrays. This is the generated
+RTL's count (`cosim.rtl.mac_tree`, checked cycle by cycle in tests/rtl); no peer simulator
+models a MAC tree.
 The TAS unit is a single such tree ``lanes`` wide. The vector unit processes ``lanes``
 element operations per cycle after a fixed pipeline depth.
 """
@@ -124,11 +129,15 @@ def adder_tree_depth(width: int) -> int:
 
 
 def mac_tree_cycles(m: int, k: int, n: int, *, lanes: int, width: int, arrays: int = 1) -> int:
-    """Cycles of an m x k x n GEMM on `arrays` MAC-tree engines of `lanes` trees `width` wide."""
+    """Cycles of an m x k x n GEMM on `arrays` MAC-tree engines of `lanes` trees `width` wide.
+
+    A pass gives each lane one output of the same GEMM row (the lanes share the activation
+    vector), so a row whose n is not a multiple of `lanes` leaves lanes idle in its last pass.
+    """
     if m <= 0 or k <= 0 or n <= 0:
         return 0
-    outputs_per_lane = math.ceil(m * n / (lanes * arrays))
-    return outputs_per_lane * math.ceil(k / width) + adder_tree_depth(width)
+    passes_per_array = math.ceil(m * math.ceil(n / lanes) / arrays)
+    return passes_per_array * math.ceil(k / width) + adder_tree_depth(width)
 
 
 def matrix_cycles(
