@@ -7,8 +7,8 @@ of the parts `cosim rtl` generates are fitted to Yosys synthesis of those engine
 int8 designs with two MACs per DSP); the rest are order-of-magnitude figures [est]:
 
 - matrix engine: LUT_PER_PE per processing element [synth], by engine type and, for
-  systolic arrays, dataflow (output stationary keeps an accumulator and a drain path in
-  every PE; the stationary dataflows pass partial sums down); plus LUT_PER_ARRAY per
+  systolic arrays, dataflow (output stationary keeps an accumulator in every PE and a
+  read-out bus per column; the stationary dataflows pass partial sums down); plus LUT_PER_ARRAY per
   array for the sequencer and address generation [est, not generated];
 - vector unit: LUT_PER_VECTOR_LANE per lane [synth] (16-bit lane: add, mul, max,
   piecewise-linear exp, saturation); TAS unit: LUT_PER_TAS_LANE per lane [synth] (adder tree);
@@ -35,7 +35,7 @@ from cosim.hw.device_schema import ResourceName
 from cosim.hw.schema import Design
 
 # [synth] per PE, keyed by `pe_kind` (the engine type, or a systolic array's dataflow)
-LUT_PER_PE: dict[str, int] = {"mac_tree": 27, "weight_stationary": 25, "input_stationary": 25, "output_stationary": 65}
+LUT_PER_PE: dict[str, int] = {"mac_tree": 27, "weight_stationary": 25, "input_stationary": 25, "output_stationary": 50}
 LUT_PER_ARRAY = 1000  # [est]
 LUT_PER_VECTOR_LANE = 216  # [synth]
 LUT_PER_TAS_LANE = 20  # [synth]
