@@ -1,6 +1,7 @@
 """Running a sweep: ask the strategy, run points on the executor, store each result at once.
 
-The runner is the only writer of the sweep folder. It keeps just enough points in
+The runner is the only writer of the sweep folder, and holds its lock while it runs
+(`cosim.sweep.lock`), so two runs on one folder never evaluate a point twice. It keeps just enough points in
 flight to fill the executor, prepares each workload recipe once before the points that
 need it, writes each record the moment it arrives, and tells the strategy. Points whose
 key is already stored are not evaluated again, so an interrupted sweep resumes where it
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from cosim.common.errors import UserError
 from cosim.sweep.evaluate import run_point
 from cosim.sweep.executor import Finished, PointExecutor, make_executor
+from cosim.sweep.lock import hold_sweep_folder
 from cosim.sweep.plan import Point, SweepPlan
 from cosim.sweep.results import write_table
 from cosim.sweep.spec import LoadedSpec
@@ -53,13 +55,31 @@ def run_sweep(
     client: Any = None,
     retry_failed: bool = False,
     progress: bool = True,
+    lock_wait_s: float | None = None,
 ) -> SweepSummary:
     """Run (or resume) `loaded`'s sweep into `out_dir`; see the module docstring.
 
     `scheduler` (an address) or `client` (a `distributed.Client`) run the points on Dask;
     otherwise `workers` local processes do (default: one per core). Ctrl-C stops at once,
     keeps every finished point, writes the table and returns with ``interrupted`` set.
+    Another run on the same folder is waited for (`lock_wait_s`: None waits as long as it
+    takes, 0 refuses at once), so each point is evaluated once (`cosim.sweep.lock`).
     """
+    with hold_sweep_folder(
+        out_dir, wait_s=lock_wait_s, on_wait=lambda text: print(f"cosim sweep: {text}", file=sys.stderr)
+    ):
+        return _run_holding_folder(loaded, Path(out_dir), workers, scheduler, client, retry_failed, progress)
+
+
+def _run_holding_folder(
+    loaded: LoadedSpec,
+    out_dir: Path,
+    workers: int | None,
+    scheduler: str | None,
+    client: Any,
+    retry_failed: bool,
+    progress: bool,
+) -> SweepSummary:
     plan = SweepPlan(loaded)
     store = ResultStore.create(out_dir, loaded)
     strategy = make_strategy(loaded)
@@ -91,10 +111,10 @@ def run_sweep(
     finally:
         bar.close()
     records = list(run.records.values())
-    tables = write_table(records, loaded, Path(out_dir))
+    tables = write_table(records, loaded, out_dir)
     counts = {status: sum(r["status"] == status for r in records) for status in STATUSES}
     return SweepSummary(
-        Path(out_dir), strategy.total, len(done), run.recorded, counts, executor.description, interrupted, tables
+        out_dir, strategy.total, len(done), run.recorded, counts, executor.description, interrupted, tables
     )
 
 
