@@ -39,10 +39,19 @@ class Finished:
 
 
 class PointExecutor(ABC):
-    """Runs tasks somewhere; `slots` is how many the runner should keep in flight."""
+    """Runs tasks somewhere; `slots` is how many the runner should keep in flight.
+
+    `ships_inputs` says the workers may not see the driver's files: the runner then sends
+    inputs as data (`cosim.sweep.shipping`), each piece once through `share`.
+    """
 
     slots: int
     description: str
+    ships_inputs = False
+
+    def share(self, data: Any) -> Any:
+        """`data` as an argument for any number of tasks, sent to the workers once."""
+        return data
 
     @abstractmethod
     def submit(self, tag: Any, function: Callable[..., Any], *args: Any) -> None:
@@ -191,7 +200,12 @@ def _death(exitcode: int | None) -> str:
 
 
 class DaskExecutor(PointExecutor):
-    """Tasks as futures of a Dask distributed client (a remote scheduler or a LocalCluster)."""
+    """Tasks as futures of a Dask distributed client (a remote scheduler or a LocalCluster).
+
+    Its workers need not share a file system with the driver: inputs go to them as data.
+    """
+
+    ships_inputs = True
 
     def __init__(self, scheduler: str | None = None, *, client: Any = None) -> None:
         from distributed import Client
@@ -218,6 +232,9 @@ class DaskExecutor(PointExecutor):
     def submit(self, tag: Any, function: Callable[..., Any], *args: Any) -> None:
         future = self.client.submit(function, *args, pure=False)
         self._futures[future] = tag
+
+    def share(self, data: Any) -> Any:
+        return self.client.scatter(data, broadcast=True, hash=False)
 
     def wait(self, timeout: float) -> list[Finished]:
         from distributed import wait as dask_wait

@@ -24,6 +24,13 @@ from cosim.sweep.executor import Finished, PointExecutor, make_executor
 from cosim.sweep.lock import hold_sweep_folder
 from cosim.sweep.plan import Point, SweepPlan
 from cosim.sweep.results import write_table
+from cosim.sweep.shipping import (
+    bundle_files,
+    bundle_inputs,
+    prepare_from_bundle,
+    run_point_from_bundles,
+    store_prepared,
+)
 from cosim.sweep.spec import LoadedSpec
 from cosim.sweep.store import ResultStore
 from cosim.sweep.strategies import Candidate, SearchStrategy, make_strategy
@@ -153,6 +160,11 @@ class _Run:
         self.in_flight = 0
         self.recorded = 0
         self.exhausted = False
+        # Workers without the driver's files get them as data, sent once: the inputs now, each recipe when ready.
+        self.shared_inputs = (
+            executor.share(bundle_inputs(plan.design_file, plan.inputs)) if executor.ships_inputs else None
+        )
+        self.shared_recipes: dict[str, Any] = {}
 
     def loop(self, bar: tqdm) -> None:
         self.bar = bar
@@ -199,9 +211,12 @@ class _Run:
         if recipe not in self.parked:
             self.parked[recipe] = []
             workload = point.config["workload"]
-            out_dir = self.store.workload_dir(recipe)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            self.executor.submit(("prepare", recipe), prepare_workload, workload, self.plan.inputs, str(out_dir))
+            if self.executor.ships_inputs:
+                self.executor.submit(("prepare", recipe), prepare_from_bundle, workload, self.shared_inputs)
+            else:
+                out_dir = self.store.workload_dir(recipe)
+                out_dir.mkdir(parents=True, exist_ok=True)
+                self.executor.submit(("prepare", recipe), prepare_workload, workload, self.plan.inputs, str(out_dir))
             self.in_flight += 1
         self.parked[recipe].append((candidate, point))
 
@@ -214,10 +229,20 @@ class _Run:
         return True
 
     def _submit(self, candidate: Candidate, point: Point) -> None:
-        files = self.prepared[point.recipe_key]["files"] if point.recipe_key else None
+        recipe = point.recipe_key
+        files = self.prepared[recipe]["files"] if recipe else None
         self.points[point.key] = point
         self.waiting[point.key] = [candidate]
-        self.executor.submit(("point", point.key), run_point, point.config, self.plan.context(point, files))
+        context = self.plan.context(point, files)
+        if self.executor.ships_inputs:
+            bundles = [self.shared_inputs]
+            if recipe is not None and files:
+                if recipe not in self.shared_recipes:
+                    self.shared_recipes[recipe] = self.executor.share(bundle_files(files))
+                bundles.append(self.shared_recipes[recipe])
+            self.executor.submit(("point", point.key), run_point_from_bundles, point.config, context, bundles)
+        else:
+            self.executor.submit(("point", point.key), run_point, point.config, context)
         self.in_flight += 1
 
     # ---- results -----------------------------------------------------------------------
@@ -225,6 +250,8 @@ class _Run:
     def _prepared(self, recipe: str, finished: Finished) -> None:
         info = finished.value if finished.error is None else {"error": finished.error}
         parked = self.parked.pop(recipe)
+        if "contents" in info:  # prepared by a worker without the sweep folder: the driver stores it
+            info = store_prepared(info, self.store.workload_dir(recipe))
         if "error" not in info:
             self.store.save_prepared(recipe, info)
             self.prepared[recipe] = info
