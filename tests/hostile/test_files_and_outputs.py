@@ -42,6 +42,22 @@ GRAPH_CASES = [
 ]
 
 
+# Found by the fuzz tests (tests/fuzz): node-link data of the wrong shape reached networkx (AttributeError).
+NODE_LINK_CASES = [
+    ({"schema_version": 1, "graph": float("nan")}, "g.json: graph: expected networkx node-link data"),
+    ({"schema_version": 1, "graph": {"nodes": 3, "edges": []}}, "found malformed data (nodes: 3, not a list"),
+    ({"schema_version": 1, "graph": {"nodes": [1.5], "edges": []}}, "g.json: graph.nodes[0]: expected a node"),
+    ({"schema_version": 1, "graph": {"nodes": [{"id": "a"}], "edges": [None]}}, "graph.edges[0]: expected an edge"),
+    ({"schema_version": 1, "graph": {"nodes": [{"id": "a"}], "edges": [{"source": "a"}]}}, "graph.edges[0]: expected"),
+]
+
+
+@pytest.mark.parametrize(("document", "fragment"), NODE_LINK_CASES, ids=[c[1] for c in NODE_LINK_CASES])
+def test_simulate_refuses_malformed_node_link_data(workspace: Path, refused: Refused, document, fragment) -> None:
+    (workspace / "g.json").write_text(json.dumps(document))
+    refused([*SIM, "-o", "rep"], fragment)
+
+
 @pytest.mark.parametrize(("edit", "fragment"), GRAPH_CASES, ids=[case[1].split(":")[0] for case in GRAPH_CASES])
 def test_simulate_refuses_broken_graph(workspace: Path, refused: Refused, edit, fragment: str) -> None:
     _edit_graph(workspace, edit)
