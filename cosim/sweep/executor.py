@@ -17,10 +17,12 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for
 from typing import Any
@@ -138,7 +140,27 @@ class LocalExecutor(PointExecutor):
         self._queue.append((tag, function, args))
         self._dispatch()
 
+    @staticmethod
+    def _start_forkserver() -> None:
+        """Start the forkserver (once) ignoring Ctrl-C from its first instant.
+
+        Ctrl-C reaches every process of the terminal's group. The forkserver protects itself
+        only after importing its preloaded modules, so a Ctrl-C in a sweep's first seconds
+        printed its KeyboardInterrupt traceback. "Ignore" survives fork and exec, and the
+        driver's own handler is back as soon as the server process exists (a few ms).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            forkserver.ensure_running()
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def _dispatch(self) -> None:
+        if self._queue and not self._workers:
+            self._start_forkserver()
         while self._queue:
             idle = next((w for w in self._workers if w.task is None), None)
             if idle is None:
