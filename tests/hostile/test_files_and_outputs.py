@@ -130,7 +130,7 @@ def test_zero_step_trace_refused_before_any_file(workspace: Path, refused: Refus
         ),
         (
             ["synth-trace", "--layers", "2", "--rates", "nan", "-o", "t2.npz"],
-            "--rates: expected numbers (inf is allowed, nan is not)",
+            "--rates: expected numbers in [0, 1], found nan",
         ),
         (
             ["synth-trace", "--layers", "2", "--correlation", "inf", "-o", "t2.npz"],
