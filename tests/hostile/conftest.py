@@ -35,7 +35,7 @@ def refused(capsys: pytest.CaptureFixture[str]) -> Refused:
 
     def check(argv: list[str], fragment: str) -> str:
         try:
-            code = main(argv)
+            code: int | str | None = main(argv)
         except SystemExit as stop:  # argparse's usage errors exit from inside main
             code = stop.code
         err = capsys.readouterr().err.strip()
