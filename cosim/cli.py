@@ -16,11 +16,10 @@ from cosim.common.errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits with status 2 on bad arguments already; keep the message short."""
+    """argparse exits with status 2 on bad arguments already; keep the message to one line, as every refusal."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

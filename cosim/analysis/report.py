@@ -266,9 +266,16 @@ class Report:
 
     # -- output ----------------------------------------------------------------------------
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write report.json, the CSV tables, the PNG plots and timeline.json; return the paths."""
+        """Write report.json, the CSV tables, the PNG plots and timeline.json; return the paths.
+
+        Into a folder holding an earlier report, its report.json goes first (a write that
+        fails half-way must not leave it describing new tables) and the files it listed that
+        this report does not write go last, so the folder holds one report, never a mix.
+        """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        earlier = _listed_files(out / "report.json")
+        (out / "report.json").unlink(missing_ok=True)
         written: list[Path] = []
         for name, text in self.tables().items():
             atomic_write_text(out / name, text)
@@ -288,6 +295,8 @@ class Report:
         document["files"] = [*sorted(p.name for p in written), "report.json"]
         atomic_write_text(out / "report.json", json.dumps(document, indent=2, allow_nan=False))
         written.append(out / "report.json")
+        for name in earlier - set(document["files"]):
+            (out / name).unlink(missing_ok=True)
         return written
 
     SUMMARY_HEADER = (
@@ -325,6 +334,15 @@ class Report:
     def summary_table(self) -> str:
         """A short fixed-width table of the runs for the terminal."""
         return format_table(self.SUMMARY_HEADER, self.summary_rows())
+
+
+def _listed_files(index: Path) -> set[str]:
+    """Plain file names an earlier report.json lists (nothing if it is missing or unreadable)."""
+    try:
+        files = json.loads(index.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {name for name in files if isinstance(name, str) and name == Path(name).name and name != "report.json"}
 
 
 def build_report(

@@ -36,7 +36,7 @@ from typing import Any
 import networkx as nx
 
 from cosim.common.atomic import atomic_write_text
-from cosim.common.errors import UserError
+from cosim.common.errors import UserError, describe
 
 SCHEMA_VERSION = 1
 
@@ -147,6 +147,7 @@ def load_graph(path: str | Path) -> nx.DiGraph:
         )
     if document["schema_version"] != SCHEMA_VERSION:
         raise UserError(path, "schema_version", f"{SCHEMA_VERSION}", document["schema_version"])
+    _check_node_link(document.get("graph"), path)
     try:
         graph = nx.node_link_graph(document["graph"], directed=True, edges="edges")
     except (KeyError, TypeError, nx.NetworkXError) as error:
@@ -154,6 +155,23 @@ def load_graph(path: str | Path) -> nx.DiGraph:
             path, "graph", "networkx node-link data", f"malformed data ({error})", found_is_text=True
         ) from None
     return validate_graph(graph, source=path)
+
+
+def _check_node_link(data: Any, path: Path) -> None:
+    """The shape networkx expects (a mapping; nodes and edges lists of mappings with ids and ends)."""
+    if not isinstance(data, dict):
+        raise UserError(path, "graph", "networkx node-link data (a JSON object)", describe(data), found_is_text=True)
+    for part, required in (("nodes", ("id",)), ("edges", ("source", "target"))):
+        items = data.get(part)
+        if not isinstance(items, list):
+            found = f"malformed data ({part}: {describe(items)}, not a list of {part})"
+            raise UserError(path, "graph", "networkx node-link data", found, found_is_text=True)
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or any(key not in item for key in required):
+                expected = (
+                    f"a{'n' if part == 'edges' else ''} {part[:-1]} (a JSON object with {' and '.join(required)})"
+                )
+                raise UserError(path, f"graph.{part}[{index}]", expected, describe(item), found_is_text=True)
 
 
 def validate_graph(graph: nx.Graph, source: str | Path) -> nx.DiGraph:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cosim.common.cli_values import check_float
 from cosim.common.errors import UserError
 from cosim.common.output_paths import check_output_dir
 
@@ -26,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     parser.add_argument("--retry-failed", action="store_true", help="evaluate points recorded as failed again")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another run of the same sweep folder (default: until it ends; 0: refuse at once)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(None, "--workers", "an integer >= 1", args.workers)
     if args.workers is not None and args.scheduler is not None:
         raise UserError(None, "--workers", "no --workers with --scheduler (the cluster has its own)", args.workers)
+    check_float("--lock-wait", args.lock_wait, low=0)
     if args.out is not None:
         check_output_dir(args.out, "-o")
     out = args.out or args.resume
@@ -60,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
+        lock_wait_s=args.lock_wait,
     )
     counts = ", ".join(f"{count} {status}" for status, count in summary.counts.items())
     print(

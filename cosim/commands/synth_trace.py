@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     check_int("--conditioning-frames", args.conditioning_frames, 0, args.frames - 1)
     check_float("--correlation", args.correlation, 0, 1)
     check_int("--seed", args.seed, 0)
-    rates = per_layer(args.rates, args.layers, "--rates")
+    rates = per_layer(args.rates, args.layers, "--rates", within=(0, 1))
     check_output_file(args.out, "-o")
     trace = synthetic_trace(
         num_layers=args.layers,

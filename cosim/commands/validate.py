@@ -13,6 +13,7 @@ import argparse
 import json
 
 from cosim.common.errors import UserError
+from cosim.common.jsonable import first_non_finite
 from cosim.hw import load_design
 from cosim.hw.issues import ConfigErrors
 from cosim.hw.schema import Design
@@ -53,12 +54,26 @@ def run(args: argparse.Namespace) -> int:
         }
         text += fit.render_text() + "".join(f"  warning: {w}\n" for w in fit.warnings)
     if args.json:
-        print(json.dumps(document, indent=2))
+        print(_strict_json(document, design))
     else:
         print(text, end="")
     if errors:
         raise ConfigErrors(errors)
     return 0
+
+
+def _strict_json(document: dict, design: Design) -> str:
+    """The report as JSON without NaN or Infinity (not JSON); a figure that is one is named instead."""
+    found = first_non_finite(document)
+    if found is not None:
+        where, value = found
+        raise UserError(
+            design.source.path,
+            f"(--json report) {where}",
+            "a finite figure (JSON has no NaN or Infinity; the text report shows it)",
+            value,
+        )
+    return json.dumps(document, indent=2, allow_nan=False)
 
 
 def _workload_fit(args: argparse.Namespace, design: Design) -> WorkloadFit:

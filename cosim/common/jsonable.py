@@ -21,3 +21,20 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def first_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """Key path and value of the first NaN or infinity in `value` (for reports that must stay strict JSON)."""
+    if isinstance(value, dict):
+        items: list[tuple[str, Any]] = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    else:
+        return None
+    for where, item in items:
+        found = first_non_finite(item, where)
+        if found is not None:
+            return found
+    return None

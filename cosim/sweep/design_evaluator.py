@@ -23,13 +23,30 @@ from cosim.hw import design_from_dict
 from cosim.hw.validate import ValidationReport, validate_design
 from cosim.hw.workload_fit import check_workload_fit
 from cosim.sim.simulator import simulate
-from cosim.sweep.evaluate import InvalidPoint
+from cosim.sweep.evaluate import InvalidPoint, reports
 from cosim.sweep.workloads import load_cached_graph, load_cached_trace
 
 # Metric name prefix per resource line of the validation report.
 RESOURCES = {"DSP": "dsp", "BRAM36": "bram", "URAM288": "uram", "LUT": "lut"}
 
 
+@reports(
+    "latency_s",
+    "energy_j",
+    "tokens_per_s",
+    "latency_per_token_s",
+    "energy_per_token_j",
+    "average_power_w",
+    "replay_ratio",
+    "mlp_share_of_latency",
+    "dram_bytes",
+    "roofline_ratio",
+    "policy",
+    "clock_mhz",
+    *(f"{prefix}_{kind}" for prefix in RESOURCES.values() for kind in ("used", "util")),
+    "fits_device",
+    "sim_wall_time_s",
+)
 def evaluate_design(config: dict[str, Any]) -> dict[str, Any]:
     """Metrics of one point: latency_s, energy_j, tokens_per_s, resource use, fits_device, ..."""
     context = config["context"]

@@ -4,7 +4,9 @@ An evaluator is a function ``evaluate(config: dict) -> dict`` from a point's res
 config (design after overrides, workload, knobs) to its metrics (objectives, resource
 use, ...). It raises `InvalidPoint` for a design that fails validation, which is recorded
 as ``invalid`` without simulating. `run_point` wraps any evaluator so that nothing it
-raises escapes the worker: the sweep records the error and goes on.
+raises escapes the worker: the sweep records the error and goes on. An evaluator that
+declares its metric names (`reports`) has the spec's objectives and constraints checked
+against them before any point runs; otherwise they are checked at the first finished point.
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ class InvalidPoint(Exception):
     def __init__(self, reason: str, metrics: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.metrics = metrics or {}
+
+
+def reports(*names: str) -> Callable[[Evaluator], Evaluator]:
+    """Declare the metrics an evaluator returns: ``@reports("latency_s", "energy_j")``."""
+
+    def declare(function: Evaluator) -> Evaluator:
+        function.reported_metrics = frozenset(names)  # type: ignore[attr-defined]
+        return function
+
+    return declare
+
+
+def reported_metrics(evaluator: Evaluator) -> frozenset[str] | None:
+    """The metric names `evaluator` declared with `reports`, or None if it did not."""
+    names = getattr(evaluator, "reported_metrics", None)
+    return names if isinstance(names, frozenset) else None
 
 
 def resolve_evaluator(name: str) -> Evaluator:

@@ -17,10 +17,12 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for
 from typing import Any
@@ -39,10 +41,19 @@ class Finished:
 
 
 class PointExecutor(ABC):
-    """Runs tasks somewhere; `slots` is how many the runner should keep in flight."""
+    """Runs tasks somewhere; `slots` is how many the runner should keep in flight.
+
+    `ships_inputs` says the workers may not see the driver's files: the runner then sends
+    inputs as data (`cosim.sweep.shipping`), each piece once through `share`.
+    """
 
     slots: int
     description: str
+    ships_inputs = False
+
+    def share(self, data: Any) -> Any:
+        """`data` as an argument for any number of tasks, sent to the workers once."""
+        return data
 
     @abstractmethod
     def submit(self, tag: Any, function: Callable[..., Any], *args: Any) -> None:
@@ -129,7 +140,27 @@ class LocalExecutor(PointExecutor):
         self._queue.append((tag, function, args))
         self._dispatch()
 
+    @staticmethod
+    def _start_forkserver() -> None:
+        """Start the forkserver (once) ignoring Ctrl-C from its first instant.
+
+        Ctrl-C reaches every process of the terminal's group. The forkserver protects itself
+        only after importing its preloaded modules, so a Ctrl-C in a sweep's first seconds
+        printed its KeyboardInterrupt traceback. "Ignore" survives fork and exec, and the
+        driver's own handler is back as soon as the server process exists (a few ms).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            forkserver.ensure_running()
+            return
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def _dispatch(self) -> None:
+        if self._queue and not self._workers:
+            self._start_forkserver()
         while self._queue:
             idle = next((w for w in self._workers if w.task is None), None)
             if idle is None:
@@ -191,7 +222,12 @@ def _death(exitcode: int | None) -> str:
 
 
 class DaskExecutor(PointExecutor):
-    """Tasks as futures of a Dask distributed client (a remote scheduler or a LocalCluster)."""
+    """Tasks as futures of a Dask distributed client (a remote scheduler or a LocalCluster).
+
+    Its workers need not share a file system with the driver: inputs go to them as data.
+    """
+
+    ships_inputs = True
 
     def __init__(self, scheduler: str | None = None, *, client: Any = None) -> None:
         from distributed import Client
@@ -218,6 +254,9 @@ class DaskExecutor(PointExecutor):
     def submit(self, tag: Any, function: Callable[..., Any], *args: Any) -> None:
         future = self.client.submit(function, *args, pure=False)
         self._futures[future] = tag
+
+    def share(self, data: Any) -> Any:
+        return self.client.scatter(data, broadcast=True, hash=False)
 
     def wait(self, timeout: float) -> list[Finished]:
         from distributed import wait as dask_wait

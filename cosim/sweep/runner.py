@@ -1,6 +1,7 @@
 """Running a sweep: ask the strategy, run points on the executor, store each result at once.
 
-The runner is the only writer of the sweep folder. It keeps just enough points in
+The runner is the only writer of the sweep folder, and holds its lock while it runs
+(`cosim.sweep.lock`), so two runs on one folder never evaluate a point twice. It keeps just enough points in
 flight to fill the executor, prepares each workload recipe once before the points that
 need it, writes each record the moment it arrives, and tells the strategy. Points whose
 key is already stored are not evaluated again, so an interrupted sweep resumes where it
@@ -20,8 +21,16 @@ from tqdm import tqdm
 from cosim.common.errors import UserError
 from cosim.sweep.evaluate import run_point
 from cosim.sweep.executor import Finished, PointExecutor, make_executor
+from cosim.sweep.lock import hold_sweep_folder
 from cosim.sweep.plan import Point, SweepPlan
 from cosim.sweep.results import write_table
+from cosim.sweep.shipping import (
+    bundle_files,
+    bundle_inputs,
+    prepare_from_bundle,
+    run_point_from_bundles,
+    store_prepared,
+)
 from cosim.sweep.spec import LoadedSpec
 from cosim.sweep.store import ResultStore
 from cosim.sweep.strategies import Candidate, SearchStrategy, make_strategy
@@ -53,13 +62,31 @@ def run_sweep(
     client: Any = None,
     retry_failed: bool = False,
     progress: bool = True,
+    lock_wait_s: float | None = None,
 ) -> SweepSummary:
     """Run (or resume) `loaded`'s sweep into `out_dir`; see the module docstring.
 
     `scheduler` (an address) or `client` (a `distributed.Client`) run the points on Dask;
     otherwise `workers` local processes do (default: one per core). Ctrl-C stops at once,
     keeps every finished point, writes the table and returns with ``interrupted`` set.
+    Another run on the same folder is waited for (`lock_wait_s`: None waits as long as it
+    takes, 0 refuses at once), so each point is evaluated once (`cosim.sweep.lock`).
     """
+    with hold_sweep_folder(
+        out_dir, wait_s=lock_wait_s, on_wait=lambda text: print(f"cosim sweep: {text}", file=sys.stderr)
+    ):
+        return _run_holding_folder(loaded, Path(out_dir), workers, scheduler, client, retry_failed, progress)
+
+
+def _run_holding_folder(
+    loaded: LoadedSpec,
+    out_dir: Path,
+    workers: int | None,
+    scheduler: str | None,
+    client: Any,
+    retry_failed: bool,
+    progress: bool,
+) -> SweepSummary:
     plan = SweepPlan(loaded)
     store = ResultStore.create(out_dir, loaded)
     strategy = make_strategy(loaded)
@@ -91,10 +118,10 @@ def run_sweep(
     finally:
         bar.close()
     records = list(run.records.values())
-    tables = write_table(records, loaded, Path(out_dir))
+    tables = write_table(records, loaded, out_dir)
     counts = {status: sum(r["status"] == status for r in records) for status in STATUSES}
     return SweepSummary(
-        Path(out_dir), strategy.total, len(done), run.recorded, counts, executor.description, interrupted, tables
+        out_dir, strategy.total, len(done), run.recorded, counts, executor.description, interrupted, tables
     )
 
 
@@ -133,6 +160,11 @@ class _Run:
         self.in_flight = 0
         self.recorded = 0
         self.exhausted = False
+        # Workers without the driver's files get them as data, sent once: the inputs now, each recipe when ready.
+        self.shared_inputs = (
+            executor.share(bundle_inputs(plan.design_file, plan.inputs)) if executor.ships_inputs else None
+        )
+        self.shared_recipes: dict[str, Any] = {}
 
     def loop(self, bar: tqdm) -> None:
         self.bar = bar
@@ -179,9 +211,12 @@ class _Run:
         if recipe not in self.parked:
             self.parked[recipe] = []
             workload = point.config["workload"]
-            out_dir = self.store.workload_dir(recipe)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            self.executor.submit(("prepare", recipe), prepare_workload, workload, self.plan.inputs, str(out_dir))
+            if self.executor.ships_inputs:
+                self.executor.submit(("prepare", recipe), prepare_from_bundle, workload, self.shared_inputs)
+            else:
+                out_dir = self.store.workload_dir(recipe)
+                out_dir.mkdir(parents=True, exist_ok=True)
+                self.executor.submit(("prepare", recipe), prepare_workload, workload, self.plan.inputs, str(out_dir))
             self.in_flight += 1
         self.parked[recipe].append((candidate, point))
 
@@ -194,10 +229,20 @@ class _Run:
         return True
 
     def _submit(self, candidate: Candidate, point: Point) -> None:
-        files = self.prepared[point.recipe_key]["files"] if point.recipe_key else None
+        recipe = point.recipe_key
+        files = self.prepared[recipe]["files"] if recipe else None
         self.points[point.key] = point
         self.waiting[point.key] = [candidate]
-        self.executor.submit(("point", point.key), run_point, point.config, self.plan.context(point, files))
+        context = self.plan.context(point, files)
+        if self.executor.ships_inputs:
+            bundles = [self.shared_inputs]
+            if recipe is not None and files:
+                if recipe not in self.shared_recipes:
+                    self.shared_recipes[recipe] = self.executor.share(bundle_files(files))
+                bundles.append(self.shared_recipes[recipe])
+            self.executor.submit(("point", point.key), run_point_from_bundles, point.config, context, bundles)
+        else:
+            self.executor.submit(("point", point.key), run_point, point.config, context)
         self.in_flight += 1
 
     # ---- results -----------------------------------------------------------------------
@@ -205,6 +250,8 @@ class _Run:
     def _prepared(self, recipe: str, finished: Finished) -> None:
         info = finished.value if finished.error is None else {"error": finished.error}
         parked = self.parked.pop(recipe)
+        if "contents" in info:  # prepared by a worker without the sweep folder: the driver stores it
+            info = store_prepared(info, self.store.workload_dir(recipe))
         if "error" not in info:
             self.store.save_prepared(recipe, info)
             self.prepared[recipe] = info

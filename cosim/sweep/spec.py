@@ -24,7 +24,7 @@ from cosim.hw.describe import validation_errors
 from cosim.hw.issues import ConfigErrors, KeyPath, nested_issue
 from cosim.hw.strict import StrictModel
 from cosim.hw.yaml_document import YamlDocument, load_yaml_value, read_yaml
-from cosim.sweep.evaluate import EVALUATORS, resolve_evaluator
+from cosim.sweep.evaluate import EVALUATORS, reported_metrics, resolve_evaluator
 from cosim.sweep.strategies import STRATEGIES, StrategySettings
 
 Goal = Literal["min", "max"]
@@ -389,11 +389,23 @@ def _check_parameters(document: YamlDocument, spec: SweepSpec) -> None:
 
 
 def _check_names(document: YamlDocument, spec: SweepSpec) -> None:
-    """The evaluator and the model preset exist, so that no point runs with a name that cannot work."""
+    """The evaluator, the model preset and (if the evaluator declares its metrics) the metric names exist,
+    so that no point runs with a name that cannot work."""
     try:
-        resolve_evaluator(spec.evaluator)
+        evaluator = resolve_evaluator(spec.evaluator)
     except UserError as error:
         raise document.error(("evaluator",), error.expected, error.found, found_is_text=True) from None
+    declared = reported_metrics(evaluator)
+    if declared is not None:
+        from cosim.sweep.workloads import workload_metrics
+
+        known = declared | workload_metrics(spec.workload.kind, spec.workload.model)
+        named = [("objectives", name) for name in spec.objectives]
+        named += [("constraints", name) for name in spec.constraints]
+        for section, name in named:
+            if name not in known:
+                expected = f"a metric the evaluator reports ({', '.join(sorted(known))})"
+                raise document.error((section, name), expected, name)
     if spec.workload.model is not None:
         from models.config import PRESETS  # torch-free; the presets a graph can be traced from
 

@@ -23,6 +23,14 @@ from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.common.errors import UserError
 from cosim.sweep.evaluate import describe_failure, plain_metrics
 
+# Metrics a prepared workload adds to each of its points (`prepare_workload`, `_decode`).
+DECODE_METRICS = (
+    "decode_replay_ratio",
+    "token_agreement_vs_dense",
+    "psnr_vs_dense_db",
+    "psnr_vs_truth_db",
+    "decode_wall_time_s",
+)
 CALIBRATION_VIDEOS = 2  # held-out toy videos the thresholds of a target replay ratio are calibrated on
 
 
@@ -52,6 +60,13 @@ def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: 
         return {"files": files, "metrics": plain_metrics(metrics)}
     except Exception as failure:  # reported to the runner, which fails the recipe's points
         return {"error": describe_failure(failure)}
+
+
+def workload_metrics(kind: str, model: str | None) -> frozenset[str]:
+    """Names of the metrics preparing a workload of this kind adds (none for plain files)."""
+    if kind == "files" and model is None:
+        return frozenset()
+    return frozenset(("workload_replay_ratio", *(DECODE_METRICS if kind == "decode" else ())))
 
 
 def _trace_graph(model: Any, folder: Path) -> str:

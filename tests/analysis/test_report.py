@@ -157,3 +157,25 @@ def test_summary_table_and_units(design):
     assert "2.00x" in next(line for line in lines if line.startswith("fastcar-drs"))
     assert format_seconds(16e-6) == "16 us" and format_seconds(2.5) == "2.5 s"
     assert np.isclose(float(format_seconds(0.0123).split()[0]), 12.3)
+
+
+def test_a_reused_folder_holds_only_the_new_report(design, tmp_path):
+    (tmp_path / "old_table.csv").write_text("stale\n")
+    (tmp_path / "notes.txt").write_text("the user's own file\n")
+    (tmp_path / "report.json").write_text(json.dumps({"files": ["old_table.csv", "summary.csv", "report.json"]}))
+    written = build_report(runs(), design).write(tmp_path)
+    assert not (tmp_path / "old_table.csv").exists()  # listed by the earlier report, not written now
+    assert (tmp_path / "notes.txt").exists()  # never listed by a report: not ours to delete
+    assert {p.name for p in tmp_path.iterdir()} == {p.name for p in written} | {"notes.txt"}
+
+
+def test_a_failed_write_leaves_no_report_json_describing_it(design, tmp_path, monkeypatch):
+    build_report(runs(), design).write(tmp_path)
+
+    def broken(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("cosim.analysis.report.plots.save_figure", broken)
+    with pytest.raises(OSError):
+        build_report(runs(), design).write(tmp_path)
+    assert not (tmp_path / "report.json").exists()

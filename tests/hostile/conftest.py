@@ -34,7 +34,10 @@ def refused(capsys: pytest.CaptureFixture[str]) -> Refused:
     """`refused(argv, fragment)`: the command exits 2 with one stderr line holding `fragment`."""
 
     def check(argv: list[str], fragment: str) -> str:
-        code = main(argv)
+        try:
+            code: int | str | None = main(argv)
+        except SystemExit as stop:  # argparse's usage errors exit from inside main
+            code = stop.code
         err = capsys.readouterr().err.strip()
         assert code == 2, f"exit {code}, stderr: {err}"
         assert "\n" not in err, f"more than one line:\n{err}"

@@ -3,6 +3,7 @@ spellings. Each is refused by `cosim validate` (and so before any simulation) in
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,14 @@ def test_graph_json_given_as_design_is_one_line(workspace: Path, refused: Refuse
 
 def test_directory_given_as_design(workspace: Path, refused: Refused) -> None:
     refused(["validate", "."], "expected a YAML file, found a directory")
+
+
+def test_validate_json_names_a_non_finite_figure_instead_of_printing_it(workspace, refused, monkeypatch, capsys):
+    # No valid design yields one today (utilisation of a resource the device lacks is refused earlier);
+    # if a figure ever is infinite, --json must say which, not print Infinity.
+    from cosim.hw.validate import ValidationReport
+
+    as_dict = ValidationReport.as_dict
+    monkeypatch.setattr(ValidationReport, "as_dict", lambda self: {**as_dict(self), "clock": {"slack": math.inf}})
+    refused(["validate", "--json", "design.yaml"], "design.yaml: (--json report) clock.slack: expected a finite figure")
+    assert capsys.readouterr().out == ""

@@ -42,6 +42,22 @@ GRAPH_CASES = [
 ]
 
 
+# Found by the fuzz tests (tests/fuzz): node-link data of the wrong shape reached networkx (AttributeError).
+NODE_LINK_CASES = [
+    ({"schema_version": 1, "graph": float("nan")}, "g.json: graph: expected networkx node-link data"),
+    ({"schema_version": 1, "graph": {"nodes": 3, "edges": []}}, "found malformed data (nodes: 3, not a list"),
+    ({"schema_version": 1, "graph": {"nodes": [1.5], "edges": []}}, "g.json: graph.nodes[0]: expected a node"),
+    ({"schema_version": 1, "graph": {"nodes": [{"id": "a"}], "edges": [None]}}, "graph.edges[0]: expected an edge"),
+    ({"schema_version": 1, "graph": {"nodes": [{"id": "a"}], "edges": [{"source": "a"}]}}, "graph.edges[0]: expected"),
+]
+
+
+@pytest.mark.parametrize(("document", "fragment"), NODE_LINK_CASES, ids=[c[1] for c in NODE_LINK_CASES])
+def test_simulate_refuses_malformed_node_link_data(workspace: Path, refused: Refused, document, fragment) -> None:
+    (workspace / "g.json").write_text(json.dumps(document))
+    refused([*SIM, "-o", "rep"], fragment)
+
+
 @pytest.mark.parametrize(("edit", "fragment"), GRAPH_CASES, ids=[case[1].split(":")[0] for case in GRAPH_CASES])
 def test_simulate_refuses_broken_graph(workspace: Path, refused: Refused, edit, fragment: str) -> None:
     _edit_graph(workspace, edit)
@@ -114,7 +130,7 @@ def test_zero_step_trace_refused_before_any_file(workspace: Path, refused: Refus
         ),
         (
             ["synth-trace", "--layers", "2", "--rates", "nan", "-o", "t2.npz"],
-            "--rates: expected numbers (inf is allowed, nan is not)",
+            "--rates: expected numbers in [0, 1], found nan",
         ),
         (
             ["synth-trace", "--layers", "2", "--correlation", "inf", "-o", "t2.npz"],

@@ -85,3 +85,25 @@ def test_union_value_error_is_one_line_without_pydantic_wording(workspace: Path,
 def test_spec_holding_only_parameters_is_one_line(workspace: Path, refused: Refused) -> None:
     (workspace / "only.yaml").write_text("parameters:\n  clock: {path: clock_mhz, values: [200]}\n")
     refused(["sweep", "only.yaml", "-o", "out"], "only.yaml")
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"objectives": {"latency": "min"}}, "objectives.latency: expected a metric the evaluator reports ("),
+        ({"constraints": {"dsp": "<= 1"}}, "constraints.dsp: expected a metric the evaluator reports ("),
+        (
+            {
+                "objectives": {"psnr_vs_dense_db": "max"},
+                "workload": {"graph": "graph.json", "synthetic": {"layer_rates": 0.5}},
+            },
+            "objectives.psnr_vs_dense_db: expected a metric",  # a decode metric; this workload is synthetic
+        ),
+    ],
+)
+def test_unknown_metric_of_the_design_evaluator_refused_before_any_point(
+    workspace: Path, refused: Refused, changes, fragment
+) -> None:
+    err = refused(_sweep(workspace, evaluator="design", **changes), fragment)
+    assert "spec.yaml:" in err
+    assert not (workspace / "out").exists()

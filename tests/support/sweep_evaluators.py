@@ -9,7 +9,8 @@ worker process.
 Test settings come from `sweep_test.json` beside the base design (worker processes do
 not see a test's environment): ``markers`` (a folder that gets one file per evaluation,
 named by the point's key), ``delay_s`` (seconds each evaluation sleeps) and ``hang_arrays``
-(points with that array count never finish: a sweep killed while they run is killed at a known point).
+(points with that array count never finish: a sweep killed while they run is killed at a known point)
+and ``gate`` (a file: every evaluation waits until it exists, so a test decides when points finish).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def analytic(config: dict) -> dict:
     arrays = design["engines"]["matrix"]["arrays"]
     clock = design["clock_mhz"]
     time.sleep(settings.get("delay_s", 0))
+    while settings.get("gate") and not Path(settings["gate"]).exists():
+        time.sleep(0.02)
     while arrays == settings.get("hang_arrays"):
         time.sleep(1)
     if clock == 999:

@@ -38,6 +38,7 @@ def make_sweep(
     markers: Path | None = None,
     workload: dict | None = None,
     hang_arrays: int | None = None,
+    gate: Path | None = None,
 ) -> Path:
     """Write design, graph, trace, test settings and spec into `folder`; returns the spec path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,12 @@ def make_sweep(
     synthetic_trace(num_layers=2, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, seed=1).save(
         folder / "trace.npz"
     )
-    settings = {"delay_s": delay_s, "markers": str(markers) if markers else None, "hang_arrays": hang_arrays}
+    settings = {
+        "delay_s": delay_s,
+        "markers": str(markers) if markers else None,
+        "hang_arrays": hang_arrays,
+        "gate": str(gate) if gate else None,
+    }
     (folder / "sweep_test.json").write_text(json.dumps(settings))
     spec = {
         "base_design": "design.yaml",

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from cosim.sweep.executor import Finished, LocalExecutor
 
@@ -51,3 +55,20 @@ def test_a_worker_that_died_while_idle_is_replaced():
         executor.submit("second", os.getpid)
         second = _collect(executor, 1)["second"]
     assert second.error is None and second.value != first
+
+
+FORKSERVER_SIGINT = """
+import multiprocessing.forkserver, os
+from cosim.sweep.executor import LocalExecutor
+LocalExecutor(1)._start_forkserver()
+pid = multiprocessing.forkserver._forkserver._forkserver_pid
+ignored = next(line for line in open(f"/proc/{pid}/status") if line.startswith("SigIgn:"))
+print(int(ignored.split()[1], 16) >> 1 & 1)  # bit of SIGINT (2)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_the_forkserver_ignores_ctrl_c_from_its_start():
+    # Checked while it still imports its preload, before it would protect itself: a Ctrl-C then printed a traceback.
+    result = subprocess.run([sys.executable, "-c", FORKSERVER_SIGINT], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1", result.stderr

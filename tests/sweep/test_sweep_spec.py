@@ -145,3 +145,15 @@ def test_shipped_example_specs_resolve(name):
     plan, strategy = SweepPlan(loaded), make_strategy(loaded)
     candidate = strategy.ask()
     assert candidate is not None and plan.resolve(candidate.params).key
+
+
+def test_the_design_evaluator_reports_exactly_the_metrics_it_declares(tmp_path):
+    from cosim.sweep.design_evaluator import evaluate_design
+    from cosim.sweep.evaluate import reported_metrics
+    from cosim.sweep.plan import SweepPlan
+
+    spec = make_sweep(tmp_path, {"clock": {"path": "clock_mhz", "values": [200]}}, evaluator="design")
+    plan = SweepPlan(load_spec(spec))
+    point = plan.resolve({"clock": 200})
+    metrics = evaluate_design({**point.config, "context": plan.context(point)})
+    assert frozenset(metrics) == reported_metrics(evaluate_design)
