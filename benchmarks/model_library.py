@@ -85,7 +85,8 @@ def design_row(
         "mlp_share_of_weight_bytes": summary.mlp_share_of_step_weight_bytes,
         "design": design.name,
         "fits": fit.ok,
-        "fit_error": "; ".join(str(error) for error in fit.errors) or None,
+        # `cosim validate --model`'s reason, the design file named relative to the repository (as the docs cite it)
+        "fit_error": "; ".join(str(error) for error in fit.errors).replace(f"{REPO}/", "") or None,
     }
     if not fit.ok:
         return row
