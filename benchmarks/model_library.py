@@ -25,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -33,6 +35,8 @@ from cosim.analysis.report import Run, build_report  # noqa: E402
 from cosim.artifacts.graph_summary import summarize  # noqa: E402
 from cosim.artifacts.synthetic_trace import synthetic_trace  # noqa: E402
 from cosim.hw import load_design  # noqa: E402
+from cosim.hw.schema import Design  # noqa: E402
+from cosim.hw.workload_fit import check_workload_fit  # noqa: E402
 from cosim.sim.simulator import simulate  # noqa: E402
 from models.library import library, trace_library_model  # noqa: E402
 
@@ -45,61 +49,88 @@ HEADER = (
 )
 
 
-def model_rows(name: str, designs: list, decoded_frames: int) -> list[dict[str, Any]]:
-    """One row of the table per design: `name`'s MLP shares and simulated figures (as in ROW_KEYS)."""
-    entry = library()[name]
-    geometry = entry.geometry
+def model_rows(name: str, designs: list[Design], decoded_frames: int) -> list[dict[str, Any]]:
+    """One row of the table per design for library model `name` (its decode graph at the clip's last KV length)."""
+    geometry = library()[name].geometry
     graph = trace_library_model(name, "decode", kv_len=geometry["tokens_per_frame"] * geometry["frames"])
+    grid = (geometry["grid"][0], geometry["grid"][1])
+    return [design_row(name, graph, grid, design, decoded_frames) for design in designs]
+
+
+def design_row(
+    name: str, graph: nx.DiGraph, grid: tuple[int, int], design: Design, decoded_frames: int
+) -> dict[str, Any]:
+    """`name`'s MLP shares and, if its decode (frames of `grid` tokens) fits `design` (`cosim.hw.workload_fit`,
+    as `cosim validate --model` checks it), its simulated dense and FastCar figures there; else why not."""
     summary = summarize(graph)
     layers = int(graph.graph["num_layers"])
-    rows = []
-    for design in designs:
-        policy = design.scheduling.policy
-        traces = {
-            rate: synthetic_trace(
-                num_layers=layers,
-                layer_rates=rate,
-                frames=1 + decoded_frames,
-                frame_rows=geometry["grid"][0],
-                frame_cols=geometry["grid"][1],
-                seed=0,
-                model=name,
-            )
-            for rate in REPLAY_RATES
-        }
-        dense_run, first = simulate_runs(graph, traces[REPLAY_RATES[0]], design, policies=[policy], progress=False)
-        runs = [dense_run, replace(first, label=f"fastcar-{REPLAY_RATES[0]}")]
-        for rate in REPLAY_RATES[1:]:
-            result = simulate(graph, traces[rate], design, policy=policy, progress=False)
-            runs.append(Run(f"fastcar-{rate}", "fastcar", result))
-        report = build_report(runs, design)
-        row: dict[str, Any] = {
-            "model": name,
-            "layers": layers,
-            "mlp_share_of_macs": summary.mlp_share_of_step_macs,
-            "mlp_share_of_weight_bytes": summary.mlp_share_of_step_weight_bytes,
-            "design": design.name,
-        }
-        for run, key in zip(
-            report.runs, ("dense", *(f"fastcar_{round(100 * rate)}" for rate in REPLAY_RATES)), strict=True
-        ):
-            f = report.run_figures(run)
-            row[f"{key}_ms_per_step"] = f["latency"]["per_token_mean_s"] * 1e3
-            row[f"{key}_mj_per_step"] = f["energy"]["total_j"] / run.result.num_steps * 1e3
-            if key != "dense":
-                row[f"{key}_speedup"] = f["speedup_over_dense"]
-        rows.append(row)
-    return rows
+    traces = {
+        rate: synthetic_trace(
+            num_layers=layers,
+            layer_rates=rate,
+            frames=1 + decoded_frames,
+            frame_rows=grid[0],
+            frame_cols=grid[1],
+            seed=0,
+            model=name,
+        )
+        for rate in REPLAY_RATES
+    }
+    first = traces[REPLAY_RATES[0]]
+    fit = check_workload_fit(graph, design, kv_len=int(first.kv_len.max()), batch_rows=first.batch_rows)
+    row: dict[str, Any] = {
+        "model": name,
+        "layers": layers,
+        "mlp_share_of_macs": summary.mlp_share_of_step_macs,
+        "mlp_share_of_weight_bytes": summary.mlp_share_of_step_weight_bytes,
+        "design": design.name,
+        "fits": fit.ok,
+        # `cosim validate --model`'s reason, the design file named relative to the repository (as the docs cite it)
+        "fit_error": "; ".join(str(error) for error in fit.errors).replace(f"{REPO}/", "") or None,
+    }
+    if not fit.ok:
+        return row
+    policy = design.scheduling.policy
+    dense_run, fastcar_run = simulate_runs(graph, first, design, policies=[policy], progress=False)
+    runs = [dense_run, replace(fastcar_run, label=f"fastcar-{REPLAY_RATES[0]}")]
+    for rate in REPLAY_RATES[1:]:
+        result = simulate(graph, traces[rate], design, policy=policy, progress=False)
+        runs.append(Run(f"fastcar-{rate}", "fastcar", result))
+    report = build_report(runs, design)
+    for run, key in zip(
+        report.runs, ("dense", *(f"fastcar_{round(100 * rate)}" for rate in REPLAY_RATES)), strict=True
+    ):
+        f = report.run_figures(run)
+        row[f"{key}_ms_per_step"] = f["latency"]["per_token_mean_s"] * 1e3
+        row[f"{key}_mj_per_step"] = f["energy"]["total_j"] / run.result.num_steps * 1e3
+        if key != "dense":
+            row[f"{key}_speedup"] = f["speedup_over_dense"]
+    return row
 
 
 def markdown_row(row: dict[str, Any]) -> str:
     """`row` as a line of docs/models.md's table (the figures rounded as shown)."""
-    return (
+    model = (
         f"| {row['model']} | {row['layers']} | {row['mlp_share_of_macs']:.1%} | "
-        f"{row['mlp_share_of_weight_bytes']:.1%} | {row['design']} | {row['dense_ms_per_step']:.1f} | "
-        f"{row['fastcar_50_ms_per_step']:.1f} | {row['fastcar_50_speedup']:.2f}x | "
+        f"{row['mlp_share_of_weight_bytes']:.1%} | {row['design']} |"
+    )
+    if not row["fits"]:
+        return model + " does not fit (see below) |" + " - |" * 7
+    return model + (
+        f" {row['dense_ms_per_step']:.1f} | {row['fastcar_50_ms_per_step']:.1f} | {row['fastcar_50_speedup']:.2f}x | "
         f"{row['fastcar_80_ms_per_step']:.1f} | {row['fastcar_80_speedup']:.2f}x | {row['dense_mj_per_step']:.0f} | "
         f"{row['fastcar_50_mj_per_step']:.0f} | {row['fastcar_80_mj_per_step']:.0f} |"
+    )
+
+
+def fit_notes(rows: list[dict[str, Any]]) -> str:
+    """The paragraph under the table: which models a design cannot hold, with `cosim validate --model`'s reason."""
+    misfits = [row for row in rows if not row["fits"]]
+    if not misfits:
+        return "Every model fits every design (weights, KV cache and replay cache in its DRAM)."
+    lines = [f"- `{row['model']}` on `{row['design']}`: {row['fit_error']}" for row in misfits]
+    return "\n".join(
+        ["Not simulated, because the design's DRAM cannot hold the model (`cosim.hw.workload_fit`):", *lines]
     )
 
 
@@ -116,17 +147,19 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     for name in args.models.split(","):
-        rows += model_rows(name, designs, args.decoded_frames)
-        print(markdown_row(rows[-1]), file=sys.stderr)
+        for row in model_rows(name, designs, args.decoded_frames):
+            print(markdown_row(row), file=sys.stderr)
+            rows.append(row)
     command = "python benchmarks/model_library.py" + (
         f" --decoded-frames {args.decoded_frames}" if args.decoded_frames != 1 else ""
     )
     table = "\n".join([HEADER, HEADER_RULE, *map(markdown_row, rows)])
-    text = TEMPLATE.format(command=command, table=table, decoded=args.decoded_frames)
+    text = TEMPLATE.format(command=command, table=table, notes=fit_notes(rows), decoded=args.decoded_frames)
     out = Path(args.out)
     out.write_text(text)
     # The same table for notebooks/05_model_library.ipynb: the benchmark takes minutes, the notebook reads this.
-    document = {"schema_version": 1, "command": command, "decoded_frames": args.decoded_frames, "rows": rows}
+    # schema 2: every row says whether the model fits the design (fits, fit_error); one that does not has no figures.
+    document = {"schema_version": 2, "command": command, "decoded_frames": args.decoded_frames, "rows": rows}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1) + "\n")
     seconds = time.perf_counter() - started
     mlp_min = 100 * min(row["mlp_share_of_macs"] for row in rows)
@@ -155,6 +188,8 @@ Produced by `{command}` (benchmarks/model_library.py); the library is `cosim mod
   depth transformer).
 
 {table}
+
+{notes}
 
 ## VILA-U through transformers
 

@@ -134,6 +134,8 @@ class ModelConfig:
 _VILA_U_SPECIAL_TOKENS = 8
 _VILA_U_CLASSES = 0  # conditioning is a text prompt; only the null/pad token is reserved
 
+# The project's own presets. The text LLMs (llama-2-7b, llama-3-8b) are presets too, built from the model
+# library's figures (models/library: `presets`, `preset_config`), which also lists the presets with these.
 PRESETS: dict[str, ModelConfig] = {
     "vila-u-7b-256": ModelConfig(
         name="vila-u-7b-256",
@@ -153,34 +155,6 @@ PRESETS: dict[str, ModelConfig] = {
         depth=DepthConfig(
             num_layers=6, hidden=1024, num_heads=16, mlp_hidden=2816, codes_per_position=4, codebook_size=16384
         ),
-    ),
-    # Text-only LLMs, for reproducing published FPGA decoders (benchmarks/fidelity.py): the same
-    # transformer, decoding one text token per step. Geometry from each model's Hugging Face
-    # config.json (meta-llama/Llama-2-7b-hf, meta-llama/Meta-Llama-3-8B) [config]. The video
-    # fields stay at their defaults and are unused: text decode has no frames.
-    "llama-2-7b": ModelConfig(
-        name="llama-2-7b",
-        num_layers=32,
-        hidden=4096,
-        num_heads=32,
-        num_kv_heads=32,
-        mlp_hidden=11008,
-        vocab_size=32000,
-        rope_theta=10000.0,
-        norm_eps=1e-5,
-        codebook_size=32000 - 1,  # text tokens are the "codes"; the last id is the (unused) null class
-    ),
-    "llama-3-8b": ModelConfig(
-        name="llama-3-8b",
-        num_layers=32,
-        hidden=4096,
-        num_heads=32,
-        num_kv_heads=8,  # grouped-query attention: 4 query heads per KV head
-        mlp_hidden=14336,
-        vocab_size=128256,
-        rope_theta=500000.0,
-        norm_eps=1e-5,
-        codebook_size=128256 - 1,
     ),
     # A tiny model trained in this project on the procedural toy world (models/toyworld/world.py).
     # GQA (4 query heads on 2 kv heads) so the grouped path is exercised everywhere.
@@ -206,7 +180,8 @@ PRESETS: dict[str, ModelConfig] = {
 
 
 def get_preset(name: str) -> ModelConfig:
-    """The preset called `name`; an unknown name is a user error that lists the presets."""
+    """The project's own preset called `name` (`models.library.preset_config` also knows the library's text
+    LLMs); an unknown name is a user error that lists the presets."""
     try:
         return PRESETS[name]
     except KeyError:

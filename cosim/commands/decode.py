@@ -152,12 +152,12 @@ def _load(args: argparse.Namespace) -> DecodeSession:
     """The DecodeSession of the options: random weights, a safetensors folder or a toy checkpoint."""
     import torch
 
-    from models.config import get_preset
     from models.decoding.session import DecodeSession, toy_session
+    from models.library import preset_config
     from models.toyworld.train import DEFAULT_CHECKPOINT
     from models.transformer import VideoTransformer
 
-    preset = get_preset(args.preset)
+    preset = preset_config(args.preset)
     device = _device(args.device)
     if args.random_weights:
         if args.checkpoint:

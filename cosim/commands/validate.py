@@ -1,4 +1,4 @@
-"""`cosim validate DESIGN.yaml [--model PRESET]`: pre-synthesis report of a design against its device.
+"""`cosim validate DESIGN.yaml [--model NAME]`: pre-synthesis report of a design against its device.
 
 Prints the utilisation table, the block mapping of every buffer, the bandwidth checks,
 clock and DRAM figures and warnings; with ``--model``, also whether the model's weights,
@@ -27,8 +27,8 @@ HELP = "check a hardware design against its device (resources, clock, bandwidth,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("design", help="design YAML file (e.g. hwconfigs/designs/kv260-fastcar.yaml)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report instead of tables")
-    parser.add_argument("--model", help="model preset whose decode must fit the design (e.g. vila-u-7b-256)")
-    parser.add_argument("--frames", type=int, help="video length in frames (default: the preset's)")
+    parser.add_argument("--model", help="preset or library model (cosim models) whose decode must fit the design")
+    parser.add_argument("--frames", type=int, help="video length in frames (default: the model's)")
     parser.add_argument("--batch-rows", type=int, default=2, help="rows decoded together (default 2: CFG)")
 
 
@@ -77,15 +77,15 @@ def _strict_json(document: dict, design: Design) -> str:
 
 
 def _workload_fit(args: argparse.Namespace, design: Design) -> WorkloadFit:
-    """Trace the preset's decode step (torch, on the meta device) and check its footprint on `design`."""
-    from models.config import get_preset
-    from models.tracing.graph_trace import trace_model  # torch, only for --model
+    """Trace the model's decode step (a preset or library model; torch, on the meta device) and check its
+    footprint on `design`."""
+    from models.library import trace_named_model  # torch, only for --model
 
-    config = get_preset(args.model)
-    frames = config.frames if args.frames is None else args.frames
-    if frames < 1:
-        raise UserError(None, "--frames", "an integer >= 1", frames)
+    if args.frames is not None and args.frames < 1:
+        raise UserError(None, "--frames", "an integer >= 1", args.frames)
     if args.batch_rows < 1:
         raise UserError(None, "--batch-rows", "an integer >= 1", args.batch_rows)
-    graph = trace_model(config, phase="decode", batch_rows=args.batch_rows)
-    return check_workload_fit(graph, design, kv_len=frames * config.tokens_per_frame, batch_rows=args.batch_rows)
+    graph = trace_named_model(args.model, phase="decode", batch_rows=args.batch_rows)
+    frames = int(graph.graph["frames"]) if args.frames is None else args.frames
+    kv_len = frames * int(graph.graph["tokens_per_frame"])
+    return check_workload_fit(graph, design, kv_len=kv_len, batch_rows=args.batch_rows)

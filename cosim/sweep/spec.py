@@ -182,7 +182,7 @@ class SyntheticRecipe(StrictModel):
 class WorkloadSpec(StrictModel):
     """What each point simulates: a compute graph and a replay trace.
 
-    The graph is a file (`graph`) or traced from a model preset (`model`); the trace is a
+    The graph is a file (`graph`) or traced from a preset or library model (`model`); the trace is a
     file (`trace`), a `synthetic` recipe or a `decode` recipe. Without `graph` or `model`,
     a decode recipe simulates the decoded model itself; with one of a different depth, the
     decisions are mapped onto its layers by relative depth.
@@ -190,7 +190,8 @@ class WorkloadSpec(StrictModel):
 
     graph: str | None = Field(default=None, description="ComputeGraph file (.json).")
     model: str | None = Field(
-        default=None, description="Model preset whose decode step is traced (e.g. vila-u-7b-256)."
+        default=None,
+        description="Preset or library model (cosim models) whose decode step is traced (e.g. llamagen-b).",
     )
     trace: str | None = Field(default=None, description="ReplayTrace file (.npz).")
     synthetic: SyntheticRecipe | None = None
@@ -389,7 +390,7 @@ def _check_parameters(document: YamlDocument, spec: SweepSpec) -> None:
 
 
 def _check_names(document: YamlDocument, spec: SweepSpec) -> None:
-    """The evaluator, the model preset and (if the evaluator declares its metrics) the metric names exist,
+    """The evaluator, the model (preset or library) and (if the evaluator declares its metrics) the metric names exist,
     so that no point runs with a name that cannot work."""
     try:
         evaluator = resolve_evaluator(spec.evaluator)
@@ -407,7 +408,9 @@ def _check_names(document: YamlDocument, spec: SweepSpec) -> None:
                 expected = f"a metric the evaluator reports ({', '.join(sorted(known))})"
                 raise document.error((section, name), expected, name)
     if spec.workload.model is not None:
-        from models.config import PRESETS  # torch-free; the presets a graph can be traced from
+        from models.library import check_model_name  # torch-free: the presets and library models a graph traces from
 
-        if spec.workload.model not in PRESETS:
-            raise document.error(("workload", "model"), f"one of {', '.join(sorted(PRESETS))}", spec.workload.model)
+        try:
+            check_model_name(spec.workload.model)
+        except UserError as error:
+            raise document.error(("workload", "model"), error.expected, error.found) from None

@@ -37,7 +37,7 @@ CALIBRATION_VIDEOS = 2  # held-out toy videos the thresholds of a target replay 
 def prepare_workload(workload: dict[str, Any], inputs: dict[str, str], out_dir: str) -> dict[str, Any]:
     """Produce a recipe's files in `out_dir` (runs in a worker).
 
-    Traces the `model` preset's graph if one is named, then makes the trace of a
+    Traces the `model`'s graph (a preset or library model) if one is named, then makes the trace of a
     synthetic or decode recipe. Returns ``{"files": {"graph"|"trace": path},
     "metrics": {...}}`` on success and ``{"error": text}`` otherwise; it never raises,
     so any failure reaches the runner.
@@ -70,10 +70,13 @@ def workload_metrics(kind: str, model: str | None) -> frozenset[str]:
 
 
 def _trace_graph(model: Any, folder: Path) -> str:
-    """One decode step of a model (preset name or config) as a graph file (meta tensors: no weights)."""
+    """One decode step of a model (a preset or library model by name, or a config) as a graph file (meta
+    tensors: no weights)."""
+    from models.library import trace_named_model
     from models.tracing.graph_trace import trace_model
 
-    return str(save_graph(trace_model(model, phase="decode"), folder / "graph.json"))
+    graph = trace_named_model(model, phase="decode") if isinstance(model, str) else trace_model(model, phase="decode")
+    return str(save_graph(graph, folder / "graph.json"))
 
 
 def _synthetic(recipe: dict[str, Any], graph_path: str, folder: Path) -> str:

@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from cosim.artifacts.graph import SCALED_QUANTITIES, add_op, validate_graph
 from cosim.common.errors import UserError
-from models.config import ModelConfig, get_preset
+from models.config import ModelConfig
 from models.decoding.fastcar import FastCarRun, FastCarSettings
+from models.library import preset_config
 from models.tracing.logical_ops import logical_ops
 from models.tracing.recorder import Recorder
 from models.transformer import VideoTransformer
@@ -156,7 +157,7 @@ def trace_model(
     one. tas: include FastCar's TAS op in decode (needs kv_len > tokens_per_frame, so a
     previous-frame key exists). dtype: the traced precision, behind ``precision_bytes``.
     """
-    config = get_preset(preset_or_config) if isinstance(preset_or_config, str) else preset_or_config
+    config = preset_config(preset_or_config) if isinstance(preset_or_config, str) else preset_or_config
     kv_len, prefill_tokens = check_lengths(
         phase, kv_len, prefill_tokens, batch_rows, tas, config.tokens_per_frame, config.video_tokens
     )

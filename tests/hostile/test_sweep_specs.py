@@ -38,7 +38,7 @@ SPEC_CASES = [
     ({"evaluator": "nocolon"}, "evaluator: expected one of design or package.module:function"),
     (
         {"workload": {"model": "gpt-9", "synthetic": {"layer_rates": 0.5}}},
-        "workload.model: expected one of llama-2-7b, llama-3-8b, toyworld",
+        "workload.model: expected a preset (llama-2-7b, llama-3-8b, toyworld",
     ),
     ({"objectives": {"latency_s": "fastest"}}, "objectives.latency_s: expected"),
     ({"constraints": {"dsp_util": "<= lots"}}, "constraints.dsp_util: expected a value, or a comparison"),
