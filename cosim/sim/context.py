@@ -7,6 +7,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from cosim.sim.counters import CounterLayout
 from cosim.sim.dram import DramSpec
 from cosim.sim.policies import SchedulingPolicy
 from cosim.sim.segments import OpWork
+from cosim.sim.tile_pipeline import Run, periodic_runs
 from cosim.sim.workload import Workload
 
 if TYPE_CHECKING:
@@ -36,6 +38,20 @@ class TilePlan:
     purpose: str | None  # buffer purpose of the streamed operand
     slots: int
     stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
+    runs: tuple[Run, ...] = ()  # stretches of periodic tiles the fast path may jump over (`periodic_runs`)
+
+    @property
+    def busy_cycles(self) -> int:
+        """Cycles the op holds its engine computing (all tiles)."""
+        return sum(self.cycles)
+
+
+def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarray:
+    """`formula` of every row of `columns`, evaluated once per distinct row."""
+    table = np.stack(columns, axis=1)
+    distinct, inverse = np.unique(table, axis=0, return_inverse=True)
+    values = np.array([formula(*(int(x) for x in row)) for row in distinct], dtype=np.int64)
+    return values[inverse.ravel()]
 
 
 class SimContext:
@@ -107,28 +123,29 @@ class SimContext:
                 kind, rows, cols, dataflow = self.matrix
                 arrays = self.matrix_engines[engine]
                 reduced = np.cumsum(tk) % max(op.k, 1)  # reduction done after each tile: 0 ends an output group
-                cycles = [
-                    max(
-                        compute.matrix_tile_cycles(
-                            kind,
-                            op.m,
-                            int(k),
-                            int(n),
-                            rows=rows,
-                            cols=cols,
-                            dataflow=dataflow,
-                            arrays=arrays,
-                            continues=j > 0 and reduced[j - 1] != 0,
-                        ),
-                        compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
+                continues = np.concatenate([[False], reduced[:-1] != 0])
+
+                def tile_cycles(k: int, n: int, cont: int) -> int:
+                    return compute.matrix_tile_cycles(
+                        kind, op.m, k, n, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays, continues=bool(cont)
                     )
-                    for j, (b, k, n) in enumerate(zip(tb, tk, tn, strict=True))
-                ]
+
+                # thousands of tiles share a few shapes: each formula once per distinct shape and size
+                cycles_arr = np.maximum(
+                    _per_distinct(tile_cycles, tk, tn, continues.astype(np.int64)),
+                    _per_distinct(lambda b: compute.buffer_read_cycles(b, group.port_bytes_per_cycle), tb),
+                )
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
-                cycles = [compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)]
+                cycles_arr = np.array([compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)])
+            tile_bytes, tile_cycles_all = np.tile(tb, op.instances), np.tile(cycles_arr, op.instances)
             return TilePlan(
-                engine, [int(b) for b in tb] * op.instances, cycles * op.instances, group.purpose, group.slots
+                engine,
+                tile_bytes.tolist(),
+                tile_cycles_all.tolist(),
+                group.purpose,
+                group.slots,
+                runs=periodic_runs(tile_bytes, tile_cycles_all),
             )
         if op.engine == "matrix":
             assert engine is not None, "a matrix op runs on a matrix engine"
