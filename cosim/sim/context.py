@@ -47,10 +47,17 @@ class TilePlan:
 
 
 def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarray:
-    """`formula` of every row of `columns`, evaluated once per distinct row."""
-    table = np.stack(columns, axis=1)
-    distinct, inverse = np.unique(table, axis=0, return_inverse=True)
-    values = np.array([formula(*(int(x) for x in row)) for row in distinct], dtype=np.int64)
+    """`formula` of every row of the non-negative integer `columns`, evaluated once per distinct row."""
+    key, radix = np.zeros(len(columns[0]), dtype=np.int64), 1
+    for column in columns:  # rows packed into one integer (mixed radix) when it fits 62 bits
+        size = int(column.max()) + 1 if len(column) else 1
+        radix *= size
+        key = key * size + column
+    if radix < 2**62:
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True)
+    values = np.array([formula(*(int(c[i]) for c in columns)) for i in first.tolist()], dtype=np.int64)
     return values[inverse.ravel()]
 
 

@@ -74,7 +74,7 @@ class Simulation:
         plan = StreamPlan(ctx) if ctx.policy.streams_weights() else None
         self.stream = plan if plan is not None and plan.per_step else None  # no weights: nothing to stream
         self.windows = StreamWindows(ctx, self.stream) if self.stream is not None else None
-        self._descendants: dict[int, list[frozenset[int]]] = {}
+        self._descendants: dict[tuple[tuple[int, ...], ...], list[frozenset[int]]] = {}  # by the ops' preds
         self.events = 0
 
     def _segment_inputs(self, step: int, q: int) -> tuple[list[OpWork], SegmentInfo]:
@@ -88,7 +88,7 @@ class Simulation:
         return ops, SegmentInfo(SEGMENT_BLOCK[wl.segment_kind[q]], step, wl.segment_layer[q], element_seq)
 
     def _descendants_of(self, ops: list[OpWork]) -> list[frozenset[int]]:
-        key = id(ops)
+        key = tuple(op.preds for op in ops)
         if key not in self._descendants:
             self._descendants[key] = _descendants(ops)
         return self._descendants[key]
