@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
+MAX_CACHED_PLAN_TILES = 200_000  # tile plans kept for reuse (a few MB)
+MAX_CACHED_OPS = 20_000  # static counts kept for reuse
 
 
 @dataclass
@@ -85,7 +87,10 @@ class SimContext:
         self.matrix_engines = policy.matrix_engines()
         engines = [*self.matrix_engines, "vector", "tas"]
         self.layout = CounterLayout(engines, sorted(self.buffers.groups))
+        # Ops sized at a KV length are met once per step of a long video: the caches are emptied
+        # when they grow past these bounds, so that memory stays flat however long the video.
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
+        self._plan_tiles = 0  # tiles held by the cached plans
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
@@ -100,11 +105,16 @@ class SimContext:
     def plan(self, op: OpWork) -> TilePlan:
         engine = self.engine_of(op)
         key = (op, engine)
-        if key not in self._plans:
+        plan = self._plans.get(key)
+        if plan is None:
             # stores leave through the output buffer; what it cannot hold stalls the op until written
             overflow = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
-            self._plans[key] = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
-        return self._plans[key]
+            plan = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
+            if self._plan_tiles > MAX_CACHED_PLAN_TILES:
+                self._plans, self._plan_tiles = {}, 0
+            self._plans[key] = plan
+            self._plan_tiles += len(plan.bytes)
+        return plan
 
     def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bytes, k, n) per tile of one instance of `op`'s streamed operand (`tile_columns`).
@@ -209,6 +219,8 @@ class SimContext:
             purpose = self.buffers.group(op.onchip_purpose).purpose
             add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
             add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
+        if len(self._static) > MAX_CACHED_OPS:
+            self._static = {}
         self._static[key] = counts
         return counts
 
