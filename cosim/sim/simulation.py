@@ -143,26 +143,32 @@ class Simulation:
     def _recorded(self, step: int) -> bool:
         return self.record_steps[0] <= step < self.record_steps[1]
 
+    def _keeps_intervals(self, step: int) -> bool:
+        """Whether a memoised result first met at `step` keeps its op intervals: if the timeline's steps, which
+        come after it, may use it (results first met later cannot be)."""
+        return step < self.record_steps[1]
+
     def _memoised_without_stream(self, progress: bool) -> tuple[SegmentResults, np.ndarray]:
         """Segments are independent: one simulation per distinct (template, parameter), found segment by segment
         of the step (a column of the instance table at a time, so memory stays that of one column)."""
         wl = self.wl
         ids = np.zeros((wl.steps, len(wl.segment_kind)), dtype=np.int32)
-        memo: dict[tuple[int, int, int], int] = {}
-        first, last = self.record_steps
+        memo: dict[tuple[int, int], int] = {}
         bar = _progress(len(wl.segment_kind), progress, "simulating distinct segments", "segment")
         for q in range(len(wl.segment_kind)):
             template = int(wl.segment_template[q])
             params = wl.param_size[:, q] * 4 + wl.param_tas[:, q]  # TAS flags are 0..2
             distinct, where, inverse = np.unique(params, return_index=True, return_inverse=True)
-            recorded = set(inverse.ravel()[max(first, 0) : max(last, 0)].tolist())
             column = np.zeros(len(distinct), dtype=np.int32)
             for k, (param, step) in enumerate(zip(distinct.tolist(), where.tolist(), strict=True)):
-                key = (template, param, k in recorded)
-                index = memo.get(key)
-                if index is None:
+                index = memo.get((template, param))
+                if index is None or (self._keeps_intervals(step) and self.results.intervals[index] is None):
                     ops, info = self._segment_inputs(step, q)
-                    index = memo[key] = self.results.add(self.simulate_one(step, q, ops, info, None, None, key[2]))
+                    result = self.simulate_one(step, q, ops, info, None, None, self._keeps_intervals(step))
+                    if index is None:
+                        index = memo[template, param] = self.results.add(result)
+                    else:  # met first in a later column, now before the timeline's steps: the same segment
+                        self.results.intervals[index] = result.intervals
                 column[k] = index
             ids[:, q] = column[inverse.ravel()]
             bar.update(1)
@@ -184,26 +190,23 @@ class Simulation:
         for step in range(wl.steps):
             step_sizes, step_tas = wl.param_size[step].tolist(), wl.param_tas[step].tolist()
             step_ids = ids[step]
-            recorded = self._recorded(step)
+            record = self._keeps_intervals(step)
             for q in range(Q):
                 window_id = windows.window_id(step, q)
                 key = (templates[q], step_sizes[q], step_tas[q], state_id, window_id)
                 index = memo.get(key)
-                if index is None or (recorded and results.intervals[index] is None):
+                if index is None:
                     ops, info = self._segment_inputs(step, q)
                     window = windows.windows[window_id]
                     if wl.segment_kind[q] == "core" and window.resolved_here >= 0:
                         info.resolves = window.resolved_here
-                    result = self.simulate_one(step, q, ops, info, states[state_id], window, record=recorded)
-                    if index is not None:  # simulated again only for its intervals: the same segment
-                        results.intervals[index] = result.intervals
-                    else:
-                        index = memo[key] = results.add(result)
-                        assert result.end_state is not None, "a segment under DRS ends with the stream's state"
-                        end = state_ids.setdefault(result.end_state, len(states))
-                        if end == len(states):
-                            states.append(result.end_state)
-                        end_state.append(end)
+                    result = self.simulate_one(step, q, ops, info, states[state_id], window, record)
+                    index = memo[key] = results.add(result)
+                    assert result.end_state is not None, "a segment under DRS ends with the stream's state"
+                    end = state_ids.setdefault(result.end_state, len(states))
+                    if end == len(states):
+                        states.append(result.end_state)
+                    end_state.append(end)
                 step_ids[q] = index
                 state_id = end_state[index]
             bar.update(1)
