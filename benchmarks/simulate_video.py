@@ -3,16 +3,29 @@ and datacenter designs; print wall time, SimPy events per second, and the dense 
 FastCar / DRS latency and energy against what FACTS.md's arithmetic predicts.
 
     .venv/bin/python benchmarks/simulate_video.py [--trace T.npz] [--designs a,b]
+    .venv/bin/python benchmarks/simulate_video.py --frames 8,32,128,256 [--designs kv260-fastcar]
 
 Without --trace the replay decisions are synthetic (50 % per layer, previous-frame
 correlation 0.8); with a decoded trace of another depth they are mapped onto 32 layers.
+
+`--frames` prints instead the growth table of issue 17: for each video length and each
+run (dense and every policy) on the first design, wall and CPU seconds, peak memory and
+CPU cost per decode step, each run in its own process (so that its peak is its own); then
+the ratio of the cost per step at the longest video to that at the shortest, and the goal's
+verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 from cosim.analysis.energy import compute_energy
 from cosim.artifacts.graph import totals
@@ -27,19 +40,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trace", help="ReplayTrace to use (default: synthetic, 50 %% replay)")
     parser.add_argument("--designs", default="kv260-fastcar,u280-fastcar")
+    parser.add_argument("--frames", help="growth table over these video lengths (comma-separated frame counts)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: graph.json,design,frames,run -> one JSON line
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(_one_run(*args.one.split(","))))
+        return
 
     from models.tracing.graph_trace import trace_model  # torch only here, to trace the 7B geometry on meta
 
     start = time.perf_counter()
     graph = trace_model("vila-u-7b-256", phase="decode")
     print(f"traced vila-u-7b-256 decode in {time.perf_counter() - start:.1f} s: {graph.number_of_nodes()} ops")
+    if args.frames:
+        _growth(graph, args.designs.split(",")[0], [int(f) for f in args.frames.split(",")])
+        return
     if args.trace:
         trace = ReplayTrace.load(args.trace)
         if trace.num_layers != graph.graph["num_layers"]:
             trace = trace.map_to_layers(graph.graph["num_layers"])
     else:
-        trace = synthetic_trace(num_layers=32, layer_rates=0.5, correlation=0.8, seed=0, model="vila-u-7b-256")
+        trace = _synthetic(8)
     print(
         f"trace: {trace.meta['source']}, {trace.num_steps} steps x {trace.num_layers} layers x "
         f"{trace.batch_rows} rows, replay ratio {trace.replay_ratio():.3f}"
@@ -79,6 +100,73 @@ def main() -> None:
                 f"{result.events_simulated / cpu:>11.0f}{seconds:>10.1f}{1e3 * seconds / trace.num_steps:>10.1f}"
                 f"{energy.total_j:>10.1f}{mlp_share:>10.1%}{dense_cycles / result.total_cycles:>8.2f}x{bound:>11.1%}"
             )
+
+
+GOAL_SECONDS, GOAL_MB, GOAL_RATIO = 30.0, 500.0, 1.5
+
+
+def _synthetic(frames: int) -> ReplayTrace:
+    return synthetic_trace(
+        num_layers=32, layer_rates=0.5, correlation=0.8, seed=0, model="vila-u-7b-256", frames=frames
+    )
+
+
+def _one_run(graph_path: str, design_name: str, frames: str, run: str) -> dict[str, float]:
+    """One simulation in this process: its wall and CPU seconds, this process's peak memory, its steps."""
+    from cosim.artifacts.graph import load_graph
+
+    graph, design, trace = load_graph(graph_path), load_design(design_name), _synthetic(int(frames))
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = simulate_dense(graph, trace, design) if run == "dense" else simulate(graph, trace, design, policy=run)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {"wall": wall, "cpu": cpu, "peak_mb": peak_mb, "steps": trace.num_steps, "cycles": result.total_cycles}
+
+
+def _growth(graph: object, design_name: str, frame_counts: list[int]) -> None:
+    """Issue 17's growth table: cost per step as the video grows, each run in a fresh process."""
+    from cosim.artifacts.graph import save_graph
+
+    runs = ["dense", *POLICIES.names()]
+    print(f"\n== growth on {design_name}: synthetic traces, one process per run ==")
+    print(f"{'frames':>6}{'steps':>8}  {'run':<18}{'wall s':>8}{'cpu s':>8}{'peak MB':>9}{'ms/step':>9}")
+    per_step: dict[str, dict[int, float]] = {run: {} for run in runs}
+    worst_cpu, worst_mb = 0.0, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        graph_path = str(save_graph(graph, Path(tmp) / "graph.json"))  # type: ignore[arg-type]
+        for frames in frame_counts:
+            for run in runs:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", f"{graph_path},{design_name},{frames},{run}"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                figures = json.loads(out.stdout.strip().splitlines()[-1])
+                cost = 1e3 * figures["cpu"] / figures["steps"]
+                per_step[run][frames] = cost
+                if frames == max(frame_counts):
+                    worst_cpu, worst_mb = max(worst_cpu, figures["cpu"]), max(worst_mb, figures["peak_mb"])
+                print(
+                    f"{frames:>6}{figures['steps']:>8}  {run:<18}{figures['wall']:>8.1f}{figures['cpu']:>8.1f}"
+                    f"{figures['peak_mb']:>9.0f}{cost:>9.3f}",
+                    flush=True,
+                )
+    shortest, longest = min(frame_counts), max(frame_counts)
+    ratios = {run: per_step[run][longest] / per_step[run][shortest] for run in runs}
+    print(
+        f"cost per step, {longest} frames / {shortest} frames: "
+        + ", ".join(f"{run} {ratio:.2f}x" for run, ratio in ratios.items())
+    )
+    ratio_met = max(ratios.values()) <= GOAL_RATIO
+    time_met = worst_cpu < GOAL_SECONDS and worst_mb < GOAL_MB
+    verdict = "goal met" if ratio_met and time_met else "goal not met"
+    print(
+        f"goal (cost per step at {longest} frames within {GOAL_RATIO}x of that at {shortest} frames; {longest} frames "
+        f"in under {GOAL_SECONDS:.0f} s and {GOAL_MB:.0f} MB per policy on one core): worst ratio "
+        f"{max(ratios.values()):.2f}x ({'met' if ratio_met else 'not met'}), slowest run {worst_cpu:.1f} CPU s, "
+        f"largest peak {worst_mb:.0f} MB ({'met' if time_met else 'not met'}): {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,30 +9,33 @@ import numpy as np
 from cosim.hw.precisions import MAC_PRECISIONS
 from cosim.sim.context import SimContext
 from cosim.sim.result import BLOCK_CLASSES, DRAM_CATEGORIES, DRAM_DIRECTIONS, SimResult, TimelineEvent
+from cosim.sim.segment_results import SegmentResults
 from cosim.sim.segments import SEGMENT_BLOCK
-from cosim.sim.simulation import SegmentResult
 from cosim.sim.workload import Workload
 
 
 def assemble(
-    ctx: SimContext, results: list[SegmentResult], ids: np.ndarray, window: tuple[int, int], max_events: int
+    ctx: SimContext, results: SegmentResults, ids: np.ndarray, window: tuple[int, int], max_events: int
 ) -> SimResult:
-    """The whole video's figures: segment results counted once per instance (`ids`), in step order."""
+    """The whole video's figures: segment results counted once per instance (`ids`: steps x segments per step).
+
+    Per-step figures are summed one segment of the step at a time (a column of `ids`), so
+    memory stays a few arrays of the step count, however long the video.
+    """
     wl, layout, design = ctx.workload, ctx.layout, ctx.design
-    steps, per_step = wl.steps, len(wl.segment_kind)
-    durations = np.array([r.duration for r in results], dtype=np.int64)
-    matrix = np.stack([r.counters for r in results]) if results else np.zeros((0, len(layout.names)), np.int64)
-    instance_cycles = durations[ids].reshape(steps, per_step)
-    step_cycles = instance_cycles.sum(axis=1)
-    counts = np.bincount(ids, minlength=len(results)).astype(np.int64)
+    durations, matrix = results.durations, results.counters
+    counts = np.bincount(ids.ravel(), minlength=len(results)).astype(np.int64)
     totals = counts @ matrix if len(results) else np.zeros(len(layout.names), np.int64)
+    step_cycles = np.zeros(wl.steps, dtype=np.int64)
 
     def total(name: str) -> int:
         return int(totals[layout.index[name]])
 
     block_cycles = {b: 0 for b in BLOCK_CLASSES}
     for q, kind in enumerate(wl.segment_kind):
-        block_cycles[SEGMENT_BLOCK[kind]] += int(instance_cycles[:, q].sum())
+        cycles = durations[ids[:, q]]
+        step_cycles += cycles
+        block_cycles[SEGMENT_BLOCK[kind]] += int(cycles.sum())
     step_buffer_peak, capacity = _buffer_peaks(ctx, results, ids)
     buffer_bits, bits_by_block = _buffer_bits(ctx, total)
     macs: dict[str, dict[str, int]] = {b: {p: total(f"macs.{b}.{p}") for p in MAC_PRECISIONS} for b in BLOCK_CLASSES}
@@ -42,13 +45,13 @@ def assemble(
         b: {d: {c: total(f"dram_block.{b}.{d}.{c}") for c in DRAM_CATEGORIES} for d in DRAM_DIRECTIONS}
         for b in BLOCK_CLASSES
     }
-    timeline, truncated = _timeline(wl, results, ids, instance_cycles, window, max_events)
+    timeline, truncated = _timeline(wl, results, ids, step_cycles, window, max_events)
     return SimResult(
         design_name=design.name,
         policy=ctx.policy.name,
         clock_mhz=float(design.clock_mhz),
         total_cycles=int(step_cycles.sum()),
-        step_cycles=step_cycles.astype(np.int64),
+        step_cycles=step_cycles,
         step_frame=wl.trace.frame.astype(np.int32),
         block_cycles=block_cycles,
         macs=macs,
@@ -74,28 +77,23 @@ def assemble(
 
 def _step_busy(ctx: SimContext, matrix: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
     """Per engine, and for DRAM ("dram"): its busy cycles in each step."""
-    layout, steps, per_step = ctx.layout, ctx.workload.steps, len(ctx.workload.segment_kind)
+    layout = ctx.layout
     tracks = [f"busy.{e}" for e in layout.engines] + ["dram.busy"]
-    columns = [layout.index[t] for t in tracks]
-    per_instance = matrix[:, columns][ids].reshape(steps, per_step, len(columns)).sum(axis=1)
-    return {t.split(".", 1)[1] if t.startswith("busy.") else "dram": per_instance[:, k] for k, t in enumerate(tracks)}
+    busy = matrix[:, [layout.index[t] for t in tracks]]
+    per_step = np.zeros((ctx.workload.steps, len(tracks)), dtype=np.int64)
+    for q in range(ids.shape[1]):
+        per_step += busy[ids[:, q]]
+    return {t.split(".", 1)[1] if t.startswith("busy.") else "dram": per_step[:, k] for k, t in enumerate(tracks)}
 
 
 def _buffer_peaks(
-    ctx: SimContext, results: list[SegmentResult], ids: np.ndarray
+    ctx: SimContext, results: SegmentResults, ids: np.ndarray
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Per buffer: its peak bytes in each step (its share of its purpose's peak), and its capacity."""
-    wl = ctx.workload
-    steps, per_step = wl.steps, len(wl.segment_kind)
-    purposes = sorted(ctx.buffers.groups)
-    peaks = np.array([[r.peaks.get(p, 0) for p in purposes] for r in results], dtype=np.int64).reshape(
-        -1, len(purposes)
-    )
-    step_peak_by_purpose = (
-        peaks[ids].reshape(steps, per_step, len(purposes)).max(axis=1)
-        if steps
-        else np.zeros((0, len(purposes)), np.int64)
-    )
+    purposes = results.purposes
+    step_peak_by_purpose = np.zeros((ctx.workload.steps, len(purposes)), dtype=np.int64)
+    for q in range(ids.shape[1]):
+        np.maximum(step_peak_by_purpose, results.peaks[ids[:, q]], out=step_peak_by_purpose)
     step_buffer_peak: dict[str, np.ndarray] = {}
     capacity: dict[str, int] = {}
     for name, purpose, _, nbytes in ctx.buffers.buffers:
@@ -157,24 +155,28 @@ def _roofline(
 
 def _timeline(
     wl: Workload,
-    results: list[SegmentResult],
+    results: SegmentResults,
     ids: np.ndarray,
-    instance_cycles: np.ndarray,
+    step_cycles: np.ndarray,
     window: tuple[int, int],
     max_events: int,
 ) -> tuple[list[TimelineEvent], bool]:
     first, last = max(window[0], 0), min(window[1], wl.steps)
     if first >= last:
         return [], False
-    per_step = instance_cycles.shape[1]
-    starts = np.concatenate([[0], np.cumsum(instance_cycles.ravel())[:-1]])
+    start_of_step = int(step_cycles[:first].sum())
     events: list[TimelineEvent] = []
-    for flat in range(first * per_step, last * per_step):
-        step, q = divmod(flat, per_step)
-        for start, track, name, duration in sorted((i[2], i[0], i[1], i[3]) for i in results[int(ids[flat])].intervals):
-            if len(events) >= max_events:
-                return events, True
-            events.append(
-                TimelineEvent(track, name, int(starts[flat] + start), int(duration), step, int(wl.segment_layer[q]))
-            )
+    for step in range(first, last):
+        segment_start = start_of_step
+        for q, index in enumerate(ids[step].tolist()):
+            intervals = results.intervals[index]
+            assert intervals is not None, "the segments of the timeline's steps are recorded"
+            for start, track, name, duration in sorted((i[2], i[0], i[1], i[3]) for i in intervals):
+                if len(events) >= max_events:
+                    return events, True
+                events.append(
+                    TimelineEvent(track, name, segment_start + start, int(duration), step, int(wl.segment_layer[q]))
+                )
+            segment_start += int(results.durations[index])
+        start_of_step = segment_start
     return events, False

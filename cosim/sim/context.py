@@ -7,6 +7,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -18,12 +19,15 @@ from cosim.sim.counters import CounterLayout
 from cosim.sim.dram import DramSpec
 from cosim.sim.policies import SchedulingPolicy
 from cosim.sim.segments import OpWork
+from cosim.sim.tile_pipeline import Run, periodic_runs
 from cosim.sim.workload import Workload
 
 if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
+MAX_CACHED_PLAN_TILES = 200_000  # tile plans kept for reuse (a few MB)
+MAX_CACHED_OPS = 20_000  # static counts kept for reuse
 
 
 @dataclass
@@ -36,6 +40,27 @@ class TilePlan:
     purpose: str | None  # buffer purpose of the streamed operand
     slots: int
     stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
+    runs: tuple[Run, ...] = ()  # stretches of periodic tiles the fast path may jump over (`periodic_runs`)
+
+    @property
+    def busy_cycles(self) -> int:
+        """Cycles the op holds its engine computing (all tiles)."""
+        return sum(self.cycles)
+
+
+def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarray:
+    """`formula` of every row of the non-negative integer `columns`, evaluated once per distinct row."""
+    key, radix = np.zeros(len(columns[0]), dtype=np.int64), 1
+    for column in columns:  # rows packed into one integer (mixed radix) when it fits 62 bits
+        size = int(column.max()) + 1 if len(column) else 1
+        radix *= size
+        key = key * size + column
+    if radix < 2**62:
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True)
+    values = np.array([formula(*(int(c[i]) for c in columns)) for i in first.tolist()], dtype=np.int64)
+    return values[inverse.ravel()]
 
 
 class SimContext:
@@ -62,7 +87,10 @@ class SimContext:
         self.matrix_engines = policy.matrix_engines()
         engines = [*self.matrix_engines, "vector", "tas"]
         self.layout = CounterLayout(engines, sorted(self.buffers.groups))
+        # Ops sized at a KV length are met once per step of a long video: the caches are emptied
+        # when they grow past these bounds, so that memory stays flat however long the video.
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
+        self._plan_tiles = 0  # tiles held by the cached plans
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
@@ -77,11 +105,16 @@ class SimContext:
     def plan(self, op: OpWork) -> TilePlan:
         engine = self.engine_of(op)
         key = (op, engine)
-        if key not in self._plans:
+        plan = self._plans.get(key)
+        if plan is None:
             # stores leave through the output buffer; what it cannot hold stalls the op until written
             overflow = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
-            self._plans[key] = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
-        return self._plans[key]
+            plan = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
+            if self._plan_tiles > MAX_CACHED_PLAN_TILES:
+                self._plans, self._plan_tiles = {}, 0
+            self._plans[key] = plan
+            self._plan_tiles += len(plan.bytes)
+        return plan
 
     def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bytes, k, n) per tile of one instance of `op`'s streamed operand (`tile_columns`).
@@ -107,28 +140,29 @@ class SimContext:
                 kind, rows, cols, dataflow = self.matrix
                 arrays = self.matrix_engines[engine]
                 reduced = np.cumsum(tk) % max(op.k, 1)  # reduction done after each tile: 0 ends an output group
-                cycles = [
-                    max(
-                        compute.matrix_tile_cycles(
-                            kind,
-                            op.m,
-                            int(k),
-                            int(n),
-                            rows=rows,
-                            cols=cols,
-                            dataflow=dataflow,
-                            arrays=arrays,
-                            continues=j > 0 and reduced[j - 1] != 0,
-                        ),
-                        compute.buffer_read_cycles(int(b), group.port_bytes_per_cycle),
+                continues = np.concatenate([[False], reduced[:-1] != 0])
+
+                def tile_cycles(k: int, n: int, cont: int) -> int:
+                    return compute.matrix_tile_cycles(
+                        kind, op.m, k, n, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays, continues=bool(cont)
                     )
-                    for j, (b, k, n) in enumerate(zip(tb, tk, tn, strict=True))
-                ]
+
+                # thousands of tiles share a few shapes: each formula once per distinct shape and size
+                cycles_arr = np.maximum(
+                    _per_distinct(tile_cycles, tk, tn, continues.astype(np.int64)),
+                    _per_distinct(lambda b: compute.buffer_read_cycles(b, group.port_bytes_per_cycle), tb),
+                )
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
-                cycles = [compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)]
+                cycles_arr = np.array([compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)])
+            tile_bytes, tile_cycles_all = np.tile(tb, op.instances), np.tile(cycles_arr, op.instances)
             return TilePlan(
-                engine, [int(b) for b in tb] * op.instances, cycles * op.instances, group.purpose, group.slots
+                engine,
+                tile_bytes.tolist(),
+                tile_cycles_all.tolist(),
+                group.purpose,
+                group.slots,
+                runs=periodic_runs(tile_bytes, tile_cycles_all),
             )
         if op.engine == "matrix":
             assert engine is not None, "a matrix op runs on a matrix engine"
@@ -185,6 +219,8 @@ class SimContext:
             purpose = self.buffers.group(op.onchip_purpose).purpose
             add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
             add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
+        if len(self._static) > MAX_CACHED_OPS:
+            self._static = {}
         self._static[key] = counts
         return counts
 

@@ -205,9 +205,9 @@ class Dram:
     def _remaining(self, transfer: Transfer) -> Fraction:
         return (transfer.finish_v - self._virtual) * transfer.weight
 
-    def add_alone(self, rounded_bytes_per_transfer: list[int]) -> None:
+    def add_alone(self, move_cycles: int) -> None:
         """Account busy cycles of transfers computed analytically while the DRAM was otherwise idle."""
-        self.counters.busy_cycles += sum(self.spec.move_cycles(b) for b in rounded_bytes_per_transfer)
+        self.counters.busy_cycles += move_cycles
 
     # -- fluid model -------------------------------------------------------------------
     def _start(self, transfer: Transfer, latency: int) -> None:

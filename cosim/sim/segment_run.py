@@ -148,7 +148,7 @@ class SegmentRun:
         m, op, plan = self.m, self.ops[i], self.plans[i]
         if plan.engine is not None:
             assert held.engine is not None, "an op with an engine holds it until released"
-            m.count(f"busy.{plan.engine}", sum(plan.cycles))
+            m.count(f"busy.{plan.engine}", plan.busy_cycles)
             self._interval(plan.engine, op.name, compute_start, end)
             m.resources[plan.engine].release(held.engine)
         if held.token is not None:

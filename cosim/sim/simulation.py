@@ -11,7 +11,6 @@ continuous simulation (`Simulation.run_continuous`), which tests check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -22,25 +21,12 @@ from cosim.sim.buffers import peak_occupancy
 from cosim.sim.clock import Process, cycle_now
 from cosim.sim.context import SimContext
 from cosim.sim.machine import Machine
+from cosim.sim.segment_results import SegmentResult, SegmentResults
 from cosim.sim.segment_run import SegmentInfo, SegmentRun
 from cosim.sim.segments import SEGMENT_BLOCK, OpWork
 from cosim.sim.stream_views import GlobalView, StreamPlan, Window, WindowView
 from cosim.sim.stream_windows import StreamWindows
 from cosim.sim.weight_stream import LoaderState, WeightStream
-
-Interval = tuple[str, str, int, int]  # (track, name, start within the segment, duration)
-
-
-@dataclass
-class SegmentResult:
-    """What one segment instance produced; shared by all instances with the same key."""
-
-    duration: int
-    counters: np.ndarray
-    peaks: dict[str, int]
-    intervals: list[Interval]
-    end_state: LoaderState | None = None
-    events: int = 0
 
 
 def _descendants(ops: list[OpWork]) -> list[frozenset[int]]:
@@ -74,7 +60,8 @@ class Simulation:
         plan = StreamPlan(ctx) if ctx.policy.streams_weights() else None
         self.stream = plan if plan is not None and plan.per_step else None  # no weights: nothing to stream
         self.windows = StreamWindows(ctx, self.stream) if self.stream is not None else None
-        self._descendants: dict[int, list[frozenset[int]]] = {}
+        self.results = SegmentResults(len(ctx.layout.names), sorted(ctx.buffers.groups))
+        self._descendants: dict[tuple[tuple[int, ...], ...], list[frozenset[int]]] = {}  # by the ops' preds
         self.events = 0
 
     def _segment_inputs(self, step: int, q: int) -> tuple[list[OpWork], SegmentInfo]:
@@ -88,7 +75,7 @@ class Simulation:
         return ops, SegmentInfo(SEGMENT_BLOCK[wl.segment_kind[q]], step, wl.segment_layer[q], element_seq)
 
     def _descendants_of(self, ops: list[OpWork]) -> list[frozenset[int]]:
-        key = id(ops)
+        key = tuple(op.preds for op in ops)
         if key not in self._descendants:
             self._descendants[key] = _descendants(ops)
         return self._descendants[key]
@@ -145,47 +132,65 @@ class Simulation:
         machine.dram.closed = True
         events = next(env._eid)
         self.events += events
-        return SegmentResult(duration, counters, peaks, run.intervals, end_state, events)
+        return SegmentResult(duration, counters, peaks, run.intervals if record else None, end_state, events)
 
-    def run_memoised(self, progress: bool = False) -> tuple[list[SegmentResult], np.ndarray]:
-        """Results of the distinct segments, and per instance (step-major) the index of its result."""
+    def run_memoised(self, progress: bool = False) -> tuple[SegmentResults, np.ndarray]:
+        """Results of the distinct segments, and per instance (steps x segments per step) the index of its result."""
         if self.windows is None:
             return self._memoised_without_stream(progress)
         return self._memoised_with_stream(self.windows, progress)
 
-    def _memoised_without_stream(self, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
-        """Segments are independent: one simulation per distinct (template, parameter)."""
+    def _recorded(self, step: int) -> bool:
+        return self.record_steps[0] <= step < self.record_steps[1]
+
+    def _keeps_intervals(self, step: int) -> bool:
+        """Whether a memoised result first met at `step` keeps its op intervals: if the timeline's steps, which
+        come after it, may use it (results first met later cannot be)."""
+        return step < self.record_steps[1]
+
+    def _memoised_without_stream(self, progress: bool) -> tuple[SegmentResults, np.ndarray]:
+        """Segments are independent: one simulation per distinct (template, parameter), found segment by segment
+        of the step (a column of the instance table at a time, so memory stays that of one column)."""
         wl = self.wl
-        Q = len(wl.segment_kind)
-        templates = np.broadcast_to(wl.segment_template, wl.param_size.shape)
-        keys = np.stack([templates.ravel(), wl.param_size.ravel(), wl.param_tas.ravel()], axis=1)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        results: list[SegmentResult] = []
-        bar = _progress(len(first), progress, "simulating distinct segments", "segment")
-        for flat in first:
-            step, q = divmod(int(flat), Q)
-            ops, info = self._segment_inputs(step, q)
-            results.append(self.simulate_one(step, q, ops, info, None, None, True))
+        ids = np.zeros((wl.steps, len(wl.segment_kind)), dtype=np.int32)
+        memo: dict[tuple[int, int], int] = {}
+        bar = _progress(len(wl.segment_kind), progress, "simulating distinct segments", "segment")
+        for q in range(len(wl.segment_kind)):
+            template = int(wl.segment_template[q])
+            params = wl.param_size[:, q] * 4 + wl.param_tas[:, q]  # TAS flags are 0..2
+            distinct, where, inverse = np.unique(params, return_index=True, return_inverse=True)
+            column = np.zeros(len(distinct), dtype=np.int32)
+            for k, (param, step) in enumerate(zip(distinct.tolist(), where.tolist(), strict=True)):
+                index = memo.get((template, param))
+                if index is None or (self._keeps_intervals(step) and self.results.intervals[index] is None):
+                    ops, info = self._segment_inputs(step, q)
+                    result = self.simulate_one(step, q, ops, info, None, None, self._keeps_intervals(step))
+                    if index is None:
+                        index = memo[template, param] = self.results.add(result)
+                    else:  # met first in a later column, now before the timeline's steps: the same segment
+                        self.results.intervals[index] = result.intervals
+                column[k] = index
+            ids[:, q] = column[inverse.ravel()]
             bar.update(1)
         bar.close()
-        return results, inverse.ravel().astype(np.int64)
+        return self.results, ids
 
-    def _memoised_with_stream(self, windows: StreamWindows, progress: bool) -> tuple[list[SegmentResult], np.ndarray]:
+    def _memoised_with_stream(self, windows: StreamWindows, progress: bool) -> tuple[SegmentResults, np.ndarray]:
         """In order: a segment is keyed also by the stream's state at its start and its window."""
-        wl = self.wl
+        wl, results = self.wl, self.results
         Q = len(wl.segment_kind)
-        results: list[SegmentResult] = []
         memo: dict[tuple[int, int, int, int, int], int] = {}
-        ids = np.zeros(wl.steps * Q, dtype=np.int64)
+        ids = np.zeros((wl.steps, Q), dtype=np.int32)
         states: list[LoaderState] = [LoaderState()]
         state_ids: dict[LoaderState, int] = {states[0]: 0}
         end_state: list[int] = []
         state_id = 0
         templates = wl.segment_template.tolist()
-        sizes, tas_flags = wl.param_size.tolist(), wl.param_tas.tolist()
         bar = _progress(wl.steps, progress, "simulating steps", "step")
         for step in range(wl.steps):
-            step_sizes, step_tas = sizes[step], tas_flags[step]
+            step_sizes, step_tas = wl.param_size[step].tolist(), wl.param_tas[step].tolist()
+            step_ids = ids[step]
+            record = self._keeps_intervals(step)
             for q in range(Q):
                 window_id = windows.window_id(step, q)
                 key = (templates[q], step_sizes[q], step_tas[q], state_id, window_id)
@@ -195,27 +200,24 @@ class Simulation:
                     window = windows.windows[window_id]
                     if wl.segment_kind[q] == "core" and window.resolved_here >= 0:
                         info.resolves = window.resolved_here
-                    index = len(results)
-                    result = self.simulate_one(step, q, ops, info, states[state_id], window, record=True)
-                    results.append(result)
+                    result = self.simulate_one(step, q, ops, info, states[state_id], window, record)
+                    index = memo[key] = results.add(result)
                     assert result.end_state is not None, "a segment under DRS ends with the stream's state"
                     end = state_ids.setdefault(result.end_state, len(states))
                     if end == len(states):
                         states.append(result.end_state)
                     end_state.append(end)
-                    memo[key] = index
-                ids[step * Q + q] = index
+                step_ids[q] = index
                 state_id = end_state[index]
             bar.update(1)
         bar.close()
         return results, ids
 
     # -- continuous: one environment, one machine, segments back to back ---------------
-    def run_continuous(self) -> tuple[list[SegmentResult], np.ndarray]:
-        wl = self.wl
+    def run_continuous(self) -> tuple[SegmentResults, np.ndarray]:
+        wl, results = self.wl, self.results
         env = simpy.Environment()
         machine = Machine(env, self.ctx)
-        results: list[SegmentResult] = []
 
         def driver() -> Process[None]:
             if self.stream is not None:  # started like a memoised segment's stream: after the snapshot below
@@ -226,7 +228,7 @@ class Simulation:
                     if self.stream is not None and wl.segment_kind[q] == "core":
                         layer = wl.segment_layer[q]
                         info.resolves = (step, layer) if wl.tas_flag[step, layer] != 0 else None
-                    record = self.record_steps[0] <= step < self.record_steps[1]
+                    record = self._recorded(step)
                     run = SegmentRun(machine, ops, info, self._descendants_of(ops), record)
                     levels = dict(machine.level)
                     before = machine.snapshot()
@@ -234,11 +236,11 @@ class Simulation:
                     yield env.process(run.run())
                     duration = cycle_now(env) - start
                     counters, peaks = self._finish(machine, run, before, levels)
-                    results.append(SegmentResult(duration, counters, peaks, run.intervals))
+                    results.add(SegmentResult(duration, counters, peaks, run.intervals if record else None))
 
         env.run(until=env.process(driver()))
         self.events += next(env._eid)
-        return results, np.arange(len(results), dtype=np.int64)
+        return results, np.arange(len(results), dtype=np.int32).reshape(wl.steps, len(wl.segment_kind))
 
 
 def _progress(total: int, enabled: bool, desc: str, unit: str) -> Any:

@@ -10,20 +10,14 @@ groups in reach, so that equal windows give equal memo keys without being rebuil
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from cosim.sim.stream_views import StreamPlan, Window, WindowElement, WindowGroup
 
 if TYPE_CHECKING:
     from cosim.sim.context import SimContext
-
-
-class GroupFacts(NamedTuple):
-    """What a window depends on for one group: its decision, its prediction, whether no TAS decides it."""
-
-    computes: bool
-    predicted: bool
-    without_tas: bool
 
 
 class StreamWindows:
@@ -35,8 +29,8 @@ class StreamWindows:
         self.slots = ctx.buffers.group("weights").slots
         self.windows: list[Window] = []  # by id
         self._ids: dict[Window, int] = {}
-        self._cache: dict[tuple[int, tuple[GroupFacts, ...]], int] = {}
-        self._facts: list[GroupFacts] | None = None  # per (step, layer), flattened
+        self._cache: dict[tuple[int, bytes], int] = {}
+        self._facts: bytes | None = None  # per (step, layer), flattened: a byte of fact bits each (`_prepare`)
         self._reach_shape: list[tuple[int, int]] = []  # per q: (groups in reach, steps spanned)
 
     def origin(self, step: int, q: int) -> int:
@@ -117,7 +111,7 @@ class StreamWindows:
                 if wl.segment_kind[q] != "epilogue"
                 else (step + 1) * wl.num_layers
             )
-            key = (q, tuple(self._facts[first : first + groups]))
+            key = (q, self._facts[first : first + groups])
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
@@ -129,18 +123,13 @@ class StreamWindows:
             self._cache[key] = index
         return index
 
-    def _prepare(self) -> list[GroupFacts]:
-        """Group facts of the whole video (returned), and how many groups and steps each segment's reach spans."""
+    def _prepare(self) -> bytes:
+        """Facts a window depends on for every group of the video (returned, a byte per group: bit 0 its MLP
+        computes, bit 1 the prediction, bit 2 no TAS decides it), and how many groups and steps each segment's
+        reach spans."""
         wl, plan = self.wl, self.plan
-        facts = [
-            GroupFacts(*group)
-            for group in zip(
-                (wl.n_compute > 0).ravel().tolist(),
-                wl.predicted_compute.ravel().tolist(),
-                (wl.tas_flag == 0).ravel().tolist(),
-                strict=True,
-            )
-        ]
+        bits = (wl.n_compute > 0).astype(np.uint8) | (wl.predicted_compute.astype(np.uint8) << 1)
+        facts = (bits | ((wl.tas_flag == 0).astype(np.uint8) << 2)).tobytes()
         for q in range(len(wl.segment_kind)):
             seqs = list(self._reach(plan.first_element[q], q, lambda s, layer: False))
             layers = {(seq // plan.per_step, plan.elements[seq % plan.per_step].layer) for seq in seqs}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import simpy
 
 from cosim.sim.clock import Process, cycle_now
@@ -26,6 +27,31 @@ if TYPE_CHECKING:
 
 # Op phases, for deciding when an op may take the fast path.
 WAIT_PREDS, WAIT_RESOURCE, ACTIVE, COMPUTE_ONLY, DONE = range(5)
+
+Run = tuple[int, int, int]  # tiles [start, stop) whose bytes and cycles repeat every `period` (1 or 2) tiles
+MIN_RUN_TILES = 16  # shorter stretches are walked tile by tile
+
+
+def periodic_runs(tile_bytes: np.ndarray, tile_cycles: np.ndarray) -> tuple[Run, ...]:
+    """Stretches of at least `MIN_RUN_TILES` tiles whose (bytes, cycles) repeat every tile, or every other tile
+    (stretches of period 1 first, then those of period 2 that do not overlap them), in tile order.
+
+    A KV stream is mostly full tiles (period 1); cutting the output columns of a value
+    product into equal groups can give bytes alternating by one (period 2).
+    """
+    n = len(tile_bytes)
+    runs: list[Run] = []
+    for period in (1, 2):
+        if n < MIN_RUN_TILES:
+            break
+        same = (tile_bytes[period:] == tile_bytes[:-period]) & (tile_cycles[period:] == tile_cycles[:-period])
+        breaks = np.flatnonzero(~same) + period  # tiles that differ from the one `period` before
+        starts, stops = np.concatenate([[0], breaks]), np.concatenate([breaks, [n]])
+        long = stops - starts >= MIN_RUN_TILES
+        for start, stop in zip(starts[long].tolist(), stops[long].tolist(), strict=True):
+            if all(stop <= a or start >= b for a, b, _ in runs):
+                runs.append((start, stop, period))
+    return tuple(sorted(runs))
 
 
 def consume_stream(run: SegmentRun, i: int, loader: WeightStream[Any]) -> Process[int]:
@@ -89,33 +115,113 @@ def own_tiles(run: SegmentRun, i: int, stream: OpStream) -> Process[int]:
 def _fast_forward(
     run: SegmentRun, i: int, j: int, issue: int, start: int, c_end: list[int], stream: OpStream, category: str
 ) -> int:
-    """Tiles j.. of op `i` by the pipeline's recurrence with the DRAM to itself (appends to `c_end`).
+    """Tiles j.. of op `i` by the pipeline's recurrence with the DRAM to itself (appends the last compute end
+    to `c_end`).
 
     Tile j is issued at `issue`, each later one when the previous load ends and a slot is
     free; a load issued as the previous one ends continues its stream (no access latency).
-    Returns the last load's end.
+    Within a run of periodic tiles (`TilePlan.runs`) the recurrence becomes periodic: once
+    its state after tile t is the state p tiles earlier shifted by the same number of cycles,
+    every later period of the run is that shift again (max and + commute with a shift), so
+    whole periods are skipped in one step (`_Jump`). Returns the last load's end.
     """
-    m, plan, spec = run.m, run.plans[i], run.ctx.dram_spec
-    slots, purpose = plan.slots, plan.purpose
+    m, plan, ctx = run.m, run.plans[i], run.ctx
+    spec, latency = ctx.dram_spec, ctx.dram_spec.latency_cycles
+    slots, purpose, tile_bytes, tile_cycles = plan.slots, plan.purpose, plan.bytes, plan.cycles
     assert purpose is not None, "an op with its own tiles has a buffer purpose for them"
-    continuing = m.dram.continues(stream)
-    moved = []
-    prev_done = issue
-    for t in range(j, len(plan.bytes)):
+    changes = m.occupancy.setdefault(purpose, [])
+    # recent[0]: compute end of the tile `slots` back (`start` before the first tiles); recent[-1]: the previous one
+    recent = [start] * max(slots - len(c_end), 0) + c_end[-slots:]
+    continuing, prev_done = m.dram.continues(stream), issue
+    payload = rounded_sum = busy = 0
+    jump = _Jump(plan.runs, slots)
+    t, n = j, len(tile_bytes)
+    while t < n:
         if t > j:
-            issue = max(prev_done, c_end[t - slots] if t >= slots else start)
+            issue = max(prev_done, recent[0])
             continuing = issue == prev_done
-        rounded = spec.rounded(plan.bytes[t])
-        m.dram.counters.add("read", category, plan.bytes[t], rounded)
-        moved.append(rounded)
-        prev_done = issue + (0 if continuing else spec.latency_cycles) + run.ctx.move_cycles(rounded)
-        m.occupancy_change(purpose, plan.bytes[t], issue)
-        c_end.append(max(prev_done, c_end[-1] if c_end else start) + plan.cycles[t])
-        m.occupancy_change(purpose, -plan.bytes[t], c_end[-1])
-    m.count(f"dram_block.{run.info.block}.read.{category}", sum(moved))
-    m.dram.add_alone(moved)
+        nbytes = tile_bytes[t]
+        rounded = spec.rounded(nbytes)
+        move = ctx.move_cycles(rounded)
+        prev_done = issue + (0 if continuing else latency) + move
+        done = max(prev_done, recent[-1]) + tile_cycles[t]
+        recent = [*recent[1:], done]
+        payload, rounded_sum, busy = payload + nbytes, rounded_sum + rounded, busy + move
+        changes.append((issue, nbytes))
+        changes.append((done, -nbytes))
+        skip = jump.after(t, j, (prev_done, *recent), (nbytes, rounded, move))
+        if skip is not None:
+            periods, shift, (period_payload, period_rounded, period_busy) = skip
+            prev_done += periods * shift
+            recent = [c + periods * shift for c in recent]
+            payload += periods * period_payload
+            rounded_sum += periods * period_rounded
+            busy += periods * period_busy
+            t += periods * jump.period
+        t += 1
+    c_end.append(recent[-1])
+    m.dram.counters.add("read", category, payload, rounded_sum)
+    m.count(f"dram_block.{run.info.block}.read.{category}", rounded_sum)
+    m.dram.add_alone(busy)
     m.dram.mark_stream_done(stream, prev_done)
     return prev_done
+
+
+class _Jump:
+    """Finds where the fast path's recurrence turned periodic within a run of periodic tiles, and how far to skip.
+
+    State after tile t: (last load end, compute ends of the last `slots` tiles). When it
+    equals the state `p` tiles earlier plus a shift, with the run's tiles repeating every
+    `p`, each later period adds the same shift. The buffer-occupancy changes of the skipped
+    tiles are left out: every moment at which one of them is resident repeats, shifted,
+    at a moment of the explicitly walked steady tiles before them (whose other ops' levels
+    can only have been higher: what the others still hold is released, never added, while
+    an op is alone), so the purpose's peak stays exact. Margins of `2 slots + p + 1`
+    explicit tiles on both sides of the skipped ones keep those moments inside.
+    """
+
+    period: int
+
+    def __init__(self, runs: tuple[Run, ...], slots: int) -> None:
+        self.runs = runs
+        self.slots = slots
+        self.run_index = 0
+        self.period = 1
+        self.history: dict[int, tuple[tuple[int, ...], tuple[int, int, int]]] = {}
+        self.steady_at = -1  # tile after which the state is periodic (-1: not yet)
+        self.shift = 0
+
+    def after(
+        self, t: int, first: int, state: tuple[int, ...], inputs: tuple[int, int, int]
+    ) -> tuple[int, int, tuple[int, int, int]] | None:
+        """After tile t: (whole periods to skip, their shift in cycles, per-period payload / rounded / busy) or None."""
+        while self.run_index < len(self.runs) and self.runs[self.run_index][1] <= t:
+            self.run_index += 1
+            self.steady_at, self.history = -1, {}
+        if self.run_index == len(self.runs) or self.runs[self.run_index][0] > t:
+            return None
+        run_start, run_stop, p = self.runs[self.run_index]
+        self.period = p
+        self.history[t] = (state, inputs)
+        self.history.pop(t - p - 1, None)
+        margin = 2 * self.slots + p + 1
+        if self.steady_at < 0:
+            earlier = self.history.get(t - p)
+            if earlier is None or t - p < first or t - p + 1 < run_start:
+                return None
+            shifts = {now - then for now, then in zip(state, earlier[0], strict=True)}
+            if len(shifts) == 1:
+                self.steady_at, self.shift = t, shifts.pop()
+            return None
+        if t != self.steady_at + margin:
+            return None
+        periods = (run_stop - 1 - margin - t) // p
+        if periods <= 0:
+            return None
+        period = [self.history[u][1] for u in range(t - p + 1, t + 1)]
+        per_period = (sum(x[0] for x in period), sum(x[1] for x in period), sum(x[2] for x in period))
+        self.steady_at, self.history = -1, {}  # the run's rest is walked explicitly (its last `margin` tiles)
+        return periods, self.shift, per_period
 
 
 def _alone(run: SegmentRun, i: int) -> bool:

@@ -138,6 +138,8 @@ class Workload:
         """The sized ops of one segment instance (cached per distinct (template, parameter))."""
         key = (template_id, param)
         if key not in self._ops_cache:
+            if len(self._ops_cache) > 10_000:  # a long video sizes new ops at every step: keep memory flat
+                self._ops_cache.clear()
             self._ops_cache[key] = size_segment(
                 self.templates[template_id], param, self.rows, self.hidden, self.sizing, replay_ring=self.fastcar
             )

@@ -449,3 +449,39 @@ def test_stores_that_overflow_the_output_buffer_hold_the_op_until_written():
     assert run(graph, with_output_buffer(16384)).total_cycles == 18 + store
     # it does not: the first op ends once its store is written, then the next one computes
     assert run(graph, with_output_buffer(4096)).total_cycles == 18 + store + 18
+
+
+@pytest.mark.parametrize("attention", ["dense", "sparse"])
+def test_long_kv_streams_skip_whole_periods_and_equal_the_continuous_simulation(attention, monkeypatch):
+    # ~600 KV entries of 1024 int4 values through an 8 KiB KV slot: each attention product streams ~38 equal
+    # tiles per row, so the fast path skips whole periods of its tile pipeline (as in long videos); every figure
+    # must equal the step-by-step continuous run, for every policy and the dense baseline
+    import numpy as np
+
+    from cosim.hw.library import override_design
+    from cosim.sim import tile_pipeline
+
+    skipped = []
+    after = tile_pipeline._Jump.after
+    monkeypatch.setattr(tile_pipeline._Jump, "after", lambda *a: skipped.append(after(*a)) or skipped[-1])
+    graph = llama_graph(num_layers=2, hidden=1024, heads=8, mlp_hidden=2048, vocab=0)
+    trace = synthetic_trace(
+        num_layers=2,
+        layer_rates=[0.4, 0.7],
+        frames=152,
+        conditioning_frames=150,
+        frame_rows=1,
+        frame_cols=4,
+        correlation=0.5,
+        rows_agree=False,
+        seed=2,
+    )
+    if attention == "sparse":  # layer 1 attends to about half of the cache, a different count each step
+        trace.kv_attended[:, 1] = trace.kv_len // 2 + np.arange(trace.num_steps) % 3
+        trace.meta["attention"] = {"policy": "sparse"}
+    design = override_design(load_design("kv260-fastcar"), {"buffers.1.bytes": 8192})
+    for policy in POLICIES.names():
+        memoised = simulate(graph, trace, design, policy=policy)
+        assert same(memoised, simulate(graph, trace, design, policy=policy, memoize=False, fast_forward=False))
+    assert same(simulate_dense(graph, trace, design), simulate_dense(graph, trace, design, memoize=False))
+    assert any(skip is not None for skip in skipped)
