@@ -121,6 +121,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)"
     )
 
+    kv = parser.add_argument_group("KV budget")
+    kv.add_argument(
+        "--kv-policy",
+        choices=("full", "streaming", "flowcache"),
+        default="full",
+        help="full keeps every KV entry (default); streaming (sinks + recent) and flowcache "
+        "(FlowCache's importance-redundancy score) keep --kv-budget entries per layer and kv head",
+    )
+    kv.add_argument("--kv-budget", type=int, default=None, help="KV entries kept per layer and kv head")
+
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--out", default=None, help="write the ReplayTrace here (.npz)")
     out.add_argument("--no-compare", action="store_true", help="skip the dense reference run (no quality figures)")
@@ -146,6 +156,23 @@ def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     if "window" in knobs and "window" not in chosen:
         chosen["window"] = tokens_per_frame
     return make_policy(args.attention, **chosen)
+
+
+def _kv_policy(args: argparse.Namespace, tokens_per_frame: int):
+    """The KV budget of the options (None for full); the budget is checked against the frame size."""
+    from models.decoding.kv_budget import KVBudget
+
+    if args.kv_policy == "full":
+        if args.kv_budget is not None:
+            raise UserError(None, "--kv-budget", "no value with --kv-policy full", args.kv_budget)
+        return None
+    if args.kv_budget is None:
+        raise UserError(None, "--kv-budget", f"a budget of KV entries with --kv-policy {args.kv_policy}", "nothing")
+    if args.attention != "dense":
+        raise UserError(None, "--attention", f"dense with --kv-policy {args.kv_policy}", args.attention)
+    policy = KVBudget(args.kv_policy, args.kv_budget)
+    policy.check(tokens_per_frame)
+    return policy
 
 
 def _load(args: argparse.Namespace) -> DecodeSession:
@@ -211,6 +238,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     check_int("--frames", args.frames, 2, MAX_FRAMES)
     check_int("--calibration-videos", args.calibration_videos, 1)
     check_int("--calibration-rounds", args.calibration_rounds, 0)
+    check_int("--kv-budget", args.kv_budget, 1)
     check_float("--cfg-scale", args.cfg_scale)
     check_float("--temperature", args.temperature, 0)
     check_float("--sample-top-p", args.sample_top_p, 0, 1)
@@ -241,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         tas_form=args.tas_form,
         row_policy=args.row_policy,
         attention_policy=_attention_policy(args, config.tokens_per_frame),
+        kv_policy=_kv_policy(args, config.tokens_per_frame),
         cfg_scale=None if args.no_cfg else args.cfg_scale,
         sampling=Sampling(args.temperature, args.sample_top_k, args.sample_top_p),
         seed=args.seed,
@@ -285,10 +314,13 @@ def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_r
     print(
         f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)"
     )
-    print("layer  threshold    replay_ratio  mean_kv_attended")
+    print("layer  threshold    replay_ratio  mean_kv_attended  max_kv_kept")
     for layer, ratio in enumerate(trace.layer_replay_ratio()):
         tau = trace.meta["thresholds"][layer] if trace.meta["thresholds"] else math.inf
-        print(f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {trace.kv_attended[:, layer].mean():16.1f}")
+        print(
+            f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {trace.kv_attended[:, layer].mean():16.1f}"
+            f"  {trace.kv_kept[:, layer].max():11d}"
+        )
     print(f"overall replay ratio {trace.replay_ratio():.3f}")
     if adaptive_ratio is not None:
         last = max(trace.meta["frame_thresholds"], key=int)

@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         "trace_meta": trace.meta,
     }
     report = build_report(runs, design, inputs=inputs)
+    _print_kv_budget(graph, trace, design)
     report.write(args.out)
     print(
         f"{graph.graph.get('model')} on {design.name}, {trace.num_steps} decode steps, "
@@ -101,3 +102,15 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary_table(), end="")
     print(f"report written to {Path(args.out)}/ (report.json, CSV tables, PNG plots, timeline.json)")
     return 0
+
+
+def _print_kv_budget(graph, trace, design) -> None:
+    """With a KV budget in the trace: its bounded KV cache against the design's kv_cache buffers."""
+    from cosim.hw.workload_fit import check_workload_fit
+
+    longest = int(trace.kv_len.max())
+    if trace.kv_resident_max < longest:
+        fit = check_workload_fit(
+            graph, design, kv_len=longest, batch_rows=trace.batch_rows, kv_budget=trace.kv_resident_max
+        )
+        print(fit.kv_residence_text(), end="")

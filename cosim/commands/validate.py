@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model preset whose decode must fit the design (e.g. vila-u-7b-256)")
     parser.add_argument("--frames", type=int, help="video length in frames (default: the preset's)")
     parser.add_argument("--batch-rows", type=int, default=2, help="rows decoded together (default 2: CFG)")
+    parser.add_argument(
+        "--kv-budget", type=int, default=None, help="KV entries kept per layer and kv head (default: every entry)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
             "kv_len": fit.kv_len,
             "weight_bytes": fit.weight_bytes,
             "kv_cache_bytes": fit.kv_cache_bytes,
+            "kv_budget": fit.kv_budget,
+            "kv_buffer_bytes": fit.kv_buffer_bytes,
             "replay_cache_bytes": fit.replay_cache_bytes,
             "dram_capacity_bytes": fit.dram_capacity_bytes,
             "errors": [str(e) for e in fit.errors],
@@ -72,5 +77,13 @@ def _workload_fit(args: argparse.Namespace, design: Design) -> WorkloadFit:
         raise UserError(None, "--frames", "an integer >= 1", frames)
     if args.batch_rows < 1:
         raise UserError(None, "--batch-rows", "an integer >= 1", args.batch_rows)
+    if args.kv_budget is not None and args.kv_budget < 1:
+        raise UserError(None, "--kv-budget", "an integer >= 1", args.kv_budget)
     graph = trace_model(config, phase="decode", batch_rows=args.batch_rows)
-    return check_workload_fit(graph, design, kv_len=frames * config.tokens_per_frame, batch_rows=args.batch_rows)
+    return check_workload_fit(
+        graph,
+        design,
+        kv_len=frames * config.tokens_per_frame,
+        batch_rows=args.batch_rows,
+        kv_budget=args.kv_budget,
+    )
