@@ -46,6 +46,7 @@ _ARRAY_SPECS: dict[str, tuple[type, str]] = {
     "kv_attended": (np.int32, "SL"),
 }
 _OPTIONAL_ARRAYS = {"kv_kept": (np.int32, "SL")}  # older files lack them: see `_default_kv_kept`
+_NOT_GIVEN = np.empty((0, 0), dtype=np.int32)
 
 _REQUIRED_META = {
     "model": str,
@@ -76,11 +77,11 @@ class ReplayTrace:
     col: np.ndarray
     kv_len: np.ndarray
     kv_attended: np.ndarray
-    kv_kept: np.ndarray | None = None  # None: every entry stays resident (kv_len)
+    kv_kept: np.ndarray = field(default_factory=lambda: _NOT_GIVEN)  # not given: every entry stays (kv_len)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kv_kept is None:
+        if self.kv_kept is _NOT_GIVEN:
             self.kv_kept = _default_kv_kept(self.kv_len, np.shape(self.kv_attended))
         for name, (dtype, _) in {**_ARRAY_SPECS, **_OPTIONAL_ARRAYS}.items():
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
@@ -111,7 +112,6 @@ class ReplayTrace:
     @property
     def kv_resident_max(self) -> int:
         """The most KV entries resident at once (per row, layer and kv head): what memory must hold."""
-        assert self.kv_kept is not None  # set by __post_init__ / load
         return int(self.kv_kept.max()) if self.kv_kept.size else 0
 
     @property
@@ -178,7 +178,7 @@ class ReplayTrace:
             col=self.col,
             kv_len=self.kv_len,
             kv_attended=self.kv_attended[:, index],
-            kv_kept=None if self.kv_kept is None else self.kv_kept[:, index],
+            kv_kept=self.kv_kept[:, index],
             meta=meta,
         )
 
@@ -288,7 +288,6 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
             f"a value in [0, kv_len={int(trace.kv_len[step])}]",
             int(trace.kv_attended[step, layer]),
         )
-    assert trace.kv_kept is not None
     outside = (trace.kv_kept < trace.kv_attended) | (trace.kv_kept > trace.kv_len[:, None])
     if outside.any():
         step, layer = np.argwhere(outside)[0]

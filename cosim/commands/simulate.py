@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cosim.sim.policies import POLICIES
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.hw.schema import Design
 
 NAME = "simulate"
 HELP = "simulate a compute graph with a replay trace on a design: dense vs FastCar per policy, report to OUT/"
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_kv_budget(graph, trace, design) -> None:
+def _print_kv_budget(graph: nx.DiGraph, trace: ReplayTrace, design: Design) -> None:
     """With a KV budget in the trace: its bounded KV cache against the design's kv_cache buffers."""
     from cosim.hw.workload_fit import check_workload_fit
 

@@ -88,7 +88,6 @@ class Workload:
         has_previous = (trace.frame >= 1)[:, None] & self.fastcar  # frame 0 never replays (checked above)
         # The TAS key (one frame back) comes with the attention's stream unless the attention
         # skipped resident entries (sparse attention); a KV budget keeps it resident and read.
-        assert trace.kv_kept is not None
         sparse = self.kv_attended < trace.kv_kept
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()

@@ -290,7 +290,7 @@ def _trace(
         col=(positions % config.frame_cols).astype(np.int32),
         kv_len=kv_len,
         kv_attended=kv_attended.astype(np.int32),
-        kv_kept=kv_attended.astype(np.int32) if budgeted else None,
+        kv_kept=kv_attended if budgeted else np.repeat(kv_len[:, None], config.num_layers, axis=1),
         meta=meta,
     )
 

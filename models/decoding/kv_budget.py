@@ -86,11 +86,15 @@ class KVBudget:
 
     def describe(self) -> dict:
         """The policy as plain data (for trace metadata)."""
-        knobs = {"sink": self.sink} if self.policy == "streaming" else {
-            "mix_lambda": self.mix_lambda,
-            "queries": self.queries,
-            "kernel": self.kernel,
-        }
+        knobs = (
+            {"sink": self.sink}
+            if self.policy == "streaming"
+            else {
+                "mix_lambda": self.mix_lambda,
+                "queries": self.queries,
+                "kernel": self.kernel,
+            }
+        )
         return {"policy": self.policy, "budget": self.budget, **knobs}
 
     def run(self, config, max_steps: int) -> AttentionRun | FlowCacheRun:
