@@ -107,6 +107,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rope: query after RoPE (default); prerope: the reference code's form",
     )
     fastcar.add_argument(
+        "--replay-rule",
+        choices=("tas", "accumulated"),
+        default="tas",
+        help="tas: TAS above a per-layer threshold (default); accumulated: FlowCache's chunkwise rule, "
+        "replay while the MLP input's change accumulated since the last computation stays below a "
+        "per-layer, per-chunk threshold (--threshold gives it, --target-ratio calibrates it)",
+    )
+    fastcar.add_argument(
+        "--chunks", type=int, default=1, help="accumulated rule: bands of frame rows with their own thresholds"
+    )
+    fastcar.add_argument(
         "--row-policy", choices=("each", "all", "any"), default="each", help="how CFG rows decide (default: each)"
     )
 
@@ -239,6 +250,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
     check_int("--calibration-videos", args.calibration_videos, 1)
     check_int("--calibration-rounds", args.calibration_rounds, 0)
     check_int("--kv-budget", args.kv_budget, 1)
+    check_int("--chunks", args.chunks, 1)
+    if args.replay_rule == "tas" and args.chunks != 1:
+        raise UserError(
+            None, "--chunks", "1 with --replay-rule tas (chunks belong to the accumulated rule)", args.chunks
+        )
+    if args.replay_rule == "accumulated" and args.adaptive_ratio is not None:
+        raise UserError(None, "--adaptive-ratio", "none with --replay-rule accumulated", args.adaptive_ratio)
     check_float("--cfg-scale", args.cfg_scale)
     check_float("--temperature", args.temperature, 0)
     check_float("--sample-top-p", args.sample_top_p, 0, 1)
@@ -278,10 +296,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}", file=sys.stderr)
 
     thresholds: Sequence[float] = per_layer(args.threshold, config.num_layers, "--threshold")
+    chunk_deltas = None
+    if args.replay_rule == "accumulated":
+        chunk_deltas = [[t] * args.chunks for t in thresholds]
     calibration = _calibrate(args, session, common)
     if calibration is not None:
         thresholds = calibration.thresholds
-    result = session.decode(start, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, **common)
+        chunk_deltas = calibration.chunk_deltas
+    result = session.decode(
+        start, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, chunk_deltas=chunk_deltas, **common
+    )
     _print_run(result, calibration, args.adaptive_ratio)
     if not args.no_compare:
         _compare_with_dense(session, start, result, common)
@@ -292,13 +316,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[str, Any]) -> Calibration | None:
     """Thresholds calibrated to --target-ratio or --quality-budget, or None without either."""
-    from models.decoding.calibrate import calibrate_quality
+    from models.decoding.calibrate import calibrate_chunk_ratio, calibrate_quality
 
     if args.target_ratio is None and args.quality_budget is None:
         return None
     if args.calibration_videos < 1:
         raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
     print(f"cosim decode: calibrating on {args.calibration_videos} videos", file=sys.stderr)
+    if args.replay_rule == "accumulated":
+        if args.target_ratio is None:
+            raise UserError(None, "--replay-rule", "tas with --quality-budget", "accumulated")
+        starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"])
+        return calibrate_chunk_ratio(
+            session.model, starts, args.target_ratio, args.chunks, rounds=args.calibration_rounds, **common
+        )
     if args.target_ratio is not None:
         return session.calibrate_to_ratio(
             args.target_ratio, args.calibration_videos, rounds=args.calibration_rounds, **common
@@ -322,6 +353,10 @@ def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_r
             f"  {trace.kv_kept[:, layer].max():11d}"
         )
     print(f"overall replay ratio {trace.replay_ratio():.3f}")
+    rule = trace.meta["replay_rule"]
+    if rule["rule"] == "accumulated":
+        for layer, deltas in enumerate(rule["chunk_deltas"]):
+            print(f"layer {layer} accumulated-change thresholds per chunk: " + ", ".join(f"{d:.4g}" for d in deltas))
     if adaptive_ratio is not None:
         last = max(trace.meta["frame_thresholds"], key=int)
         print(

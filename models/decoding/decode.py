@@ -80,6 +80,7 @@ def decode_video(
     tas_form: str = "rope",
     row_policy: str = "each",
     adaptive_ratio: float | None = None,
+    chunk_deltas: Sequence[Sequence[float]] | None = None,
     attention_policy: AttentionPolicy | None = None,
     kv_policy: KVBudget | None = None,
     cfg_scale: float | None = DEFAULT_CFG_SCALE,
@@ -93,7 +94,9 @@ def decode_video(
     thresholds: None runs without FastCar (no TAS computed); a number or per-layer list
     enables it (``float("inf")`` records TAS but never replays). adaptive_ratio: re-set
     the thresholds every frame from the previous frame's TAS (see `FastCarSettings`);
-    the thresholds given (+inf if None) then serve the first decoded frame only. kv_policy:
+    the thresholds given (+inf if None) then serve the first decoded frame only. chunk_deltas
+    [layer][chunk]: replay by FlowCache's accumulated change per chunk of the frame
+    (`models.decoding.chunk_replay`) instead of by TAS thresholds. kv_policy:
     a fixed budget of resident KV entries (`models.decoding.kv_budget`; None keeps every
     entry); it replaces sparse attention, so not both. cfg_scale None runs one
     row without guidance. teacher_codes [frames, rows, cols(, D)] feeds the given video
@@ -115,13 +118,17 @@ def decode_video(
     device = model.embed_tokens.weight.device
     rows = 1 if cfg_scale is None else 2
     steps = (frames - 1) * config.tokens_per_frame - 1
-    if adaptive_ratio is not None and thresholds is None:
+    if (adaptive_ratio is not None or chunk_deltas is not None) and thresholds is None:
         thresholds = float("inf")
     layer_thresholds = per_layer_thresholds(thresholds, config.num_layers)
     fastcar = None
     if layer_thresholds is not None:
         settings = FastCarSettings(
-            layer_thresholds, tas_form=tas_form, row_policy=row_policy, adaptive_ratio=adaptive_ratio
+            layer_thresholds,
+            tas_form=tas_form,
+            row_policy=row_policy,
+            adaptive_ratio=adaptive_ratio,
+            chunk_deltas=None if chunk_deltas is None else tuple(tuple(layer) for layer in chunk_deltas),
         )
         fastcar = FastCarRun(
             settings, config, rows, prefix_len=1, max_steps=steps, device=device, dtype=model.embed_tokens.weight.dtype
@@ -247,6 +254,11 @@ def _meta(
             else None
         ),
         "tas_form": tas_form,
+        "replay_rule": (
+            {"rule": "accumulated", "chunk_deltas": [list(layer) for layer in fastcar.settings.chunk_deltas]}
+            if fastcar is not None and fastcar.settings.chunk_deltas is not None
+            else {"rule": "tas"}
+        ),
         "attention": describe(attention_policy) if attention_policy else {"policy": "dense"},
         "kv_policy": kv_policy.describe() if kv_policy else {"policy": "full"},
         "seed": seed,
