@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from cosim.analysis.energy import compute_energy
@@ -58,8 +57,8 @@ def main() -> None:
     calibration = session.calibrate_to_ratio(
         args.target_ratio, args.calibration_videos, rounds=1, frames=args.calibration_frames, seed=0
     )
-    fastcar = {"thresholds": calibration.thresholds}
-    runs = {
+    fastcar: dict[str, Any] = {"thresholds": calibration.thresholds}
+    runs: dict[str, dict[str, Any]] = {
         "dense": {},
         "FastCar": fastcar,
         "FlowCache": {"kv_policy": KVBudget("flowcache", args.budget)},
@@ -131,7 +130,9 @@ def _row(
         sim = simulate(graph, trace, design, progress=False)
         energy = compute_energy(sim, design)
         cycles = sim.frame_cycles()
-        row[f"kv_mib_{design_name}"] = trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20
+        row[f"kv_mib_{design_name}"] = (
+            trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20
+        )
         row[f"ms_per_frame_{design_name}"] = 1e3 * sim.latency_s / decoded_frames
         row[f"mj_per_frame_{design_name}"] = 1e3 * energy.total_j / decoded_frames
         row["per_frame"][f"ms_{design_name}"] = [1e3 * cycles[f] / (sim.clock_mhz * 1e6) for f in sorted(cycles)]
