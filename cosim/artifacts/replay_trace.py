@@ -15,6 +15,8 @@ frame          int32   S       frame index (0-based) of the token generated at t
 row, col       int32   S       spatial position of that token inside its frame
 kv_len         int32   S       KV-cache entries after appending this step's token
 kv_attended    int32   S,L     KV entries the attention actually read (sparse policies)
+kv_kept        int32   S,L     KV entries resident after the step (a KV budget bounds it;
+                               optional in a file: kv_len when absent)
 =============  ==============  ==========================================================
 """
 
@@ -43,6 +45,8 @@ _ARRAY_SPECS: dict[str, tuple[type, str]] = {
     "kv_len": (np.int32, "S"),
     "kv_attended": (np.int32, "SL"),
 }
+_OPTIONAL_ARRAYS = {"kv_kept": (np.int32, "SL")}  # older files lack them: see `_default_kv_kept`
+_NOT_GIVEN = np.empty((0, 0), dtype=np.int32)
 
 _REQUIRED_META = {
     "model": str,
@@ -73,10 +77,13 @@ class ReplayTrace:
     col: np.ndarray
     kv_len: np.ndarray
     kv_attended: np.ndarray
+    kv_kept: np.ndarray = field(default_factory=lambda: _NOT_GIVEN)  # not given: every entry stays (kv_len)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, (dtype, _) in _ARRAY_SPECS.items():
+        if self.kv_kept is _NOT_GIVEN:
+            self.kv_kept = _default_kv_kept(self.kv_len, np.shape(self.kv_attended))
+        for name, (dtype, _) in {**_ARRAY_SPECS, **_OPTIONAL_ARRAYS}.items():
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
         _check(self, source="<in memory>")
 
@@ -103,6 +110,11 @@ class ReplayTrace:
         return self.replay.mean(axis=(0, 2)) if self.num_steps else np.zeros(self.num_layers)
 
     @property
+    def kv_resident_max(self) -> int:
+        """The most KV entries resident at once (per row, layer and kv head): what memory must hold."""
+        return int(self.kv_kept.max()) if self.kv_kept.size else 0
+
+    @property
     def runs_fastcar(self) -> bool:
         """Whether the decode ran FastCar: TAS at every step and each computed MLP output kept in the replay ring.
 
@@ -124,10 +136,10 @@ class ReplayTrace:
         `full_attention` also drops sparse attention (every KV entry attended, as the
         comparison's ``dense`` run); otherwise the attended KV lengths stay as decoded.
         """
-        meta, kv_attended = dict(self.meta), self.kv_attended
+        meta, kv_attended, kv_kept = dict(self.meta), self.kv_attended, self.kv_kept
         if full_attention:
-            meta.update(thresholds=None, attention={"policy": "dense"})
-            kv_attended = np.repeat(self.kv_len[:, None], self.num_layers, axis=1)
+            meta.update(thresholds=None, attention={"policy": "dense"}, kv_policy={"policy": "full"})
+            kv_attended = kv_kept = np.repeat(self.kv_len[:, None], self.num_layers, axis=1)
         meta["dense_baseline"] = True
         return ReplayTrace(
             tas=self.tas,
@@ -137,6 +149,7 @@ class ReplayTrace:
             col=self.col,
             kv_len=self.kv_len,
             kv_attended=kv_attended,
+            kv_kept=kv_kept,
             meta=meta,
         )
 
@@ -165,6 +178,7 @@ class ReplayTrace:
             col=self.col,
             kv_len=self.kv_len,
             kv_attended=self.kv_attended[:, index],
+            kv_kept=self.kv_kept[:, index],
             meta=meta,
         )
 
@@ -173,7 +187,7 @@ class ReplayTrace:
         """Write the trace atomically as ``.npz``; returns the path written."""
         path = Path(path)
         meta = dict(self.meta, schema_version=SCHEMA_VERSION)
-        arrays = {name: getattr(self, name) for name in _ARRAY_SPECS}
+        arrays = {name: getattr(self, name) for name in (*_ARRAY_SPECS, *_OPTIONAL_ARRAYS)}
         arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
         with atomic_open(path, "wb") as handle:
             np.savez_compressed(handle, **arrays)
@@ -209,14 +223,17 @@ class ReplayTrace:
         version = meta.pop("schema_version", None)
         if version != SCHEMA_VERSION:
             raise UserError(path, "meta.schema_version", f"{SCHEMA_VERSION}", version)
-        for name, (dtype, _) in _ARRAY_SPECS.items():
+        present = {name: spec for name, spec in {**_ARRAY_SPECS, **_OPTIONAL_ARRAYS}.items() if name in contents}
+        for name, (dtype, _) in present.items():
             if contents[name].dtype != dtype:
                 raise UserError(
                     path, name, f"dtype {np.dtype(dtype).name}", contents[name].dtype.name, found_is_text=True
                 )
         trace = cls.__new__(cls)
-        for name in _ARRAY_SPECS:
+        for name in present:
             setattr(trace, name, contents[name])
+        if "kv_kept" not in contents:
+            trace.kv_kept = _default_kv_kept(trace.kv_len, trace.kv_attended.shape)
         trace.meta = meta
         _check(trace, source=path)
         return trace
@@ -238,7 +255,7 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
         )
     steps, layers, rows = trace.replay.shape
     sizes = {"S": steps, "L": layers, "R": rows}
-    for name, (_, dims) in _ARRAY_SPECS.items():
+    for name, (_, dims) in {**_ARRAY_SPECS, **_OPTIONAL_ARRAYS}.items():
         expected = tuple(sizes[d] for d in dims)
         found = getattr(trace, name).shape
         if found != expected:
@@ -271,3 +288,18 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
             f"a value in [0, kv_len={int(trace.kv_len[step])}]",
             int(trace.kv_attended[step, layer]),
         )
+    outside = (trace.kv_kept < trace.kv_attended) | (trace.kv_kept > trace.kv_len[:, None])
+    if outside.any():
+        step, layer = np.argwhere(outside)[0]
+        raise UserError(
+            source,
+            f"kv_kept[{step}, {layer}]",
+            f"a value in [kv_attended={int(trace.kv_attended[step, layer])}, kv_len={int(trace.kv_len[step])}]",
+            int(trace.kv_kept[step, layer]),
+        )
+
+
+def _default_kv_kept(kv_len: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Resident entries without a KV budget: every entry written so far, in every layer."""
+    layers = shape[1] if len(shape) == 2 else 0
+    return np.repeat(np.asarray(kv_len, dtype=np.int32).reshape(-1, 1), layers, axis=1)

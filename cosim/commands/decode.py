@@ -107,6 +107,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rope: query after RoPE (default); prerope: the reference code's form",
     )
     fastcar.add_argument(
+        "--replay-rule",
+        choices=("tas", "accumulated"),
+        default="tas",
+        help="tas: TAS above a per-layer threshold (default); accumulated: FlowCache's chunkwise rule, "
+        "replay while the MLP input's change accumulated since the last computation stays below a "
+        "per-layer, per-chunk threshold (--threshold gives it, --target-ratio calibrates it)",
+    )
+    fastcar.add_argument(
+        "--chunks", type=int, default=1, help="accumulated rule: bands of frame rows with their own thresholds"
+    )
+    fastcar.add_argument(
         "--row-policy", choices=("each", "all", "any"), default="each", help="how CFG rows decide (default: each)"
     )
 
@@ -120,6 +131,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     attention.add_argument(
         "--block-top-k", type=int, default=None, help="block: blocks kept besides the current (default 4)"
     )
+
+    kv = parser.add_argument_group("KV budget")
+    kv.add_argument(
+        "--kv-policy",
+        choices=("full", "streaming", "flowcache"),
+        default="full",
+        help="full keeps every KV entry (default); streaming (sinks + recent) and flowcache "
+        "(FlowCache's importance-redundancy score) keep --kv-budget entries per layer and kv head",
+    )
+    kv.add_argument("--kv-budget", type=int, default=None, help="KV entries kept per layer and kv head")
 
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--out", default=None, help="write the ReplayTrace here (.npz)")
@@ -146,6 +167,23 @@ def _attention_policy(args: argparse.Namespace, tokens_per_frame: int):
     if "window" in knobs and "window" not in chosen:
         chosen["window"] = tokens_per_frame
     return make_policy(args.attention, **chosen)
+
+
+def _kv_policy(args: argparse.Namespace, tokens_per_frame: int):
+    """The KV budget of the options (None for full); the budget is checked against the frame size."""
+    from models.decoding.kv_budget import KVBudget
+
+    if args.kv_policy == "full":
+        if args.kv_budget is not None:
+            raise UserError(None, "--kv-budget", "no value with --kv-policy full", args.kv_budget)
+        return None
+    if args.kv_budget is None:
+        raise UserError(None, "--kv-budget", f"a budget of KV entries with --kv-policy {args.kv_policy}", "nothing")
+    if args.attention != "dense":
+        raise UserError(None, "--attention", f"dense with --kv-policy {args.kv_policy}", args.attention)
+    policy = KVBudget(args.kv_policy, args.kv_budget)
+    policy.check(tokens_per_frame)
+    return policy
 
 
 def _load(args: argparse.Namespace) -> DecodeSession:
@@ -211,6 +249,14 @@ def _check_arguments(args: argparse.Namespace) -> None:
     check_int("--frames", args.frames, 2, MAX_FRAMES)
     check_int("--calibration-videos", args.calibration_videos, 1)
     check_int("--calibration-rounds", args.calibration_rounds, 0)
+    check_int("--kv-budget", args.kv_budget, 1)
+    check_int("--chunks", args.chunks, 1)
+    if args.replay_rule == "tas" and args.chunks != 1:
+        raise UserError(
+            None, "--chunks", "1 with --replay-rule tas (chunks belong to the accumulated rule)", args.chunks
+        )
+    if args.replay_rule == "accumulated" and args.adaptive_ratio is not None:
+        raise UserError(None, "--adaptive-ratio", "none with --replay-rule accumulated", args.adaptive_ratio)
     check_float("--cfg-scale", args.cfg_scale)
     check_float("--temperature", args.temperature, 0)
     check_float("--sample-top-p", args.sample_top_p, 0, 1)
@@ -241,6 +287,7 @@ def run(args: argparse.Namespace) -> int:
         tas_form=args.tas_form,
         row_policy=args.row_policy,
         attention_policy=_attention_policy(args, config.tokens_per_frame),
+        kv_policy=_kv_policy(args, config.tokens_per_frame),
         cfg_scale=None if args.no_cfg else args.cfg_scale,
         sampling=Sampling(args.temperature, args.sample_top_k, args.sample_top_p),
         seed=args.seed,
@@ -249,10 +296,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}", file=sys.stderr)
 
     thresholds: Sequence[float] = per_layer(args.threshold, config.num_layers, "--threshold")
+    chunk_deltas = None
+    if args.replay_rule == "accumulated":
+        chunk_deltas = [[t] * args.chunks for t in thresholds]
     calibration = _calibrate(args, session, common)
     if calibration is not None:
         thresholds = calibration.thresholds
-    result = session.decode(start, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, **common)
+        chunk_deltas = calibration.chunk_deltas
+    result = session.decode(
+        start, thresholds=thresholds, adaptive_ratio=args.adaptive_ratio, chunk_deltas=chunk_deltas, **common
+    )
     _print_run(result, calibration, args.adaptive_ratio)
     if not args.no_compare:
         _compare_with_dense(session, start, result, common)
@@ -263,13 +316,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[str, Any]) -> Calibration | None:
     """Thresholds calibrated to --target-ratio or --quality-budget, or None without either."""
-    from models.decoding.calibrate import calibrate_quality
+    from models.decoding.calibrate import calibrate_chunk_ratio, calibrate_quality
 
     if args.target_ratio is None and args.quality_budget is None:
         return None
     if args.calibration_videos < 1:
         raise UserError(None, "--calibration-videos", "an integer >= 1", args.calibration_videos)
     print(f"cosim decode: calibrating on {args.calibration_videos} videos", file=sys.stderr)
+    if args.replay_rule == "accumulated":
+        if args.target_ratio is None:
+            raise UserError(None, "--replay-rule", "tas with --quality-budget", "accumulated")
+        starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"])
+        return calibrate_chunk_ratio(
+            session.model, starts, args.target_ratio, args.chunks, rounds=args.calibration_rounds, **common
+        )
     if args.target_ratio is not None:
         return session.calibrate_to_ratio(
             args.target_ratio, args.calibration_videos, rounds=args.calibration_rounds, **common
@@ -285,11 +345,18 @@ def _print_run(result: DecodeResult, calibration: Calibration | None, adaptive_r
     print(
         f"decoded {steps} steps in {result.wall_time_s:.2f} s ({1e3 * result.wall_time_s / max(steps, 1):.2f} ms/step)"
     )
-    print("layer  threshold    replay_ratio  mean_kv_attended")
+    print("layer  threshold    replay_ratio  mean_kv_attended  max_kv_kept")
     for layer, ratio in enumerate(trace.layer_replay_ratio()):
         tau = trace.meta["thresholds"][layer] if trace.meta["thresholds"] else math.inf
-        print(f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {trace.kv_attended[:, layer].mean():16.1f}")
+        print(
+            f"{layer:5d}  {tau:9.4g}  {ratio:14.3f}  {trace.kv_attended[:, layer].mean():16.1f}"
+            f"  {trace.kv_kept[:, layer].max():11d}"
+        )
     print(f"overall replay ratio {trace.replay_ratio():.3f}")
+    rule = trace.meta["replay_rule"]
+    if rule["rule"] == "accumulated":
+        for layer, deltas in enumerate(rule["chunk_deltas"]):
+            print(f"layer {layer} accumulated-change thresholds per chunk: " + ", ".join(f"{d:.4g}" for d in deltas))
     if adaptive_ratio is not None:
         last = max(trace.meta["frame_thresholds"], key=int)
         print(

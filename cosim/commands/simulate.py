@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cosim.sim.policies import POLICIES
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.hw.schema import Design
 
 NAME = "simulate"
 HELP = "simulate a compute graph with a replay trace on a design: dense vs FastCar per policy, report to OUT/"
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         "trace_meta": trace.meta,
     }
     report = build_report(runs, design, inputs=inputs)
+    _print_kv_budget(graph, trace, design)
     report.write(args.out)
     print(
         f"{graph.graph.get('model')} on {design.name}, {trace.num_steps} decode steps, "
@@ -101,3 +109,15 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary_table(), end="")
     print(f"report written to {Path(args.out)}/ (report.json, CSV tables, PNG plots, timeline.json)")
     return 0
+
+
+def _print_kv_budget(graph: nx.DiGraph, trace: ReplayTrace, design: Design) -> None:
+    """With a KV budget in the trace: its bounded KV cache against the design's kv_cache buffers."""
+    from cosim.hw.workload_fit import check_workload_fit
+
+    longest = int(trace.kv_len.max())
+    if trace.kv_resident_max < longest:
+        fit = check_workload_fit(
+            graph, design, kv_len=longest, batch_rows=trace.batch_rows, kv_budget=trace.kv_resident_max
+        )
+        print(fit.kv_residence_text(), end="")

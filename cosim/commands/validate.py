@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="preset or library model (cosim models) whose decode must fit the design")
     parser.add_argument("--frames", type=int, help="video length in frames (default: the model's)")
     parser.add_argument("--batch-rows", type=int, default=2, help="rows decoded together (default 2: CFG)")
+    parser.add_argument(
+        "--kv-budget", type=int, default=None, help="KV entries kept per layer and kv head (default: every entry)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             "kv_len": fit.kv_len,
             "weight_bytes": fit.weight_bytes,
             "kv_cache_bytes": fit.kv_cache_bytes,
+            "kv_budget": fit.kv_budget,
+            "kv_buffer_bytes": fit.kv_buffer_bytes,
             "replay_cache_bytes": fit.replay_cache_bytes,
             "dram_capacity_bytes": fit.dram_capacity_bytes,
             "errors": [str(e) for e in fit.errors],
@@ -85,7 +90,9 @@ def _workload_fit(args: argparse.Namespace, design: Design) -> WorkloadFit:
         raise UserError(None, "--frames", "an integer >= 1", args.frames)
     if args.batch_rows < 1:
         raise UserError(None, "--batch-rows", "an integer >= 1", args.batch_rows)
+    if args.kv_budget is not None and args.kv_budget < 1:
+        raise UserError(None, "--kv-budget", "an integer >= 1", args.kv_budget)
     graph = trace_named_model(args.model, phase="decode", batch_rows=args.batch_rows)
     frames = int(graph.graph["frames"]) if args.frames is None else args.frames
     kv_len = frames * int(graph.graph["tokens_per_frame"])
-    return check_workload_fit(graph, design, kv_len=kv_len, batch_rows=args.batch_rows)
+    return check_workload_fit(graph, design, kv_len=kv_len, batch_rows=args.batch_rows, kv_budget=args.kv_budget)

@@ -12,7 +12,10 @@ Footprint in the design's DRAM, at the design's precisions:
   step, so a module run several times in one step, e.g. the depth transformer's head, is
   counted once), plus the token-embedding table (``vocab_size x hidden``), of which decode
   reads one row per step but all of which is stored;
-- KV cache: KV entries written per step and row x the longest KV length x batch rows;
+- KV cache: KV entries written per step and row x the longest KV length x batch rows; with
+  a KV budget (`models.decoding.kv_budget`) the resident entries are at most the budget, and
+  the footprint says whether they would fit the design's kv_cache buffers (the simulator
+  still streams them from DRAM);
 - replay cache (FastCar with ``replay_cache: dram``): one frame of MLP outputs per layer and
   row (``layers x tokens_per_frame x hidden``); with ``replay_cache: buffer`` it must fit the
   replay-cache buffers instead (an error, since the simulator has nowhere to spill it).
@@ -47,6 +50,8 @@ class WorkloadFit:
     kv_cache_bytes: int
     replay_cache_bytes: int
     dram_capacity_bytes: int
+    kv_buffer_bytes: int = 0
+    kv_budget: int | None = None  # resident KV entries at most (None: every entry stays)
     errors: list[UserError] = field(default_factory=list)
     warnings: list[UserError] = field(default_factory=list)
 
@@ -66,7 +71,17 @@ class WorkloadFit:
             f"workload {self.model}: {self.batch_rows} row(s), KV length {self.kv_len}\n"
             f"  weights {self.weight_bytes / 1e9:.2f} GB + KV cache {self.kv_cache_bytes / 1e9:.2f} GB"
             f" + replay cache {self.replay_cache_bytes / 1e9:.3f} GB = {self.dram_bytes / 1e9:.2f} GB"
-            f" of {self.dram_capacity_bytes / 1e9:.2f} GB DRAM ({used:.1%})\n"
+            f" of {self.dram_capacity_bytes / 1e9:.2f} GB DRAM ({used:.1%})\n" + self.kv_residence_text()
+        )
+
+    def kv_residence_text(self) -> str:
+        """With a KV budget: the bounded KV cache against the kv_cache buffers (empty without one)."""
+        if self.kv_budget is None:
+            return ""
+        where = "fits" if self.kv_cache_bytes <= self.kv_buffer_bytes else "exceeds"
+        return (
+            f"  KV budget {self.kv_budget} entries per layer and kv head: KV cache {self.kv_cache_bytes} bytes "
+            f"{where} the kv_cache buffers ({self.kv_buffer_bytes} bytes)\n"
         )
 
 
@@ -80,10 +95,15 @@ def stored_weight_elems(graph: nx.DiGraph) -> int:
     return sum(per_module.values()) + table
 
 
-def check_workload_fit(graph: nx.DiGraph, design: Design, *, kv_len: int, batch_rows: int) -> WorkloadFit:
-    """Footprint of decoding `graph` for `batch_rows` rows up to KV length `kv_len` on `design`."""
+def check_workload_fit(
+    graph: nx.DiGraph, design: Design, *, kv_len: int, batch_rows: int, kv_budget: int | None = None
+) -> WorkloadFit:
+    """Footprint of decoding `graph` for `batch_rows` rows up to KV length `kv_len` on `design`,
+    keeping at most `kv_budget` KV entries per layer and kv head when given."""
     source = design.source.path
     rows = batch_rows
+    if kv_budget is not None:
+        kv_len = min(kv_len, kv_budget)
     weight_bytes = _nbytes(stored_weight_elems(graph), design.bytes_per_element("weights"))
     kv_write = sum(int(a["kv_write_elems"]) for _, a in graph.nodes(data=True))
     kv_bytes = _nbytes(kv_write * kv_len * rows, design.bytes_per_element("kv_cache"))
@@ -99,6 +119,8 @@ def check_workload_fit(graph: nx.DiGraph, design: Design, *, kv_len: int, batch_
         kv_cache_bytes=kv_bytes,
         replay_cache_bytes=replay_bytes if design.replay_cache == "dram" else 0,
         dram_capacity_bytes=capacity,
+        kv_buffer_bytes=design.buffer_bytes("kv_cache"),
+        kv_budget=kv_budget,
     )
     if fit.dram_bytes > capacity:
         fit.errors.append(

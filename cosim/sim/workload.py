@@ -86,7 +86,9 @@ class Workload:
         self.fastcar = trace.runs_fastcar  # without FastCar: no TAS, no replay-ring writes
         _refuse_replay_without_previous_frame(trace)
         has_previous = (trace.frame >= 1)[:, None] & self.fastcar  # frame 0 never replays (checked above)
-        sparse = self.kv_attended < self.kv_len[:, None]
+        # The TAS key (one frame back) comes with the attention's stream unless the attention
+        # skipped resident entries (sparse attention); a KV budget keeps it resident and read.
+        sparse = self.kv_attended < trace.kv_kept
         self.tas_flag = np.where(has_previous, np.where(sparse, TAS_READS_KEY, TAS_FROM_STREAM), TAS_NONE)
         self.predicted_compute, self.has_prediction = self._previous_frame_prediction()
         self.param_size, self.param_tas = self._instance_parameters()

@@ -6,6 +6,9 @@ Two targets:
     Replay changes the hidden states that later layers (and later tokens) see, so after
     the dense round the quantiles are re-taken from runs that replay with the current
     thresholds: a fixed-point iteration that converges in a couple of rounds.
+  * a replay ratio under FlowCache's chunkwise rule (`models.decoding.chunk_replay`):
+    the same fixed-point iteration on the accumulated-change values, one threshold per
+    layer and chunk of the frame, so every chunk replays the target fraction.
   * a quality budget: the largest global ratio whose decoded videos still agree with the
     dense decode (same start, same seed) on at least the given fraction of tokens,
     found by bisection over the ratio.
@@ -20,6 +23,7 @@ import numpy as np
 
 from cosim.common.errors import UserError
 from cosim.common.per_layer import per_layer
+from models.decoding.chunk_replay import chunk_of_slots
 from models.decoding.decode import DecodeResult, decode_video
 from models.decoding.fastcar import threshold_for_ratio
 from models.transformer import VideoTransformer
@@ -44,6 +48,7 @@ class Calibration:
     replay_ratio: float
     token_agreement: float | None = None
     history: list[dict] = field(default_factory=list)
+    chunk_deltas: list[list[float]] | None = None  # the chunkwise rule's thresholds [layer][chunk]
 
 
 def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> list[float]:
@@ -97,6 +102,41 @@ def calibrate_ratio(
     ratios = _ratios(runs)
     return Calibration(
         thresholds=thresholds, layer_replay_ratio=ratios.tolist(), replay_ratio=float(ratios.mean()), history=history
+    )
+
+
+def calibrate_chunk_ratio(
+    model: VideoTransformer, starts: Sequence[Start], target: float, chunks: int, *, rounds: int = 2, **decode_kwargs
+) -> Calibration:
+    """Per-layer, per-chunk thresholds of the accumulated-change rule replaying a fraction
+    `target` of each chunk's decode steps (round 0 never replays, so its values are the
+    one-frame changes; each later round decodes with the current thresholds and re-takes
+    the quantiles, as `calibrate_ratio` does)."""
+    if not starts:
+        raise UserError(None, "calibration videos", "at least one start", 0)
+    config = model.config
+    chunk = np.asarray(chunk_of_slots(config.frame_rows, config.frame_cols, chunks))
+    deltas = [[0.0] * chunks for _ in range(config.num_layers)]
+    history = []
+    for round_index in range(rounds + 1):
+        runs = [
+            decode_video(model, s.first_frame_codes, s.class_id, chunk_deltas=deltas, **decode_kwargs) for s in starts
+        ]
+        history.append({"round": round_index, "chunk_deltas": deltas, "layer_replay_ratio": _ratios(runs).tolist()})
+        # The runs log -A as the decision value: replay when -A > -delta.
+        step_chunk = np.concatenate([chunk[r.trace.row * config.frame_cols + r.trace.col] for r in runs])
+        values = np.concatenate([r.trace.tas for r in runs])  # [N, L, R]
+        deltas = [
+            [-threshold_for_ratio(values[step_chunk == c, layer].ravel().tolist(), target) for c in range(chunks)]
+            for layer in range(config.num_layers)
+        ]
+    ratios = _ratios(runs)
+    return Calibration(
+        thresholds=[float("inf")] * config.num_layers,
+        layer_replay_ratio=ratios.tolist(),
+        replay_ratio=float(ratios.mean()),
+        history=history,
+        chunk_deltas=deltas,
     )
 
 

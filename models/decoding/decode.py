@@ -29,6 +29,7 @@ from cosim.common.errors import UserError
 from cosim.common.per_layer import per_layer
 from models.config import ModelConfig
 from models.decoding.fastcar import FastCarRun, FastCarSettings
+from models.decoding.kv_budget import FlowCacheRun, KVBudget
 from models.decoding.sampling import Sampling, make_pick
 from models.decoding.sparse_attention import AttentionPolicy, AttentionRun, describe
 from models.transformer import VideoTransformer
@@ -79,7 +80,9 @@ def decode_video(
     tas_form: str = "rope",
     row_policy: str = "each",
     adaptive_ratio: float | None = None,
+    chunk_deltas: Sequence[Sequence[float]] | None = None,
     attention_policy: AttentionPolicy | None = None,
+    kv_policy: KVBudget | None = None,
     cfg_scale: float | None = DEFAULT_CFG_SCALE,
     sampling: Sampling = Sampling(),
     seed: int = 0,
@@ -91,7 +94,11 @@ def decode_video(
     thresholds: None runs without FastCar (no TAS computed); a number or per-layer list
     enables it (``float("inf")`` records TAS but never replays). adaptive_ratio: re-set
     the thresholds every frame from the previous frame's TAS (see `FastCarSettings`);
-    the thresholds given (+inf if None) then serve the first decoded frame only. cfg_scale None runs one
+    the thresholds given (+inf if None) then serve the first decoded frame only. chunk_deltas
+    [layer][chunk]: replay by FlowCache's accumulated change per chunk of the frame
+    (`models.decoding.chunk_replay`) instead of by TAS thresholds. kv_policy:
+    a fixed budget of resident KV entries (`models.decoding.kv_budget`; None keeps every
+    entry); it replaces sparse attention, so not both. cfg_scale None runs one
     row without guidance. teacher_codes [frames, rows, cols(, D)] feeds the given video
     instead of the sampled codes (predictions are still recorded in `codes`).
     """
@@ -111,18 +118,28 @@ def decode_video(
     device = model.embed_tokens.weight.device
     rows = 1 if cfg_scale is None else 2
     steps = (frames - 1) * config.tokens_per_frame - 1
-    if adaptive_ratio is not None and thresholds is None:
+    if (adaptive_ratio is not None or chunk_deltas is not None) and thresholds is None:
         thresholds = float("inf")
     layer_thresholds = per_layer_thresholds(thresholds, config.num_layers)
     fastcar = None
     if layer_thresholds is not None:
         settings = FastCarSettings(
-            layer_thresholds, tas_form=tas_form, row_policy=row_policy, adaptive_ratio=adaptive_ratio
+            layer_thresholds,
+            tas_form=tas_form,
+            row_policy=row_policy,
+            adaptive_ratio=adaptive_ratio,
+            chunk_deltas=None if chunk_deltas is None else tuple(tuple(layer) for layer in chunk_deltas),
         )
         fastcar = FastCarRun(
             settings, config, rows, prefix_len=1, max_steps=steps, device=device, dtype=model.embed_tokens.weight.dtype
         )
-    attention = AttentionRun(attention_policy, config.num_layers, steps) if attention_policy else None
+    if attention_policy is not None and kv_policy is not None:
+        raise UserError(None, "attention", "dense attention with a KV budget (the budget chooses the entries)", "both")
+    attention: AttentionRun | FlowCacheRun | None = None
+    if kv_policy is not None:
+        attention = kv_policy.run(config, steps)
+    elif attention_policy is not None:
+        attention = AttentionRun(attention_policy, config.num_layers, steps)
     pick = make_pick(sampling, torch.Generator(device=device).manual_seed(seed), cfg_scale)
     loop = _decode_loop(model, class_id, rows, frames, first, teacher, fastcar, attention, pick, progress)
 
@@ -133,6 +150,7 @@ def decode_video(
         layer_thresholds,
         fastcar,
         attention_policy,
+        kv_policy,
         tas_form=tas_form,
         row_policy=row_policy,
         adaptive_ratio=adaptive_ratio,
@@ -145,7 +163,7 @@ def decode_video(
     shape = (frames, config.frame_rows, config.frame_cols) + ((depth,) if depth > 1 else ())
     return DecodeResult(
         codes=loop.video.cpu().numpy().reshape(shape),
-        trace=_trace(config, steps, rows, fastcar, attention, meta),
+        trace=_trace(config, steps, rows, fastcar, attention, kv_policy is not None, meta),
         wall_time_s=loop.wall_time_s,
         step_cpu_s=loop.step_cpu_s,
     )
@@ -159,7 +177,7 @@ def _decode_loop(
     first: torch.Tensor,
     teacher: torch.Tensor | None,
     fastcar: FastCarRun | None,
-    attention: AttentionRun | None,
+    attention: AttentionRun | FlowCacheRun | None,
     pick: Callable[[torch.Tensor], torch.Tensor],
     progress: bool,
 ) -> _Loop:
@@ -205,6 +223,7 @@ def _meta(
     layer_thresholds: tuple[float, ...] | None,
     fastcar: FastCarRun | None,
     attention_policy: AttentionPolicy | None,
+    kv_policy: KVBudget | None,
     *,
     tas_form: str,
     row_policy: str,
@@ -235,7 +254,13 @@ def _meta(
             else None
         ),
         "tas_form": tas_form,
+        "replay_rule": (
+            {"rule": "accumulated", "chunk_deltas": [list(layer) for layer in fastcar.settings.chunk_deltas]}
+            if fastcar is not None and fastcar.settings.chunk_deltas is not None
+            else {"rule": "tas"}
+        ),
         "attention": describe(attention_policy) if attention_policy else {"policy": "dense"},
+        "kv_policy": kv_policy.describe() if kv_policy else {"policy": "full"},
         "seed": seed,
         "class_id": class_id,
         "cfg_scale": cfg_scale,
@@ -249,10 +274,14 @@ def _trace(
     steps: int,
     rows: int,
     fastcar: FastCarRun | None,
-    attention: AttentionRun | None,
+    attention: AttentionRun | FlowCacheRun | None,
+    budgeted: bool,
     meta: dict[str, Any],
 ) -> ReplayTrace:
-    """The run's ReplayTrace: decode step k records video position F + k (see the module docstring)."""
+    """The run's ReplayTrace: decode step k records video position F + k (see the module docstring).
+
+    With a KV budget every resident entry is read, so the entries kept are those attended.
+    """
     per_frame = config.tokens_per_frame
     positions = np.arange(per_frame, per_frame + steps)
     kv_len = (1 + positions + 1).astype(np.int32)
@@ -273,6 +302,7 @@ def _trace(
         col=(positions % config.frame_cols).astype(np.int32),
         kv_len=kv_len,
         kv_attended=kv_attended.astype(np.int32),
+        kv_kept=kv_attended if budgeted else np.repeat(kv_len[:, None], config.num_layers, axis=1),
         meta=meta,
     )
 

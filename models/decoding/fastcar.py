@@ -29,6 +29,7 @@ from torch import nn
 
 from cosim.common.errors import UserError
 from cosim.common.per_layer import per_layer
+from models.decoding.chunk_replay import AccumulatedChange, check_deltas
 from models.decoding.sparse_attention import Ranges, position_in
 
 TAS_FORMS = ("rope", "prerope")
@@ -97,12 +98,16 @@ class FastCarSettings:
     a ratio r, every frame after the first decoded one re-sets each layer's threshold to
     the one that would have replayed a fraction r of that layer's TAS values (all rows)
     in the previous frame; `thresholds` then only serve the first decoded frame.
+
+    chunk_deltas (per layer, per chunk of the frame): decide by FlowCache's accumulated
+    change instead of the TAS (`models.decoding.chunk_replay`); `thresholds` are unused.
     """
 
     thresholds: tuple[float, ...]
     tas_form: str = "rope"
     row_policy: str = "each"
     adaptive_ratio: float | None = None
+    chunk_deltas: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.tas_form not in TAS_FORMS:
@@ -112,6 +117,11 @@ class FastCarSettings:
         if self.adaptive_ratio is not None and not 0 <= self.adaptive_ratio <= 1:
             raise UserError(None, "adaptive_ratio", "a fraction in [0, 1]", self.adaptive_ratio)
         object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+        if self.chunk_deltas is not None:
+            if self.adaptive_ratio is not None:
+                raise UserError(None, "adaptive_ratio", "none with per-chunk accumulated-change thresholds", "a ratio")
+            deltas = check_deltas(self.chunk_deltas, len(self.thresholds), len(self.chunk_deltas[0]))
+            object.__setattr__(self, "chunk_deltas", deltas)
 
     @classmethod
     def uniform(cls, threshold: float, num_layers: int, **kwargs) -> FastCarSettings:
@@ -181,6 +191,11 @@ class FastCarRun:
         self._located_step: int | None = None
         self._slot: int | None = None
         self._previous, self._log_at = 0, 0
+        self._accumulated = (
+            None
+            if settings.chunk_deltas is None
+            else AccumulatedChange(settings.chunk_deltas, config, batch, device=device, dtype=dtype)
+        )
 
     def mlp_output(
         self,
@@ -204,6 +219,14 @@ class FastCarRun:
         if slot is None:  # prefill, frame 1 or outside a decode step: dense, filling the ring
             out = layer.dense_mlp(h)
             self._store_dense(index, start - self.prefix_len, out)
+            if self._accumulated is not None:
+                self._accumulated.store_inputs(index, start - self.prefix_len, h)
+            return out
+        if self._accumulated is not None:  # FlowCache's chunkwise rule instead of the TAS
+            changes = self._accumulated.values(index, slot, h)
+            out = self._decide(layer, h, changes, self._accumulated.threshold(index, slot), slot)
+            at = self._log_at + index * self._batch
+            self._accumulated.settle(index, slot, self._replay_log[at : at + self._batch])
             return out
         values: array | None
         if ranges is None and self._scores_hold_tas:  # the attention already scored key p - F
@@ -212,7 +235,12 @@ class FastCarRun:
             values = self._tas_from_keys(layer, q_pre, q_rot, keys, scores, ranges)
             if values is None:  # meta device: no values to decide on, trace the dense branch
                 return layer.dense_mlp(h)
-        threshold = self._thresholds[index]
+        return self._decide(layer, h, values, self._thresholds[index], slot)
+
+    def _decide(self, layer, h: torch.Tensor, values: array, threshold: float, slot: int) -> torch.Tensor:
+        """Replay the rows whose value is above `threshold` (after the row policy), compute the
+        others; log values and decisions."""
+        index = layer.layer_idx
         at = self._log_at + index * self._batch
         self._tas_log[at : at + self._batch] = values
         ring_slot = self._slots[slot][index]  # the value used one frame earlier

@@ -88,8 +88,8 @@ class DecodeSession:
         return decode_video(self.model, start.first_frame_codes, start.class_id, **decode_kwargs)
 
     def decode_dense(self, start: Start, **decode_kwargs: Any) -> DecodeResult:
-        """The quality reference of a run with `decode_kwargs`: no FastCar, dense attention."""
-        dense = dict(decode_kwargs, thresholds=None, adaptive_ratio=None, attention_policy=None)
+        """The quality reference of a run with `decode_kwargs`: no FastCar, dense attention, every KV entry."""
+        dense = dict(decode_kwargs, thresholds=None, adaptive_ratio=None, attention_policy=None, kv_policy=None)
         return self.decode(start, **dense)
 
     def quality(self, run: DecodeResult, dense: DecodeResult | None, start: Start) -> RunQuality:

@@ -31,3 +31,27 @@ def test_target_ratio_calibration_and_adaptive_ratio(tmp_path, capsys):
     assert meta["frame_thresholds"] == {"1": meta["thresholds"]}
     assert "calibrating on 1 videos" in capsys.readouterr().err
     assert trace.replay.shape == (255, 4, 1) and trace.replay.any()
+
+
+def test_kv_budget_options_are_checked_before_decoding(capsys):
+    bad = [
+        (["--kv-budget", "512"], "--kv-budget: expected no value with --kv-policy full"),
+        (["--kv-policy", "flowcache"], "--kv-budget: expected a budget of KV entries with --kv-policy flowcache"),
+        (["--kv-policy", "flowcache", "--kv-budget", "0"], "--kv-budget: expected an integer >= 1"),
+        (["--kv-policy", "flowcache", "--kv-budget", "200"], "kv_budget: expected an integer >= 258"),
+        (["--kv-policy", "streaming", "--kv-budget", "260"], "kv_budget: expected an integer >= 261"),
+        (["--kv-policy", "streaming", "--kv-budget", "512", "--attention", "window"], "--attention: expected dense"),
+    ]
+    for options, message in bad:
+        assert main(["decode", *SMALL, *options]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_flowcache_budget_is_recorded_in_the_trace(tmp_path):
+    out = tmp_path / "t.npz"
+    budget = ["--kv-policy", "flowcache", "--kv-budget", "300", "--threshold", "10"]
+    assert main(["decode", "--frames", "3", "--no-compare", "--no-progress", *budget, "-o", str(out)]) == 0
+    trace = ReplayTrace.load(out)
+    assert trace.meta["kv_policy"]["policy"] == "flowcache" and trace.meta["kv_policy"]["budget"] == 300
+    np.testing.assert_array_equal(trace.kv_attended, np.minimum(trace.kv_len, 300)[:, None].repeat(4, axis=1))
+    np.testing.assert_array_equal(trace.kv_kept, trace.kv_attended)

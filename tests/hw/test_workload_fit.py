@@ -97,3 +97,13 @@ def test_a_4_kb_replay_buffer_cannot_hold_the_64_mib_replay_cache():
         "k.yaml: replay_cache: expected replay-cache buffers of at least 67108864 bytes "
         "(vila-u-7b-256: one frame of MLP outputs), found 4096 bytes"
     ]
+
+
+def test_a_kv_budget_bounds_the_kv_cache_and_is_held_against_the_kv_buffers(capsys):
+    assert main(["validate", KV260, "--model", "vila-u-7b-256", "--kv-budget", "512"]) == 0
+    out = capsys.readouterr().out
+    # 32 layers x (K + V of 4096) x 512 entries x 2 rows at int4
+    kv_bytes = 32 * 2 * 4096 * 512 * 2 // 2
+    assert "2 row(s), KV length 512" in out and f"KV cache {kv_bytes / 1e9:.2f} GB" in out
+    assert f"KV budget 512 entries per layer and kv head: KV cache {kv_bytes} bytes exceeds the kv_cache buffers" in out
+    assert main(["validate", KV260, "--model", "vila-u-7b-256", "--kv-budget", "0"]) == 2

@@ -1,0 +1,175 @@
+"""Benchmark: a long video on the toy model with FastCar, FlowCache's KV compression and StreamingLLM.
+
+Issue 17, part 3. One held-out toy video (the toy world simulates it for as many frames as
+asked) is decoded from its first frame five ways: dense; FastCar; FlowCache's KV
+compression with a fixed budget; FastCar with FlowCache's compression; FastCar with a
+StreamingLLM cache of the same budget. For each: per-frame token agreement and PSNR
+against the dense decode and against the true frames, the replay ratio, the KV memory,
+and the simulated latency and energy per frame on the shipped KV260 and U280 designs.
+FastCar's per-layer thresholds are calibrated once to the target replay ratio on
+eight-frame calibration videos (full KV) and reused by every FastCar run.
+
+    .venv/bin/python benchmarks/long_video.py [--frames 64] [--budget 512] [--target-ratio 0.5] [--video 0]
+
+Writes docs/long_video.json (the table and the per-frame series that
+notebooks/06_long_video.ipynb plots) and prints the table in markdown. Everything is
+recomputed from the shipped checkpoint on each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cosim.analysis.energy import compute_energy
+from cosim.common.atomic import atomic_write_text
+from cosim.hw import load_design
+from cosim.sim.simulator import simulate
+from models.decoding.decode import DecodeResult
+from models.decoding.kv_budget import KVBudget
+from models.decoding.session import DecodeSession, toy_session
+from models.tracing.graph_trace import trace_model
+
+REPO = Path(__file__).resolve().parents[1]
+DESIGNS = ("kv260-fastcar", "u280-fastcar")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=64)
+    parser.add_argument("--budget", type=int, default=512, help="KV entries kept per layer and kv head")
+    parser.add_argument("--target-ratio", type=float, default=0.5, help="FastCar replay ratio to calibrate for")
+    parser.add_argument("--video", type=int, default=0, help="held-out toy video")
+    parser.add_argument("--calibration-videos", type=int, default=2)
+    parser.add_argument("--calibration-frames", type=int, default=8)
+    parser.add_argument("--out", default=str(REPO / "docs" / "long_video.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    started = time.process_time()
+    session = toy_session()
+    config = session.model.config
+    start = session.start(args.video, args.frames)
+    calibration = session.calibrate_to_ratio(
+        args.target_ratio, args.calibration_videos, rounds=1, frames=args.calibration_frames, seed=0
+    )
+    fastcar: dict[str, Any] = {"thresholds": calibration.thresholds}
+    runs: dict[str, dict[str, Any]] = {
+        "dense": {},
+        "FastCar": fastcar,
+        "FlowCache": {"kv_policy": KVBudget("flowcache", args.budget)},
+        "FastCar + FlowCache": {**fastcar, "kv_policy": KVBudget("flowcache", args.budget)},
+        "FastCar + StreamingLLM": {**fastcar, "kv_policy": KVBudget("streaming", args.budget)},
+    }
+    results: dict[str, DecodeResult] = {}
+    for name, knobs in runs.items():
+        print(f"decoding {name} ({args.frames} frames)", flush=True)
+        results[name] = session.decode(start, frames=args.frames, seed=0, **knobs)
+    graph = trace_model(config, phase="decode", batch_rows=results["dense"].trace.batch_rows)
+    designs = {name: load_design(name) for name in DESIGNS}
+    rows = [_row(name, result, results["dense"], session, start, graph, designs) for name, result in results.items()]
+    document = {
+        "command": "python benchmarks/long_video.py "
+        + f"--frames {args.frames} --budget {args.budget} --target-ratio {args.target_ratio} --video {args.video}",
+        "frames": args.frames,
+        "budget": args.budget,
+        "video": args.video,
+        "class_id": start.class_id,
+        "thresholds": calibration.thresholds,
+        "calibration_replay_ratio": calibration.replay_ratio,
+        "cpu_s": time.process_time() - started,
+        "rows": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(args.out), json.dumps(document, indent=1) + "\n")
+    print(markdown_table(rows))
+    print(f"wrote {args.out} ({document['cpu_s']:.0f} s CPU)")
+    print(_verdict(rows))
+
+
+def _row(
+    name: str,
+    result: DecodeResult,
+    dense: DecodeResult,
+    session: DecodeSession,
+    start: Any,
+    graph: Any,
+    designs: dict[str, Any],
+) -> dict[str, Any]:
+    """One configuration: quality per frame, replay, KV memory, simulated latency and energy per frame."""
+    quality = session.quality(result, dense, start)
+    trace = result.trace
+    assert quality.versus_dense is not None and quality.versus_truth is not None  # the toy world has both
+    row: dict[str, Any] = {
+        "run": name,
+        "replay_ratio": trace.replay_ratio(),
+        "kv_entries_max": trace.kv_resident_max,
+        "mean_kv_attended": float(trace.kv_attended.mean()),
+        "agreement_vs_dense": quality.versus_dense.token_agreement,
+        "psnr_vs_dense_db": quality.versus_dense.psnr_db,
+        "agreement_vs_truth": quality.versus_truth.token_agreement,
+        "psnr_vs_truth_db": quality.versus_truth.psnr_db,
+        "per_frame": {
+            "frame": list(range(2, trace.meta["frames"] + 1)),
+            "agreement_vs_dense": quality.versus_dense.agreement_per_frame,
+            "psnr_vs_dense_db": quality.versus_dense.psnr_per_frame_db,
+            "agreement_vs_truth": quality.versus_truth.agreement_per_frame,
+            "psnr_vs_truth_db": quality.versus_truth.psnr_per_frame_db,
+            "kv_entries": [int(trace.kv_kept[trace.frame == f].max()) for f in range(1, trace.meta["frames"])],
+        },
+    }
+    config = session.model.config
+    entry_elems = config.num_layers * config.num_kv_heads * config.head_dim * 2 * trace.batch_rows  # K and V
+    decoded_frames = trace.meta["frames"] - 1
+    for design_name, design in designs.items():
+        print(f"  simulating {name} on {design_name}", flush=True)
+        sim = simulate(graph, trace, design, progress=False)
+        energy = compute_energy(sim, design)
+        cycles = sim.frame_cycles()
+        row[f"kv_mib_{design_name}"] = (
+            trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20
+        )
+        row[f"ms_per_frame_{design_name}"] = 1e3 * sim.latency_s / decoded_frames
+        row[f"mj_per_frame_{design_name}"] = 1e3 * energy.total_j / decoded_frames
+        row["per_frame"][f"ms_{design_name}"] = [1e3 * cycles[f] / (sim.clock_mhz * 1e6) for f in sorted(cycles)]
+    return row
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The long-video table: one line per run."""
+    header = (
+        "| run | replay | KV entries (max) | agreement vs dense | PSNR vs dense (dB) | agreement vs truth "
+        "| PSNR vs truth (dB) | KV MiB (KV260 / U280) | ms/frame KV260 | mJ/frame KV260 | ms/frame U280 "
+        "| mJ/frame U280 |\n" + "|" + " --- |" * 12 + "\n"
+    )
+    lines = [
+        f"| {r['run']} | {r['replay_ratio']:.3f} | {r['kv_entries_max']} | {r['agreement_vs_dense']:.4f} "
+        f"| {r['psnr_vs_dense_db']:.2f} | {r['agreement_vs_truth']:.4f} | {r['psnr_vs_truth_db']:.2f} "
+        f"| {r['kv_mib_kv260-fastcar']:.2f} / {r['kv_mib_u280-fastcar']:.2f} "
+        f"| {r['ms_per_frame_kv260-fastcar']:.3f} | {r['mj_per_frame_kv260-fastcar']:.3f} "
+        f"| {r['ms_per_frame_u280-fastcar']:.3f} | {r['mj_per_frame_u280-fastcar']:.3f} |"
+        for r in rows
+    ]
+    return header + "\n".join(lines)
+
+
+def _verdict(rows: list[dict[str, Any]]) -> str:
+    """The issue's goal: per-frame quality and cost of the five runs over the long video."""
+    by_name = {r["run"]: r for r in rows}
+    dense, bounded = by_name["dense"], by_name["FastCar + FlowCache"]
+    last = {r["run"]: r["per_frame"]["agreement_vs_dense"][-1] for r in rows if r["run"] != "dense"}
+    return (
+        f"long-video experiment: {len(rows)} runs over {len(dense['per_frame']['frame']) + 1} frames; "
+        f"FastCar + FlowCache holds {bounded['kv_entries_max']} KV entries instead of {dense['kv_entries_max']} "
+        f"at {bounded['ms_per_frame_kv260-fastcar'] / dense['ms_per_frame_kv260-fastcar']:.2f}x the dense KV260 "
+        f"latency per frame; last-frame agreement with dense: "
+        + ", ".join(f"{name} {value:.3f}" for name, value in last.items())
+    )
+
+
+if __name__ == "__main__":
+    main()
