@@ -94,10 +94,9 @@ def _group_products(a: Value, operand: Value, columns: int) -> list[Value]:
 
 def _row_along_groups(m: Module, value: Value, groups: list[list[int]], name: str) -> list[Value]:
     """A row's operand as each column group sees it: one register per column passed (two past a packed pair)."""
-    seen = []
-    for q, group in enumerate(groups):
-        seen.append(value)
-        value = _delayed(m, value, len(group), f"{name}_{q}")
+    seen = [value]
+    for q, group in enumerate(groups[:-1]):
+        seen.append(_delayed(m, seen[-1], len(group), f"{name}_{q}"))
     return seen
 
 
