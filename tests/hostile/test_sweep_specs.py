@@ -107,3 +107,11 @@ def test_unknown_metric_of_the_design_evaluator_refused_before_any_point(
     err = refused(_sweep(workspace, evaluator="design", **changes), fragment)
     assert "spec.yaml:" in err
     assert not (workspace / "out").exists()
+
+
+def test_a_spec_refused_while_binding_its_files_leaves_no_folder(workspace: Path, refused: Refused) -> None:
+    err = refused(
+        _sweep(workspace, workload={"graph": "nosuch.json", "trace": "trace.npz"}), "workload.graph: expected"
+    )
+    assert "spec.yaml:" in err
+    assert not (workspace / "out").exists()
