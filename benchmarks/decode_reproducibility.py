@@ -63,7 +63,7 @@ def main() -> None:
         help="capability:threads[:MKL_CBWR], comma separated; the first is the reference",
     )
     args = parser.parse_args()
-    rows = []
+    rows: list[tuple[str, dict, np.ndarray]] = []
     with tempfile.TemporaryDirectory() as folder:
         for part in args.settings.split(","):
             capability, threads, mkl_path = [*part.split(":"), ""][:3]
