@@ -115,3 +115,9 @@ def test_a_spec_refused_while_binding_its_files_leaves_no_folder(workspace: Path
     )
     assert "spec.yaml:" in err
     assert not (workspace / "out").exists()
+
+
+@pytest.mark.parametrize("kind", [[], {"a": 1}, 3, None])
+def test_strategy_kind_of_the_wrong_type(workspace: Path, refused: Refused, kind) -> None:
+    # Found by the fuzz tests: a list as the kind was a TypeError (unhashable) in the registry lookup.
+    refused(_sweep(workspace, strategy={"kind": kind}), "strategy.kind: expected one of 'grid'")
