@@ -72,14 +72,15 @@ def run_sweep(
     Another run on the same folder is waited for (`lock_wait_s`: None waits as long as it
     takes, 0 refuses at once), so each point is evaluated once (`cosim.sweep.lock`).
     """
+    plan = SweepPlan(loaded)  # its checks refuse a broken spec before the folder is created
     with hold_sweep_folder(
         out_dir, wait_s=lock_wait_s, on_wait=lambda text: print(f"cosim sweep: {text}", file=sys.stderr)
     ):
-        return _run_holding_folder(loaded, Path(out_dir), workers, scheduler, client, retry_failed, progress)
+        return _run_holding_folder(plan, Path(out_dir), workers, scheduler, client, retry_failed, progress)
 
 
 def _run_holding_folder(
-    loaded: LoadedSpec,
+    plan: SweepPlan,
     out_dir: Path,
     workers: int | None,
     scheduler: str | None,
@@ -87,7 +88,7 @@ def _run_holding_folder(
     retry_failed: bool,
     progress: bool,
 ) -> SweepSummary:
-    plan = SweepPlan(loaded)
+    loaded = plan.loaded
     store = ResultStore.create(out_dir, loaded)
     strategy = make_strategy(loaded)
     done = _records_of_sweep(plan, store, retry_failed)

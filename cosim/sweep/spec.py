@@ -348,7 +348,7 @@ def check_spec(document: YamlDocument) -> LoadedSpec:
     data = document.data
     spec = validate_part(SweepSpec, document, (), data)
     kind = spec.strategy.get("kind")
-    if kind not in STRATEGIES:
+    if not isinstance(kind, str) or kind not in STRATEGIES:
         raise document.error(("strategy", "kind"), "one of " + ", ".join(map(repr, STRATEGIES)), kind)
     strategy = STRATEGIES.get(str(kind))
     settings = validate_part(strategy.Settings, document, ("strategy",), spec.strategy)

@@ -107,3 +107,17 @@ def test_unknown_metric_of_the_design_evaluator_refused_before_any_point(
     err = refused(_sweep(workspace, evaluator="design", **changes), fragment)
     assert "spec.yaml:" in err
     assert not (workspace / "out").exists()
+
+
+def test_a_spec_refused_while_binding_its_files_leaves_no_folder(workspace: Path, refused: Refused) -> None:
+    err = refused(
+        _sweep(workspace, workload={"graph": "nosuch.json", "trace": "trace.npz"}), "workload.graph: expected"
+    )
+    assert "spec.yaml:" in err
+    assert not (workspace / "out").exists()
+
+
+@pytest.mark.parametrize("kind", [[], {"a": 1}, 3, None])
+def test_strategy_kind_of_the_wrong_type(workspace: Path, refused: Refused, kind) -> None:
+    # Found by the fuzz tests: a list as the kind was a TypeError (unhashable) in the registry lookup.
+    refused(_sweep(workspace, strategy={"kind": kind}), "strategy.kind: expected one of 'grid'")
