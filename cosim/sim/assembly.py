@@ -24,7 +24,9 @@ def assemble(
     """
     wl, layout, design = ctx.workload, ctx.layout, ctx.design
     durations, matrix = results.durations, results.counters
-    counts = np.bincount(ids.ravel(), minlength=len(results)).astype(np.int64)
+    counts = np.zeros(len(results), dtype=np.int64)  # instances per result, a column at a time (no int64 copy of ids)
+    for q in range(ids.shape[1]):
+        counts += np.bincount(ids[:, q], minlength=len(results))
     totals = counts @ matrix if len(results) else np.zeros(len(layout.names), np.int64)
     step_cycles = np.zeros(wl.steps, dtype=np.int64)
 

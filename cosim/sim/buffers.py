@@ -24,6 +24,8 @@ import numpy as np
 from cosim.hw.schema import Design
 
 PURPOSES = ("weights", "activations", "kv_cache", "replay_cache", "scores", "output")
+Run = tuple[int, int, int]  # tiles [start, stop) whose bytes and cycles repeat every `period` (1 or 2) tiles
+MIN_RUN_TILES = 16  # shorter stretches are walked tile by tile
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,28 @@ def tile_columns(
     bytes_ = np.diff((total_bytes * edges) // (n * parts))
     k_parts = np.diff((k * np.arange(parts + 1, dtype=np.int64)) // parts)
     return bytes_, np.tile(k_parts, groups), np.repeat(widths, parts)
+
+
+def periodic_runs(tile_bytes: np.ndarray, tile_cycles: np.ndarray) -> tuple[Run, ...]:
+    """Stretches of at least `MIN_RUN_TILES` tiles whose (bytes, cycles) repeat every tile, or every other tile
+    (stretches of period 1 first, then those of period 2 that do not overlap them), in tile order.
+
+    A KV stream is mostly full tiles (period 1); cutting the output columns of a value
+    product into equal groups can give bytes alternating by one (period 2).
+    """
+    n = len(tile_bytes)
+    runs: list[Run] = []
+    for period in (1, 2):
+        if n < MIN_RUN_TILES:
+            break
+        same = (tile_bytes[period:] == tile_bytes[:-period]) & (tile_cycles[period:] == tile_cycles[:-period])
+        breaks = np.flatnonzero(~same) + period  # tiles that differ from the one `period` before
+        starts, stops = np.concatenate([[0], breaks]), np.concatenate([breaks, [n]])
+        long = stops - starts >= MIN_RUN_TILES
+        for start, stop in zip(starts[long].tolist(), stops[long].tolist(), strict=True):
+            if all(stop <= a or start >= b for a, b, _ in runs):
+                runs.append((start, stop, period))
+    return tuple(sorted(runs))
 
 
 def peak_occupancy(changes: list[tuple[int, int]], start_bytes: int = 0) -> int:

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cosim.sim import compute
-from cosim.sim.buffers import BufferSet, tile_columns
+from cosim.sim.buffers import BufferSet, Run, periodic_runs, tile_columns
 from cosim.sim.counters import CounterLayout
 from cosim.sim.dram import DramSpec
 from cosim.sim.policies import SchedulingPolicy
 from cosim.sim.segments import OpWork
-from cosim.sim.tile_pipeline import Run, periodic_runs
 from cosim.sim.workload import Workload
 
 if TYPE_CHECKING:

@@ -78,7 +78,7 @@ def simulate(
     simulation = Simulation(ctx, window)
     results, ids = simulation.run_memoised(progress) if memoize else simulation.run_continuous()
     result = assemble(ctx, results, ids, window, max_timeline_events)
-    result.segments_simulated = len(results) if memoize else len(ids)
+    result.segments_simulated = len(results)  # continuous: one result per instance
     result.segments_total = int(ids.size)
     result.events_simulated = simulation.events
     result.wall_time_s = time.perf_counter() - started

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import simpy
 
+from cosim.sim.buffers import Run
 from cosim.sim.clock import Process, cycle_now
 
 if TYPE_CHECKING:
@@ -27,31 +27,6 @@ if TYPE_CHECKING:
 
 # Op phases, for deciding when an op may take the fast path.
 WAIT_PREDS, WAIT_RESOURCE, ACTIVE, COMPUTE_ONLY, DONE = range(5)
-
-Run = tuple[int, int, int]  # tiles [start, stop) whose bytes and cycles repeat every `period` (1 or 2) tiles
-MIN_RUN_TILES = 16  # shorter stretches are walked tile by tile
-
-
-def periodic_runs(tile_bytes: np.ndarray, tile_cycles: np.ndarray) -> tuple[Run, ...]:
-    """Stretches of at least `MIN_RUN_TILES` tiles whose (bytes, cycles) repeat every tile, or every other tile
-    (stretches of period 1 first, then those of period 2 that do not overlap them), in tile order.
-
-    A KV stream is mostly full tiles (period 1); cutting the output columns of a value
-    product into equal groups can give bytes alternating by one (period 2).
-    """
-    n = len(tile_bytes)
-    runs: list[Run] = []
-    for period in (1, 2):
-        if n < MIN_RUN_TILES:
-            break
-        same = (tile_bytes[period:] == tile_bytes[:-period]) & (tile_cycles[period:] == tile_cycles[:-period])
-        breaks = np.flatnonzero(~same) + period  # tiles that differ from the one `period` before
-        starts, stops = np.concatenate([[0], breaks]), np.concatenate([breaks, [n]])
-        long = stops - starts >= MIN_RUN_TILES
-        for start, stop in zip(starts[long].tolist(), stops[long].tolist(), strict=True):
-            if all(stop <= a or start >= b for a, b, _ in runs):
-                runs.append((start, stop, period))
-    return tuple(sorted(runs))
 
 
 def consume_stream(run: SegmentRun, i: int, loader: WeightStream[Any]) -> Process[int]:

@@ -463,7 +463,12 @@ def test_long_kv_streams_skip_whole_periods_and_equal_the_continuous_simulation(
 
     skipped = []
     after = tile_pipeline._Jump.after
-    monkeypatch.setattr(tile_pipeline._Jump, "after", lambda *a: skipped.append(after(*a)) or skipped[-1])
+
+    def counted_after(*args):
+        skipped.append(after(*args))
+        return skipped[-1]
+
+    monkeypatch.setattr(tile_pipeline._Jump, "after", counted_after)
     graph = llama_graph(num_layers=2, hidden=1024, heads=8, mlp_hidden=2048, vocab=0)
     trace = synthetic_trace(
         num_layers=2,
