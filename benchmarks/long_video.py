@@ -7,9 +7,12 @@ StreamingLLM cache of the same budget. For each: per-frame token agreement and P
 against the dense decode and against the true frames, the replay ratio, the KV memory,
 and the simulated latency and energy per frame on the shipped KV260 and U280 designs.
 FastCar's per-layer thresholds are calibrated once to the target replay ratio on
-eight-frame calibration videos (full KV) and reused by every FastCar run.
+eight-frame calibration videos (full KV) and reused by every FastCar run; with
+`--adaptive-ratio` they only serve the first decoded frame, and every later frame re-sets
+them to replay that fraction of the previous frame.
 
     .venv/bin/python benchmarks/long_video.py [--frames 64] [--budget 512] [--target-ratio 0.5] [--video 0]
+                                              [--adaptive-ratio R]
 
 Writes docs/long_video.json (the table and the per-frame series that
 notebooks/06_long_video.ipynb plots) and prints the table in markdown. Everything is
@@ -44,6 +47,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=64)
     parser.add_argument("--budget", type=int, default=512, help="KV entries kept per layer and kv head")
     parser.add_argument("--target-ratio", type=float, default=0.5, help="FastCar replay ratio to calibrate for")
+    parser.add_argument(
+        "--adaptive-ratio",
+        type=float,
+        default=None,
+        help="FastCar runs re-set their thresholds every frame to replay this fraction of the previous frame",
+    )
     parser.add_argument("--video", type=int, default=0, help="held-out toy video")
     parser.add_argument("--calibration-videos", type=int, default=2)
     parser.add_argument("--calibration-frames", type=int, default=8)
@@ -57,7 +66,7 @@ def main() -> None:
     calibration = session.calibrate_to_ratio(
         args.target_ratio, args.calibration_videos, rounds=1, frames=args.calibration_frames, seed=0
     )
-    fastcar: dict[str, Any] = {"thresholds": calibration.thresholds}
+    fastcar: dict[str, Any] = {"thresholds": calibration.thresholds, "adaptive_ratio": args.adaptive_ratio}
     runs: dict[str, dict[str, Any]] = {
         "dense": {},
         "FastCar": fastcar,
@@ -74,7 +83,8 @@ def main() -> None:
     rows = [_row(name, result, results["dense"], session, start, graph, designs) for name, result in results.items()]
     document = {
         "command": "python benchmarks/long_video.py "
-        + f"--frames {args.frames} --budget {args.budget} --target-ratio {args.target_ratio} --video {args.video}",
+        + f"--frames {args.frames} --budget {args.budget} --target-ratio {args.target_ratio} --video {args.video}"
+        + (f" --adaptive-ratio {args.adaptive_ratio}" if args.adaptive_ratio is not None else ""),
         "frames": args.frames,
         "budget": args.budget,
         "video": args.video,
