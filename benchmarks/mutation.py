@@ -48,11 +48,15 @@ class Module:
 MODULES = {
     "energy": Module(
         ("cosim/analysis/energy.py",),
-        ("tests/analysis/test_energy.py", "tests/analysis/test_energy_designs.py"),
+        (
+            "tests/analysis/test_energy.py",
+            "tests/analysis/test_energy_designs.py",
+            "tests/analysis/test_energy_breakdown.py",
+        ),
     ),
     "policies": Module(
         ("cosim/sim/policies/*.py",),
-        ("tests/sim/test_policies.py", "tests/sim/test_policy_hand_cases.py"),
+        ("tests/sim/test_policies.py", "tests/sim/test_policy_hand_cases.py", "tests/sim/test_policy_rules.py"),
     ),
     "replay_trace": Module(
         ("cosim/artifacts/replay_trace.py",),
@@ -60,7 +64,11 @@ MODULES = {
     ),
     "graph": Module(
         ("cosim/artifacts/graph.py",),
-        ("tests/artifacts/test_graph_format.py", "tests/artifacts/test_graph_input_checks.py"),
+        (
+            "tests/artifacts/test_graph_format.py",
+            "tests/artifacts/test_graph_input_checks.py",
+            "tests/artifacts/test_graph_loader_errors.py",
+        ),
     ),
     "fastcar": Module(
         ("models/decoding/fastcar.py", "models/decoding/calibrate.py"),
