@@ -145,8 +145,10 @@ def run_module(name: str, module: Module, work: Path, workers: int) -> dict[str,
 
 
 def show(work: Path, mutant: str) -> str:
-    """The diff of one mutant, as mutmut shows it."""
-    return subprocess.run([MUTMUT, "show", mutant], cwd=work, capture_output=True, text=True).stdout.strip()
+    """The lines one mutant removes and adds (from its diff, as mutmut shows it)."""
+    diff = subprocess.run([MUTMUT, "show", mutant], cwd=work, capture_output=True, text=True).stdout
+    changed = [line for line in diff.splitlines() if line[:1] in "-+" and line[:3] not in ("---", "+++")]
+    return "\n".join(f"     {line}" for line in changed)
 
 
 def equivalent_mutants(doc: Path = EQUIVALENT_DOC) -> set[str]:
@@ -180,7 +182,7 @@ def main() -> None:
         print(f"{sum(m in equivalent for m in statuses)} equivalent; ", end="")
         print(f"score {100 * module_killed / max(module_counted, 1):.1f} % in {time.monotonic() - started:.0f} s")
         for mutant in survivors:
-            print(f"-- {statuses[mutant]}: {show(scratch, mutant)}")
+            print(f"-- {statuses[mutant]}: {mutant}\n{show(scratch, mutant)}")
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
     print(f"mutation score: {100 * killed / max(counted, 1):.1f} %")
