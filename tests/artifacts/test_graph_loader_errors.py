@@ -174,3 +174,8 @@ def test_totals_add_every_node_or_the_named_ones():
     assert (everything["weight_elems"], everything["kv_write_elems"], everything["macs"]) == (11, 7, 110)
     only_b = totals(g, kv_len=5, nodes=["layers.0.b"])
     assert (only_b["weight_elems"], only_b["kv_write_elems"], only_b["macs"]) == (1, 4, 0)
+
+
+def test_a_file_that_does_not_say_directed_loads_directed(tmp_path):
+    path = write(tmp_path, lambda doc: doc["graph"].pop("directed"))
+    assert isinstance(load_graph(path), nx.DiGraph)
