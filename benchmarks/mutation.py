@@ -60,7 +60,11 @@ MODULES = {
     ),
     "replay_trace": Module(
         ("cosim/artifacts/replay_trace.py",),
-        ("tests/artifacts/test_replay_trace.py", "tests/artifacts/test_trace_input_checks.py"),
+        (
+            "tests/artifacts/test_replay_trace.py",
+            "tests/artifacts/test_trace_input_checks.py",
+            "tests/artifacts/test_replay_trace_api.py",
+        ),
     ),
     "graph": Module(
         ("cosim/artifacts/graph.py",),
