@@ -52,10 +52,14 @@ def test_entries_set_to_zero_cost_nothing(design):
     custom = design.model_copy(deep=True)
     custom.energy.dram_pj_per_bit = 0.0
     custom.energy.dram_controller_mw_per_channel = 0.0
+    assert custom.memory_spec is not design.memory_spec  # a copy: the loaded device stays as it is
+    custom.memory_spec.background_mw_per_channel = 0.0
     table = energy_table(custom)
     assert (table["dram_pj_per_bit"], table["dram_controller_mw_per_channel"]) == (0.0, 0.0)
+    assert table["dram_background_mw_per_channel"] == 0.0
     energy = compute_energy(handmade_result(), custom)
     assert energy.by_component_j["dram"] == energy.by_component_j["dram_controller"] == 0.0
+    assert energy.board_j["dram_background"] == 0.0
     assert energy.by_component_j["static"] == pytest.approx(1.0 * US)
 
 
