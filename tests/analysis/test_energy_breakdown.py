@@ -76,3 +76,12 @@ def test_time_shares_of_a_video_without_cycles_are_equal():
         ("attention", "mlp", "other"), 1 / 3
     )
     assert time_share(handmade_result(block_cycles={"mlp": 1})) == {"attention": 0.0, "mlp": 1.0, "other": 0.0}
+
+
+def test_each_channel_in_use_draws_its_background_and_controller_power(design):
+    two = design.model_copy(deep=True)
+    two.dram.channels = 2
+    energy = compute_energy(handmade_result(), two)
+    # DDR4 background 300 mW and controller 500 mW, per channel, over 16 us
+    assert energy.board_j["dram_background"] == pytest.approx(2 * 0.3 * US)
+    assert energy.by_component_j["dram_controller"] == pytest.approx(2 * 0.5 * US)
