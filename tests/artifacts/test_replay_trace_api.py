@@ -2,6 +2,7 @@
 baseline, mapping to another depth; and the loader's metadata errors in full (see test_trace_input_checks.py)."""
 
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -137,3 +138,40 @@ def test_a_one_step_trace_is_range_checked(tmp_path):
         "kv_attended": trace.kv_attended[:1],
     }
     assert _saved_with(tmp_path, **one) == (str(tmp_path / "bad.npz"), "frame[0]", "a value in [0, 1]", 2)
+
+
+def _load_error(path) -> tuple:
+    with pytest.raises(UserError) as caught:
+        ReplayTrace.load(path)
+    return caught.value.file, caught.value.key, caught.value.expected, caught.value.found, str(caught.value)
+
+
+def test_a_folder_a_missing_file_and_an_unreadable_archive(tmp_path):
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    assert _load_error(folder) == (
+        str(folder),
+        None,
+        "an existing replay-trace file (.npz)",
+        "a directory",
+        f"{folder}: expected an existing replay-trace file (.npz), found a directory",
+    )
+    absent = tmp_path / "absent.npz"
+    assert _load_error(absent)[3:] == (
+        "no such file",
+        f"{absent}: expected an existing replay-trace file (.npz), found no such file",
+    )
+    broken = tmp_path / "broken.npz"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("tas.npy", b"\x93NUMPY\x01\x00 truncated")  # an array header cut short
+    file, key, expected, found, text = _load_error(broken)
+    assert (file, key, expected) == (str(broken), None, "a replay-trace .npz archive")
+    assert found.startswith("an unreadable file (") and text == f"{broken}: expected {expected}, found {found}"
+
+
+def test_a_file_without_a_schema_version(tmp_path):
+    trace = two_steps()
+    path = tmp_path / "old.npz"
+    arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
+    np.savez(path, **arrays, meta=np.array(json.dumps(trace.meta)))
+    assert _load_error(path)[1:4] == ("meta.schema_version", "1", None)
