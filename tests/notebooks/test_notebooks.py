@@ -1,13 +1,16 @@
 """The notebooks run end to end, and are committed without outputs.
 
-Each notebook is a separate test: it is copied into a temporary folder and executed
-there with nbclient on a kernel that runs this interpreter (the project's venv), so a
-notebook that raises, or that reads or writes files next to itself, fails here. The
-notebooks use small settings so that each finishes in about a minute or two.
+Each notebook is a separate test, executed once: it is copied into a temporary folder and
+executed there with nbclient on a kernel that runs this interpreter (the project's venv), so
+a notebook that raises, or that reads or writes files next to itself, fails here. The test
+shrinks each notebook's parameters (its first code cell, `SMALL`) so that it runs in seconds:
+it checks that the code runs, not the figures. What the notebooks claim about the figures
+is checked by value tests on a small pipeline (test_notebook_claims.py).
 """
 
 from __future__ import annotations
 
+import ast
 import shutil
 import sys
 from pathlib import Path
@@ -22,6 +25,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNEL = "python3"
 CELL_TIMEOUT_S = 240
 NOTEBOOK_TIMEOUT_S = 300
+# Parameters (first code cell) replaced for the test run, by notebook stem: fewer frames, videos, points.
+SMALL: dict[str, dict[str, object]] = {
+    "01_quickstart": {"FRAMES": 2},
+    "02_resource_utilisation": {"FRAMES": 2},
+    "03_tas_analysis": {"VIDEOS": 1, "FRAMES": 3, "TARGET_RATIOS": (0.0, 0.7)},
+    "04_design_space": {"FRAMES": 2, "TREE_WIDTHS": [8, 16]},
+}
 
 
 def _kernel_python() -> str:
@@ -52,12 +62,33 @@ def test_committed_notebook_has_no_outputs(path: Path):
     assert not dirty, f"{path.name}: cells {dirty} have outputs; run tools/strip_notebooks.py"
 
 
+def with_parameters(notebook: nbformat.NotebookNode, values: dict[str, object]) -> None:
+    """Replace the assignments to `values`' names in the notebook's first code cell (each must be there)."""
+    if not values:
+        return
+    cell = next(c for c in notebook.cells if c.cell_type == "code")
+    assigned = {
+        target.id
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert set(values) <= assigned, f"parameters {sorted(set(values) - assigned)} not in the first code cell"
+    cell.source += "\n" + "\n".join(f"{name} = {value!r}" for name, value in values.items())
+
+
+def test_small_parameters_name_existing_notebooks():
+    assert set(SMALL) <= {p.stem for p in NOTEBOOKS}
+
+
 @pytest.mark.timeout(NOTEBOOK_TIMEOUT_S)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path: Path, tmp_path: Path):
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     notebook = nbformat.read(copy, as_version=4)
+    with_parameters(notebook, SMALL.get(path.stem, {}))
     client = NotebookClient(
         notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(tmp_path)}}
     )

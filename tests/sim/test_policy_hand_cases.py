@@ -2,9 +2,11 @@
 and a DRS case where the previous-frame predictor changes what the weight stream does and how long it takes."""
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from cosim.artifacts.graph import add_op
+from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw.library import load_design
 from cosim.sim.simulator import simulate
@@ -86,3 +88,63 @@ def test_drs_is_faster_than_the_other_policies_on_replayed_mlps(drs_runs):
         p: simulate(GRAPH, every_mlp_replays(3), design, policy=p).total_cycles for p in ("static", "time_multiplexed")
     }
     assert drs_runs[3].total_cycles < others["time_multiplexed"] < others["static"]
+
+
+# --------------------------------------------------------------------------- a wrong guess costs one exposed load
+
+DRS_SPLIT = {"policy": "drs", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
+
+
+def projection_then_mlp() -> nx.DiGraph:
+    """One layer: an attention projection, then (after the TAS op the workload adds) a replayable MLP GEMM.
+    Each has one 4800-byte weight tile; one token per frame, so frame f's step predicts from frame f - 1's."""
+    g: nx.DiGraph[str] = one_layer_graph("projection-then-mlp")
+    g.graph["tokens_per_frame"] = 1
+    gemm = OpSizes(weight_elems=4800, macs_fixed=48 * 100, act_read_elems_fixed=48, act_write_elems_fixed=100)
+    add_op(g, "layers.0.proj", "linear", "attention", layer=0, **gemm)
+    add_op(g, "layers.0.mlp", "linear", "mlp", layer=0, after=["layers.0.proj"], replayable=True, **gemm)
+    return g
+
+
+def one_token_frames(replays: list[int]) -> ReplayTrace:
+    """One step per frame (one row, one column), frame f replaying its MLP when replays[f]."""
+    steps = len(replays)
+    return ReplayTrace(
+        tas=np.array([np.nan] + [0.5] * (steps - 1), np.float32).reshape(steps, 1, 1),
+        replay=np.array(replays, bool).reshape(steps, 1, 1),
+        frame=np.arange(steps, dtype=np.int32),
+        row=np.zeros(steps, np.int32),
+        col=np.zeros(steps, np.int32),
+        kv_len=np.arange(1, steps + 1, dtype=np.int32),
+        kv_attended=np.arange(1, steps + 1, dtype=np.int32)[:, None],
+        meta={
+            "model": "test",
+            "num_layers": 1,
+            "batch_rows": 1,
+            "tokens_per_frame": 1,
+            "frame_rows": 1,
+            "frame_cols": 1,
+            "frames": steps,
+            "prompt_len": 0,
+            "source": "synthetic",
+        },
+    )
+
+
+@pytest.mark.parametrize("latency_ns, latency_cycles", [(100.0, 20), (200.0, 40)])
+def test_a_wrong_skip_guess_exposes_one_tile_load(latency_ns, latency_cycles):
+    """Frame 3 computes its MLP in both videos; only the guess differs. Before it, frame 2 computed
+    (guess: compute, right) or replayed (guess: skip, wrong). A right guess has the MLP tile on chip
+    when the MLP starts (the stream loaded it during the projection). A wrong one skipped it: the
+    stream learns the truth from TAS, which ends as the MLP segment starts, and only then loads the
+    tile, so frame 3 takes one DRAM latency plus one tile transfer (171 cycles) longer."""
+    dram = {"channels": 1, "efficiency": 0.5, "burst_bytes": 4096, "access_latency_ns": latency_ns}
+    design = tiny_design({"dram": dram}, matrix=FOUR_ARRAYS, scheduling=DRS_SPLIT)
+    for tail in ([], [0]):  # frame 3 last in the video, or followed by another frame
+        right = simulate(projection_then_mlp(), one_token_frames([0, 0, 0, 0, *tail]), design, policy="drs")
+        wrong = simulate(projection_then_mlp(), one_token_frames([0, 1, 1, 0, *tail]), design, policy="drs")
+        assert right.drs is not None and wrong.drs is not None
+        assert right.drs["prefetch_mispredicted"] == 0
+        # frame 1 guessed compute (frame 0 computed) and frame 3 guessed skip (frame 2 replayed): both wrong
+        assert wrong.drs["prefetch_mispredicted"] == 2
+        assert wrong.step_cycles[3] - right.step_cycles[3] == latency_cycles + TILE_LOAD

@@ -1,0 +1,196 @@
+"""Benchmark: mutation testing of the modules the README's claims rest on, with mutmut.
+
+mutmut (a dev dependency) changes one thing at a time in the source (an operator, a constant,
+a comparison, an argument) and runs the tests that cover the changed function; a mutant
+the tests do not notice *survives*. The score is killed / (mutants - equivalent), where
+equivalent mutants (no test can see them: they do not change behaviour) are the ones listed
+in docs/testing.md's table of equivalent mutants.
+
+Each module runs separately, with only its own tests (`MODULES`), in a scratch copy of the
+tracked files (mutmut 3 works from a ``mutants/`` copy beside its pyproject.toml, and the
+module's test selection is written into that copy's ``[tool.mutmut]``), so a clean clone
+needs nothing but the dev extra and the repository stays untouched.
+
+    .venv/bin/python benchmarks/mutation.py [--modules energy,policies,...] [--workers 2] [--keep DIR]
+
+Prints each module's counts and surviving mutants (with their diff), then the overall
+score; the last line is ``mutation score: X %`` (the goal: X >= 85).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTMUT = str(Path(sys.executable).with_name("mutmut"))
+EQUIVALENT_DOC = ROOT / "docs" / "testing.md"
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+
+
+@dataclass(frozen=True)
+class Module:
+    """Source files mutated together and the tests that check them."""
+
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+MODULES = {
+    "energy": Module(
+        ("cosim/analysis/energy.py",),
+        (
+            "tests/analysis/test_energy.py",
+            "tests/analysis/test_energy_designs.py",
+            "tests/analysis/test_energy_breakdown.py",
+        ),
+    ),
+    "policies": Module(
+        ("cosim/sim/policies/*.py",),
+        ("tests/sim/test_policies.py", "tests/sim/test_policy_hand_cases.py", "tests/sim/test_policy_rules.py"),
+    ),
+    "replay_trace": Module(
+        ("cosim/artifacts/replay_trace.py",),
+        (
+            "tests/artifacts/test_replay_trace.py",
+            "tests/artifacts/test_trace_input_checks.py",
+            "tests/artifacts/test_replay_trace_api.py",
+        ),
+    ),
+    "graph": Module(
+        ("cosim/artifacts/graph.py",),
+        (
+            "tests/artifacts/test_graph_format.py",
+            "tests/artifacts/test_graph_input_checks.py",
+            "tests/artifacts/test_graph_loader_errors.py",
+        ),
+    ),
+    "fastcar": Module(
+        ("models/decoding/fastcar.py", "models/decoding/calibrate.py"),
+        (
+            "tests/models/decoding/test_fastcar.py",
+            "tests/models/decoding/test_fastcar_tie.py",
+            "tests/models/decoding/test_calibrate.py",
+        ),
+    ),
+    "sim_core": Module(
+        (
+            "cosim/sim/compute.py",
+            "cosim/sim/dram.py",
+            "cosim/sim/buffers.py",
+            "cosim/sim/workload.py",
+            "cosim/sim/weight_stream.py",
+        ),
+        (
+            "tests/sim/test_compute.py",
+            "tests/sim/test_dram.py",
+            "tests/sim/test_workload.py",
+            "tests/sim/test_simulator.py",
+            "tests/sim/test_first_frame_never_replays.py",
+            "tests/sim/test_policy_hand_cases.py",
+        ),
+    ),
+}
+
+
+def tracked_files(root: Path) -> list[Path]:
+    """The repository's files as a clean clone has them (everything but ignored and generated files)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: every file outside caches
+        skip = {".git", ".venv", "mutants", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+        return [p.relative_to(root) for p in root.rglob("*") if p.is_file() and not skip & set(p.parts)]
+    return [Path(name) for name in listed.decode().split("\0") if name and (root / name).is_file()]
+
+
+def prepare(work: Path, module: Module) -> None:
+    """A copy of the repository in `work` whose ``[tool.mutmut]`` mutates `module` with its tests."""
+    for relative in tracked_files(ROOT):
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, target)
+    pyproject = work / "pyproject.toml"
+    text = pyproject.read_text()
+    text = _set_list(text, "only_mutate", module.sources)
+    text = _set_list(text, "pytest_add_cli_args_test_selection", module.tests)
+    pyproject.write_text(text)
+    assert tomllib.loads(text)["tool"]["mutmut"]["only_mutate"] == list(module.sources)
+
+
+def _set_list(text: str, key: str, values: tuple[str, ...]) -> str:
+    """`text` (a pyproject.toml) with the list `key` of its ``[tool.mutmut]`` section replaced."""
+    pattern = re.compile(rf"^{key} = \[.*?\]$", re.MULTILINE | re.DOTALL)
+    assert pattern.search(text), f"[tool.mutmut] in pyproject.toml has no {key} list"
+    return pattern.sub(f"{key} = [{', '.join(repr(v).replace(chr(39), chr(34)) for v in values)}]", text, count=1)
+
+
+def run_module(name: str, module: Module, work: Path, workers: int) -> dict[str, str]:
+    """Mutation-test one module in `work`; returns {mutant: status}."""
+    prepare(work, module)
+    run = subprocess.run([MUTMUT, "run", "--max-children", str(workers)], cwd=work, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"mutmut run failed for {name} (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+    listing = subprocess.run([MUTMUT, "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=True)
+    statuses = {}
+    for line in listing.stdout.splitlines():
+        mutant, _, status = line.strip().rpartition(": ")
+        if mutant:
+            statuses[mutant] = status
+    return statuses
+
+
+def show(work: Path, mutant: str) -> str:
+    """The lines one mutant removes and adds (from its diff, as mutmut shows it)."""
+    diff = subprocess.run([MUTMUT, "show", mutant], cwd=work, capture_output=True, text=True).stdout
+    changed = [line for line in diff.splitlines() if line[:1] in "-+" and line[:3] not in ("---", "+++")]
+    return "\n".join(f"     {line}" for line in changed)
+
+
+def equivalent_mutants(doc: Path = EQUIVALENT_DOC) -> set[str]:
+    """Mutant names in the first column of docs/testing.md's table rows (`` | `name` | reason | ``)."""
+    if not doc.is_file():
+        return set()
+    return set(re.findall(r"^\| `([\w.ǁ]+__mutmut_\d+)` \|", doc.read_text(), re.MULTILINE))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modules", default=",".join(MODULES), help=f"comma-separated, of {', '.join(MODULES)}")
+    parser.add_argument("--workers", type=int, default=2, help="mutants tested at once (mutmut --max-children)")
+    parser.add_argument("--keep", type=Path, help="keep each module's scratch copy under this folder")
+    args = parser.parse_args()
+    names = [n for n in args.modules.split(",") if n]
+    unknown = sorted(set(names) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown modules {unknown}; known: {', '.join(MODULES)}")
+    equivalent = equivalent_mutants()
+    killed = counted = 0
+    for name in names:
+        started = time.monotonic()
+        scratch = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-", dir=args.keep))
+        statuses = run_module(name, MODULES[name], scratch, args.workers)
+        survivors = [m for m, s in statuses.items() if s not in KILLED and m not in equivalent]
+        module_killed = sum(s in KILLED for s in statuses.values())
+        module_counted = len(statuses) - sum(m in equivalent for m in statuses)
+        killed, counted = killed + module_killed, counted + module_counted
+        print(f"== {name}: {len(statuses)} mutants, {dict(Counter(statuses.values()))}, ", end="")
+        print(f"{sum(m in equivalent for m in statuses)} equivalent; ", end="")
+        print(f"score {100 * module_killed / max(module_counted, 1):.1f} % in {time.monotonic() - started:.0f} s")
+        for mutant in survivors:
+            print(f"-- {statuses[mutant]}: {mutant}\n{show(scratch, mutant)}")
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"mutation score: {100 * killed / max(counted, 1):.1f} %")
+
+
+if __name__ == "__main__":
+    main()
