@@ -48,10 +48,12 @@ class Sizing:
     act_capacity_bytes: int
     scores_capacity_bytes: int
     has_scores_buffer: bool
+    tokens_per_step: int = 1  # consecutive rows that are tokens of one sequence and share its KV cache
 
     @classmethod
-    def from_design(cls, design: Design, replay_ring_elems: int = 0) -> Sizing:
-        """The design's figures; `replay_ring_elems`: elements of the whole replay ring (for its buffer's capacity)."""
+    def from_design(cls, design: Design, replay_ring_elems: int = 0, *, tokens_per_step: int = 1) -> Sizing:
+        """The design's figures; `replay_ring_elems`: elements of the whole replay ring (for its buffer's capacity);
+        `tokens_per_step`: tokens of a sequence decoded together (their attention shares one KV stream)."""
         p = design.precision
         act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
@@ -66,6 +68,7 @@ class Sizing:
             act_capacity_bytes=act_cap,
             scores_capacity_bytes=scores_cap,
             has_scores_buffer=bool(scores),
+            tokens_per_step=tokens_per_step,
         )
 
 
@@ -248,8 +251,9 @@ def _size_matrix_op(op: _OpSizing) -> OpWork:
         streamed, m, instances, precision = "weights", op.rows, 1, s.weight_mac_precision
         streamed_bytes = _nbytes(op.template.weight_elems, s.weight_bytes)
         extra_loads.append(op.kv_read())
-    elif kv_read_row:  # one GEMM per row over its own KV cache
-        streamed, m, instances, precision = "kv_cache", 1, op.rows, s.kv_mac_precision
+    elif kv_read_row:  # one GEMM per sequence over its KV cache, its tokens of the step as streamed rows
+        tokens = s.tokens_per_step  # attention runs for every row, so the rows are whole sequences
+        streamed, m, instances, precision = "kv_cache", tokens, op.rows // tokens, s.kv_mac_precision
         streamed_bytes = _nbytes(kv_read_row, s.kv_bytes)
     else:  # activation x activation product with nothing to stream
         streamed, m, instances, precision = None, op.rows, 1, s.kv_mac_precision
