@@ -201,3 +201,31 @@ def test_attention_of_the_tokens_of_a_step_shares_one_kv_stream():
     score = ops["self_attn.score"]
     assert (score.m, score.instances) == (4, 2)  # 4 tokens of each of the 2 CFG rows' caches
     assert score.streamed_bytes == int(four.kv_attended[0, 0]) * 64  # one key per entry, int8
+
+
+@pytest.mark.parametrize("pattern", [(1, 0, 0, 0), (1, 1, 0, 0), (1, 1, 1, 0)])
+def test_a_step_mixing_replaying_and_computing_rows_pays_the_gather_and_the_scatter(pattern):
+    """4 tokens per step; in frame 2 the rows replay as `pattern` says. One 4x4 fold row holds up to 4 rows, so
+    the GEMM takes as long for 1 to 4 computing rows: what differs is the gather of the c computing rows' 64-byte
+    inputs and the scatter of their outputs, each a read and a write through the 64-byte activation port
+    (2c cycles), and the replaying rows' replay-cache read (1 cycle); time-multiplexed, nothing overlaps."""
+    trace = synthetic_trace(
+        num_layers=1, layer_rates=0.0, frames=3, frame_rows=1, frame_cols=4, batch_rows=1, tokens_per_step=4
+    )
+    design = batched_design(OS_2X4X4)
+    dense = simulate(mlp_graph(4800, 48, 100), trace, design, policy="time_multiplexed")
+    trace.replay = trace.replay.copy()
+    trace.replay[1, 0] = pattern
+    mixed = simulate(mlp_graph(4800, 48, 100), trace, design, policy="time_multiplexed")
+    computing = pattern.count(0)
+    assert mixed.step_cycles[1] == dense.step_cycles[1] + 1 + 2 * computing + 2 * computing
+    assert mixed.step_cycles[0] == dense.step_cycles[0]
+
+
+def test_drs_on_a_stream_of_mlp_weights_alone_ends():
+    """Every streamed weight of this graph is an MLP's (conditional): the DRS window's reach never counted a tile
+    and looped forever before the fix; it now ends at the end of the video."""
+    trace = synthetic_trace(num_layers=1, layer_rates=0.5, frames=3, frame_rows=1, frame_cols=4, batch_rows=1)
+    result = simulate(mlp_graph(4800, 48, 100), trace, batched_design(OS_2X4X4), policy="drs")
+    plain = simulate(mlp_graph(4800, 48, 100), trace, batched_design(OS_2X4X4), policy="drs", memoize=False)
+    assert result.total_cycles == plain.total_cycles > 0
