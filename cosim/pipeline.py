@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosim.common.atomic import atomic_write_text
-from cosim.common.cli_values import MAX_FRAMES, check_int
+from cosim.common.cli_values import MAX_FRAMES, check_int, check_lockstep
 from cosim.common.errors import UserError
 from cosim.sim.policies import POLICIES
 
@@ -68,6 +68,8 @@ class RunSettings:
     sparse_sink: int = 4
     threads: int = 1
     progress: bool = True
+    videos: int = 1  # videos simulated in lockstep (the decoded one with rotated positions, cosim.artifacts.lockstep)
+    tokens_per_step: int = 1  # tokens of a frame per simulated step
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.target_replay_ratio <= 1.0:
@@ -79,6 +81,7 @@ class RunSettings:
             raise UserError(None, "--calibration-rounds", "an integer >= 0", self.calibration_rounds)
         check_int("--frames", self.frames, 2, MAX_FRAMES)
         check_int("--sparse-window", self.sparse_window, 1)
+        check_lockstep(self.videos, self.tokens_per_step)
         if not self.models:
             raise UserError(
                 None, "--models", "at least one model (a preset or a library model)", "none", found_is_text=True
@@ -164,6 +167,7 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
     from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
     from cosim.analysis.report import build_report
     from cosim.artifacts.graph import save_graph
+    from cosim.artifacts.lockstep import in_lockstep
     from cosim.hw import load_design
     from models.library import check_model_name, trace_named_model
 
@@ -191,6 +195,9 @@ def run_pipeline(settings: RunSettings = RunSettings()) -> PipelineResult:
         if trace.num_layers != layers:
             trace = trace.map_to_layers(layers)
             sparse = sparse.map_to_layers(layers) if sparse is not None else None
+        lockstep = {"videos": settings.videos, "tokens_per_step": settings.tokens_per_step}
+        trace = in_lockstep(trace, **lockstep)
+        sparse = in_lockstep(sparse, **lockstep) if sparse is not None else None
         if sparse is not None:
             check_sparse_baseline(sparse, trace, out / "trace_sparse_attention.npz")
         runs = simulate_runs(

@@ -6,6 +6,12 @@ holding the arrays below and a JSON ``meta`` string, so it loads without torch.
 
 Arrays (S decode steps, L layers, R batch rows):
 
+A step may decode several videos in lockstep and several tokens of a frame at once
+(``meta.videos`` N and ``meta.tokens_per_step`` K, both 1 when absent): then R = N x K x C
+(C rows per sequence, 2 with CFG) and row r is video ``r // (K*C)``, token ``r // C % K`` of the
+step and CFG row ``r % C``; ``frame``, ``row``, ``col`` give the step's first token, ``kv_len``
+counts the entries after all K tokens are appended (`cosim.artifacts.lockstep`).
+
 =============  ==============  ==========================================================
 name           dtype, shape    meaning
 =============  ==============  ==========================================================
@@ -99,6 +105,21 @@ class ReplayTrace:
     @property
     def batch_rows(self) -> int:
         return int(self.replay.shape[2])
+
+    @property
+    def videos(self) -> int:
+        """Videos decoded in lockstep (each with its own KV cache and decisions)."""
+        return int(self.meta.get("videos", 1))
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens of a frame decoded in one step (they share their sequence's KV cache)."""
+        return int(self.meta.get("tokens_per_step", 1))
+
+    @property
+    def sequences(self) -> int:
+        """Rows with a KV cache of their own: videos x CFG rows (``batch_rows / tokens_per_step``)."""
+        return self.batch_rows // self.tokens_per_step
 
     # -- summaries ---------------------------------------------------------------------
     def replay_ratio(self) -> float:
@@ -239,6 +260,26 @@ class ReplayTrace:
         return trace
 
 
+def _check_lockstep(trace: ReplayTrace, source: str | Path) -> None:
+    """``videos`` and ``tokens_per_step`` (optional) are positive integers that divide the rows and the frame."""
+    for key in ("videos", "tokens_per_step"):
+        value = trace.meta.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserError(source, f"meta.{key}", "an integer >= 1", value)
+    per_step = trace.videos * trace.tokens_per_step
+    if trace.batch_rows % per_step:
+        raise UserError(
+            source, "meta.batch_rows", f"a multiple of videos x tokens_per_step = {per_step}", trace.batch_rows
+        )
+    if trace.meta["tokens_per_frame"] % trace.tokens_per_step:
+        raise UserError(
+            source,
+            "meta.tokens_per_step",
+            f"a divisor of tokens_per_frame = {trace.meta['tokens_per_frame']}",
+            trace.tokens_per_step,
+        )
+
+
 def _check(trace: ReplayTrace, source: str | Path) -> None:
     """Shapes, metadata and value ranges must agree; raise `UserError` otherwise."""
     for key, kind in _REQUIRED_META.items():
@@ -264,6 +305,7 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
         raise UserError(source, "meta.num_layers", f"{layers} (the layers in the arrays)", trace.meta["num_layers"])
     if trace.meta["batch_rows"] != rows:
         raise UserError(source, "meta.batch_rows", f"{rows} (the rows in the arrays)", trace.meta["batch_rows"])
+    _check_lockstep(trace, source)
     if steps == 0:
         return
     ranges = {

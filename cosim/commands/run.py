@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cosim.common.cli_values import add_lockstep_arguments
 from cosim.sim.policies import POLICIES
 
 NAME = "run"
@@ -74,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="StreamingLLM window of the sparse-attention baseline (default: %(default)s)",
     )
     parser.add_argument("--no-sparse-baseline", action="store_true", help="skip the sparse-attention baseline")
+    add_lockstep_arguments(parser)
     parser.add_argument(
         "--threads", type=int, default=defaults.threads, help="torch CPU threads (default: %(default)s)"
     )
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         sparse_window=None if args.no_sparse_baseline else args.sparse_window,
         threads=args.threads,
         progress=not args.no_progress,
+        videos=args.videos,
+        tokens_per_step=args.tokens_per_step,
     )
     result = run_pipeline(settings)
     print(result.summary_text(), end="")

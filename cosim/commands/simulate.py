@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cosim.common.cli_values import add_lockstep_arguments
 from cosim.sim.policies import POLICIES
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="map the trace's decisions onto the graph's layer count by relative depth",
     )
+    add_lockstep_arguments(parser)
     parser.add_argument("-o", "--out", required=True, help="output directory for the report")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -56,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from cosim.analysis.comparison import check_sparse_baseline, simulate_runs
     from cosim.analysis.report import build_report
     from cosim.artifacts.graph import load_graph
+    from cosim.artifacts.lockstep import in_lockstep
     from cosim.artifacts.replay_trace import ReplayTrace
+    from cosim.common.cli_values import check_lockstep
     from cosim.common.errors import UserError
     from cosim.common.output_paths import check_output_dir
     from cosim.hw import load_design
@@ -81,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             args.trace, "meta.num_layers", f"{layers} (the graph's layers; or pass --map-layers)", trace.num_layers
         )
+    check_lockstep(args.videos, args.tokens_per_step, tokens_per_frame=int(trace.meta["tokens_per_frame"]))
+    trace = in_lockstep(trace, videos=args.videos, tokens_per_step=args.tokens_per_step)
     if sparse is not None:
+        sparse = in_lockstep(sparse, videos=args.videos, tokens_per_step=args.tokens_per_step)
         check_sparse_baseline(sparse, trace, args.sparse_trace)
     runs = simulate_runs(
         graph,

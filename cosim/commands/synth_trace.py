@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.common.cli_values import MAX_BATCH_ROWS, MAX_FRAMES, MAX_LAYERS, check_float, check_int
+from cosim.common.cli_values import (
+    MAX_BATCH_ROWS,
+    MAX_FRAMES,
+    MAX_LAYERS,
+    add_lockstep_arguments,
+    check_float,
+    check_int,
+    check_lockstep,
+)
 from cosim.common.output_paths import check_output_file
 from cosim.common.per_layer import per_layer
 
@@ -34,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows-differ", action="store_true", help="draw each batch row's decisions separately (default: rows agree)"
     )
+    add_lockstep_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--model", default="synthetic", help="model name recorded in the metadata")
     parser.add_argument("-o", "--out", required=True, help="trace file to write (.npz)")
@@ -46,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     check_int("--conditioning-frames", args.conditioning_frames, 0, args.frames - 1)
     check_float("--correlation", args.correlation, 0, 1)
     check_int("--seed", args.seed, 0)
+    check_lockstep(args.videos, args.tokens_per_step, tokens_per_frame=16 * 16)
     rates = per_layer(args.rates, args.layers, "--rates", within=(0, 1))
     check_output_file(args.out, "-o")
     trace = synthetic_trace(
@@ -58,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         rows_agree=not args.rows_differ,
         seed=args.seed,
         model=args.model,
+        videos=args.videos,
+        tokens_per_step=args.tokens_per_step,
     )
     path = trace.save(args.out)
     print(

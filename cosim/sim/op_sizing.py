@@ -4,7 +4,10 @@ Replay (FastCar): a row that replays skips the replayable ops and reads the cach
 output (hidden elements at activation precision) from the replay cache; a row that
 computes writes its MLP output there (the ring holds the value used, so replayed values
 are not rewritten). The MLP weights are streamed once if ANY row computes; the computing
-rows share that stream (a GEMM with as many streamed rows as computing rows). The TAS op
+rows share that stream (a GEMM with as many streamed rows as computing rows). Where some
+rows replay and others compute, the computing rows' inputs are gathered into a packed block
+before the MLP and their outputs scattered back after it (on-chip moves through the
+activation buffer's ports, charged in cycles and buffer traffic). The TAS op
 runs only where a previous frame exists; its previous-frame key comes from the attention's
 own key stream under dense attention and is read from the KV cache (kv precision) under
 sparse attention. An op whose activations do not fit its buffer moves the excess through DRAM.
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cosim.hw.schema import mac_precision
 from cosim.sim.segments import (
     REPLAY_ROLES,
+    ROW_MOVE_ROLES,
     TAS_FROM_STREAM,
     TAS_NONE,
     TAS_READS_KEY,
@@ -48,10 +52,12 @@ class Sizing:
     act_capacity_bytes: int
     scores_capacity_bytes: int
     has_scores_buffer: bool
+    tokens_per_step: int = 1  # consecutive rows that are tokens of one sequence and share its KV cache
 
     @classmethod
-    def from_design(cls, design: Design, replay_ring_elems: int = 0) -> Sizing:
-        """The design's figures; `replay_ring_elems`: elements of the whole replay ring (for its buffer's capacity)."""
+    def from_design(cls, design: Design, replay_ring_elems: int = 0, *, tokens_per_step: int = 1) -> Sizing:
+        """The design's figures; `replay_ring_elems`: elements of the whole replay ring (for its buffer's capacity);
+        `tokens_per_step`: tokens of a sequence decoded together (their attention shares one KV stream)."""
         p = design.precision
         act_cap = sum(b.bytes * b.copies for b in design.buffers_for("activations"))
         scores = design.buffers_for("scores")
@@ -66,6 +72,7 @@ class Sizing:
             act_capacity_bytes=act_cap,
             scores_capacity_bytes=scores_cap,
             has_scores_buffer=bool(scores),
+            tokens_per_step=tokens_per_step,
         )
 
 
@@ -102,6 +109,8 @@ def size_segment(
             n = replaying
         elif op.role == "replay_write":
             n = computing if replay_ring else 0
+        elif op.role in ROW_MOVE_ROLES:  # only a mix of computing and replaying rows needs compacting
+            n = computing if 0 < computing < rows else 0
         elif op.replayable:
             n = computing
         else:
@@ -149,6 +158,8 @@ def size_op(
     )
     if op.role in REPLAY_ROLES:
         return _size_replay_op(base, s)
+    if op.role in ROW_MOVE_ROLES:
+        return _size_row_move_op(base)
 
     loads: list[Transfer] = []
     stores: list[Transfer] = []
@@ -182,6 +193,20 @@ def _size_replay_op(base: OpWork, s: Sizing) -> OpWork:
         onchip_purpose="replay_cache" if onchip else None,
         onchip_read_bytes=onchip if reads else 0,
         onchip_write_bytes=0 if reads else onchip,
+    )
+
+
+def _size_row_move_op(base: OpWork) -> OpWork:
+    """A gather (scatter) of the computing rows' MLP inputs (outputs), hidden activations each: read from
+    their rows' places in the activation buffer and written packed (or back), through its ports."""
+    nbytes = base.act_read_bytes
+    return replace(
+        base,
+        act_read_bytes=0,
+        act_write_bytes=0,
+        onchip_purpose="activations",
+        onchip_read_bytes=nbytes,
+        onchip_write_bytes=nbytes,
     )
 
 
@@ -248,8 +273,9 @@ def _size_matrix_op(op: _OpSizing) -> OpWork:
         streamed, m, instances, precision = "weights", op.rows, 1, s.weight_mac_precision
         streamed_bytes = _nbytes(op.template.weight_elems, s.weight_bytes)
         extra_loads.append(op.kv_read())
-    elif kv_read_row:  # one GEMM per row over its own KV cache
-        streamed, m, instances, precision = "kv_cache", 1, op.rows, s.kv_mac_precision
+    elif kv_read_row:  # one GEMM per sequence over its KV cache, its tokens of the step as streamed rows
+        tokens = s.tokens_per_step  # attention runs for every row, so the rows are whole sequences
+        streamed, m, instances, precision = "kv_cache", tokens, op.rows // tokens, s.kv_mac_precision
         streamed_bytes = _nbytes(kv_read_row, s.kv_bytes)
     else:  # activation x activation product with nothing to stream
         streamed, m, instances, precision = None, op.rows, 1, s.kv_mac_precision

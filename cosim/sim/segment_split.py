@@ -5,8 +5,10 @@ one form the prologue, the rest the epilogue; each layer's ops split into pre / 
 mlp around its attention core and its first replayable op. The workload adds two things the
 graph does not hold: if a layer has no TAS op, a dot product of hidden size per row on the
 TAS unit (its previous-frame key has the layer's KV width); and, around the replayable MLP,
-a replay-cache read (for the rows that replay, which the ops after the MLP wait for) and a
-replay-cache write (of the computing rows' MLP output).
+a replay-cache read (for the rows that replay, which the ops after the MLP wait for), a
+replay-cache write (of the computing rows' MLP output), and a gather of the computing rows'
+inputs before the MLP and a scatter of their outputs after it (sized only where some rows
+replay and others compute: the MLP's GEMMs then run on the computing rows alone).
 """
 
 from __future__ import annotations
@@ -83,20 +85,23 @@ def _added_tas_op(nodes: list[GraphOp], hidden: int) -> OpTemplate:
 
 
 def _with_replay_cache(mlp: SegmentTemplate, hidden: int) -> SegmentTemplate:
-    """The mlp template with a replay-cache read (that the ops after the MLP wait for) and a replay-cache
-    write (after the MLP's last ops) appended; unchanged if the segment has no replayable op."""
+    """The mlp template with a row gather (before the MLP's first ops), a row scatter and a replay-cache read
+    (both of which the ops after the MLP wait for) and a replay-cache write (after the MLP's last ops)
+    appended; unchanged if the segment has no replayable op."""
     ops = list(mlp.ops)
     replayable_idx = [i for i, op in enumerate(ops) if op.replayable]
     if not replayable_idx:
         return mlp
-    read_index = len(ops)
+    gather_index, scatter_index, read_index = len(ops), len(ops) + 1, len(ops) + 2
     after_mlp = [i for i, op in enumerate(ops) if not op.replayable and i > replayable_idx[0]]
-    ops = [
-        replace(op, preds=tuple(sorted(set(op.preds) | {read_index}))) if i in after_mlp else op
-        for i, op in enumerate(ops)
-    ]
-    ops.append(_added_op("replay_cache.read", "replay_read", "dma", (), act_read_elems=hidden))
+    roots = [i for i in replayable_idx if not any(p in replayable_idx for p in ops[i].preds)]
     sinks = [i for i in replayable_idx if not any(i in ops[j].preds for j in replayable_idx)]
+    extra_preds = {i: {read_index, scatter_index} for i in after_mlp} | {i: {gather_index} for i in roots}
+    ops = [replace(op, preds=tuple(sorted(set(op.preds) | extra_preds.get(i, set())))) for i, op in enumerate(ops)]
+    gather_preds = tuple(sorted({p for i in roots for p in mlp.ops[i].preds}))
+    ops.append(_added_op("rows.gather", "row_gather", "dma", gather_preds, act_read_elems=hidden))
+    ops.append(_added_op("rows.scatter", "row_scatter", "dma", tuple(sinks), act_read_elems=hidden))
+    ops.append(_added_op("replay_cache.read", "replay_read", "dma", (), act_read_elems=hidden))
     ops.append(_added_op("replay_cache.write", "replay_write", "dma", tuple(sinks), act_write_elems=hidden))
     return SegmentTemplate(mlp.kind, tuple(ops))
 

@@ -35,6 +35,7 @@ LAYER_SEGMENTS = ("pre", "core", "post", "mlp")
 CORE_KINDS = frozenset({"attention_score", "softmax", "attention_value"})
 MATRIX_KINDS = frozenset({"linear", "attention_score", "attention_value", "head"})
 REPLAY_ROLES = ("replay_read", "replay_write")
+ROW_MOVE_ROLES = ("row_gather", "row_scatter")  # compacting the computing rows of an MLP and spreading them back
 
 # TAS flag of a core segment instance.
 TAS_NONE, TAS_FROM_STREAM, TAS_READS_KEY = 0, 1, 2
@@ -63,7 +64,7 @@ class OpTemplate:
     per_kv: tuple[int, ...]
     weight_elems: int
     kv_write_elems: int
-    role: str = "graph"  # graph | tas | replay_read | replay_write
+    role: str = "graph"  # graph | tas | replay_read | replay_write | row_gather | row_scatter
 
     def at(self, quantity: str, kv: int) -> int:
         i = QUANTITIES.index(quantity)

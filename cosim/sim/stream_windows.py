@@ -92,6 +92,8 @@ class StreamWindows:
         while seen < reach:
             yield seq
             s, e = divmod(seq, plan.per_step)
+            if s >= self.wl.steps:  # past the video (a stream of MLP weights alone may never count a tile)
+                return
             layer = plan.elements[e].layer
             if layer < 0 or surely_loaded(s, layer):
                 seen += len(plan.elements[e].tiles)

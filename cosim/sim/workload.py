@@ -55,10 +55,12 @@ class Workload:
         self.design = design
         self.trace = trace
         self.rows = trace.batch_rows
+        self.tokens_per_step = trace.tokens_per_step  # rows sharing one KV cache (tokens of one sequence)
         self.steps = trace.num_steps
         self.tokens_per_frame = int(trace.meta["tokens_per_frame"])
-        # the replay ring: one MLP output per position of a frame, layer and row
-        self.sizing = Sizing.from_design(design, self.tokens_per_frame * self.hidden * num_layers * self.rows)
+        # the replay ring: one MLP output per position of a frame, layer and sequence (video x CFG row)
+        ring_elems = self.tokens_per_frame * self.hidden * num_layers * trace.sequences
+        self.sizing = Sizing.from_design(design, ring_elems, tokens_per_step=self.tokens_per_step)
 
         self.templates: list[SegmentTemplate] = []
         template_index: dict[SegmentTemplate, int] = {}
@@ -97,7 +99,7 @@ class Workload:
     # -- instance parameters -----------------------------------------------------------
     def _previous_frame_prediction(self) -> tuple[np.ndarray, np.ndarray]:
         """(S, L): whether the previous frame's same position computed its MLP, and whether it exists."""
-        steps, f = self.steps, self.tokens_per_frame
+        steps, f = self.steps, self.tokens_per_frame // self.tokens_per_step  # steps per frame
         trace = self.trace
         predicted = np.ones((steps, self.num_layers), dtype=bool)
         known = np.zeros((steps, self.num_layers), dtype=bool)
@@ -152,6 +154,8 @@ class Workload:
             "steps": self.steps,
             "layers": self.num_layers,
             "batch_rows": self.rows,
+            "videos": self.trace.videos,
+            "tokens_per_step": self.tokens_per_step,
             "replay_ratio": self.trace.replay_ratio(),
             "weights_skipped_ratio": float((self.n_compute == 0).mean()) if self.n_compute.size else 0.0,
             "graph_model": self.graph_model,

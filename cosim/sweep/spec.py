@@ -170,6 +170,10 @@ class SyntheticRecipe(StrictModel):
     conditioning_frames: int = Field(default=1, ge=0, description="Frames given in the prompt (not generated).")
     rows_agree: bool = Field(default=True, description="All batch rows take the same decision.")
     seed: int = Field(default=0, ge=0, description="Seed of the draw.")
+    videos: int = Field(default=1, ge=1, le=256, description="Videos decoded in lockstep, each with its own decisions.")
+    tokens_per_step: int = Field(
+        default=1, ge=1, description="Tokens of a frame decoded in one step (a divisor of the frame's tokens)."
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> SyntheticRecipe:

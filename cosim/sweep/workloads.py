@@ -96,6 +96,8 @@ def _synthetic(recipe: dict[str, Any], graph_path: str, folder: Path) -> str:
         rows_agree=recipe["rows_agree"],
         seed=recipe["seed"],
         model=str(attrs["model"]),
+        videos=recipe["videos"],
+        tokens_per_step=recipe["tokens_per_step"],
     )
     return str(trace.save(folder / "trace.npz"))
 

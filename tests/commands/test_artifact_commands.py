@@ -67,3 +67,21 @@ def test_validate_json_reports_the_design(capsys):
     assert report["design"] == "kv260-fastcar" and report["device"] == "kv260"
     dsp = report["estimate"]["DSP"]
     assert dsp["used"] == sum(dsp["breakdown"].values()) and dsp["available"] == 1248
+
+
+def test_synth_trace_videos_and_tokens_per_step(tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    argv = ["synth-trace", "--layers", "1", "--frames", "2", "--videos", "3", "--tokens-per-step", "16"]
+    assert main([*argv, "-o", str(out)]) == 0
+    trace = ReplayTrace.load(out)
+    # 256 positions, 16 per step; 3 videos x 16 tokens x 2 CFG rows
+    assert trace.replay.shape == (16, 1, 96) and trace.videos == 3 and trace.tokens_per_step == 16
+    assert "16 steps x 1 layers x 96 rows" in capsys.readouterr().out
+    bad = ["synth-trace", "--layers", "1", "--tokens-per-step", "5", "-o", str(tmp_path / "b.npz")]
+    assert main(bad) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == "cosim synth-trace: error: --tokens-per-step: expected a divisor of the 256 tokens of a frame, found 5"
+    )
+    assert main(["synth-trace", "--layers", "1", "--videos", "0", "-o", str(tmp_path / "b.npz")]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0

@@ -33,3 +33,18 @@ def test_map_layers_and_dense_policy(tmp_path):
     )
     assert runs["dense"]["latency"]["total_cycles"] == expected.total_cycles
     assert {p.name for p in out.iterdir()} >= {"report.json", "summary.csv", "timeline.json", "step_latency.csv"}
+
+
+def test_videos_and_tokens_per_step(tmp_path, capsys):
+    graph = save_graph(one_layer_graph(), tmp_path / "graph.json")
+    one = synthetic_trace(num_layers=1, layer_rates=0.5, frames=3, frame_rows=2, frame_cols=2, seed=3)
+    trace = one.save(tmp_path / "trace.npz")
+    argv = ["simulate", "--graph", str(graph), "--trace", str(trace), "--design", "kv260-fastcar", "--policy", "drs"]
+    assert main([*argv, "--videos", "2", "--tokens-per-step", "2", "-o", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    workload = report["workload"]
+    assert (workload["steps"], workload["batch_rows"], workload["videos"], workload["tokens_per_step"]) == (4, 8, 2, 2)
+    capsys.readouterr()
+    assert main([*argv, "--tokens-per-step", "3", "-o", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "cosim simulate: error: --tokens-per-step: expected a divisor of the 4 tokens of a frame, found 3"
