@@ -18,8 +18,8 @@ On held-out videos of the shipped toy model (greedy, CFG 3, the settings of `cos
 The last line is the issue's goal: at 50 % replay or more, >= 95 % agreement with dense on
 all codes and >= 90 % on changed codes.
 
-    .venv/bin/python benchmarks/fastcar_motion.py [--videos 8] [--ratios 0.3,0.5,0.7,0.9]
-        [--calibration-videos 2] [--drift-videos 1] [--drift-frames 32]
+    .venv/bin/python benchmarks/fastcar_motion.py [--videos 4] [--ratios 0.3,0.5,0.7,0.9]
+        [--calibration-videos 2] [--drift-videos 1] [--drift-frames 32] [--checkpoint PATH]
 """
 
 from __future__ import annotations
@@ -102,32 +102,36 @@ def drift_test(session: DecodeSession, args: argparse.Namespace, thresholds: lis
     assert tokenizer is not None  # a toy session has one
     frames = args.drift_frames
     columns: dict[str, list[np.ndarray]] = {}
+
+    def add(name: str, values: np.ndarray) -> None:
+        columns.setdefault(name, []).append(values)
+
     for index in range(args.drift_videos):
         start = session.start(index, frames)
         dense = session.decode(start, frames=frames)
         sparse = session.decode(start, frames=frames, attention_policy=policy)
         both = session.decode(start, frames=frames, attention_policy=policy, thresholds=thresholds)
         assert start.true_frames is not None  # a held-out toy video
-        truth_codes = tokenizer.encode(start.true_frames)
-        for name, run in (("sparse", sparse), ("fastcar+sparse", both)):
-            columns.setdefault(f"{name} agree dense", []).append(quality.agreement_per_frame(run.codes, dense.codes))
-            columns.setdefault(f"{name} agree truth", []).append(quality.agreement_per_frame(run.codes, truth_codes))
+        for name, run in (("sparse", sparse), ("+fastcar", both)):
             pixels = tokenizer.decode(run.codes)
-            columns.setdefault(f"{name} dB vs dense", []).append(
-                np.minimum(quality.psnr_per_frame(pixels, tokenizer.decode(dense.codes)), 99.0)
-            )
-            columns.setdefault(f"{name} dB vs truth", []).append(quality.psnr_per_frame(pixels, start.true_frames))
-        columns.setdefault("replay (fastcar+sparse)", []).append(
-            np.r_[np.nan, [both.trace.replay[both.trace.frame == f].mean() for f in range(1, frames)]]
+            dense_pixels = tokenizer.decode(dense.codes)
+            add(f"{name} agree", quality.agreement_per_frame(run.codes, dense.codes))
+            add(f"{name} dB dense", np.minimum(quality.psnr_per_frame(pixels, dense_pixels), 99.0))
+            add(f"{name} dB truth", quality.psnr_per_frame(pixels, start.true_frames))
+        add("dense dB truth", quality.psnr_per_frame(tokenizer.decode(dense.codes), start.true_frames))
+        add(
+            "+fastcar replay",
+            np.r_[np.nan, [both.trace.replay[both.trace.frame == f].mean() for f in range(1, frames)]],
         )
     means = {name: np.mean(values, axis=0) for name, values in columns.items()}
     print(f"drift over {frames} frames, {args.drift_videos} video(s), streaming attention (4 sink + 1 frame):")
-    print("frame" + "".join(f"  {name:>22}" for name in means))
+    print("(agree: code agreement with dense; dB: PSNR against dense / truth; +fastcar: FastCar + the same sparse)")
+    print("frame" + "".join(f"  {name:>15}" for name in means))
     for frame in range(1, frames):
-        print(f"{frame + 1:5d}" + "".join(f"  {values[frame]:22.4f}" for values in means.values()))
+        print(f"{frame + 1:5d}" + "".join(f"  {values[frame]:15.4f}" for values in means.values()))
     late = slice(frames // 2, frames)
-    for what in ("agree dense", "dB vs truth"):
-        alone, with_fastcar = means[f"sparse {what}"][late].mean(), means[f"fastcar+sparse {what}"][late].mean()
+    for what in ("agree", "dB dense", "dB truth"):
+        alone, with_fastcar = means[f"sparse {what}"][late].mean(), means[f"+fastcar {what}"][late].mean()
         print(
             f"frames {frames // 2 + 1}-{frames}, {what}: sparse alone {alone:.4f}, FastCar + sparse {with_fastcar:.4f}"
         )
@@ -135,15 +139,16 @@ def drift_test(session: DecodeSession, args: argparse.Namespace, thresholds: lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=8)
+    parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--ratios", type=lambda text: [float(v) for v in text.split(",")], default=[0.3, 0.5, 0.7, 0.9])
     parser.add_argument("--calibration-videos", type=int, default=2)
     parser.add_argument("--drift-videos", type=int, default=1)
     parser.add_argument("--drift-frames", type=int, default=32)
+    parser.add_argument("--checkpoint", default=None, help="a `cosim train-toy` checkpoint (default: the shipped one)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.process_time()
-    session = toy_session()
+    session = toy_session(args.checkpoint)
     starts = [session.start(index, 8) for index in range(args.videos)]
     dense_runs = [session.decode(start, frames=8, thresholds=float("inf")) for start in starts]
     rows = replay_quality_curve(session, args, starts, dense_runs)
@@ -152,17 +157,15 @@ def main() -> None:
     half = min((r for r in rows if r >= 0.5), default=max(rows))
     drift_test(session, args, rows[half][0])
     print(f"CPU time {time.process_time() - started:.0f} s")
-    met = [r for r, (_, replay, agree, agree_changed, *_) in rows.items() if replay >= 0.5]
-    best = max(met, key=lambda r: rows[r][2], default=None)
+    # the goal's rows: targets of 50 % or more; the verdict names the highest-replay row that meets it
+    candidates = [r for r in rows if r >= 0.5] or [max(rows)]
+    meeting = [r for r in candidates if rows[r][2] >= 0.95 and rows[r][3] >= 0.90]
+    best = max(meeting) if meeting else min(candidates)
     verdict = (
-        "no run replayed 50 %"
-        if best is None
-        else (
-            f"at {rows[best][1]:.1%} replay: {rows[best][2]:.1%} agreement with dense on all tokens, "
-            f"{rows[best][3]:.1%} on changed tokens"
-        )
+        f"at target {best:.0%} ({rows[best][1]:.1%} replayed): {rows[best][2]:.1%} agreement with dense on all "
+        f"tokens, {rows[best][3]:.1%} on changed tokens"
     )
-    goal = best is not None and rows[best][2] >= 0.95 and rows[best][3] >= 0.90
+    goal = bool(meeting)
     goal_text = "goal >= 95 % / >= 90 % at >= 50 % replay"
     print(f"FastCar where tokens change ({goal_text}): {verdict} - {'met' if goal else 'not met'}")
 
