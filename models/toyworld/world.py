@@ -1,29 +1,20 @@
 """Procedural toy videos with exact ground truth, for training and checking the tiny AR model.
 
 Weights of real video models cannot be downloaded here, so real decoding runs use a model
-trained in this project on these videos. The world (fourth version, docs/toyworld.md) is
-built so that the next frame follows from what is visible, which a tiny model can learn:
+trained in this project on these videos. The world is built so that temporal structure is
+real but learnable by a tiny model: a static textured background (identical across
+frames, so most token positions repeat frame to frame, which is what FastCar replay
+exploits) and 1-3 solid sprites that move by whole patches, bounce off the walls and occlude each
+other in a fixed z order.
 
-- everything sits on the tokenizer's patch grid (sprites are drawn in whole patches and
-  move by one patch per frame, backgrounds are constant inside a patch), so a moving
-  sprite's codes travel with it unchanged;
-- a sprite's colour is its direction of motion (`SPRITE_COLOURS[d]` moves along
-  `DIRECTION_STEPS[d]`), velocities are constant, and sprites leave the frame at the
-  walls, so frame t+1 follows from frame t;
-- the class label (a compass direction) decides what enters the scene: a square of the
-  class's colour slides in from the edge opposite its direction, one patch per frame, in
-  frame 2 and again whenever the previous one has cleared the edge cells where squares
-  appear (a rule read off the last frame, so windows of a video teach it as well as
-  whole videos). The condition token matters wherever one enters.
-
-Content that FastCar must not replay blindly, on some videos: a camera pan (the
-background slides by one patch per frame) or a global lighting change (the whole frame
-brightens or darkens a step per frame); both start at frame 2, so their first step is
-news and the later ones follow from what is visible.
+The class label of a video is the compass direction (`DIRECTIONS`, 8 classes, matching
+the `toyworld` model preset) in which all its sprites start moving. Frame 1 alone does not
+show which way things move, so the class token decides what frame 2 looks like: it is the
+condition a model must use (and classifier-free guidance strengthens), not a tag it may
+ignore.
 
 Everything is numpy and deterministic from (seed, index): video `i` of a data set is the
-same whatever the size of the data set, and the same video simulated for more frames
-starts with the same frames.
+same whatever the size of the data set.
 """
 
 from __future__ import annotations
@@ -36,12 +27,11 @@ import numpy as np
 DIRECTIONS = ("east", "north-east", "north", "north-west", "west", "south-west", "south", "south-east")
 # Unit step (row, col) of each direction; image rows grow downwards, so north is -1.
 DIRECTION_STEPS = np.array([[0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1], [1, 0], [1, 1]], dtype=np.int64)
-SHAPES = ("square", "cross", "diamond", "bar", "corner")
+SHAPES = ("square", "disc", "triangle", "cross", "diamond", "ring")
 BACKGROUNDS = ("stripes", "checker", "gradient")
-EVENTS = ("none", "pan", "lighting")
 
-# Bright sprite colours, one per direction of motion (index = direction), and muted
-# background colours (RGB), so sprites stand out and a 256-code codebook covers the world.
+# Bright sprite colours and muted background colours (RGB), so sprites stand out and a
+# 256-code patch codebook can cover the world.
 SPRITE_COLOURS = np.array(
     [
         [230, 40, 40],
@@ -68,74 +58,47 @@ BACKGROUND_COLOURS = np.array(
     ],
     dtype=np.uint8,
 )
-GRADIENT_BANDS = 8  # a gradient background takes this many levels, so its codes are few and regular
 
 
 @dataclass(frozen=True)
 class ToyWorldConfig:
-    """Geometry of the toy world. Defaults give 64x64 frames = 16x16 patches of 4x4 px.
-
-    Sprite sizes are whole patches between the pixel bounds; the entering squares take
-    the largest size; a video pans or changes lighting with the given probabilities
-    (exclusive), by `lighting_step` of brightness per frame."""
+    """Geometry of the toy world. Defaults give 64x64 frames = 16x16 patches of 4x4 px."""
 
     frame_px: int = 64
     num_frames: int = 8
     min_sprites: int = 1
     max_sprites: int = 3
-    min_sprite_px: int = 8
-    max_sprite_px: int = 12
-    patch_px: int = 4  # the tokenizer's patch: sprites, steps and background cells are whole patches
-    pan_probability: float = 0.125
-    lighting_probability: float = 0.125
-    lighting_step: float = 0.08
+    min_sprite_px: int = 10
+    max_sprite_px: int = 16
+    gradient_noise_std: float = 4.0
+    motion_step_px: int = 4  # velocities are multiples of this: the tokenizer's patch size
 
     @property
     def num_classes(self) -> int:
         return len(DIRECTIONS)
 
-    @property
-    def grid(self) -> int:
-        """Patches per frame side."""
-        return self.frame_px // self.patch_px
-
-    def sprite_patch_sizes(self) -> np.ndarray:
-        """The sprite sizes in patches that the pixel bounds allow (at least one)."""
-        low = max(1, -(-self.min_sprite_px // self.patch_px))
-        return np.arange(low, max(low, self.max_sprite_px // self.patch_px) + 1)
-
-    def entering_frames(self) -> list[int]:
-        """Frame indices at which a class-coloured square enters: 1, then every size + 1
-        frames (the previous square, moving one patch per frame, has just cleared the
-        edge cells where it appeared)."""
-        return list(range(1, self.num_frames, int(self.sprite_patch_sizes()[-1]) + 1))
-
 
 @dataclass
 class Video:
-    """One video and its exact ground truth (positions and sizes in pixels).
+    """One video and its exact ground truth.
 
-    positions[t, s] is the (row, col) of sprite s's top-left corner in frame t (outside
-    the frame before it enters and after it left), velocities[s] its constant step per
-    frame and directions[s] its direction index (= its colour). Sprites 0..initial-1 are
-    in frame 1; the others enter at entered_at[s]. Sprite s is drawn above sprites
-    0..s-1; silhouettes are the unoccluded shapes (clipped to the frame), visible masks
-    what is left of them after occlusion. event is "none", "pan" (background offset
-    pan_offsets[t] patches) or "lighting" (brightness factor lighting[t])."""
+    positions[t, s] is the (row, col) of sprite s's top-left corner in frame t and
+    velocities[t, s] the displacement applied between frames t and t+1 (before a bounce;
+    velocities[0] is the class's direction times the step for every sprite);
+    bounced[t, s] says a wall reflection happened on that step. Sprite s is drawn above
+    sprites 0..s-1 (z order = index). silhouettes are the unoccluded shapes, visible
+    masks what is left of them after occlusion.
+    """
 
     frames: np.ndarray  # uint8 [F, H, W, 3]
     label: int
     shapes: tuple[str, ...]
     sizes_px: np.ndarray  # int [S]
     colours: np.ndarray  # uint8 [S, 3]
-    directions: np.ndarray  # int [S]
-    entered_at: np.ndarray  # int [S], 0 for the sprites of frame 1
     positions: np.ndarray  # int [F, S, 2]
-    velocities: np.ndarray  # int [S, 2]
+    velocities: np.ndarray  # int [F, S, 2]
+    bounced: np.ndarray  # bool [F, S]
     background: str
-    event: str
-    pan_offsets: np.ndarray  # int [F, 2] (patches)
-    lighting: np.ndarray  # float [F]
     silhouettes: np.ndarray  # bool [F, S, H, W]
     visible_masks: np.ndarray  # bool [F, S, H, W]
 
@@ -145,23 +108,28 @@ class Video:
 
 
 @cache
-def shape_mask(shape: str, size: int) -> np.ndarray:
-    """Boolean size x size template of a shape, in patches (cached)."""
-    y, x = np.mgrid[0:size, 0:size]
-    middle = (size - 1) / 2.0
-    if shape == "square" or (size < 3 and shape in ("cross", "diamond")):
-        mask = np.ones((size, size), dtype=bool)
+def shape_mask(shape: str, size_px: int) -> np.ndarray:
+    """Boolean size x size template of a shape (cached: templates are reused constantly)."""
+    centre = (size_px - 1) / 2.0
+    y, x = np.mgrid[0:size_px, 0:size_px].astype(np.float64)
+    dy, dx = y - centre, x - centre
+    radius = size_px / 2.0
+    if shape == "square":
+        mask = np.ones((size_px, size_px), dtype=bool)
+    elif shape == "disc":
+        mask = dy**2 + dx**2 <= radius**2
+    elif shape == "triangle":
+        mask = np.abs(dx) <= (y + 1.0) / 2.0
     elif shape == "cross":
-        mask = (np.abs(y - middle) < 1) | (np.abs(x - middle) < 1)
+        arm = size_px / 6.0
+        mask = (np.abs(dx) <= arm) | (np.abs(dy) <= arm)
     elif shape == "diamond":
-        mask = np.abs(y - middle) + np.abs(x - middle) <= middle + 0.5
-    elif shape == "bar":
-        mask = np.abs(y - middle) < 1
-    elif shape == "corner":
-        mask = (y == size - 1) | (x == 0)
+        mask = np.abs(dx) + np.abs(dy) <= radius
+    elif shape == "ring":
+        distance = np.sqrt(dy**2 + dx**2)
+        mask = (distance <= radius) & (distance >= radius * 0.5)
     else:
         raise ValueError(f"unknown shape {shape!r}; known: {SHAPES}")
-    mask = np.asarray(mask, dtype=bool)
     mask.setflags(write=False)
     return mask
 
@@ -171,130 +139,104 @@ def video_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(index)])
 
 
+def _background(rng: np.random.Generator, config: ToyWorldConfig) -> tuple[str, np.ndarray]:
+    size = config.frame_px
+    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
+    first, second = rng.choice(len(BACKGROUND_COLOURS), size=2, replace=False)
+    colour_a = BACKGROUND_COLOURS[first].astype(np.float64)
+    colour_b = BACKGROUND_COLOURS[second].astype(np.float64)
+    y, x = np.mgrid[0:size, 0:size]
+    if kind == "stripes":
+        period = int(rng.choice([4, 8, 16]))
+        coordinate = (y, x, x + y)[rng.integers(3)]
+        pick = (coordinate // (period // 2)) % 2 == 1
+        image = np.where(pick[..., None], colour_b, colour_a)
+    elif kind == "checker":
+        cell = int(rng.choice([4, 8, 16]))
+        pick = ((y // cell) + (x // cell)) % 2 == 1
+        image = np.where(pick[..., None], colour_b, colour_a)
+    else:
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        ramp = (np.cos(angle) * x + np.sin(angle) * y) / size
+        ramp = (ramp - ramp.min()) / max(ramp.max() - ramp.min(), 1e-9)
+        image = colour_a + ramp[..., None] * (colour_b - colour_a)
+        image = image + rng.normal(0.0, config.gradient_noise_std, size=image.shape)
+    return kind, np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
 def class_name(label: int) -> str:
     """Human name of a class label, e.g. 2 -> "north"."""
     return DIRECTIONS[label]
 
 
-def _draw_background(rng: np.random.Generator) -> dict:
-    """The background's kind and parameters (a function of patch coordinates, so it can pan)."""
-    kind = BACKGROUNDS[rng.integers(len(BACKGROUNDS))]
-    first, second = rng.choice(len(BACKGROUND_COLOURS), size=2, replace=False)
-    return dict(
-        kind=kind,
-        colours=(BACKGROUND_COLOURS[first].astype(np.float64), BACKGROUND_COLOURS[second].astype(np.float64)),
-        cells=int(rng.choice([1, 2, 4])),
-        axis=int(rng.integers(3)),
-        angle=float(rng.uniform(0.0, 2.0 * np.pi)),
-    )
-
-
-def background_patches(params: dict, grid: int, offset: np.ndarray) -> np.ndarray:
-    """Background colour [grid, grid, 3] per patch, seen with the camera shifted by `offset` patches."""
-    y, x = np.mgrid[0:grid, 0:grid]
-    y, x = y + offset[0], x + offset[1]
-    colour_a, colour_b = params["colours"]
-    if params["kind"] == "stripes":
-        coordinate = (y, x, x + y)[params["axis"]]
-        weight = ((coordinate // params["cells"]) % 2).astype(np.float64)
-    elif params["kind"] == "checker":
-        weight = (((y // params["cells"]) + (x // params["cells"])) % 2).astype(np.float64)
-    else:
-        ramp = (np.cos(params["angle"]) * x + np.sin(params["angle"]) * y) / grid
-        weight = np.clip(np.floor((ramp + 1.0) / 2.0 * GRADIENT_BANDS), 0, GRADIENT_BANDS - 1) / (GRADIENT_BANDS - 1)
-    return colour_a + weight[..., None] * (colour_b - colour_a)
-
-
-def _entry_position(direction: int, size: int, grid: int) -> np.ndarray:
-    """Top-left (patches) of a square of `size` entering along `direction`: only its
-    leading row / column (corner, diagonally) inside the frame."""
-    position = np.empty(2, dtype=np.int64)
-    for axis, step in enumerate(DIRECTION_STEPS[direction]):
-        position[axis] = -(size - 1) if step > 0 else grid - 1 if step < 0 else (grid - size) // 2
-    return position
+def _bounce(position: np.ndarray, velocity: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Move by velocity inside [0, high] per axis, reflecting off the walls."""
+    moved = position + velocity
+    velocity = velocity.copy()
+    bounced = False
+    for axis in range(2):
+        if moved[axis] < 0:
+            moved[axis] = -moved[axis]
+            velocity[axis] = -velocity[axis]
+            bounced = True
+        elif moved[axis] > high[axis]:
+            moved[axis] = 2 * high[axis] - moved[axis]
+            velocity[axis] = -velocity[axis]
+            bounced = True
+    return np.clip(moved, 0, high), velocity, bounced
 
 
 def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
-    """Draw one video's scene and its exact trajectories in patches (no pixels yet).
-
-    Everything random is drawn before the frame count matters."""
-    grid, frames = config.grid, config.num_frames
+    """Draw one video's scene and its exact trajectories (no pixels yet)."""
     label = int(rng.integers(config.num_classes))
     count = int(rng.integers(config.min_sprites, config.max_sprites + 1))
-    sizes = rng.choice(config.sprite_patch_sizes(), size=count)
-    shapes = [SHAPES[i] for i in rng.integers(len(SHAPES), size=count)]
-    directions = list(rng.integers(config.num_classes, size=count))
-    starts = [rng.integers(0, grid - size + 1, size=2) for size in sizes]
-    background = _draw_background(rng)
-    event = EVENTS[
-        rng.choice(
-            3,
-            p=[
-                1 - config.pan_probability - config.lighting_probability,
-                config.pan_probability,
-                config.lighting_probability,
-            ],
-        )
-    ]
-    pan_direction = DIRECTION_STEPS[2 * int(rng.integers(4))]  # east, north, west or south
-    brighter = bool(rng.integers(2))
-
-    entered_at = [0] * count
-    entry_size = int(config.sprite_patch_sizes()[-1])
-    for frame in config.entering_frames():
-        sizes = np.append(sizes, entry_size)
-        shapes.append("square")
-        directions.append(label)
-        starts.append(_entry_position(label, entry_size, grid) - frame * DIRECTION_STEPS[label])
-        entered_at.append(frame)
-    directions_array = np.array(directions, dtype=np.int64)
-    steps = DIRECTION_STEPS[directions_array]  # [S, 2]
-    time = np.arange(frames)[:, None, None]
-    positions = np.array(starts, dtype=np.int64)[None] + time * steps[None]  # [F, S, 2]
-    pan = pan_direction[None] * np.arange(frames)[:, None] if event == "pan" else np.zeros((frames, 2), np.int64)
-    sign = 1.0 if brighter else -1.0
-    lighting = 1.0 + sign * config.lighting_step * np.arange(frames) if event == "lighting" else np.ones(frames)
+    shapes = tuple(SHAPES[i] for i in rng.integers(len(SHAPES), size=count))
+    sizes = rng.integers(config.min_sprite_px, config.max_sprite_px + 1, size=count)
+    colours = SPRITE_COLOURS[rng.choice(len(SPRITE_COLOURS), size=count, replace=False)]
+    high = np.stack([config.frame_px - sizes, config.frame_px - sizes], axis=1)
+    position = (rng.random((count, 2)) * (high + 1)).astype(np.int64)
+    # Whole patches per frame: between bounces a sprite's codes travel with it, which a
+    # tiny model can learn (sub-patch steps would change every edge code every frame).
+    velocity = np.repeat(DIRECTION_STEPS[label][None] * config.motion_step_px, count, axis=0)
+    frames = config.num_frames
+    positions = np.zeros((frames, count, 2), dtype=np.int64)
+    velocities = np.zeros((frames, count, 2), dtype=np.int64)
+    bounced = np.zeros((frames, count), dtype=bool)
+    for t in range(frames):
+        positions[t], velocities[t] = position, velocity
+        if t + 1 == frames:
+            break
+        for s in range(count):
+            position[s], velocity[s], bounced[t, s] = _bounce(position[s], velocity[s], high[s])
+    background, image = _background(rng, config)
     return dict(
         label=label,
-        shapes=tuple(shapes),
-        sizes=np.asarray(sizes, dtype=np.int64),
-        directions=directions_array,
-        entered_at=np.array(entered_at, dtype=np.int64),
+        shapes=shapes,
+        sizes_px=sizes,
+        colours=colours,
         positions=positions,
-        steps=steps,
-        background_params=background,
-        event=event,
-        pan_offsets=pan,
-        lighting=np.clip(lighting, 0.3, 1.7),
+        velocities=velocities,
+        bounced=bounced,
+        background=background,
+        background_image=image,
     )
 
 
 def _render(scene: dict, config: ToyWorldConfig, with_masks: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Paint the frames at patch resolution, then blow each patch up to patch_px pixels;
-    with the sprites' silhouettes [F, S, H, W] (clipped to the frame) if `with_masks`."""
-    grid, px, frames = config.grid, config.patch_px, config.num_frames
+    """Paint the sprites over the background, lowest z first; with their silhouettes
+    [F, sprites, H, W] if `with_masks` (else None)."""
+    size = config.frame_px
+    frames = np.repeat(scene["background_image"][None], config.num_frames, axis=0)
     count = len(scene["shapes"])
-    image = np.empty((frames, grid, grid, 3))
-    masks = np.zeros((frames, count, grid, grid), dtype=bool)
-    for t in range(frames):
-        image[t] = background_patches(scene["background_params"], grid, scene["pan_offsets"][t])
-        for s in range(count):
-            if t < scene["entered_at"][s]:
-                continue
-            size = int(scene["sizes"][s])
-            template = shape_mask(scene["shapes"][s], size)
+    silhouettes = np.zeros((config.num_frames, count, size, size), dtype=bool) if with_masks else None
+    for t in range(config.num_frames):
+        for s, (shape, px) in enumerate(zip(scene["shapes"], scene["sizes_px"], strict=True)):
+            mask = shape_mask(shape, int(px))
             row, col = scene["positions"][t, s]
-            top, left = max(row, 0), max(col, 0)
-            bottom, right = min(row + size, grid), min(col + size, grid)
-            if top >= bottom or left >= right:
-                continue
-            cut = template[top - row : bottom - row, left - col : right - col]
-            masks[t, s, top:bottom, left:right] = cut
-            image[t, top:bottom, left:right][cut] = SPRITE_COLOURS[scene["directions"][s]]
-    image = np.clip(np.rint(image * scene["lighting"][:, None, None, None]), 0, 255).astype(np.uint8)
-    pixels = image.repeat(px, axis=1).repeat(px, axis=2)
-    silhouettes = masks.repeat(px, axis=2).repeat(px, axis=3) if with_masks else None
-    return pixels, silhouettes
+            frames[t, row : row + px, col : col + px][mask] = scene["colours"][s]
+            if silhouettes is not None:
+                silhouettes[t, s, row : row + px, col : col + px] = mask
+    return frames, silhouettes
 
 
 def _visible_masks(silhouettes: np.ndarray) -> np.ndarray:
@@ -309,24 +251,8 @@ def generate_video(seed: int, index: int = 0, config: ToyWorldConfig = ToyWorldC
     scene = _simulate(video_rng(seed, index), config)
     frames, silhouettes = _render(scene, config, with_masks=True)
     assert silhouettes is not None  # with_masks=True always paints them
-    px = config.patch_px
-    return Video(
-        frames=frames,
-        label=scene["label"],
-        shapes=scene["shapes"],
-        sizes_px=scene["sizes"] * px,
-        colours=SPRITE_COLOURS[scene["directions"]],
-        directions=scene["directions"],
-        entered_at=scene["entered_at"],
-        positions=scene["positions"] * px,
-        velocities=scene["steps"] * px,
-        background=scene["background_params"]["kind"],
-        event=scene["event"],
-        pan_offsets=scene["pan_offsets"],
-        lighting=scene["lighting"],
-        silhouettes=silhouettes,
-        visible_masks=_visible_masks(silhouettes),
-    )
+    scene.pop("background_image")
+    return Video(frames=frames, silhouettes=silhouettes, visible_masks=_visible_masks(silhouettes), **scene)
 
 
 def generate_videos(
