@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--video", type=int, default=0, help="which held-out toy video gives the first frame and class")
     video.add_argument("--class-id", type=int, default=None, help="class to condition on (default: the video's)")
     video.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    video.add_argument(
+        "--teacher-forced",
+        action="store_true",
+        help="feed the true (tokenised) held-out video instead of the model's own codes: decisions made on "
+        "real motion whatever the model's quality (calibration runs are teacher forced too)",
+    )
     video.add_argument("--no-cfg", action="store_true", help="one batch row, no classifier-free guidance")
     video.add_argument("--cfg-scale", type=float, default=3.0, help="CFG scale (default: 3.0)")
     video.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
@@ -279,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
     if config.num_classes == 0:
         raise UserError(None, "--preset", "a model with class tokens (decode conditions on a class)", config.name)
     frames = args.frames if args.frames is not None else config.frames
-    start = session.start(args.video, frames, args.seed)
+    start = session.start(args.video, frames, args.seed, args.teacher_forced)
     if args.class_id is not None:
         start = replace(start, class_id=args.class_id)
     common = dict(
@@ -293,7 +299,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    print(f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}", file=sys.stderr)
+    forced = ", teacher forced" if args.teacher_forced else ""
+    print(
+        f"cosim decode: {config.name}, {session.source}, {frames} frames, class {start.class_id}{forced}",
+        file=sys.stderr,
+    )
 
     thresholds: Sequence[float] = per_layer(args.threshold, config.num_layers, "--threshold")
     chunk_deltas = None
@@ -332,9 +342,13 @@ def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[st
         )
     if args.target_ratio is not None:
         return session.calibrate_to_ratio(
-            args.target_ratio, args.calibration_videos, rounds=args.calibration_rounds, **common
+            args.target_ratio,
+            args.calibration_videos,
+            rounds=args.calibration_rounds,
+            teacher_forced=args.teacher_forced,
+            **common,
         )
-    starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"])
+    starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"], args.teacher_forced)
     return calibrate_quality(session.model, starts, args.quality_budget, **common)
 
 

@@ -32,11 +32,14 @@ from models.transformer import VideoTransformer
 @dataclass(frozen=True)
 class Start:
     """Where a run begins: the first frame's codes and the class (and, for a held-out toy
-    video, its true frames, frame 1 included, for quality against the truth)."""
+    video, its true frames, frame 1 included, for quality against the truth). With
+    teacher_codes [frames, rows, cols], every run of the start is teacher forced: it feeds
+    those codes instead of its own predictions (decisions made on the true video)."""
 
     first_frame_codes: np.ndarray
     class_id: int
     true_frames: np.ndarray | None = None
+    teacher_codes: np.ndarray | None = None
 
 
 @dataclass
@@ -62,7 +65,15 @@ def thresholds_for_ratio(tas: np.ndarray, ratio: float | Sequence[float]) -> lis
 
 def _run_all(model: VideoTransformer, starts: Sequence[Start], thresholds, **decode_kwargs) -> list[DecodeResult]:
     return [
-        decode_video(model, s.first_frame_codes, s.class_id, thresholds=thresholds, **decode_kwargs) for s in starts
+        decode_video(
+            model,
+            s.first_frame_codes,
+            s.class_id,
+            thresholds=thresholds,
+            teacher_codes=s.teacher_codes,
+            **decode_kwargs,
+        )
+        for s in starts
     ]
 
 

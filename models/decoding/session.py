@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cosim.common.errors import UserError
 from models.decoding import quality
 from models.decoding.calibrate import Calibration, Start, calibrate_ratio
 from models.decoding.decode import DecodeResult, decode_video
@@ -54,10 +55,11 @@ class DecodeSession:
     source: str = "random weights"  # how the weights were obtained, for messages
     checkpoint: Path | None = None
 
-    def start(self, index: int, frames: int, seed: int = 0) -> Start:
+    def start(self, index: int, frames: int, seed: int = 0, teacher_forced: bool = False) -> Start:
         """The start of held-out toy video `index`, simulated for `frames` frames if that is
         longer than the world's videos; without a toy world, random codes drawn from
-        (`seed`, `index`) and class `index` modulo the classes."""
+        (`seed`, `index`) and class `index` modulo the classes. `teacher_forced`: runs of
+        the start feed the tokenised true video (needs a toy world)."""
         config = self.model.config
         if self.tokenizer is None or self.world is None:
             rng = np.random.default_rng([seed, index])
@@ -67,25 +69,40 @@ class DecodeSession:
                 (config.frame_rows, config.frame_cols)
                 + ((config.codes_per_position,) if config.codes_per_position > 1 else ()),
             )
+            if teacher_forced:
+                raise UserError(None, "--teacher-forced", "a toy-world checkpoint (it has true videos)", self.source)
             return Start(first, index % max(config.num_classes, 1))
         video = held_out_video(self.video_seed, index, self.world, frames)
-        return Start(self.tokenizer.encode(video.frames[:1])[0], int(video.label), video.frames[:frames])
+        true_frames = video.frames[:frames]
+        codes = self.tokenizer.encode(true_frames)
+        return Start(codes[0], int(video.label), true_frames, codes if teacher_forced else None)
 
-    def calibration_starts(self, videos: int, frames: int, seed: int = 0) -> list[Start]:
-        return [self.start(CALIBRATION_VIDEO_OFFSET + i, frames, seed) for i in range(videos)]
+    def calibration_starts(self, videos: int, frames: int, seed: int = 0, teacher_forced: bool = False) -> list[Start]:
+        return [self.start(CALIBRATION_VIDEO_OFFSET + i, frames, seed, teacher_forced) for i in range(videos)]
 
     def calibrate_to_ratio(
-        self, target: float, videos: int, *, rounds: int, frames: int, seed: int = 0, **decode_kwargs: Any
+        self,
+        target: float,
+        videos: int,
+        *,
+        rounds: int,
+        frames: int,
+        seed: int = 0,
+        teacher_forced: bool = False,
+        **decode_kwargs: Any,
     ) -> Calibration:
         """Per-layer thresholds replaying a fraction `target` on `videos` calibration starts
-        (`calibrate_ratio`); `decode_kwargs` as for `decode`."""
-        starts = self.calibration_starts(videos, frames, seed)
+        (`calibrate_ratio`), teacher forced or not like the run they serve; `decode_kwargs`
+        as for `decode`."""
+        starts = self.calibration_starts(videos, frames, seed, teacher_forced)
         return calibrate_ratio(self.model, starts, target, rounds=rounds, frames=frames, seed=seed, **decode_kwargs)
 
     def decode(self, start: Start, **decode_kwargs: Any) -> DecodeResult:
-        """One run from `start`; `decode_kwargs` go to `decode_video` (frames, thresholds,
-        adaptive_ratio, attention_policy, seed, ...)."""
-        return decode_video(self.model, start.first_frame_codes, start.class_id, **decode_kwargs)
+        """One run from `start` (teacher forced if it has teacher codes); `decode_kwargs` go to
+        `decode_video` (frames, thresholds, adaptive_ratio, attention_policy, seed, ...)."""
+        return decode_video(
+            self.model, start.first_frame_codes, start.class_id, teacher_codes=start.teacher_codes, **decode_kwargs
+        )
 
     def decode_dense(self, start: Start, **decode_kwargs: Any) -> DecodeResult:
         """The quality reference of a run with `decode_kwargs`: no FastCar, dense attention, every KV entry."""

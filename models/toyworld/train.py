@@ -30,7 +30,7 @@ from tqdm import tqdm
 from cosim.common.atomic import atomic_write_bytes
 from cosim.common.errors import UserError
 from models.config import DepthConfig, ModelConfig, get_preset
-from models.decoding.quality import psnr, psnr_per_frame
+from models.decoding.quality import psnr
 from models.toyworld.tokenizer import PatchTokenizer, fit_tokenizer
 from models.toyworld.train_config import TrainConfig
 from models.toyworld.world import ToyWorldConfig, Video, generate_video, generate_videos
@@ -287,42 +287,6 @@ def evaluate(model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, bat
     }
 
 
-def evaluate_free_running(
-    model: VideoTransformer,
-    tokenizer: PatchTokenizer,
-    world: ToyWorldConfig,
-    seed: int,
-    videos: int,
-    start: int = HELDOUT_START,
-) -> dict:
-    """What teacher forcing cannot show: the model decoding on its own from frame 1.
-
-    Greedy decodes with classifier-free guidance (the settings `cosim decode` and
-    `cosim run` use) of held-out videos, compared with the true videos on frames 2-N:
-    PSNR, next to two bounds - repeating frame 1 (a model that never moves anything) and
-    the tokenizer's reconstruction of the truth (a perfect model) - and token accuracy
-    against the tokenised truth, overall and on the codes that changed from the previous
-    true frame (moving sprites; 0 for a model that never moves anything).
-    """
-    from models.decoding.decode import decode_video  # decoding imports the transformer; keep train importable alone
-
-    frames, labels = generate_videos(videos, seed, world, start=start)
-    truth = tokenizer.encode(frames)  # [V, F, rows, cols]
-    decoded = np.stack([decode_video(model, truth[i, 0], int(labels[i])).codes for i in range(videos)])
-    changed = truth[:, 1:] != truth[:, :-1]
-    hits = decoded[:, 1:] == truth[:, 1:]
-    later = frames[:, 1:]
-    return {
-        "videos": videos,
-        "psnr_db": psnr(tokenizer.decode(decoded[:, 1:]), later),
-        "psnr_per_frame_db": [float(v) for v in psnr_per_frame(tokenizer.decode(decoded), frames)],
-        "repeat_frame_1_psnr_db": psnr(np.repeat(frames[:, :1], world.num_frames - 1, axis=1), later),
-        "tokenizer_psnr_db": psnr(tokenizer.decode(truth[:, 1:]), later),
-        "token_accuracy": float(hits.mean()),
-        "changed_token_accuracy": float(hits[changed].mean()) if changed.any() else float("nan"),
-    }
-
-
 # -- the whole recipe ---------------------------------------------------------------------------
 
 
@@ -337,6 +301,8 @@ def train_toy_model(
 ) -> tuple[VideoTransformer, PatchTokenizer, dict]:
     """Data, tokenizer, model, training and held-out evaluation; returns the metadata that
     goes into the checkpoint next to the weights."""
+    from models.toyworld.motion import free_running_motion, teacher_forced_split  # motion imports this module
+
     config = model_config or get_preset("toyworld")
     num_codes = num_codes or config.codebook_size
     check_geometry(config, world, num_codes, patch_px)
@@ -359,7 +325,8 @@ def train_toy_model(
         losses = train_model(model, codes, labels, train, progress)
         train_seconds = time.perf_counter() - started
         heldout = evaluate(model, held_codes, held_labels)
-        free_running = evaluate_free_running(model, tokenizer, world, train.seed, FREE_RUNNING_VIDEOS)
+        heldout.update(teacher_forced_split(model, held_codes, held_labels))
+        free_running = free_running_motion(model, tokenizer, world, train.seed, FREE_RUNNING_VIDEOS, HELDOUT_START)
     finally:
         torch.set_num_threads(threads)
     metadata = {

@@ -55,3 +55,18 @@ def test_flowcache_budget_is_recorded_in_the_trace(tmp_path):
     assert trace.meta["kv_policy"]["policy"] == "flowcache" and trace.meta["kv_policy"]["budget"] == 300
     np.testing.assert_array_equal(trace.kv_attended, np.minimum(trace.kv_len, 300)[:, None].repeat(4, axis=1))
     np.testing.assert_array_equal(trace.kv_kept, trace.kv_attended)
+
+
+def test_teacher_forced_trace_is_simulated(tmp_path, capsys):
+    """--teacher-forced feeds the true held-out video: the trace records real motion and
+    `cosim simulate` accepts it like any decode trace."""
+    trace_file, graph, out = tmp_path / "t.npz", tmp_path / "graph.json", tmp_path / "sim"
+    argv = ["decode", *SMALL, "--teacher-forced", "--threshold", "0", "-o", str(trace_file)]
+    assert main(argv) == 0
+    assert "teacher forced" in capsys.readouterr().err
+    trace = ReplayTrace.load(trace_file)
+    assert trace.meta["teacher_forced"] is True and trace.replay.shape == (255, 4, 1)
+    assert main(["trace", "--model", "toyworld", "--batch-rows", "1", "-o", str(graph)]) == 0
+    argv = ["simulate", "--graph", str(graph), "--trace", str(trace_file), "--design", "kv260-fastcar"]
+    assert main([*argv, "--policy", "static", "-o", str(out), "--no-progress"]) == 0
+    assert (out / "report.json").is_file()

@@ -142,6 +142,20 @@ def test_free_running_figures_sit_between_their_bounds(trained):
     assert report["psnr_per_frame_db"][0] == pytest.approx(first)
 
 
+def test_changed_code_figures_split_the_held_out_codes(trained):
+    """The motion figures (models/toyworld/motion.py) recorded after training: recall of the
+    changed codes per generated frame, and the teacher-forced split, all fractions."""
+    _model, tokenizer, metadata = trained
+    free = metadata["free_running"]
+    assert len(free["changed_recall_per_frame"]) == WORLD.num_frames - 1 and free["changed_codes"] > 0
+    assert 0.0 <= free["changed_recall"] <= 1.0 and 0.0 <= free["token_accuracy"] <= 1.0
+    frames, _labels = generate_videos(8, 0, WORLD, start=HELDOUT_START)
+    codes = tokenizer.encode(frames)
+    assert free["changed_codes"] == int((codes[:, 1:] != codes[:, :-1]).sum())
+    heldout = metadata["heldout"]
+    assert 0.0 <= heldout["changed_accuracy"] <= 1.0 and 0.0 <= heldout["unchanged_accuracy"] <= 1.0
+
+
 def test_checkpoint_round_trip(tmp_path, trained):
     model, tokenizer, metadata = trained
     path = save_toy_checkpoint(tmp_path / "toy.pt", model, tokenizer, metadata)
