@@ -175,3 +175,9 @@ def test_a_file_without_a_schema_version(tmp_path):
     arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
     np.savez(path, **arrays, meta=np.array(json.dumps(trace.meta)))
     assert _load_error(path)[1:4] == ("meta.schema_version", "1", None)
+
+
+def test_a_layer_that_attended_nothing_loads(tmp_path):
+    trace = two_steps()
+    trace.kv_attended = np.array([[3, 0], [4, 1]], np.int32)
+    assert ReplayTrace.load(trace.save(tmp_path / "t.npz")).kv_attended.tolist() == [[3, 0], [4, 1]]
