@@ -181,3 +181,13 @@ def test_a_layer_that_attended_nothing_loads(tmp_path):
     trace = two_steps()
     trace.kv_attended = np.array([[3, 0], [4, 1]], np.int32)
     assert ReplayTrace.load(trace.save(tmp_path / "t.npz")).kv_attended.tolist() == [[3, 0], [4, 1]]
+
+
+def test_an_archive_holding_pickled_objects_is_not_unpickled(tmp_path):
+    trace = two_steps()
+    path = tmp_path / "pickled.npz"
+    arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
+    arrays["tas"] = np.array([object()] * 2, dtype=object)
+    np.savez(path, **arrays, meta=np.array(json.dumps(dict(trace.meta, schema_version=1))))
+    file, key, expected, found, _ = _load_error(path)
+    assert (key, expected) == (None, "a replay-trace .npz archive") and "allow_pickle" in found
