@@ -190,4 +190,4 @@ def test_an_archive_holding_pickled_objects_is_not_unpickled(tmp_path):
     arrays["tas"] = np.array([object()] * 2, dtype=object)
     np.savez(path, **arrays, meta=np.array(json.dumps(dict(trace.meta, schema_version=1))))
     file, key, expected, found, _ = _load_error(path)
-    assert (key, expected) == (None, "a replay-trace .npz archive") and "allow_pickle" in found
+    assert (file, key, expected) == (str(path), None, "a replay-trace .npz archive") and "allow_pickle" in found
