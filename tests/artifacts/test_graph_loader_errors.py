@@ -179,3 +179,10 @@ def test_totals_add_every_node_or_the_named_ones():
 def test_a_file_that_does_not_say_directed_loads_directed(tmp_path):
     path = write(tmp_path, lambda doc: doc["graph"].pop("directed"))
     assert isinstance(load_graph(path), nx.DiGraph)
+
+
+def test_ops_come_in_traced_order_not_by_name():
+    g = one_layer_graph("order")
+    add_op(g, "z.first", "embedding", "embedding")
+    add_op(g, "a.second", "norm", "norm")
+    assert [name for name, _ in ops_in_order(g)] == ["z.first", "a.second"]

@@ -175,3 +175,19 @@ def test_a_file_without_a_schema_version(tmp_path):
     arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
     np.savez(path, **arrays, meta=np.array(json.dumps(trace.meta)))
     assert _load_error(path)[1:4] == ("meta.schema_version", "1", None)
+
+
+def test_a_layer_that_attended_nothing_loads(tmp_path):
+    trace = two_steps()
+    trace.kv_attended = np.array([[3, 0], [4, 1]], np.int32)
+    assert ReplayTrace.load(trace.save(tmp_path / "t.npz")).kv_attended.tolist() == [[3, 0], [4, 1]]
+
+
+def test_an_archive_holding_pickled_objects_is_not_unpickled(tmp_path):
+    trace = two_steps()
+    path = tmp_path / "pickled.npz"
+    arrays = {n: getattr(trace, n) for n in ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended")}
+    arrays["tas"] = np.array([object()] * 2, dtype=object)
+    np.savez(path, **arrays, meta=np.array(json.dumps(dict(trace.meta, schema_version=1))))
+    file, key, expected, found, _ = _load_error(path)
+    assert (file, key, expected) == (str(path), None, "a replay-trace .npz archive") and "allow_pickle" in found
