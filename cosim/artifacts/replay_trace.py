@@ -321,23 +321,29 @@ def _check(trace: ReplayTrace, source: str | Path) -> None:
             where = int(np.argmax(bad))
             bound = f"[{low}, {high}]" if high is not None else f">= {low}"
             raise UserError(source, f"{name}[{where}]", f"a value in {bound}", int(values[where]))
-    over = (trace.kv_attended < 0) | (trace.kv_attended > trace.kv_len[:, None])
-    if over.any():
-        step, layer = np.argwhere(over)[0]
-        raise UserError(
-            source,
-            f"kv_attended[{step}, {layer}]",
-            f"a value in [0, kv_len={int(trace.kv_len[step])}]",
-            int(trace.kv_attended[step, layer]),
-        )
-    outside = (trace.kv_kept < trace.kv_attended) | (trace.kv_kept > trace.kv_len[:, None])
+    _check_within_kv_len(source, "kv_attended", trace.kv_attended, trace.kv_len, np.zeros_like(trace.kv_attended))
+    _check_within_kv_len(source, "kv_kept", trace.kv_kept, trace.kv_len, trace.kv_attended, low_name="kv_attended")
+
+
+def _check_within_kv_len(
+    source: str | Path,
+    name: str,
+    values: np.ndarray,
+    kv_len: np.ndarray,
+    low: np.ndarray,
+    low_name: str | None = None,
+) -> None:
+    """Every values[step, layer] lies in [low[step, layer], kv_len[step]]; the first that does not is named."""
+    outside = (values < low) | (values > kv_len[:, None])
     if outside.any():
         step, layer = np.argwhere(outside)[0]
+        floor = int(low[step, layer])
+        floor_text = f"{low_name}={floor}" if low_name else str(floor)
         raise UserError(
             source,
-            f"kv_kept[{step}, {layer}]",
-            f"a value in [kv_attended={int(trace.kv_attended[step, layer])}, kv_len={int(trace.kv_len[step])}]",
-            int(trace.kv_kept[step, layer]),
+            f"{name}[{step}, {layer}]",
+            f"a value in [{floor_text}, kv_len={int(kv_len[step])}]",
+            int(values[step, layer]),
         )
 
 

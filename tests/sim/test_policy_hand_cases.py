@@ -2,7 +2,6 @@
 and a DRS case where the previous-frame predictor changes what the weight stream does and how long it takes."""
 
 import networkx as nx
-import numpy as np
 import pytest
 
 from cosim.artifacts.graph import add_op
@@ -10,7 +9,14 @@ from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw.library import load_design
 from cosim.sim.simulator import simulate
-from simulator_graphs import OpSizes, first_frame_trace, llama_graph, one_layer_graph, tiny_design
+from simulator_graphs import (
+    OpSizes,
+    first_frame_trace,
+    llama_graph,
+    one_layer_graph,
+    one_token_per_frame_trace,
+    tiny_design,
+)
 
 FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow": "input_stationary"}
 SPLIT = {"policy": "static", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
@@ -108,27 +114,7 @@ def projection_then_mlp() -> nx.DiGraph:
 
 def one_token_frames(replays: list[int]) -> ReplayTrace:
     """One step per frame (one row, one column), frame f replaying its MLP when replays[f]."""
-    steps = len(replays)
-    return ReplayTrace(
-        tas=np.array([np.nan] + [0.5] * (steps - 1), np.float32).reshape(steps, 1, 1),
-        replay=np.array(replays, bool).reshape(steps, 1, 1),
-        frame=np.arange(steps, dtype=np.int32),
-        row=np.zeros(steps, np.int32),
-        col=np.zeros(steps, np.int32),
-        kv_len=np.arange(1, steps + 1, dtype=np.int32),
-        kv_attended=np.arange(1, steps + 1, dtype=np.int32)[:, None],
-        meta={
-            "model": "test",
-            "num_layers": 1,
-            "batch_rows": 1,
-            "tokens_per_frame": 1,
-            "frame_rows": 1,
-            "frame_cols": 1,
-            "frames": steps,
-            "prompt_len": 0,
-            "source": "synthetic",
-        },
-    )
+    return one_token_per_frame_trace([(bool(r),) for r in replays])
 
 
 @pytest.mark.parametrize("latency_ns, latency_cycles", [(100.0, 20), (200.0, 40)])

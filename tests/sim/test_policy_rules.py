@@ -1,15 +1,13 @@
 """What the policies tell the rest of the project: the schema's words for them, the static policy's even
 split of a design made for another policy, and the DRS section of a result, each against a hand count."""
 
-import numpy as np
 import pytest
 
-from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.errors import UserError
 from cosim.sim.policies import POLICIES, SchedulingPolicy, make_policy, register_policy
 from cosim.sim.policies.base import policy_summaries, split_rules_text
 from cosim.sim.simulator import simulate
-from simulator_graphs import llama_graph, tiny_design
+from simulator_graphs import llama_graph, one_token_per_frame_trace, tiny_design
 
 
 def test_the_schema_words_for_the_registered_policies():
@@ -63,31 +61,6 @@ def test_static_on_one_array_names_what_it_needs():
 # --------------------------------------------------------------------------- the DRS section of a result
 
 
-def two_rows_three_frames(replay: list[tuple[bool, bool]]) -> ReplayTrace:
-    """One token per frame and two CFG rows: frame f's rows replay as replay[f] says."""
-    steps = len(replay)
-    return ReplayTrace(
-        tas=np.array([[np.nan, np.nan]] + [[0.5, 0.5]] * (steps - 1), np.float32).reshape(steps, 1, 2),
-        replay=np.array(replay, bool).reshape(steps, 1, 2),
-        frame=np.arange(steps, dtype=np.int32),
-        row=np.zeros(steps, np.int32),
-        col=np.zeros(steps, np.int32),
-        kv_len=np.arange(1, steps + 1, dtype=np.int32),
-        kv_attended=np.arange(1, steps + 1, dtype=np.int32)[:, None],
-        meta={
-            "model": "test",
-            "num_layers": 1,
-            "batch_rows": 2,
-            "tokens_per_frame": 1,
-            "frame_rows": 1,
-            "frame_cols": 1,
-            "frames": steps,
-            "prompt_len": 0,
-            "source": "synthetic",
-        },
-    )
-
-
 GRAPH = llama_graph(num_layers=1, hidden=64, heads=4, mlp_hidden=128, tokens_per_frame=1, frames=3)
 DRS = {"policy": "drs", "static_split": {"attention_arrays": 1, "mlp_arrays": 3}}
 FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow": "input_stationary"}
@@ -96,7 +69,7 @@ FOUR_ARRAYS = {"type": "systolic", "arrays": 4, "rows": 4, "cols": 4, "dataflow"
 def test_drs_section_counts_a_layer_with_one_computing_row_as_computing():
     # frame 1: one row computes, so the MLP weights are needed (computes); predicted from frame 0 (computes): right.
     # frame 2: both rows replay (skips); predicted from frame 1 (computes): wrong. Accuracy 1 / 2.
-    trace = two_rows_three_frames([(False, False), (True, False), (True, True)])
+    trace = one_token_per_frame_trace([(False, False), (True, False), (True, True)])
     drs = simulate(GRAPH, trace, tiny_design(matrix=FOUR_ARRAYS, scheduling=DRS), policy="drs").drs
     assert drs is not None
     assert set(drs) == {
@@ -112,7 +85,7 @@ def test_drs_section_counts_a_layer_with_one_computing_row_as_computing():
 
 
 def test_drs_section_without_a_previous_frame_has_no_accuracy():
-    trace = two_rows_three_frames([(False, False)])
+    trace = one_token_per_frame_trace([(False, False)])
     drs = simulate(GRAPH, trace, tiny_design(matrix=FOUR_ARRAYS, scheduling=DRS), policy="drs").drs
     assert drs is not None
     assert (drs["predictor_accuracy"], drs["predictions"], drs["prefetch_predictions_used"]) == (None, 0, 0)

@@ -385,3 +385,28 @@ def first_frame_trace(rows: int = 1, num_layers: int = 1, steps: int = 1) -> Rep
             "source": "synthetic",
         },
     )
+
+
+def one_token_per_frame_trace(replay: list[tuple[bool, ...]]) -> ReplayTrace:
+    """One step per frame on a one-layer model: frame f's rows replay as replay[f] says (frame 0 has no TAS)."""
+    steps, rows = len(replay), len(replay[0])
+    return ReplayTrace(
+        tas=np.array([[np.nan] * rows] + [[0.5] * rows] * (steps - 1), np.float32).reshape(steps, 1, rows),
+        replay=np.array(replay, bool).reshape(steps, 1, rows),
+        frame=np.arange(steps, dtype=np.int32),
+        row=np.zeros(steps, np.int32),
+        col=np.zeros(steps, np.int32),
+        kv_len=np.arange(1, steps + 1, dtype=np.int32),
+        kv_attended=np.arange(1, steps + 1, dtype=np.int32)[:, None],
+        meta={
+            "model": "test",
+            "num_layers": 1,
+            "batch_rows": rows,
+            "tokens_per_frame": 1,
+            "frame_rows": 1,
+            "frame_cols": 1,
+            "frames": steps,
+            "prompt_len": 0,
+            "source": "synthetic",
+        },
+    )
