@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from cosim.artifacts.synthetic_trace import synthetic_trace
-from cosim.hw.library import design_from_dict, hwconfigs_dir, load_design
+from cosim.hw.library import design_from_dict, hwconfigs_dir, load_design, override_design
 from cosim.hw.schema import Design
 from cosim.sim.simulator import simulate
 
@@ -82,17 +82,20 @@ def static_splits(arrays: int) -> list[int]:
     return sorted({min(max(round(arrays * f), 1), arrays - 1) for f in (0.25, 0.5, 0.75)})
 
 
-def with_split(design: Design, attention: int, designs_dir: Path) -> Design:
-    data = dict(design.source.data)
-    arrays = int(data["engines"]["matrix"]["arrays"])
-    data["scheduling"] = {
-        "policy": "static",
-        "static_split": {"attention_arrays": attention, "mlp_arrays": arrays - attention},
-    }
-    return design_from_dict(data, f"{design.source.path}, static {attention}+{arrays - attention}", designs_dir)
+def with_split(design: Design, attention: int) -> Design:
+    """`design` under the static policy with `attention` of its arrays on attention, the rest on the MLP."""
+    arrays = design.engines.matrix.arrays
+    return override_design(
+        design,
+        {
+            "scheduling.policy": "static",
+            "scheduling.static_split.attention_arrays": attention,
+            "scheduling.static_split.mlp_arrays": arrays - attention,
+        },
+    )
 
 
-def run_point(graph: Any, design: Design, videos: int, tokens: int, designs_dir: Path) -> dict[str, Any]:
+def run_point(graph: Any, design: Design, videos: int, tokens: int) -> dict[str, Any]:
     trace = synthetic_trace(
         num_layers=int(graph.graph["num_layers"]),
         layer_rates=0.5,
@@ -113,7 +116,7 @@ def run_point(graph: Any, design: Design, videos: int, tokens: int, designs_dir:
     }
     static = {}
     for attention in static_splits(int(design.engines.matrix.arrays)):
-        static[attention] = simulate(graph, trace, with_split(design, attention, designs_dir), policy="static")
+        static[attention] = simulate(graph, trace, with_split(design, attention), policy="static")
     best_split = min(static, key=lambda a: static[a].total_cycles)
     cycles["best_static"] = static[best_split].total_cycles
     return {
@@ -161,7 +164,7 @@ def main() -> None:
                     "videos": n,
                     "tokens_per_step": k,
                 }
-                point |= run_point(graph, design, n, k, designs_dir)
+                point |= run_point(graph, design, n, k)
                 points.append(point)
                 c = point["cycles"]
                 print(

@@ -336,7 +336,9 @@ def _calibrate(args: argparse.Namespace, session: DecodeSession, common: dict[st
     if args.replay_rule == "accumulated":
         if args.target_ratio is None:
             raise UserError(None, "--replay-rule", "tas with --quality-budget", "accumulated")
-        starts = session.calibration_starts(args.calibration_videos, common["frames"], common["seed"])
+        starts = session.calibration_starts(
+            args.calibration_videos, common["frames"], common["seed"], teacher_forced=args.teacher_forced
+        )
         return calibrate_chunk_ratio(
             session.model, starts, args.target_ratio, args.chunks, rounds=args.calibration_rounds, **common
         )

@@ -130,9 +130,7 @@ def calibrate_chunk_ratio(
     deltas = [[0.0] * chunks for _ in range(config.num_layers)]
     history = []
     for round_index in range(rounds + 1):
-        runs = [
-            decode_video(model, s.first_frame_codes, s.class_id, chunk_deltas=deltas, **decode_kwargs) for s in starts
-        ]
+        runs = _run_all(model, starts, None, chunk_deltas=deltas, **decode_kwargs)
         history.append({"round": round_index, "chunk_deltas": deltas, "layer_replay_ratio": _ratios(runs).tolist()})
         # The runs log -A as the decision value: replay when -A > -delta.
         step_chunk = np.concatenate([chunk[r.trace.row * config.frame_cols + r.trace.col] for r in runs])
