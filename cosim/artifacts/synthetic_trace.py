@@ -21,6 +21,7 @@ from cosim.common.errors import UserError
 
 # Decisions (steps x layers x rows) of one trace: its arrays take about 20 bytes each in memory.
 MAX_DECISIONS = 50_000_000
+FRAME_SIDE = 16  # tokens per frame row and column by default (VILA-U's 16 x 16 latent frame)
 
 
 def synthetic_trace(
@@ -28,8 +29,8 @@ def synthetic_trace(
     num_layers: int,
     layer_rates: float | Sequence[float],
     frames: int = 8,
-    frame_rows: int = 16,
-    frame_cols: int = 16,
+    frame_rows: int = FRAME_SIDE,
+    frame_cols: int = FRAME_SIDE,
     batch_rows: int = 2,
     conditioning_frames: int = 1,
     correlation: float = 0.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cosim.artifacts.synthetic_trace import synthetic_trace
+from cosim.artifacts.synthetic_trace import FRAME_SIDE, synthetic_trace
 from cosim.common.cli_values import (
     MAX_BATCH_ROWS,
     MAX_FRAMES,
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     check_int("--conditioning-frames", args.conditioning_frames, 0, args.frames - 1)
     check_float("--correlation", args.correlation, 0, 1)
     check_int("--seed", args.seed, 0)
-    check_lockstep(args.videos, args.tokens_per_step, tokens_per_frame=16 * 16)
+    check_lockstep(args.videos, args.tokens_per_step, tokens_per_frame=FRAME_SIDE * FRAME_SIDE)
     rates = per_layer(args.rates, args.layers, "--rates", within=(0, 1))
     check_output_file(args.out, "-o")
     trace = synthetic_trace(
