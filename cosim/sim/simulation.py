@@ -154,26 +154,40 @@ class Simulation:
         wl = self.wl
         ids = np.zeros((wl.steps, len(wl.segment_kind)), dtype=np.int32)
         memo: dict[tuple[int, int], int] = {}
+        first_step = self._first_steps()
         bar = _progress(len(wl.segment_kind), progress, "simulating distinct segments", "segment")
         for q in range(len(wl.segment_kind)):
-            template = int(wl.segment_template[q])
-            params = wl.param_size[:, q] * 4 + wl.param_tas[:, q]  # TAS flags are 0..2
+            template, params = self._column_keys(q)
             distinct, where, inverse = np.unique(params, return_index=True, return_inverse=True)
             column = np.zeros(len(distinct), dtype=np.int32)
             for k, (param, step) in enumerate(zip(distinct.tolist(), where.tolist(), strict=True)):
                 index = memo.get((template, param))
-                if index is None or (self._keeps_intervals(step) and self.results.intervals[index] is None):
+                if index is None:
                     ops, info = self._segment_inputs(step, q)
-                    result = self.simulate_one(step, q, ops, info, None, None, self._keeps_intervals(step))
-                    if index is None:
-                        index = memo[template, param] = self.results.add(result)
-                    else:  # met first in a later column, now before the timeline's steps: the same segment
-                        self.results.intervals[index] = result.intervals
+                    record = self._keeps_intervals(first_step[template, param])
+                    index = memo[template, param] = self.results.add(
+                        self.simulate_one(step, q, ops, info, None, None, record)
+                    )
                 column[k] = index
             ids[:, q] = column[inverse.ravel()]
             bar.update(1)
         bar.close()
         return self.results, ids
+
+    def _column_keys(self, q: int) -> tuple[int, np.ndarray]:
+        """Segment `q`'s template and, per step, its parameter (TAS flags are 0..2)."""
+        return int(self.wl.segment_template[q]), self.wl.param_size[:, q] * 4 + self.wl.param_tas[:, q]
+
+    def _first_steps(self) -> dict[tuple[int, int], int]:
+        """The first step at which each distinct (template, parameter) occurs in any column, so that its one
+        simulation knows whether the timeline may use its op intervals."""
+        first: dict[tuple[int, int], int] = {}
+        for q in range(len(self.wl.segment_kind)):
+            template, params = self._column_keys(q)
+            distinct, where = np.unique(params, return_index=True)
+            for param, step in zip(distinct.tolist(), where.tolist(), strict=True):
+                first[template, param] = min(step, first.get((template, param), step))
+        return first
 
     def _memoised_with_stream(self, windows: StreamWindows, progress: bool) -> tuple[SegmentResults, np.ndarray]:
         """In order: a segment is keyed also by the stream's state at its start and its window."""
