@@ -39,10 +39,14 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 
 @dataclass(frozen=True)
 class Module:
-    """Source files mutated together and the tests that check them."""
+    """Source files mutated together, the tests that check them, and the slow ones of those
+    tests left out (`slow`: node ids): mutmut runs every test that reaches a mutated
+    function for each of its mutants, so one test of many seconds would dominate the run;
+    each is left out only where faster tests pin what it checks."""
 
     sources: tuple[str, ...]
     tests: tuple[str, ...]
+    slow: tuple[str, ...] = ()
 
 
 MODULES = {
@@ -80,15 +84,27 @@ MODULES = {
             "tests/models/decoding/test_fastcar.py",
             "tests/models/decoding/test_fastcar_tie.py",
             "tests/models/decoding/test_calibrate.py",
+            "tests/models/decoding/test_calibrate_by_hand.py",
+        ),
+        slow=(  # decode a real model several times (23 s and 4 s); test_calibrate_by_hand.py checks the same arithmetic
+            "tests/models/decoding/test_calibrate.py::test_ratio_calibration_holds_on_held_out_videos",
+            "tests/models/decoding/test_calibrate.py::test_quality_budget_keeps_agreement_and_trades_ratio",
         ),
     ),
+    # The simulation core whose formulas the cycle and byte claims rest on: engine cycles, DRAM,
+    # buffers and tiling, op sizing, the workload (segments, predictions, first frame dense),
+    # DRS's weight stream and the tile pipeline. Not the segment machinery (simulation,
+    # segments, assembly, segment_*, stream_*): it only runs these pieces and is checked by
+    # equality with the continuous simulation, whose tests take seconds to minutes each.
     "sim_core": Module(
         (
             "cosim/sim/compute.py",
             "cosim/sim/dram.py",
             "cosim/sim/buffers.py",
+            "cosim/sim/op_sizing.py",
             "cosim/sim/workload.py",
             "cosim/sim/weight_stream.py",
+            "cosim/sim/tile_pipeline.py",
         ),
         (
             "tests/sim/test_compute.py",
@@ -97,6 +113,21 @@ MODULES = {
             "tests/sim/test_simulator.py",
             "tests/sim/test_first_frame_never_replays.py",
             "tests/sim/test_policy_hand_cases.py",
+            "tests/sim/test_lockstep_decode.py",
+        ),
+        slow=tuple(  # each simulates 7B-sized graphs or long KV streams (4 to 40 s)
+            f"tests/sim/test_simulator.py::{name}"
+            for name in (
+                "test_latency_never_beats_the_roofline",
+                "test_bytes_moved_equal_the_workload",
+                "test_per_class_counts_add_up_to_the_totals",
+                "test_same_inputs_same_cycles",
+                "test_memoised_equals_plain_and_fast_path_equals_step_by_step",
+                "test_timeline_and_utilisation_shapes",
+                "test_all_dense_decisions_equal_the_dense_baseline",
+                "test_baselines_without_fastcar_run_no_tas_and_write_no_replay_ring",
+                "test_long_kv_streams_skip_whole_periods_and_equal_the_continuous_simulation",
+            )
         ),
     ),
 }
@@ -121,7 +152,8 @@ def prepare(work: Path, module: Module) -> None:
     pyproject = work / "pyproject.toml"
     text = pyproject.read_text()
     text = _set_list(text, "only_mutate", module.sources)
-    text = _set_list(text, "pytest_add_cli_args_test_selection", module.tests)
+    deselected = tuple(arg for test in module.slow for arg in ("--deselect", test))
+    text = _set_list(text, "pytest_add_cli_args_test_selection", module.tests + deselected)
     pyproject.write_text(text)
     assert tomllib.loads(text)["tool"]["mutmut"]["only_mutate"] == list(module.sources)
 
