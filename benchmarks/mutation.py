@@ -76,6 +76,7 @@ MODULES = {
             "tests/artifacts/test_graph_format.py",
             "tests/artifacts/test_graph_input_checks.py",
             "tests/artifacts/test_graph_loader_errors.py",
+            "tests/artifacts/test_graph_add_op.py",
         ),
     ),
     "fastcar": Module(
@@ -91,20 +92,18 @@ MODULES = {
             "tests/models/decoding/test_calibrate.py::test_quality_budget_keeps_agreement_and_trades_ratio",
         ),
     ),
-    # The simulation core whose formulas the cycle and byte claims rest on: engine cycles, DRAM,
-    # buffers and tiling, op sizing, the workload (segments, predictions, first frame dense),
-    # DRS's weight stream and the tile pipeline. Not the segment machinery (simulation,
-    # segments, assembly, segment_*, stream_*): it only runs these pieces and is checked by
-    # equality with the continuous simulation, whose tests take seconds to minutes each.
+    # The simulation core's formulas that the cycle and byte claims rest on: engine cycles,
+    # DRAM, buffers and tiling, and the workload (trace x graph x design: segments, predictions,
+    # the dense first frame). Left out to stay within the 30 minutes (docs/testing.md):
+    # op_sizing, tile_pipeline and weight_stream (about 1,300 more mutants), and the segment
+    # machinery (simulation, segments, assembly, segment_*, stream_*), which only runs these
+    # pieces and is checked by equality with the continuous simulation (seconds per test).
     "sim_core": Module(
         (
             "cosim/sim/compute.py",
             "cosim/sim/dram.py",
             "cosim/sim/buffers.py",
-            "cosim/sim/op_sizing.py",
             "cosim/sim/workload.py",
-            "cosim/sim/weight_stream.py",
-            "cosim/sim/tile_pipeline.py",
         ),
         (
             "tests/sim/test_compute.py",
@@ -134,9 +133,11 @@ MODULES = {
 
 
 def tracked_files(root: Path) -> list[Path]:
-    """The repository's files as a clean clone has them (everything but ignored and generated files)."""
+    """The repository's files as a clean clone has them, plus new files not yet added (a test being
+    written): everything but ignored and generated files."""
     try:
-        listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+        command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+        listed = subprocess.run(command, cwd=root, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):  # not a git checkout: every file outside caches
         skip = {".git", ".venv", "mutants", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
         return [p.relative_to(root) for p in root.rglob("*") if p.is_file() and not skip & set(p.parts)]
