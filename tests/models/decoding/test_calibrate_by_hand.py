@@ -37,7 +37,7 @@ class ScriptedDecoder:
 
     A step replays when its TAS is strictly above its layer's threshold, or, with
     `chunk_deltas`, when its logged value (-A) is strictly above -delta of its layer and
-    chunk (steps walk the 2 x 2 frame row by row). Codes: frame 1 holds the run's index
+    chunk (steps walk the 2 x 2 frame row by row; chunks are bands of its rows). Codes: frame 1 holds the run's index
     (calibration must not compare it), frames 2.. are 0 with one 1 per replayed decision.
     """
 
@@ -50,12 +50,15 @@ class ScriptedDecoder:
         starts = len(self.tables[0])
         round_tables = self.tables[min(len(self.calls) // starts, len(self.tables) - 1)]
         tas = round_tables[len(self.calls) % starts]
-        call = dict(first=first_frame_codes, class_id=class_id, thresholds=thresholds, chunk_deltas=chunk_deltas)
+        call = dict(
+            model=model, first=first_frame_codes, class_id=class_id, thresholds=thresholds, chunk_deltas=chunk_deltas
+        )
         self.calls.append({**call, **kwargs})
         steps, layers, _ = tas.shape
         row, col = np.arange(steps) // 2, np.arange(steps) % 2
         if chunk_deltas is not None:
-            delta = np.array(chunk_deltas)[:, row].T  # [steps, layers]: rows 0 and 1 are chunks 0 and 1
+            chunk = row * len(chunk_deltas[0]) // 2  # bands of the frame's 2 rows
+            delta = np.array(chunk_deltas)[:, chunk].T  # [steps, layers]
             replay = tas > -delta[:, :, None]
         else:
             replay = tas > np.broadcast_to(np.asarray(thresholds, dtype=float), (layers,))[None, :, None]
@@ -109,6 +112,7 @@ def test_ratio_calibration_rounds_by_hand(script):
     assert all(c["frames"] == 3 and c["seed"] == 7 for c in decoder.calls)
     assert [c["teacher_codes"] is teacher for c in decoder.calls] == [False, True] * 3
     assert all(c["first"] is s.first_frame_codes for c, s in zip(decoder.calls, starts * 3, strict=True))
+    assert all(c["model"] is MODEL for c in decoder.calls)
 
 
 def test_one_ratio_serves_every_layer_and_zero_rounds_stop_after_the_dense_run(script):
@@ -144,7 +148,20 @@ def test_chunk_calibration_by_hand(script):
     ]
     assert [c["thresholds"] for c in decoder.calls] == [None, None]
     assert [c["chunk_deltas"] for c in decoder.calls] == [[[0.0, 0.0], [0.0, 0.0]], [[1.5, 3.5], [15.0, 35.0]]]
-    assert all(c["seed"] == 4 and c["class_id"] == 1 for c in decoder.calls)
+    assert all(c["seed"] == 4 and c["class_id"] == 1 and c["model"] is MODEL for c in decoder.calls)
+
+
+@pytest.mark.parametrize(
+    "calibrate_one, table",
+    [
+        (lambda start: calibrate_ratio(MODEL, [start], 0.5), _one_step([1, 2], [3, 4])),  # type: ignore[arg-type]
+        (lambda start: calibrate_chunk_ratio(MODEL, [start], 0.5, 1), [[[-1], [-2]]] * 4),  # type: ignore[arg-type]
+    ],
+)
+def test_calibration_takes_two_rounds_after_the_dense_one_by_default(script, calibrate_one, table):
+    decoder = script([[table]])
+    result = calibrate_one(Start(np.zeros((2, 2)), 0))
+    assert [h["round"] for h in result.history] == [0, 1, 2] and len(decoder.calls) == 3
 
 
 # One start, one step of 8 rows: layer 0 TAS 1..8, layer 1 11..18 (the same order). A ratio r
@@ -199,15 +216,17 @@ def test_token_agreement_skips_the_given_frame_and_averages_the_runs():
 
 @pytest.mark.parametrize("ratio", [-0.1, 1.1, [0.5, 1.5]])
 def test_a_ratio_outside_zero_one_is_refused(ratio):
-    with pytest.raises(UserError, match="target_ratio"):
+    with pytest.raises(UserError) as refusal:
         thresholds_for_ratio(np.ones((4, 2)), ratio)
+    assert str(refusal.value) == f"target_ratio: expected values in [0, 1], found {ratio!r}"
 
 
 @pytest.mark.parametrize("budget", [-0.1, 1.1])
 def test_a_quality_budget_outside_zero_one_is_refused(script, budget):
     script(QUALITY_TABLE)
-    with pytest.raises(UserError, match="quality_budget"):
+    with pytest.raises(UserError) as refusal:
         calibrate_quality(MODEL, [Start(np.zeros((2, 2)), 0)], budget)  # type: ignore[arg-type]
+    assert str(refusal.value) == f"quality_budget: expected a token agreement in [0, 1], found {budget}"
 
 
 @pytest.mark.parametrize(
@@ -219,5 +238,7 @@ def test_a_quality_budget_outside_zero_one_is_refused(script, budget):
     ],
 )
 def test_calibration_without_videos_is_refused(run):
-    with pytest.raises(UserError, match="calibration videos"):
+    with pytest.raises(UserError) as refusal:
         run()
+    assert str(refusal.value) == "calibration videos: expected at least one start, found 0"
+    assert refusal.value.file is None and refusal.value.found == 0
