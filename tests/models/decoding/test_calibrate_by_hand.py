@@ -198,6 +198,12 @@ def test_quality_without_a_passing_ratio_keeps_dense_thresholds(script):
     assert [h["token_agreement"] for h in result.history] == [0.5, 0.75]
 
 
+def test_quality_bisects_six_times_by_default(script):
+    decoder = script(QUALITY_TABLE)
+    result = calibrate_quality(MODEL, [Start(np.zeros((2, 2)), 0)], 0.5)  # type: ignore[arg-type]
+    assert len(result.history) == 6 and len(decoder.calls) == 1 + 6 and decoder.calls[0]["model"] is MODEL
+
+
 def test_a_zero_budget_accepts_the_first_ratio(script):
     script(QUALITY_TABLE)
     result = calibrate_quality(MODEL, [Start(np.zeros((2, 2)), 0)], 0.0, iterations=1)  # type: ignore[arg-type]
