@@ -227,6 +227,12 @@ def test_a_ratio_outside_zero_one_is_refused(ratio):
     assert str(refusal.value) == f"target_ratio: expected values in [0, 1], found {ratio!r}"
 
 
+def test_one_ratio_per_layer_or_one_for_all():
+    with pytest.raises(UserError) as refusal:
+        thresholds_for_ratio(np.ones((4, 2)), [0.5, 0.5, 0.5])
+    assert refusal.value.key == "target_ratio" and refusal.value.expected == "1 or 2 values (one per layer)"
+
+
 @pytest.mark.parametrize("budget", [-0.1, 1.1])
 def test_a_quality_budget_outside_zero_one_is_refused(script, budget):
     script(QUALITY_TABLE)
