@@ -49,7 +49,7 @@ def window_occupancy(
         {p for step in range(first, last) for i in ids[step].tolist() for p in results.occupancy[i] or {}}
     )
     points: dict[str, list[Change]] = {p: [] for p in purposes}
-    start = int(step_cycles[:first].sum())
+    window_start = start = int(step_cycles[:first].sum())
     for step in range(first, last):
         for index in ids[step].tolist():
             occupancy = results.occupancy[index]
@@ -61,8 +61,7 @@ def window_occupancy(
                     level += delta
                     points[purpose].append((start + t, level))
             start += int(results.durations[index])
-    end = start
-    return {p: _bounded(_last_per_cycle(series), (int(step_cycles[:first].sum()), end)) for p, series in points.items()}
+    return {p: _bounded(_last_per_cycle(series), (window_start, start)) for p, series in points.items()}
 
 
 def _last_per_cycle(series: list[Change]) -> list[Change]:
