@@ -11,7 +11,8 @@ frame of 8 x 8 positions after a prompt of four such frames: KV lengths 258-321 
 every MLP it reaches before TAS decides). Per point it simulates DRS,
 time-multiplexing and the static policy at three splits of the pool (a quarter, half and
 three quarters of the arrays on attention; one split when there are two arrays) and prints
-DRS's gain over each. The last line is the issue's verdict:
+DRS's gain over each, and what no schedule could beat: the better of the two other policies
+over three lower bounds on the cycles (`schedule_bounds`). The last line is the issue's verdict:
 
     best DRS gain over the better of time_multiplexed and best static: X.XXx (at ...); worst: Y.YYx
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +40,7 @@ import yaml
 from cosim.artifacts.synthetic_trace import synthetic_trace
 from cosim.hw.library import design_from_dict, hwconfigs_dir, load_design, override_design
 from cosim.hw.schema import Design
+from cosim.sim.result import SimResult
 from cosim.sim.simulator import simulate
 
 # zcu104-fastcar is left out for run time: it has kv260-fastcar's engines (it differs in KV buffer and policy)
@@ -54,6 +57,13 @@ GRAPH_MODEL = "vila-u-7b-256"
 # A prompt of 4 frames of 8 x 8 positions and one generated frame: KV lengths 258-321 as early in a
 # 7B video, 64 decode steps at one token per step (a 16 x 16 frame would take 4 times as long to simulate)
 PROMPT_FRAMES, FRAME_SIDE = 4, 8
+
+
+BOUNDS = {  # `schedule_bounds`, in words
+    "overlap": "any schedule of the same bytes and ops (every engine and the DRAM busy all the time)",
+    "two_groups": "two interleaved groups of sequences (each reads every weight)",
+    "prefetch": "DRS with prefetch of all on-chip buffers' bytes across every barrier",
+}
 
 
 def variant_devices(folder: Path) -> None:
@@ -95,6 +105,33 @@ def with_split(design: Design, attention: int) -> Design:
     )
 
 
+def schedule_bounds(drs: SimResult, design: Design) -> dict[str, int]:
+    """Lower bounds on the cycles of any schedule of the point's work (docs/drs.md, "What any schedule could gain").
+
+    ``overlap``: every engine and the DRAM busy all the time -- the largest of their busy
+    cycles under DRS (each matrix op on the whole pool, the DRAM moving the same bytes).
+    ``two_groups``: the same with the step's sequences split into two groups whose layers
+    interleave (one group's attention beside the other's MLP), the only independent work in
+    a lockstep step; the weight buffer holds two tiles, so each group reads every weight.
+    ``prefetch``: DRS plus prefetching (KV cache, weights into lent buffers) across each
+    barrier at most what all on-chip buffers hold, each such load saving its transfer and
+    access latency.
+    """
+    busiest_engine = max(drs.engine_busy_cycles.values())
+    dram = int(drs.step_busy_cycles["dram"].sum())
+    per_cycle = design.dram_effective_bytes_per_cycle
+    weights = drs.dram_bytes["read"]["weights"]
+    on_chip = sum(b.bytes * b.copies for b in design.buffers)
+    barriers = drs.segments_total  # segments of all steps
+    ahead = barriers * (math.ceil(on_chip / per_cycle) + int(design.dram_access_latency_cycles))
+    overlap = max(busiest_engine, dram)
+    return {
+        "overlap": overlap,
+        "two_groups": max(busiest_engine, dram + math.ceil(weights / per_cycle)),
+        "prefetch": max(overlap, drs.total_cycles - ahead),
+    }
+
+
 def run_point(graph: Any, design: Design, videos: int, tokens: int) -> dict[str, Any]:
     trace = synthetic_trace(
         num_layers=int(graph.graph["num_layers"]),
@@ -110,8 +147,9 @@ def run_point(graph: Any, design: Design, videos: int, tokens: int) -> dict[str,
         videos=videos,
         tokens_per_step=tokens,
     )
+    drs = simulate(graph, trace, design, policy="drs")
     cycles = {
-        "drs": simulate(graph, trace, design, policy="drs").total_cycles,
+        "drs": drs.total_cycles,
         "time_multiplexed": simulate(graph, trace, design, policy="time_multiplexed").total_cycles,
     }
     static = {}
@@ -119,14 +157,26 @@ def run_point(graph: Any, design: Design, videos: int, tokens: int) -> dict[str,
         static[attention] = simulate(graph, trace, with_split(design, attention), policy="static")
     best_split = min(static, key=lambda a: static[a].total_cycles)
     cycles["best_static"] = static[best_split].total_cycles
+    better = min(cycles["time_multiplexed"], cycles["best_static"])
+    bounds = schedule_bounds(drs, design)
     return {
         "cycles": cycles,
         "best_static_attention_arrays": best_split,
         "gain_vs_time_multiplexed": cycles["time_multiplexed"] / cycles["drs"],
         "gain_vs_best_static": cycles["best_static"] / cycles["drs"],
-        "gain": min(cycles["time_multiplexed"], cycles["best_static"]) / cycles["drs"],
+        "gain": better / cycles["drs"],
+        "bound_cycles": bounds,
+        "gain_bound": {name: better / value for name, value in bounds.items()},
         "tokens_per_s_drs": videos * trace.num_steps * tokens / (cycles["drs"] / (design.clock_mhz * 1e6)),
     }
+
+
+def place(point: dict[str, Any]) -> str:
+    """Where a point sits on the map, in words."""
+    return (
+        f"{point['design']}, {point['memory']}, {point['arrays']} arrays, {point['videos']} videos x "
+        f"{point['tokens_per_step']} tokens per step"
+    )
 
 
 def main() -> None:
@@ -152,6 +202,7 @@ def main() -> None:
         print(
             f"{'design':<16}{'memory':<8}{'arrays':>7}{'videos':>7}{'tokens':>7}"
             f"{'DRS Mcyc':>10}{'TM Mcyc':>10}{'static Mcyc':>12}{'split':>7}{'vs TM':>8}{'vs static':>10}{'gain':>7}"
+            f"  bounds: {'overlap':>7}{'2 groups':>9}{'prefetch':>9}"
         )
         for name, memory, factor in itertools.product(designs, memories, ARRAY_FACTORS):
             design = variant(name, memory, factor, designs_dir)
@@ -166,12 +217,13 @@ def main() -> None:
                 }
                 point |= run_point(graph, design, n, k)
                 points.append(point)
-                c = point["cycles"]
+                c, bound = point["cycles"], point["gain_bound"]
                 print(
                     f"{name:<16}{memory:<8}{arrays:>7}{n:>7}{k:>7}{c['drs'] / 1e6:>10.2f}"
                     f"{c['time_multiplexed'] / 1e6:>10.2f}{c['best_static'] / 1e6:>12.2f}"
                     f"{point['best_static_attention_arrays']:>4}+{arrays - point['best_static_attention_arrays']:<2}"
-                    f"{point['gain_vs_time_multiplexed']:>8.3f}{point['gain_vs_best_static']:>10.3f}{point['gain']:>7.3f}",
+                    f"{point['gain_vs_time_multiplexed']:>8.3f}{point['gain_vs_best_static']:>10.3f}{point['gain']:>7.3f}"
+                    f"{'':10}{bound['overlap']:>7.3f}{bound['two_groups']:>9.3f}{bound['prefetch']:>9.3f}",
                     flush=True,
                 )
     elapsed = time.perf_counter() - started
@@ -192,11 +244,11 @@ def main() -> None:
     Path(args.json).write_text(json.dumps(document, indent=1) + "\n")
     best = max(points, key=lambda p: p["gain"])
     worst = min(points, key=lambda p: p["gain"])
-    where = (
-        f"{best['design']}, {best['memory']}, {best['arrays']} arrays, {best['videos']} videos x "
-        f"{best['tokens_per_step']} tokens per step"
-    )
+    where = place(best)
     print(f"{len(points)} points in {elapsed:.0f} s; wrote {args.json}")
+    for name, what in BOUNDS.items():
+        top = max(points, key=lambda p: p["gain_bound"][name])
+        print(f"upper bound, {what}: {top['gain_bound'][name]:.2f}x (at {place(top)})")
     print(
         f"best DRS gain over the better of time_multiplexed and best static: {best['gain']:.2f}x (at {where}); "
         f"worst: {worst['gain']:.2f}x"

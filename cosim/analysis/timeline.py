@@ -4,7 +4,9 @@ One process per run (policy), one thread per track (engine, matrix partition or 
 category) plus a ``steps`` track that marks each decode step. Every interval is a
 complete event (``"ph": "X"``) with ``ts`` and ``dur`` in microseconds, converted from
 cycles with the run's clock. Process and thread names come as metadata events
-(``"ph": "M"``) so the tracks are labelled in the viewer, in a fixed order.
+(``"ph": "M"``) so the tracks are labelled in the viewer, in a fixed order. The level of
+each buffer the simulator tracks over time (weights, KV cache) is a counter track
+(``"ph": "C"``, named ``<purpose> buffer``, in bytes), from `SimResult.timeline_occupancy`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def trace_events(runs: Sequence[tuple[str, SimResult]]) -> dict[str, Any]:
                     },
                 }
             )
+        events.extend(_occupancy_counters(pid, result, us_per_cycle))
     return {
         "traceEvents": events,
         "displayTimeUnit": "ns",
@@ -100,3 +103,19 @@ def write_timeline(path: str | Path, runs: Sequence[tuple[str, SimResult]]) -> P
 
 def _meta(name: str, pid: int, tid: int, args: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "ph": "M", "pid": pid, "tid": tid, "args": args}
+
+
+def _occupancy_counters(pid: int, result: SimResult, us_per_cycle: float) -> list[dict[str, Any]]:
+    """One counter track per buffer purpose: its bytes from each point's cycle on."""
+    return [
+        {
+            "name": f"{purpose} buffer",
+            "cat": "buffer",
+            "ph": "C",
+            "pid": pid,
+            "ts": cycle * us_per_cycle,
+            "args": {"bytes": level},
+        }
+        for purpose, points in sorted(result.timeline_occupancy.items())
+        for cycle, level in points
+    ]

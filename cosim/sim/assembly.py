@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cosim.hw.precisions import MAC_PRECISIONS
+from cosim.sim.buffer_timeline import window_occupancy
 from cosim.sim.context import SimContext
 from cosim.sim.result import BLOCK_CLASSES, DRAM_CATEGORIES, DRAM_DIRECTIONS, SimResult, TimelineEvent
 from cosim.sim.segment_results import SegmentResults
@@ -48,6 +49,7 @@ def assemble(
         for b in BLOCK_CLASSES
     }
     timeline, truncated = _timeline(wl, results, ids, step_cycles, window, max_events)
+    occupancy = window_occupancy(results, ids, step_cycles, window)
     return SimResult(
         design_name=design.name,
         policy=ctx.policy.name,
@@ -73,6 +75,7 @@ def assemble(
         timeline=timeline,
         timeline_steps=window,
         timeline_truncated=truncated,
+        timeline_occupancy=occupancy,
         workload=wl.summary(),
     )
 

@@ -109,6 +109,9 @@ class SimResult:
     timeline: bounded list of `TimelineEvent` for steps ``timeline_steps``.
     timeline_steps: [first, last) decode-step indices the timeline covers.
     timeline_truncated: True when events were dropped to respect the bound.
+    timeline_occupancy: {buffer purpose: [(cycle, bytes), ...]} -- over the timeline's steps,
+        the level of each buffer the simulator tracks over time (weights, KV cache), from
+        each point's cycle on (`cosim.sim.buffer_timeline`).
     segments_simulated: distinct work segments simulated at tile level.
     segments_total: segments in the whole video (the rest reused a memoised result).
     events_simulated: SimPy events processed.
@@ -141,6 +144,7 @@ class SimResult:
     timeline: list[TimelineEvent] = field(default_factory=list)
     timeline_steps: tuple[int, int] = (0, 0)
     timeline_truncated: bool = False
+    timeline_occupancy: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     segments_simulated: int = 0
     segments_total: int = 0
     events_simulated: int = 0

@@ -2,7 +2,7 @@
 
 A long video has one distinct attention core per step (its KV length), so the results are
 held compactly: duration, counter vector and per-purpose buffer peaks in growing arrays;
-the op intervals only where the timeline needs them (`None` elsewhere); under DRS the
+the op intervals and buffer occupancy only where the timeline needs them (`None` elsewhere); under DRS the
 stream's end state by id.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cosim.sim.buffer_timeline import Occupancy
 from cosim.sim.weight_stream import LoaderState
 
 Interval = tuple[str, str, int, int]  # (track, name, start within the segment, duration)
@@ -27,6 +28,7 @@ class SegmentResult:
     intervals: list[Interval] | None
     end_state: LoaderState | None = None
     events: int = 0
+    occupancy: Occupancy | None = None  # buffer levels over the segment, where the timeline may use them
 
 
 class SegmentResults:
@@ -39,6 +41,7 @@ class SegmentResults:
         self._peaks = np.zeros((64, len(purposes)), dtype=np.int64)
         self.intervals: list[list[Interval] | None] = []
         self.end_state: list[LoaderState | None] = []
+        self.occupancy: list[Occupancy | None] = []
 
     def __len__(self) -> int:
         return len(self.intervals)
@@ -56,6 +59,7 @@ class SegmentResults:
         self._peaks[index] = [result.peaks.get(p, 0) for p in self.purposes]
         self.intervals.append(result.intervals)
         self.end_state.append(result.end_state)
+        self.occupancy.append(result.occupancy)
         return index
 
     @property

@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 import simpy
 
+from cosim.sim.buffer_timeline import Occupancy, segment_occupancy
 from cosim.sim.buffers import peak_occupancy
 from cosim.sim.clock import Process, cycle_now
 from cosim.sim.context import SimContext
@@ -82,8 +83,8 @@ class Simulation:
 
     def _finish(
         self, machine: Machine, run: SegmentRun, before: dict[str, int], levels: dict[str, int]
-    ) -> tuple[np.ndarray, dict[str, int]]:
-        """The segment's counter vector and buffer peaks; carries the buffer levels on."""
+    ) -> tuple[np.ndarray, dict[str, int], Occupancy | None]:
+        """The segment's counter vector, buffer peaks and (if it records) occupancy changes; carries the levels on."""
         after = machine.snapshot()
         layout = self.ctx.layout
         counters = np.zeros(len(layout.names), dtype=np.int64)
@@ -92,12 +93,13 @@ class Simulation:
             if delta:
                 counters[layout.index[name]] = delta
         peaks = _static_peaks(self.ctx, run.ops)
+        occupancy = segment_occupancy(levels, machine.occupancy, run.start) if run.record else None
         for purpose, changes in machine.occupancy.items():
             start_level = levels.get(purpose, 0)
             peaks[purpose] = max(peaks.get(purpose, 0), peak_occupancy(changes, start_level))
             machine.level[purpose] = start_level + sum(d for _, d in changes)
         machine.occupancy = {}
-        return counters, peaks
+        return counters, peaks, occupancy
 
     # -- memoised: each distinct segment in its own environment ------------------------
     def simulate_one(
@@ -124,7 +126,7 @@ class Simulation:
         finished = env.process(run.run())
         env.run(until=finished)
         duration = cycle_now(env)
-        counters, peaks = self._finish(machine, run, before, levels)
+        counters, peaks, occupancy = self._finish(machine, run, before, levels)
         end_state = None
         if machine.loader is not None:
             assert self.stream is not None, "a machine has a weight stream only when the policy streams weights"
@@ -132,7 +134,7 @@ class Simulation:
         machine.dram.closed = True
         events = next(env._eid)
         self.events += events
-        return SegmentResult(duration, counters, peaks, run.intervals if record else None, end_state, events)
+        return SegmentResult(duration, counters, peaks, run.intervals if record else None, end_state, events, occupancy)
 
     def run_memoised(self, progress: bool = False) -> tuple[SegmentResults, np.ndarray]:
         """Results of the distinct segments, and per instance (steps x segments per step) the index of its result."""
@@ -249,8 +251,9 @@ class Simulation:
                     start = cycle_now(env)
                     yield env.process(run.run())
                     duration = cycle_now(env) - start
-                    counters, peaks = self._finish(machine, run, before, levels)
-                    results.add(SegmentResult(duration, counters, peaks, run.intervals if record else None))
+                    counters, peaks, occupancy = self._finish(machine, run, before, levels)
+                    intervals = run.intervals if record else None
+                    results.add(SegmentResult(duration, counters, peaks, intervals, occupancy=occupancy))
 
         env.run(until=env.process(driver()))
         self.events += next(env._eid)

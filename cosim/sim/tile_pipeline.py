@@ -127,6 +127,9 @@ def _fast_forward(
         skip = jump.after(t, j, (prev_done, *recent), (nbytes, rounded, move))
         if skip is not None:
             periods, shift, (period_payload, period_rounded, period_busy) = skip
+            if run.record:  # the timeline draws the level over cycles: the skipped tiles' changes are the last
+                last_period = changes[-2 * jump.period :]  # period's (two per tile), shifted once per period
+                changes.extend((c + k * shift, d) for k in range(1, periods + 1) for c, d in last_period)
             prev_done += periods * shift
             recent = [c + periods * shift for c in recent]
             payload += periods * period_payload
@@ -148,7 +151,8 @@ class _Jump:
     State after tile t: (last load end, compute ends of the last `slots` tiles). When it
     equals the state `p` tiles earlier plus a shift, with the run's tiles repeating every
     `p`, each later period adds the same shift. The buffer-occupancy changes of the skipped
-    tiles are left out: every moment at which one of them is resident repeats, shifted,
+    tiles are left out (unless the segment records its timeline, whose occupancy counters draw
+    every tile): every moment at which one of them is resident repeats, shifted,
     at a moment of the explicitly walked steady tiles before them (whose other ops' levels
     can only have been higher: what the others still hold is released, never added, while
     an op is alone), so the purpose's peak stays exact. Margins of `2 slots + p + 1`
