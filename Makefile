@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cosim run
 
-# Lint, format check and type check first (config in pyproject.toml), then the suite.
+# Lint, format check and type check first (config in pyproject.toml), then the suite on two worker
+# processes (pytest-xdist; each test file stays on one worker, so its module fixtures are built once).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) out

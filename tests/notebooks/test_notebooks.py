@@ -23,14 +23,15 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNEL = "python3"
-CELL_TIMEOUT_S = 240
-NOTEBOOK_TIMEOUT_S = 300
+# Deadlines only turn a hang into a failure: on a machine shared by several jobs a notebook runs 10x slower.
+CELL_TIMEOUT_S = 1200
+NOTEBOOK_TIMEOUT_S = 1800
 # Parameters (first code cell) replaced for the test run, by notebook stem: fewer frames, videos, points.
 SMALL: dict[str, dict[str, object]] = {
     "01_quickstart": {"FRAMES": 2},
-    "02_resource_utilisation": {"FRAMES": 2},
+    "02_resource_utilisation": {"FRAMES": 2, "MODEL": "toyworld"},
     "03_tas_analysis": {"VIDEOS": 1, "FRAMES": 3, "TARGET_RATIOS": (0.0, 0.7)},
-    "04_design_space": {"FRAMES": 2, "TREE_WIDTHS": [8, 16]},
+    "04_design_space": {"FRAMES": 2, "TREE_WIDTHS": [8], "WORKERS": 1},
 }
 
 
