@@ -176,7 +176,7 @@ class Simulation:
 
     def _column_keys(self, q: int) -> tuple[int, np.ndarray]:
         """Segment `q`'s template and, per step, its parameter (TAS flags are 0..2)."""
-        return int(self.wl.segment_template[q]), self.wl.param_size[:, q] * 4 + self.wl.param_tas[:, q]
+        return int(self.wl.segment_template[q]), self.wl.param_size[:, q].astype(np.int64) * 4 + self.wl.param_tas[:, q]
 
     def _first_steps(self) -> dict[tuple[int, int], int]:
         """The first step at which each distinct (template, parameter) occurs in any column, so that its one
