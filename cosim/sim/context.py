@@ -64,13 +64,13 @@ def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarr
     starts = np.flatnonzero(change)
     if len(starts) <= MAX_RUNS_BY_LENGTH:
         memo: dict[tuple[int, ...], int] = {}
-        values = []
+        per_run = []
         for i in starts.tolist():
             row = tuple(int(c[i]) for c in columns)
             if row not in memo:
                 memo[row] = formula(*row)
-            values.append(memo[row])
-        return np.repeat(np.array(values, dtype=np.int64), np.diff(np.append(starts, count)))
+            per_run.append(memo[row])
+        return np.repeat(np.array(per_run, dtype=np.int64), np.diff(np.append(starts, count)))
     key, radix = np.zeros(len(columns[0]), dtype=np.int64), 1
     for column in columns:  # rows packed into one integer (mixed radix) when it fits 62 bits
         size = int(column.max()) + 1 if len(column) else 1
