@@ -3,7 +3,7 @@ and datacenter designs; print wall time, SimPy events per second, and the dense 
 FastCar / DRS latency and energy against what FACTS.md's arithmetic predicts.
 
     .venv/bin/python benchmarks/simulate_video.py [--trace T.npz] [--designs a,b]
-    .venv/bin/python benchmarks/simulate_video.py --frames 8,32,128,256 [--designs kv260-fastcar]
+    .venv/bin/python benchmarks/simulate_video.py --frames 8,32,128,256 [--designs kv260-fastcar] [--jobs 3]
 
 Without --trace the replay decisions are synthetic (50 % per layer, previous-frame
 correlation 0.8); with a decoded trace of another depth they are mapped onto 32 layers.
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--trace", help="ReplayTrace to use (default: synthetic, 50 %% replay)")
     parser.add_argument("--designs", default="kv260-fastcar,u280-fastcar")
     parser.add_argument("--frames", help="growth table over these video lengths (comma-separated frame counts)")
+    parser.add_argument("--jobs", type=int, default=1, help="growth table: runs at once (each its own process)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: graph.json,design,frames,run -> one JSON line
     args = parser.parse_args()
     if args.one:
@@ -53,7 +55,7 @@ def main() -> None:
     graph = trace_model("vila-u-7b-256", phase="decode")
     print(f"traced vila-u-7b-256 decode in {time.perf_counter() - start:.1f} s: {graph.number_of_nodes()} ops")
     if args.frames:
-        _growth(graph, args.designs.split(",")[0], [int(f) for f in args.frames.split(",")])
+        _growth(graph, args.designs.split(",")[0], [int(f) for f in args.frames.split(",")], args.jobs)
         return
     if args.trace:
         trace = ReplayTrace.load(args.trace)
@@ -130,35 +132,43 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: the rusage figure
 
 
-def _growth(graph: object, design_name: str, frame_counts: list[int]) -> None:
-    """Issue 17's growth table: cost per step as the video grows, each run in a fresh process."""
+def _growth(graph: object, design_name: str, frame_counts: list[int], jobs: int) -> None:
+    """Issue 17's growth table: cost per step as the video grows, each run in a fresh process (`jobs` at once,
+    the longest videos first; CPU seconds and peak memory are each process's own)."""
     from cosim.artifacts.graph import save_graph
 
     runs = ["dense", *POLICIES.names()]
-    print(f"\n== growth on {design_name}: synthetic traces, one process per run ==")
+    print(f"\n== growth on {design_name}: synthetic traces, one process per run, {jobs} at once ==")
     print(f"{'frames':>6}{'steps':>8}  {'run':<18}{'wall s':>8}{'cpu s':>8}{'peak MB':>9}{'ms/step':>9}")
     per_step: dict[str, dict[int, float]] = {run: {} for run in runs}
     worst_cpu, worst_mb = 0.0, 0.0
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
         graph_path = str(save_graph(graph, Path(tmp) / "graph.json"))  # type: ignore[arg-type]
-        for frames in frame_counts:
-            for run in runs:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--one", f"{graph_path},{design_name},{frames},{run}"],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                figures = json.loads(out.stdout.strip().splitlines()[-1])
-                cost = 1e3 * figures["cpu"] / figures["steps"]
-                per_step[run][frames] = cost
-                if frames == max(frame_counts):
-                    worst_cpu, worst_mb = max(worst_cpu, figures["cpu"]), max(worst_mb, figures["peak_mb"])
-                print(
-                    f"{frames:>6}{figures['steps']:>8}  {run:<18}{figures['wall']:>8.1f}{figures['cpu']:>8.1f}"
-                    f"{figures['peak_mb']:>9.0f}{cost:>9.3f}",
-                    flush=True,
-                )
+        tasks = [(frames, run) for frames in frame_counts for run in runs]
+
+        def one(task: tuple[int, str]) -> dict[str, float]:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", f"{graph_path},{design_name},{task[0]},{task[1]}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            figures = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"done: {task[0]} frames {task[1]}: {figures}", file=sys.stderr, flush=True)
+            return figures
+
+        started = {task: pool.submit(one, task) for task in sorted(tasks, key=lambda t: -t[0])}
+        for frames, run in tasks:
+            figures = started[frames, run].result()
+            cost = 1e3 * figures["cpu"] / figures["steps"]
+            per_step[run][frames] = cost
+            if frames == max(frame_counts):
+                worst_cpu, worst_mb = max(worst_cpu, figures["cpu"]), max(worst_mb, figures["peak_mb"])
+            print(
+                f"{frames:>6}{figures['steps']:>8}  {run:<18}{figures['wall']:>8.1f}{figures['cpu']:>8.1f}"
+                f"{figures['peak_mb']:>9.0f}{cost:>9.3f}",
+                flush=True,
+            )
     shortest, longest = min(frame_counts), max(frame_counts)
     ratios = {run: per_step[run][longest] / per_step[run][shortest] for run in runs}
     print(

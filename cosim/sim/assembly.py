@@ -24,11 +24,11 @@ def assemble(
     memory stays a few arrays of the step count, however long the video.
     """
     wl, layout, design = ctx.workload, ctx.layout, ctx.design
-    durations, matrix = results.durations, results.counters
+    durations = results.durations
     counts = np.zeros(len(results), dtype=np.int64)  # instances per result, a column at a time (no int64 copy of ids)
     for q in range(ids.shape[1]):
         counts += np.bincount(ids[:, q], minlength=len(results))
-    totals = counts @ matrix if len(results) else np.zeros(len(layout.names), np.int64)
+    totals = results.weighted_counters(counts)
     step_cycles = np.zeros(wl.steps, dtype=np.int64)
 
     def total(name: str) -> int:
@@ -65,7 +65,7 @@ def assemble(
         buffer_bits=buffer_bits,
         engine_busy_cycles={e: total(f"busy.{e}") for e in layout.engines},
         matrix_arrays=dict(ctx.matrix_engines),
-        step_busy_cycles=_step_busy(ctx, matrix, ids),
+        step_busy_cycles=_step_busy(ctx, results, ids),
         step_buffer_peak_bytes=step_buffer_peak,
         buffer_capacity_bytes=capacity,
         roofline=_roofline(ctx, dram_bytes, macs),
@@ -80,11 +80,11 @@ def assemble(
     )
 
 
-def _step_busy(ctx: SimContext, matrix: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
+def _step_busy(ctx: SimContext, results: SegmentResults, ids: np.ndarray) -> dict[str, np.ndarray]:
     """Per engine, and for DRAM ("dram"): its busy cycles in each step."""
     layout = ctx.layout
     tracks = [f"busy.{e}" for e in layout.engines] + ["dram.busy"]
-    busy = matrix[:, [layout.index[t] for t in tracks]]
+    busy = results.counter_columns([layout.index[t] for t in tracks])
     per_step = np.zeros((ctx.workload.steps, len(tracks)), dtype=np.int64)
     for q in range(ids.shape[1]):
         per_step += busy[ids[:, q]]

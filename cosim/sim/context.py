@@ -8,7 +8,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
 MAX_CACHED_PLAN_TILES = 200_000  # tile plans kept for reuse (a few MB)
 MAX_CACHED_OPS = 20_000  # static counts kept for reuse
+MAX_RUNS_BY_LENGTH = 64  # `_per_distinct` evaluates per run up to this many runs, else per distinct row
 
 
 @dataclass
@@ -48,7 +49,28 @@ class TilePlan:
 
 
 def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarray:
-    """`formula` of every row of the non-negative integer `columns`, evaluated once per distinct row."""
+    """`formula` of every row of the non-negative integer `columns`, evaluated once per distinct row.
+
+    Tile columns are mostly a few long runs of one shape (a KV stream: full tiles, then the
+    last one): those are found by run length in a few numpy calls; many short runs
+    (alternating shapes) go through `np.unique`.
+    """
+    count = len(columns[0])
+    change = np.ones(count, dtype=bool)
+    if count:
+        change[1:] = False
+        for column in columns:
+            change[1:] |= column[1:] != column[:-1]
+    starts = np.flatnonzero(change)
+    if len(starts) <= MAX_RUNS_BY_LENGTH:
+        memo: dict[tuple[int, ...], int] = {}
+        per_run = []
+        for i in starts.tolist():
+            row = tuple(int(c[i]) for c in columns)
+            if row not in memo:
+                memo[row] = formula(*row)
+            per_run.append(memo[row])
+        return np.repeat(np.array(per_run, dtype=np.int64), np.diff(np.append(starts, count)))
     key, radix = np.zeros(len(columns[0]), dtype=np.int64), 1
     for column in columns:  # rows packed into one integer (mixed radix) when it fits 62 bits
         size = int(column.max()) + 1 if len(column) else 1
@@ -108,7 +130,8 @@ class SimContext:
         if plan is None:
             # stores leave through the output buffer; what it cannot hold stalls the op until written
             overflow = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
-            plan = replace(self._make_plan(op, engine), stores_hold_engine=overflow)
+            plan = self._make_plan(op, engine)
+            plan.stores_hold_engine = overflow
             if self._plan_tiles > MAX_CACHED_PLAN_TILES:
                 self._plans, self._plan_tiles = {}, 0
             self._plans[key] = plan

@@ -124,15 +124,23 @@ def size_segment(
     for old in keep:
         op = template.ops[old]
         preds = tuple(new_index[p] for p in op.preds if p in new_index)
-        work = size_op(op, preds, active_rows[old], kv, tas_flag, kind, partition, sizing)
-        works.append(replace(work, conditional=op.replayable, template_index=old))
+        works.append(size_op(op, preds, active_rows[old], kv, tas_flag, kind, partition, sizing, template_index=old))
     return works
 
 
 def size_op(
-    op: OpTemplate, preds: tuple[int, ...], rows: int, kv: int, tas_flag: int, segment: str, partition: str, s: Sizing
+    op: OpTemplate,
+    preds: tuple[int, ...],
+    rows: int,
+    kv: int,
+    tas_flag: int,
+    segment: str,
+    partition: str,
+    s: Sizing,
+    template_index: int = -1,
 ) -> OpWork:
-    """One op for `rows` rows at KV length `kv`, in segment kind `segment` of static-policy partition `partition`."""
+    """One op for `rows` rows at KV length `kv`, in segment kind `segment` of static-policy partition `partition`;
+    `template_index` >= 0: the op of a segment instance (its index in the template; conditional if replayable)."""
     act_purpose = "scores" if segment == "core" and s.has_scores_buffer else "activations"
     base = OpWork(  # the op's identity and activation traffic; no compute, no DRAM transfer, nothing streamed
         name=op.name,
@@ -155,6 +163,8 @@ def size_op(
         act_purpose=act_purpose,
         act_read_bytes=_nbytes(op.at("act_read_elems", kv) * rows, s.act_bytes),
         act_write_bytes=_nbytes(op.at("act_write_elems", kv) * rows, s.act_bytes),
+        conditional=op.replayable and template_index >= 0,
+        template_index=template_index,
     )
     if op.role in REPLAY_ROLES:
         return _size_replay_op(base, s)

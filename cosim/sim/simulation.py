@@ -178,7 +178,7 @@ class Simulation:
 
     def _column_keys(self, q: int) -> tuple[int, np.ndarray]:
         """Segment `q`'s template and, per step, its parameter (TAS flags are 0..2)."""
-        return int(self.wl.segment_template[q]), self.wl.param_size[:, q] * 4 + self.wl.param_tas[:, q]
+        return int(self.wl.segment_template[q]), self.wl.param_size[:, q].astype(np.int64) * 4 + self.wl.param_tas[:, q]
 
     def _first_steps(self) -> dict[tuple[int, int], int]:
         """The first step at which each distinct (template, parameter) occurs in any column, so that its one
@@ -202,13 +202,15 @@ class Simulation:
         end_state: list[int] = []
         state_id = 0
         templates = wl.segment_template.tolist()
+        window_ids = np.stack([windows.column_ids(q) for q in range(Q)], axis=1)
         bar = _progress(wl.steps, progress, "simulating steps", "step")
         for step in range(wl.steps):
             step_sizes, step_tas = wl.param_size[step].tolist(), wl.param_tas[step].tolist()
+            step_windows = window_ids[step].tolist()
             step_ids = ids[step]
             record = self._keeps_intervals(step)
             for q in range(Q):
-                window_id = windows.window_id(step, q)
+                window_id = step_windows[q]
                 key = (templates[q], step_sizes[q], step_tas[q], state_id, window_id)
                 index = memo.get(key)
                 if index is None:

@@ -125,6 +125,28 @@ class StreamWindows:
             self._cache[key] = index
         return index
 
+    def column_ids(self, q: int) -> np.ndarray:
+        """`window_id(step, q)` for every step (int32): built once per distinct facts in reach, the steps grouped
+        by those facts with numpy (a long video has millions of segment instances)."""
+        wl = self.wl
+        if self._facts is None:
+            self._facts = self._prepare()
+        groups, spanned = self._reach_shape[q]
+        layer = wl.segment_layer[q]
+        offset = wl.num_layers if wl.segment_kind[q] == "epilogue" else max(layer, 0)
+        # steps cached by facts in `window_id` (not near the end), whose facts lie within the video's
+        by_facts = max(min(wl.steps - 1 - spanned, (len(self._facts) - offset - groups) // wl.num_layers + 1), 0)
+        ids = np.empty(wl.steps, dtype=np.int32)
+        if by_facts:
+            facts = np.frombuffer(self._facts, dtype=np.uint8)
+            rows = facts[(np.arange(by_facts) * wl.num_layers + offset)[:, None] + np.arange(groups)]
+            _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+            distinct = np.array([self.window_id(step, q) for step in first.tolist()], dtype=np.int32)
+            ids[:by_facts] = distinct[inverse.ravel()]
+        for step in range(by_facts, wl.steps):
+            ids[step] = self.window_id(step, q)
+        return ids
+
     def _prepare(self) -> bytes:
         """Facts a window depends on for every group of the video (returned, a byte per group: bit 0 its MLP
         computes, bit 1 the prediction, bit 2 no TAS decides it), and how many groups and steps each segment's

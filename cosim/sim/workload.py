@@ -116,9 +116,10 @@ class Workload:
         return predicted, known
 
     def _instance_parameters(self) -> tuple[np.ndarray, np.ndarray]:
-        """int64 (S, segments per step) each: the `SegmentParam` fields of every segment instance."""
-        size = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int64)
-        tas = np.zeros_like(size)
+        """(S, segments per step) each: the `SegmentParam` fields of every segment instance (int32 sizes, int8 TAS
+        flags: a long video has millions of instances)."""
+        size = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int32)
+        tas = np.zeros((self.steps, len(self.segment_kind)), dtype=np.int8)
         for q, (kind, layer) in enumerate(zip(self.segment_kind, self.segment_layer, strict=True)):
             template = self.templates[self.segment_template[q]]
             if kind == "core":
