@@ -85,6 +85,7 @@ MODULES = {
             "tests/models/decoding/test_fastcar.py",
             "tests/models/decoding/test_fastcar_tie.py",
             "tests/models/decoding/test_fastcar_settings.py",
+            "tests/models/decoding/test_fastcar_tas_routes.py",
             "tests/models/decoding/test_calibrate.py",
             "tests/models/decoding/test_calibrate_by_hand.py",
         ),
