@@ -111,6 +111,7 @@ MODULES = {
             "tests/sim/test_compute.py",
             "tests/sim/test_dram.py",
             "tests/sim/test_dram_cancel.py",
+            "tests/sim/test_dram_latency_and_bursts.py",
             "tests/sim/test_workload.py",
             "tests/sim/test_simulator.py",
             "tests/sim/test_first_frame_never_replays.py",
