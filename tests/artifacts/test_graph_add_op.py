@@ -3,6 +3,8 @@ every attribute it defaults, the edges it draws, and the sizes the loader accept
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 import pytest
 
@@ -34,7 +36,7 @@ def test_an_op_without_sizes_has_every_attribute_defaulted():
 def test_given_attributes_replace_the_defaults_and_sizes_become_integers():
     g = nx.DiGraph()
     add_op(g, "first", "norm", "norm")
-    given = dict(module="m", input_shapes=[[1, 4]], output_shape=[1, 8], dtype="int8", weight_elems=32)
+    given: dict[str, Any] = dict(module="m", input_shapes=[[1, 4]], output_shape=[1, 8], dtype="int8", weight_elems=32)
     add_op(g, "up", "linear", "mlp", layer=2, kv_write_elems=3, replayable=True, macs_fixed=7.0, **given)
     expected = {**DEFAULTS, **given, "layer": 2, "order": 1, "kv_write_elems": 3, "replayable": True, "macs_fixed": 7}
     assert g.nodes["up"] == expected and type(g.nodes["up"]["macs_fixed"]) is int
