@@ -37,3 +37,25 @@ def test_a_one_byte_request_moves_a_whole_burst():
     transfer = dram.transfer([("read", "kv_read", 1), ("read", "kv_read", 0)])
     assert transfer is not None and transfer.rounded == 64 and len(transfer.parts) == 1
     assert dram.counters.payload == {("read", "kv_read"): 1} and dram.counters.rounded == {("read", "kv_read"): 64}
+
+
+def test_the_dram_stays_busy_while_a_second_transfer_waits_out_its_latency():
+    # A issued at 0 moves 64 bytes in cycle 10 (done at 11); B issued at 5 waits until 15.
+    # At 12 nothing moves but B still waits: not idle.
+    env = simpy.Environment()
+    dram = Dram(env, SPEC)
+    seen: dict[str, object] = {}
+
+    def run():
+        first = dram.transfer([("read", "weights", 64)])
+        yield env.timeout(5)
+        second = dram.transfer([("read", "kv_read", 64)])
+        assert first is not None and second is not None
+        yield env.timeout(7)
+        seen["first_done"], seen["idle_at_12"] = first.event.triggered, dram.idle
+        yield second.event
+        seen["second_done"], seen["idle"] = cycle_now(env), dram.idle
+
+    env.process(run())
+    env.run()
+    assert seen == {"first_done": True, "idle_at_12": False, "second_done": 16, "idle": True}
