@@ -3,6 +3,8 @@ every attribute it defaults, the edges it draws, and the sizes the loader accept
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 import pytest
 
@@ -26,15 +28,15 @@ DEFAULTS = {
 
 
 def test_an_op_without_sizes_has_every_attribute_defaulted():
-    g = nx.DiGraph()
+    g: nx.DiGraph = nx.DiGraph()
     assert add_op(g, "up", "linear", "mlp") == "up"
     assert g.nodes["up"] == DEFAULTS
 
 
 def test_given_attributes_replace_the_defaults_and_sizes_become_integers():
-    g = nx.DiGraph()
+    g: nx.DiGraph = nx.DiGraph()
     add_op(g, "first", "norm", "norm")
-    given = dict(module="m", input_shapes=[[1, 4]], output_shape=[1, 8], dtype="int8", weight_elems=32)
+    given: dict[str, Any] = dict(module="m", input_shapes=[[1, 4]], output_shape=[1, 8], dtype="int8", weight_elems=32)
     add_op(g, "up", "linear", "mlp", layer=2, kv_write_elems=3, replayable=True, macs_fixed=7.0, **given)
     expected = {**DEFAULTS, **given, "layer": 2, "order": 1, "kv_write_elems": 3, "replayable": True, "macs_fixed": 7}
     assert g.nodes["up"] == expected and type(g.nodes["up"]["macs_fixed"]) is int
@@ -42,13 +44,14 @@ def test_given_attributes_replace_the_defaults_and_sizes_become_integers():
 
 @pytest.mark.parametrize("quantity", SCALED_QUANTITIES)
 def test_any_size_per_kv_entry_makes_the_op_scale_linearly(quantity):
-    g = nx.DiGraph()
-    add_op(g, "attend", "attention", "attention", **{f"{quantity}_per_kv": 2.0})
+    g: nx.DiGraph = nx.DiGraph()
+    per_kv: dict[str, Any] = {f"{quantity}_per_kv": 2.0}
+    add_op(g, "attend", "attention", "attention", **per_kv)
     assert g.nodes["attend"][f"{quantity}_per_kv"] == 2 and g.nodes["attend"]["kv_scaling"] == "linear"
 
 
 def test_edges_carry_each_producer_s_output_elements():
-    g = nx.DiGraph()
+    g: nx.DiGraph = nx.DiGraph()
     add_op(g, "a", "linear", "attention", act_write_elems_fixed=5, act_write_elems_per_kv=2)
     add_op(g, "b", "linear", "attention", act_write_elems_fixed=7)
     add_op(g, "c", "elementwise", "attention", after=["a", "b"])
@@ -64,7 +67,8 @@ def test_an_unknown_attribute_is_refused_by_name():
 
 def test_sizes_at_the_largest_allowed_value_load(tmp_path):
     sizes = dict(batch_rows=1, tokens_per_frame=1, frames=1, num_layers=1, hidden=MAX_SIZE, kv_len_ref=1)
-    g = nx.DiGraph(model="m", phase="decode", precision_bytes={"float32": 4}, **sizes)
+    g: nx.DiGraph = nx.DiGraph()
+    g.graph.update(model="m", phase="decode", precision_bytes={"float32": 4}, **sizes)
     add_op(g, "up", "linear", "mlp", layer=0, weight_elems=MAX_SIZE, macs_fixed=0)
     loaded = load_graph(save_graph(g, tmp_path / "g.json"))
     assert loaded.graph["hidden"] == MAX_SIZE and loaded.nodes["up"]["weight_elems"] == MAX_SIZE

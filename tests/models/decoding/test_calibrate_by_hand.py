@@ -185,7 +185,8 @@ def test_quality_bisection_by_hand(script):
     assert result.thresholds == [6.5, 16.5] and result.layer_replay_ratio == [0.25, 0.25]
     assert result.replay_ratio == 0.25 and result.token_agreement == 0.75
     assert [c["thresholds"] for c in decoder.calls][:2] == [INF, [4.5, 14.5]]
-    assert all(c["seed"] == 9 and c["class_id"] == 2 for c in decoder.calls) and len(decoder.calls) == 5
+    assert all(c["seed"] == 9 and c["class_id"] == 2 and c["model"] is MODEL for c in decoder.calls)
+    assert len(decoder.calls) == 5
 
 
 def test_quality_without_a_passing_ratio_keeps_dense_thresholds(script):

@@ -14,10 +14,11 @@ def test_uniform_repeats_one_threshold_and_keeps_the_other_settings():
     assert all(type(t) is float for t in settings.thresholds)
 
 
-def test_defaults_and_chunk_deltas_stored_as_tuples():
-    settings = FastCarSettings([1, 2], chunk_deltas=[[0.5, 1], [2, 3]])
+def test_defaults_and_numbers_stored_as_floats():
+    settings = FastCarSettings((1, 2), chunk_deltas=((0.5, 1), (2, 3)))
     assert (settings.tas_form, settings.row_policy, settings.adaptive_ratio) == ("rope", "each", None)
     assert settings.thresholds == (1.0, 2.0) and settings.chunk_deltas == ((0.5, 1.0), (2.0, 3.0))
+    assert all(type(t) is float for t in settings.thresholds)
 
 
 @pytest.mark.parametrize("ratio", [0, 1])
