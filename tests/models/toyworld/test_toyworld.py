@@ -148,9 +148,9 @@ def test_the_oracle_predicts_every_changed_code_from_the_frames_before_it():
     # Nothing a model must predict is hidden: the world's rule applied to the codes of
     # frames <= t and the class gives frame t+1 exactly.
     config = ToyWorldConfig(lighting_classes=(4,))
-    frames, _ = generate_videos(40, seed=0, config=config)
-    tokenizer = fit_tokenizer(frames, seed=0, iterations=3, sample_patches=20_000)
-    held, labels = generate_videos(12, seed=1, config=config)
+    frames, _ = generate_videos(24, seed=0, config=config)
+    tokenizer = fit_tokenizer(frames, seed=0, iterations=2, sample_patches=10_000)
+    held, labels = generate_videos(6, seed=1, config=config)
     result = oracle_changed_recall(tokenizer, config, tokenizer.encode(held), labels)
-    assert result["changed_codes"] > 500
+    assert result["changed_codes"] > 400
     assert result["changed_recall"] == 1.0 and result["unchanged_accuracy"] == 1.0
