@@ -248,12 +248,11 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
     time = np.arange(horizon)[:, None]
     entry_step = DIRECTION_STEPS[label]
     occupied = np.zeros((horizon, grid, grid), dtype=bool)
-    shapes, sizes, directions, starts, entered_at = [], [], [], [], []
+    sprites: list[tuple[str, int, int, np.ndarray, int]] = []  # shape, size, direction, start, entered at
     for e in entering_frames(label, entry_size, grid, horizon):
         start = entry_position(label, entry_size, grid) - e * entry_step
         occupied |= _occupancy(start + time * entry_step, entry_size, ENTERING_SHAPE, grid, first=e)
-        shapes.append(ENTERING_SHAPE), sizes.append(entry_size), directions.append(label)
-        starts.append(start), entered_at.append(e)
+        sprites.append((ENTERING_SHAPE, entry_size, label, start, e))
     others = [d for d in range(config.num_classes) if d != label]
     for _ in range(count):
         for _ in range(_PLACEMENT_TRIES):
@@ -264,9 +263,9 @@ def _simulate(rng: np.random.Generator, config: ToyWorldConfig) -> dict:
             cells = _occupancy(start + time * DIRECTION_STEPS[direction], size, shape, grid)
             if not (cells & occupied).any():
                 occupied |= cells
-                shapes.append(shape), sizes.append(size), directions.append(direction)
-                starts.append(start), entered_at.append(0)
+                sprites.append((shape, size, direction, start, 0))
                 break
+    shapes, sizes, directions, starts, entered_at = (list(column) for column in zip(*sprites, strict=True))
     # the frame-1 sprites first (z order is irrelevant: nothing overlaps), then the entering squares
     entering = [i for i, e in enumerate(entered_at) if e > 0]
     keep = [i for i in range(len(shapes)) if entered_at[i] == 0] + [i for i in entering if entered_at[i] < frames]
