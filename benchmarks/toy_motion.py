@@ -3,6 +3,8 @@
 Most codes of a toy video repeat the previous frame, so overall accuracy hides whether the
 model moves anything. On held-out videos of the shipped checkpoint this prints:
 
+- the oracle (models/toyworld/oracle.py: the world's rule applied to the true codes of
+  frames <= t and the class): the share of changed codes that anything could predict;
 - teacher forced (the true video fed in): accuracy on codes equal to the same position
   one frame earlier and on codes that changed;
 - greedy dense decoding on its own from frame 1 (CFG 3, the settings of `cosim decode`):
@@ -22,6 +24,7 @@ import argparse
 import torch
 
 from models.toyworld.motion import free_running_motion, teacher_forced_split
+from models.toyworld.oracle import oracle_changed_recall
 from models.toyworld.train import HELDOUT_START, load_toy_checkpoint, tokenise_videos
 from models.toyworld.world import ToyWorldConfig
 
@@ -37,6 +40,11 @@ def main() -> None:
     seed = int(metadata["seed"])
 
     codes, labels = tokenise_videos(tokenizer, args.videos, seed, world, HELDOUT_START)
+    oracle = oracle_changed_recall(tokenizer, world, codes.reshape(*codes.shape[:2], world.grid, world.grid), labels)
+    print(
+        f"oracle (the world's rule on the true frames before), frames 2-{world.num_frames}: "
+        f"changed codes {oracle['changed_recall']:.3f} right, unchanged {oracle['unchanged_accuracy']:.3f}"
+    )
     split = teacher_forced_split(model, codes, labels)
     print(
         f"teacher forced, {args.videos} held-out videos, frames 2-{world.num_frames}: "
