@@ -28,6 +28,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from cosim.analysis.energy import compute_energy
 from cosim.artifacts.replay_trace import ReplayTrace
 from cosim.common.atomic import atomic_open, atomic_write_text
 from cosim.hw import load_design
+from cosim.hw.schema import Design
 from cosim.sim.simulator import simulate
 from models.decoding.decode import DecodeResult
 from models.decoding.kv_budget import KVBudget
@@ -95,17 +97,28 @@ def main() -> None:
         "FastCar + StreamingLLM": {**fastcar, "kv_policy": KVBudget("streaming", args.budget)},
     }
     results: dict[str, DecodeResult] = {}
+    settings: dict[str, dict[str, Any]] = {}
     # Full-KV and streaming runs first: the FlowCache runs cost the most per step.
     for name in ("dense", "FastCar", "FastCar + StreamingLLM", "FlowCache", "FastCar + FlowCache"):
         knobs = runs[name]
-        settings = {"video": args.video, "frames": args.frames, **knobs}
-        settings["kv_policy"] = knobs["kv_policy"].describe() if "kv_policy" in knobs else None
+        settings[name] = {"video": args.video, "frames": args.frames, **knobs}
+        settings[name]["kv_policy"] = knobs["kv_policy"].describe() if "kv_policy" in knobs else None
         results[name] = cache.decode(
-            settings, lambda knobs=knobs, name=name: _decode(session, start, args.frames, name, knobs)
+            settings[name], lambda knobs=knobs, name=name: _decode(session, start, args.frames, name, knobs)
         )
     graph = trace_model(config, phase="decode", batch_rows=results["dense"].trace.batch_rows)
     designs = {name: load_design(name) for name in DESIGNS}
-    rows = [_row(name, results[name], results["dense"], session, start, graph, designs) for name in runs]
+    rows = []
+    for name in runs:
+        row = _row(name, results[name], results["dense"], session, start)
+        for design_name, design in designs.items():
+            simulated = cache.json(
+                {"simulate": settings[name], "design": design.model_dump(mode="json")},
+                lambda name=name, design=design: _simulated(name, graph, results[name].trace, design, config),
+            )
+            row.update({f"{key}_{design_name}": value for key, value in simulated["totals"].items()})
+            row["per_frame"].update({f"{key}_{design_name}": value for key, value in simulated["per_frame"].items()})
+        rows.append(row)
     document = {
         "command": "python benchmarks/long_video.py "
         + f"--frames {args.frames} --budget {args.budget} --target-ratio {args.target_ratio} --video {args.video}"
@@ -173,16 +186,8 @@ class RunCache:
         return result
 
 
-def _row(
-    name: str,
-    result: DecodeResult,
-    dense: DecodeResult,
-    session: DecodeSession,
-    start: Any,
-    graph: Any,
-    designs: dict[str, Any],
-) -> dict[str, Any]:
-    """One configuration: quality per frame, replay, KV memory, simulated latency and energy per frame."""
+def _row(name: str, result: DecodeResult, dense: DecodeResult, session: DecodeSession, start: Any) -> dict[str, Any]:
+    """One configuration's quality and replay, in total and per frame (`_simulated` adds the cost)."""
     quality = session.quality(result, dense, start)
     trace = result.trace
     assert quality.versus_dense is not None and quality.versus_truth is not None  # the toy world has both
@@ -202,24 +207,47 @@ def _row(
             "psnr_vs_dense_db": quality.versus_dense.psnr_per_frame_db,
             "agreement_vs_truth": quality.versus_truth.agreement_per_frame,
             "psnr_vs_truth_db": quality.versus_truth.psnr_per_frame_db,
+            "replay_ratio": [float(trace.replay[trace.frame == f].mean()) for f in range(1, trace.meta["frames"])],
             "kv_entries": [int(trace.kv_kept[trace.frame == f].max()) for f in range(1, trace.meta["frames"])],
         },
     }
-    config = session.model.config
-    entry_elems = config.num_layers * config.num_kv_heads * config.head_dim * 2 * trace.batch_rows  # K and V
-    decoded_frames = trace.meta["frames"] - 1
-    for design_name, design in designs.items():
-        print(f"  simulating {name} on {design_name}", flush=True)
-        sim = simulate(graph, trace, design, progress=False)
-        energy = compute_energy(sim, design)
-        cycles = sim.frame_cycles()
-        row[f"kv_mib_{design_name}"] = (
-            trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20
-        )
-        row[f"ms_per_frame_{design_name}"] = 1e3 * sim.latency_s / decoded_frames
-        row[f"mj_per_frame_{design_name}"] = 1e3 * energy.total_j / decoded_frames
-        row["per_frame"][f"ms_{design_name}"] = [1e3 * cycles[f] / (sim.clock_mhz * 1e6) for f in sorted(cycles)]
     return row
+
+
+def _simulated(name: str, graph: Any, trace: ReplayTrace, design: Design, config: Any) -> dict[str, Any]:
+    """A run's trace on one design: KV memory, latency and energy per frame (mean and frame by frame).
+
+    The simulator's counters are totals of the video, so each frame's energy comes from
+    simulating that frame's steps as a trace of their own; `frame_energy_share` says how
+    far their sum is from the whole video's energy (pipeline and predictor state that
+    crosses a frame boundary).
+    """
+    print(f"  simulating {name} on {design.name}", flush=True)
+    sim = simulate(graph, trace, design, progress=False)
+    cycles = sim.frame_cycles()
+    frames = sorted(cycles)
+    frame_mj = [
+        1e3 * compute_energy(simulate(graph, _frame_steps(trace, f), design, progress=False), design).total_j
+        for f in frames
+    ]
+    total_mj = 1e3 * compute_energy(sim, design).total_j
+    entry_elems = config.num_layers * config.num_kv_heads * config.head_dim * 2 * trace.batch_rows  # K and V
+    return {
+        "totals": {
+            "kv_mib": trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20,
+            "ms_per_frame": 1e3 * sim.latency_s / len(frames),
+            "mj_per_frame": total_mj / len(frames),
+            "frame_energy_share": sum(frame_mj) / total_mj,
+        },
+        "per_frame": {"ms": [1e3 * cycles[f] / (sim.clock_mhz * 1e6) for f in frames], "mj": frame_mj},
+    }
+
+
+def _frame_steps(trace: ReplayTrace, frame: int) -> ReplayTrace:
+    """The decode steps of one frame as a trace of their own."""
+    at = trace.frame == frame
+    steps = ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended", "kv_kept")
+    return replace(trace, **{name: getattr(trace, name)[at] for name in steps})
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
