@@ -29,6 +29,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,7 @@ def main() -> None:
         knobs = runs[name]
         settings[name] = {"video": args.video, "frames": args.frames, **knobs}
         settings[name]["kv_policy"] = knobs["kv_policy"].describe() if "kv_policy" in knobs else None
-        results[name] = cache.decode(
-            settings[name], lambda knobs=knobs, name=name: _decode(session, start, args.frames, name, knobs)
-        )
+        results[name] = cache.decode(settings[name], partial(_decode, session, start, args.frames, name, knobs))
     graph = trace_model(config, phase="decode", batch_rows=results["dense"].trace.batch_rows)
     designs = {name: load_design(name) for name in DESIGNS}
     rows = []
@@ -114,7 +113,7 @@ def main() -> None:
         for design_name, design in designs.items():
             simulated = cache.json(
                 {"simulate": settings[name], "design": design.model_dump(mode="json")},
-                lambda name=name, design=design: _simulated(name, graph, results[name].trace, design, config),
+                partial(_simulated, name, graph, results[name].trace, design, config),
             )
             row.update({f"{key}_{design_name}": value for key, value in simulated["totals"].items()})
             row["per_frame"].update({f"{key}_{design_name}": value for key, value in simulated["per_frame"].items()})

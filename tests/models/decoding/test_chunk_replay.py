@@ -59,7 +59,7 @@ def test_calibration_gives_every_layer_and_chunk_a_threshold():
 def test_matching_scales_the_chunk_thresholds_to_the_asked_replay_ratio():
     model = tiny_model(seed=1)
     starts = [Start(np.random.default_rng(i).integers(0, 256, (4, 4)), i) for i in range(2)]
-    kwargs = {"frames": 3, "cfg_scale": None}
+    kwargs = DecodeOptions(frames=3, cfg_scale=None)
     quantiles = calibrate_chunk_ratio(model, starts, 0.4, 2, rounds=0, **kwargs)
     matched = match_chunk_ratio(model, starts, quantiles, 0.3, tolerance=0.02, iterations=10, **kwargs)
     runs = [
