@@ -7,31 +7,40 @@ StreamingLLM cache of the same budget. For each: per-frame token agreement and P
 against the dense decode and against the true frames, the replay ratio, the KV memory,
 and the simulated latency and energy per frame on the shipped KV260 and U280 designs.
 FastCar's per-layer thresholds are calibrated once to the target replay ratio on
-eight-frame calibration videos (full KV) and reused by every FastCar run; with
-`--adaptive-ratio` they only serve the first decoded frame, and every later frame re-sets
-them to replay that fraction of the previous frame.
+eight-frame calibration videos (full KV) and serve the first decoded frame; every later
+frame re-sets them to replay a fraction `--adaptive-ratio` of the previous frame (default
+0.5: calibrated thresholds replay far less than targeted on some videos; 'none' keeps them).
 
     .venv/bin/python benchmarks/long_video.py [--frames 64] [--budget 512] [--target-ratio 0.5] [--video 0]
-                                              [--adaptive-ratio R]
+                                              [--adaptive-ratio 0.5] [--cache-dir out/long-video-cache]
 
 Writes docs/long_video.json (the table and the per-frame series that
-notebooks/06_long_video.ipynb plots) and prints the table in markdown. Everything is
-recomputed from the shipped checkpoint on each run.
+notebooks/06_long_video.ipynb plots) and prints the table in markdown. The calibration and
+every finished decode are kept in the cache directory, keyed by the checkpoint's contents
+and the run's settings, so an interrupted run resumes where it stopped (delete the
+directory to recompute everything).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from cosim.analysis.energy import compute_energy
-from cosim.common.atomic import atomic_write_text
+from cosim.artifacts.replay_trace import ReplayTrace
+from cosim.common.atomic import atomic_open, atomic_write_text
 from cosim.hw import load_design
+from cosim.hw.schema import Design
 from cosim.sim.simulator import simulate
 from models.decoding.decode import DecodeResult
 from models.decoding.kv_budget import KVBudget
@@ -49,24 +58,38 @@ def main() -> None:
     parser.add_argument("--target-ratio", type=float, default=0.5, help="FastCar replay ratio to calibrate for")
     parser.add_argument(
         "--adaptive-ratio",
-        type=float,
-        default=None,
-        help="FastCar runs re-set their thresholds every frame to replay this fraction of the previous frame",
+        type=_ratio_or_none,
+        default=0.5,
+        help="FastCar runs re-set their thresholds every frame to replay this fraction of the previous frame "
+        "('none': the calibrated thresholds throughout)",
     )
     parser.add_argument("--video", type=int, default=0, help="held-out toy video")
     parser.add_argument("--calibration-videos", type=int, default=2)
     parser.add_argument("--calibration-frames", type=int, default=8)
     parser.add_argument("--out", default=str(REPO / "docs" / "long_video.json"))
+    parser.add_argument("--cache-dir", default=str(REPO / "out" / "long-video-cache"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.process_time()
     session = toy_session()
+    assert session.checkpoint is not None  # toy_session always names its checkpoint
+    cache = RunCache(Path(args.cache_dir), session.checkpoint)
     config = session.model.config
     start = session.start(args.video, args.frames)
-    calibration = session.calibrate_to_ratio(
-        args.target_ratio, args.calibration_videos, rounds=1, frames=args.calibration_frames, seed=0
+    calibration_knobs = {
+        "target": args.target_ratio,
+        "videos": args.calibration_videos,
+        "frames": args.calibration_frames,
+    }
+    calibration = cache.json(
+        {"calibration": calibration_knobs},
+        lambda: vars(
+            session.calibrate_to_ratio(
+                args.target_ratio, args.calibration_videos, rounds=1, frames=args.calibration_frames, seed=0
+            )
+        ),
     )
-    fastcar: dict[str, Any] = {"thresholds": calibration.thresholds, "adaptive_ratio": args.adaptive_ratio}
+    fastcar: dict[str, Any] = {"thresholds": calibration["thresholds"], "adaptive_ratio": args.adaptive_ratio}
     runs: dict[str, dict[str, Any]] = {
         "dense": {},
         "FastCar": fastcar,
@@ -75,22 +98,36 @@ def main() -> None:
         "FastCar + StreamingLLM": {**fastcar, "kv_policy": KVBudget("streaming", args.budget)},
     }
     results: dict[str, DecodeResult] = {}
-    for name, knobs in runs.items():
-        print(f"decoding {name} ({args.frames} frames)", flush=True)
-        results[name] = session.decode(start, frames=args.frames, seed=0, **knobs)
+    settings: dict[str, dict[str, Any]] = {}
+    # Full-KV and streaming runs first: the FlowCache runs cost the most per step.
+    for name in ("dense", "FastCar", "FastCar + StreamingLLM", "FlowCache", "FastCar + FlowCache"):
+        knobs = runs[name]
+        settings[name] = {"video": args.video, "frames": args.frames, **knobs}
+        settings[name]["kv_policy"] = knobs["kv_policy"].describe() if "kv_policy" in knobs else None
+        results[name] = cache.decode(settings[name], partial(_decode, session, start, args.frames, name, knobs))
     graph = trace_model(config, phase="decode", batch_rows=results["dense"].trace.batch_rows)
     designs = {name: load_design(name) for name in DESIGNS}
-    rows = [_row(name, result, results["dense"], session, start, graph, designs) for name, result in results.items()]
+    rows = []
+    for name in runs:
+        row = _row(name, results[name], results["dense"], session, start)
+        for design_name, design in designs.items():
+            simulated = cache.json(
+                {"simulate": settings[name], "design": design.model_dump(mode="json")},
+                partial(_simulated, name, graph, results[name].trace, design, config),
+            )
+            row.update({f"{key}_{design_name}": value for key, value in simulated["totals"].items()})
+            row["per_frame"].update({f"{key}_{design_name}": value for key, value in simulated["per_frame"].items()})
+        rows.append(row)
     document = {
         "command": "python benchmarks/long_video.py "
         + f"--frames {args.frames} --budget {args.budget} --target-ratio {args.target_ratio} --video {args.video}"
-        + (f" --adaptive-ratio {args.adaptive_ratio}" if args.adaptive_ratio is not None else ""),
+        + f" --adaptive-ratio {args.adaptive_ratio}".lower(),
         "frames": args.frames,
         "budget": args.budget,
         "video": args.video,
         "class_id": start.class_id,
-        "thresholds": calibration.thresholds,
-        "calibration_replay_ratio": calibration.replay_ratio,
+        "thresholds": calibration["thresholds"],
+        "calibration_replay_ratio": calibration["replay_ratio"],
         "cpu_s": time.process_time() - started,
         "rows": rows,
     }
@@ -101,21 +138,61 @@ def main() -> None:
     print(_verdict(rows))
 
 
-def _row(
-    name: str,
-    result: DecodeResult,
-    dense: DecodeResult,
-    session: DecodeSession,
-    start: Any,
-    graph: Any,
-    designs: dict[str, Any],
-) -> dict[str, Any]:
-    """One configuration: quality per frame, replay, KV memory, simulated latency and energy per frame."""
+def _ratio_or_none(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def _decode(session: DecodeSession, start: Any, frames: int, name: str, knobs: dict[str, Any]) -> DecodeResult:
+    print(f"decoding {name} ({frames} frames)", flush=True)
+    return session.decode(start, frames=frames, seed=0, **knobs)
+
+
+class RunCache:
+    """The experiment's calibration and decodes on disk, each under a digest of the
+    checkpoint's bytes and the settings that made it (so a new checkpoint misses)."""
+
+    def __init__(self, directory: Path, checkpoint: Path) -> None:
+        self.directory = directory
+        self.checkpoint_digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+
+    def _path(self, settings: dict[str, Any], suffix: str) -> Path:
+        key = json.dumps({"checkpoint": self.checkpoint_digest, **settings}, sort_keys=True)
+        return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:24] + suffix)
+
+    def json(self, settings: dict[str, Any], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The JSON document made with `settings`, made and stored if absent."""
+        path = self._path(settings, ".json")
+        if path.is_file():
+            return json.loads(path.read_text())
+        document = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(document, indent=1) + "\n")
+        return document
+
+    def decode(self, settings: dict[str, Any], make: Callable[[], DecodeResult]) -> DecodeResult:
+        """The decode made with `settings` (codes, trace and CPU time), made and stored if absent."""
+        codes_path, trace_path = self._path(settings, ".codes.npz"), self._path(settings, ".trace.npz")
+        if codes_path.is_file() and trace_path.is_file():
+            with np.load(codes_path) as stored:
+                return DecodeResult(
+                    stored["codes"], ReplayTrace.load(trace_path), float(stored["wall_s"]), stored["cpu_s"]
+                )
+        result = make()
+        codes_path.parent.mkdir(parents=True, exist_ok=True)
+        result.trace.save(trace_path)
+        with atomic_open(codes_path, "wb") as handle:
+            np.savez(handle, codes=result.codes, wall_s=result.wall_time_s, cpu_s=result.step_cpu_s)
+        return result
+
+
+def _row(name: str, result: DecodeResult, dense: DecodeResult, session: DecodeSession, start: Any) -> dict[str, Any]:
+    """One configuration's quality and replay, in total and per frame (`_simulated` adds the cost)."""
     quality = session.quality(result, dense, start)
     trace = result.trace
     assert quality.versus_dense is not None and quality.versus_truth is not None  # the toy world has both
     row: dict[str, Any] = {
         "run": name,
+        "decode_cpu_s": float(result.step_cpu_s.sum()),
         "replay_ratio": trace.replay_ratio(),
         "kv_entries_max": trace.kv_resident_max,
         "mean_kv_attended": float(trace.kv_attended.mean()),
@@ -129,24 +206,47 @@ def _row(
             "psnr_vs_dense_db": quality.versus_dense.psnr_per_frame_db,
             "agreement_vs_truth": quality.versus_truth.agreement_per_frame,
             "psnr_vs_truth_db": quality.versus_truth.psnr_per_frame_db,
+            "replay_ratio": [float(trace.replay[trace.frame == f].mean()) for f in range(1, trace.meta["frames"])],
             "kv_entries": [int(trace.kv_kept[trace.frame == f].max()) for f in range(1, trace.meta["frames"])],
         },
     }
-    config = session.model.config
-    entry_elems = config.num_layers * config.num_kv_heads * config.head_dim * 2 * trace.batch_rows  # K and V
-    decoded_frames = trace.meta["frames"] - 1
-    for design_name, design in designs.items():
-        print(f"  simulating {name} on {design_name}", flush=True)
-        sim = simulate(graph, trace, design, progress=False)
-        energy = compute_energy(sim, design)
-        cycles = sim.frame_cycles()
-        row[f"kv_mib_{design_name}"] = (
-            trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20
-        )
-        row[f"ms_per_frame_{design_name}"] = 1e3 * sim.latency_s / decoded_frames
-        row[f"mj_per_frame_{design_name}"] = 1e3 * energy.total_j / decoded_frames
-        row["per_frame"][f"ms_{design_name}"] = [1e3 * cycles[f] / (sim.clock_mhz * 1e6) for f in sorted(cycles)]
     return row
+
+
+def _simulated(name: str, graph: Any, trace: ReplayTrace, design: Design, config: Any) -> dict[str, Any]:
+    """A run's trace on one design: KV memory, latency and energy per frame (mean and frame by frame).
+
+    The simulator's counters are totals of the video, so each frame's energy comes from
+    simulating that frame's steps as a trace of their own; `frame_energy_share` says how
+    far their sum is from the whole video's energy (pipeline and predictor state that
+    crosses a frame boundary).
+    """
+    print(f"  simulating {name} on {design.name}", flush=True)
+    sim = simulate(graph, trace, design, progress=False)
+    cycles = sim.frame_cycles()
+    frames = sorted(cycles)
+    frame_mj = [
+        1e3 * compute_energy(simulate(graph, _frame_steps(trace, f), design, progress=False), design).total_j
+        for f in frames
+    ]
+    total_mj = 1e3 * compute_energy(sim, design).total_j
+    entry_elems = config.num_layers * config.num_kv_heads * config.head_dim * 2 * trace.batch_rows  # K and V
+    return {
+        "totals": {
+            "kv_mib": trace.kv_resident_max * entry_elems * design.bytes_per_element("kv_cache") / 2**20,
+            "ms_per_frame": 1e3 * sim.latency_s / len(frames),
+            "mj_per_frame": total_mj / len(frames),
+            "frame_energy_share": sum(frame_mj) / total_mj,
+        },
+        "per_frame": {"ms": [1e3 * cycles[f] / (sim.clock_mhz * 1e6) for f in frames], "mj": frame_mj},
+    }
+
+
+def _frame_steps(trace: ReplayTrace, frame: int) -> ReplayTrace:
+    """The decode steps of one frame as a trace of their own."""
+    at = trace.frame == frame
+    steps = ("tas", "replay", "frame", "row", "col", "kv_len", "kv_attended", "kv_kept")
+    return replace(trace, **{name: getattr(trace, name)[at] for name in steps})
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

@@ -9,6 +9,8 @@ Two targets:
   * a replay ratio under FlowCache's chunkwise rule (`models.decoding.chunk_replay`):
     the same fixed-point iteration on the accumulated-change values, one threshold per
     layer and chunk of the frame, so every chunk replays the target fraction.
+  * the same replay ratio as another rule: `match_chunk_ratio` scales the chunkwise
+    thresholds by one factor, searched until the runs replay that ratio.
   * a quality budget: the largest global ratio whose decoded videos still agree with the
     dense decode (same start, same seed) on at least the given fraction of tokens,
     found by bisection over the ratio.
@@ -147,6 +149,73 @@ def calibrate_chunk_ratio(
         history=history,
         chunk_deltas=deltas,
     )
+
+
+def match_chunk_ratio(
+    model: VideoTransformer,
+    starts: Sequence[Start],
+    calibration: Calibration,
+    ratio: float,
+    *,
+    tolerance: float = 0.005,
+    iterations: int = 8,
+    **decode_kwargs,
+) -> Calibration:
+    """`calibration`'s chunk thresholds scaled by one factor so that the runs of `starts`
+    replay `ratio` within `tolerance` (to compare rules at equal replay ratio).
+
+    The quantile rounds of `calibrate_chunk_ratio` aim each chunk at the target but land
+    a few points off, since replay changes the accumulated values it is calibrated on. A
+    larger factor replays more, so the factor is bracketed and then searched by
+    interpolation on its logarithm (regula falsi, halving a stuck end's error as the
+    Illinois variant does), one decode of every start per try. The result is the try
+    closest to `ratio` (within `tolerance` unless `iterations` ran out).
+    """
+    if calibration.chunk_deltas is None:
+        raise UserError(None, "calibration", "chunk thresholds (calibrate_chunk_ratio)", "TAS thresholds")
+    base = calibration.chunk_deltas
+    tries: list[tuple[float, Calibration]] = []
+
+    def measure(log_factor: float) -> float:
+        deltas = [[delta * float(np.exp(log_factor)) for delta in layer] for layer in base]
+        ratios = _ratios(_run_all(model, starts, None, chunk_deltas=deltas, **decode_kwargs))
+        tries.append(
+            (
+                log_factor,
+                Calibration(
+                    thresholds=calibration.thresholds,
+                    layer_replay_ratio=ratios.tolist(),
+                    replay_ratio=float(ratios.mean()),
+                    history=[
+                        *calibration.history,
+                        {"scale": float(np.exp(log_factor)), "replay_ratio": float(ratios.mean())},
+                    ],
+                    chunk_deltas=deltas,
+                ),
+            )
+        )
+        return float(ratios.mean()) - ratio
+
+    low, high = 0.0, 0.0
+    error_low = error_high = measure(0.0)
+    step = 0.5 if error_low < 0 else -0.5
+    while error_low * error_high > 0 and abs(error_high) > tolerance and len(tries) < iterations:
+        low, error_low = high, error_high
+        high += step
+        error_high = measure(high)
+    side = 0
+    while abs(min(error_low, error_high, key=abs)) > tolerance and len(tries) < iterations:
+        middle = (low * error_high - high * error_low) / (error_high - error_low)
+        error = measure(middle)
+        if error * error_high > 0:
+            high, error_high = middle, error
+            error_low = error_low / 2 if side == -1 else error_low
+            side = -1
+        else:
+            low, error_low = middle, error
+            error_high = error_high / 2 if side == 1 else error_high
+            side = 1
+    return min(tries, key=lambda attempt: abs(attempt[1].replay_ratio - ratio))[1]
 
 
 def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeResult]) -> float:

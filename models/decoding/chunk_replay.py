@@ -22,6 +22,7 @@ trace's ``tas`` array as ``-A`` (so that, as for TAS, a value above the logged t
 
 from __future__ import annotations
 
+import operator
 from array import array
 from collections.abc import Sequence
 
@@ -64,8 +65,13 @@ class AccumulatedChange:
         self.deltas = deltas
         frame_tokens = config.tokens_per_frame
         self.inputs = torch.zeros(config.num_layers, batch, frame_tokens, config.hidden, device=device, dtype=dtype)
-        self.accumulated = torch.zeros(config.num_layers, batch, frame_tokens, dtype=torch.float32, device=device)
-        self._pending: torch.Tensor | None = None
+        # The sums live on the host, float32 [layer][slot * batch + row]: the decision is
+        # taken there anyway, and a float32 sum of two float32 numbers rounded from float64
+        # is the float32 sum, so this gives the values a tensor would, without tensor ops
+        # per layer and step.
+        self.batch = batch
+        self.accumulated = [array("f", bytes(4 * batch * frame_tokens)) for _ in range(config.num_layers)]
+        self._pending: array | None = None
 
     def store_inputs(self, layer: int, video_pos: int, h: torch.Tensor) -> None:
         """Keep the MLP inputs h [B, T, hidden] of video positions video_pos.. (prefill)."""
@@ -82,9 +88,10 @@ class AccumulatedChange:
         current = h[:, 0]
         previous = self.inputs[layer, :, slot]
         change = (current - previous).abs().sum(dim=-1) / previous.abs().sum(dim=-1).clamp_min(1e-12)
-        self._pending = self.accumulated[layer, :, slot] + change.float()
+        at = slot * self.batch
+        self._pending = array("f", map(operator.add, self.accumulated[layer][at : at + self.batch], change.tolist()))
         previous.copy_(current)
-        return array("f", (-self._pending).tolist())
+        return array("f", [-value for value in self._pending])
 
     def threshold(self, layer: int, slot: int) -> float:
         """The logged threshold -delta of the chunk holding `slot`: values above it replay."""
@@ -93,5 +100,6 @@ class AccumulatedChange:
     def settle(self, layer: int, slot: int, replayed: bytes | bytearray) -> None:
         """After the decision: replayed rows keep the sum, computed rows reset it."""
         assert self._pending is not None  # `values` came first
-        keep = torch.tensor(list(replayed), dtype=torch.bool, device=self._pending.device)
-        self.accumulated[layer, :, slot] = torch.where(keep, self._pending, torch.zeros_like(self._pending))
+        at = slot * self.batch
+        kept = [value if replay else 0.0 for value, replay in zip(self._pending, replayed, strict=True)]
+        self.accumulated[layer][at : at + self.batch] = array("f", kept)

@@ -126,13 +126,38 @@ def flowcache_scores(queries: torch.Tensor, keys: torch.Tensor, mix_lambda: floa
     return mix_lambda * importance - (1.0 - mix_lambda) * redundancy
 
 
+@dataclass(frozen=True)
+class Resident:
+    """The resident candidates of one layer, in position order: their positions [B, KV, c]
+    and copies of their keys and values [B, KV, c, d] (contiguous, so scoring and
+    attention read them without gathering from the whole cache every step)."""
+
+    positions: torch.Tensor
+    keys: torch.Tensor
+    values: torch.Tensor
+
+    def keep(self, chosen: torch.Tensor) -> Resident:
+        """The candidates at indices chosen [B, KV, k] (sorted within each row and kv head)."""
+        batch, kv_heads, count, head_dim = self.keys.shape
+        rows = torch.arange(batch * kv_heads, device=chosen.device).view(batch, kv_heads, 1) * count
+        flat = (chosen + rows).view(-1)  # whole rows of d values: one index_select, not a gather per element
+        shape = (batch, kv_heads, chosen.shape[2])
+        return Resident(
+            self.positions.view(-1).index_select(0, flat).view(shape),
+            self.keys.reshape(-1, head_dim).index_select(0, flat).view(*shape, head_dim),
+            self.values.reshape(-1, head_dim).index_select(0, flat).view(*shape, head_dim),
+        )
+
+
 class FlowCacheRun:
     """Applies the flowcache policy in every layer's decode attention (the interface of
     `AttentionRun`: the decode loop sets `step`; `attended[step, layer]` counts the
     entries read, here the resident entries).
 
-    Per layer it keeps the positions of the resident candidates [B, KV, c] (in position
-    order) and a ring of the last `queries` decode queries [B, H, W, d].
+    Per layer it keeps the resident candidates (`Resident`) and a ring of the last
+    `queries` decode queries [B, H, W, d]. A step adds at most the entry that left the
+    recent window and evicts one, so the candidates are updated in place of being
+    gathered again from the cache.
     """
 
     def __init__(self, policy: KVBudget, config, max_steps: int) -> None:
@@ -142,10 +167,15 @@ class FlowCacheRun:
         self.groups = config.num_heads // config.num_kv_heads
         self.attended = torch.zeros(max_steps, config.num_layers, dtype=torch.int32)
         self.step = 0
-        self._candidates: list[torch.Tensor | None] = [None] * config.num_layers
+        self._resident: list[Resident | None] = [None] * config.num_layers
         self._boundary = [0] * config.num_layers  # positions below it have left the recent window
         self._queries: list[torch.Tensor | None] = [None] * config.num_layers
         self._seen = [0] * config.num_layers
+
+    @property
+    def _candidates(self) -> list[torch.Tensor | None]:
+        """Positions [B, KV, c] of each layer's resident candidates (None before its first step)."""
+        return [None if resident is None else resident.positions for resident in self._resident]
 
     def select(
         self, layer: int, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
@@ -158,13 +188,12 @@ class FlowCacheRun:
         self._remember(layer, query)
         count = keys.shape[2]
         window_start = max(count - self.recent, 0)
-        candidates = self._admit(layer, keys, window_start)
-        if candidates.shape[2] > self.room:
-            candidates = self._evict(layer, keys, candidates)
-        self._candidates[layer] = candidates
-        index = candidates.unsqueeze(-1).expand(-1, -1, -1, keys.shape[3])
-        kept_keys = torch.cat((keys.gather(2, index), keys[:, :, window_start:]), dim=2)
-        kept_values = torch.cat((values.gather(2, index), values[:, :, window_start:]), dim=2)
+        resident = self._admit(layer, keys, values, window_start)
+        if resident.positions.shape[2] > self.room:
+            resident = self._evict(layer, resident)
+        self._resident[layer] = resident
+        kept_keys = torch.cat((resident.keys, keys[:, :, window_start:]), dim=2)
+        kept_values = torch.cat((resident.values, values[:, :, window_start:]), dim=2)
         self.attended[self.step, layer] = kept_keys.shape[2]
         return kept_keys, kept_values, PER_HEAD
 
@@ -178,27 +207,33 @@ class FlowCacheRun:
         ring[:, :, self._seen[layer] % self.policy.queries] = query[:, :, 0]
         self._seen[layer] += 1
 
-    def _admit(self, layer: int, keys: torch.Tensor, window_start: int) -> torch.Tensor:
+    def _admit(self, layer: int, keys: torch.Tensor, values: torch.Tensor, window_start: int) -> Resident:
         """The candidates after the entries that left the recent window joined them."""
-        batch, kv_heads = keys.shape[:2]
-        held = self._candidates[layer]
+        batch, kv_heads, _, head_dim = keys.shape
+        held = self._resident[layer]
         if held is None:
-            held = torch.empty(batch, kv_heads, 0, dtype=torch.long, device=keys.device)
-        joining = torch.arange(self._boundary[layer], window_start, device=keys.device)
+            empty = keys.new_empty(batch, kv_heads, 0, head_dim)
+            held = Resident(torch.empty(batch, kv_heads, 0, dtype=torch.long, device=keys.device), empty, empty)
+        first = self._boundary[layer]
+        if first == window_start:
+            return held
         self._boundary[layer] = window_start
-        return torch.cat((held, joining.expand(batch, kv_heads, -1)), dim=2)
+        joining = torch.arange(first, window_start, device=keys.device).expand(batch, kv_heads, -1)
+        return Resident(
+            torch.cat((held.positions, joining), dim=2),
+            torch.cat((held.keys, keys[:, :, first:window_start]), dim=2),
+            torch.cat((held.values, values[:, :, first:window_start]), dim=2),
+        )
 
-    def _evict(self, layer: int, keys: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    def _evict(self, layer: int, resident: Resident) -> Resident:
         """Keep the `room` best-scoring candidates of each row and kv head (in position order)."""
         ring = self._queries[layer]
         assert ring is not None  # `select` remembers the query first
         batch, heads, _, head_dim = ring.shape
         recent = ring[:, :, : min(self._seen[layer], self.policy.queries)]
         grouped = recent.reshape(batch, heads // self.groups, self.groups, recent.shape[2], head_dim)
-        index = candidates.unsqueeze(-1).expand(-1, -1, -1, head_dim)
-        scores = flowcache_scores(grouped, keys.gather(2, index), self.policy.mix_lambda, self.policy.kernel)
-        keep = scores.topk(self.room, dim=-1).indices.sort(dim=-1).values
-        return candidates.gather(2, keep)
+        scores = flowcache_scores(grouped, resident.keys, self.policy.mix_lambda, self.policy.kernel)
+        return resident.keep(scores.topk(self.room, dim=-1).indices.sort(dim=-1).values)
 
 
 def _check_int(key: str, value: int, low: int) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cosim.common.errors import UserError
-from models.decoding.calibrate import Start, calibrate_chunk_ratio
+from models.decoding.calibrate import Start, calibrate_chunk_ratio, match_chunk_ratio
 from models.decoding.chunk_replay import AccumulatedChange, chunk_of_slots
 from models.decoding.decode import decode_video
 from tiny_models import DecodeOptions, tiny_config, tiny_model
@@ -54,3 +54,20 @@ def test_calibration_gives_every_layer_and_chunk_a_threshold():
     assert calibration.chunk_deltas is not None and np.shape(calibration.chunk_deltas) == (2, 2)
     assert calibration.history[0]["layer_replay_ratio"] == [0.0, 0.0]  # round 0 never replays
     assert 0.15 < calibration.replay_ratio < 0.65
+
+
+def test_matching_scales_the_chunk_thresholds_to_the_asked_replay_ratio():
+    model = tiny_model(seed=1)
+    starts = [Start(np.random.default_rng(i).integers(0, 256, (4, 4)), i) for i in range(2)]
+    kwargs = DecodeOptions(frames=3, cfg_scale=None)
+    quantiles = calibrate_chunk_ratio(model, starts, 0.4, 2, rounds=0, **kwargs)
+    matched = match_chunk_ratio(model, starts, quantiles, 0.3, tolerance=0.02, iterations=10, **kwargs)
+    runs = [
+        decode_video(model, s.first_frame_codes, s.class_id, chunk_deltas=matched.chunk_deltas, **kwargs)
+        for s in starts
+    ]
+    replay = float(np.mean([run.trace.replay_ratio() for run in runs]))
+    assert replay == pytest.approx(matched.replay_ratio) and abs(replay - 0.3) <= 0.02
+    scale = matched.history[-1]["scale"]
+    assert quantiles.chunk_deltas is not None and matched.chunk_deltas is not None
+    assert np.allclose(np.array(matched.chunk_deltas), scale * np.array(quantiles.chunk_deltas))
