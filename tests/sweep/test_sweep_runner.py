@@ -138,6 +138,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell that starts the test run in the background (`cmd &` without job control) makes every
+        # child ignore SIGINT, and the sweep would rightly keep ignoring it; a user's terminal does not.
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     _wait_for_points(out, 9, process)
     process.send_signal(signal.SIGINT)
@@ -148,6 +151,10 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert stored == 9
     assert len(load_results(out)) == stored  # the table holds the finished points
     assert json.loads(ResultStore(out).path_of(next(iter(ResultStore(out).keys()))).read_text())["status"] == "ok"
+
+
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_points(out, count, process, timeout_s=60):
