@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from benchmark_scripts import load_benchmark
 from cosim.sim.simulator import simulate
 from simulator_graphs import OpSizes, first_frame_trace, one_op_graph, tiny_design
 
-ROOT = Path(__file__).resolve().parents[2]
 # The tiny design: 48 DRAM bytes per cycle, 20 cycles of latency, two 12288-byte weight slots.
 GEMV = OpSizes(weight_elems=48 * 1024, macs_fixed=48 * 1024, act_read_elems_fixed=48, act_write_elems_fixed=1024)
 
 
 @pytest.fixture(scope="module")
 def benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("drs_regimes", ROOT / "benchmarks" / "drs_regimes.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("drs_regimes")
 
 
 def test_bounds_of_a_bandwidth_bound_gemv(benchmark: ModuleType):

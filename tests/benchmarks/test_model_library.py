@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from benchmark_scripts import load_benchmark
 from cosim.hw import load_design
 from cosim.hw.workload_fit import check_workload_fit
 from models.library import trace_library_model
@@ -18,11 +18,7 @@ KV260 = ROOT / "hwconfigs" / "designs" / "kv260-fastcar.yaml"
 
 @pytest.fixture(scope="module")
 def benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("model_library", ROOT / "benchmarks" / "model_library.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("model_library")
 
 
 def test_model_too_big_for_the_design_is_a_row_saying_so(benchmark: ModuleType, monkeypatch: pytest.MonkeyPatch):
