@@ -24,7 +24,6 @@ directory to recompute everything).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from cosim.common.atomic import atomic_open, atomic_write_text
 from cosim.hw import load_design
 from cosim.hw.schema import Design
 from cosim.sim.simulator import simulate
+from cosim.sweep.digests import file_sha256, sha256_of
 from models.decoding.decode import DecodeResult
 from models.decoding.kv_budget import KVBudget
 from models.decoding.session import DecodeSession, toy_session
@@ -153,11 +153,10 @@ class RunCache:
 
     def __init__(self, directory: Path, checkpoint: Path) -> None:
         self.directory = directory
-        self.checkpoint_digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+        self.checkpoint_digest = file_sha256(checkpoint)
 
     def _path(self, settings: dict[str, Any], suffix: str) -> Path:
-        key = json.dumps({"checkpoint": self.checkpoint_digest, **settings}, sort_keys=True)
-        return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:24] + suffix)
+        return self.directory / (sha256_of({"checkpoint": self.checkpoint_digest, **settings})[:24] + suffix)
 
     def json(self, settings: dict[str, Any], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The JSON document made with `settings`, made and stored if absent."""
