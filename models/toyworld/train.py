@@ -190,6 +190,33 @@ def window_batch(
     return torch.cat([class_ids[videos][:, None], chosen], dim=1)
 
 
+@torch.no_grad()
+def own_frame(model: VideoTransformer, tokens: torch.Tensor, frame: int) -> torch.Tensor:
+    """The model's greedy teacher-forced codes [B, P] of window frame `frame` (0-based) of
+    tokens [B, 1 + W*P]: what it would write there given the true frames before."""
+    per_frame = model.config.tokens_per_frame
+    start = 1 + frame * per_frame
+    logits = model(tokens[:, : start + per_frame - 1])[:, start - 1 :, : model.config.codebook_size]
+    return logits.argmax(-1)
+
+
+def with_own_frames(
+    model: VideoTransformer, tokens: torch.Tensor, chosen: torch.Tensor, window_frames: int
+) -> torch.Tensor:
+    """Tokens with the next-to-last frame of the `chosen` rows replaced by the model's own
+    prediction of it (scheduled sampling): the last frame's targets stay true, so the model
+    learns to continue from frames with its own kind of errors, as it must when it decodes
+    on its own, instead of carrying those errors on."""
+    if not chosen.any():
+        return tokens
+    frame = window_frames - 2
+    per_frame = model.config.tokens_per_frame
+    start = 1 + frame * per_frame
+    tokens = tokens.clone()
+    tokens[chosen, start : start + per_frame] = own_frame(model, tokens[chosen], frame)
+    return tokens
+
+
 def train_model(
     model: VideoTransformer, codes: np.ndarray, labels: np.ndarray, train: TrainConfig, progress: bool = True
 ) -> list[float]:
@@ -224,6 +251,9 @@ def train_model(
             videos, width = next(full_batches), codes.shape[1]
         starts = torch.randint(0, codes.shape[1] - width + 1, (len(videos),), generator=generator)
         tokens = window_batch(data, class_ids, videos, starts, width)
+        if train.self_context_fraction > 0 and step < first_full_step:
+            chosen = torch.rand(len(tokens), generator=generator) < train.self_context_fraction
+            tokens = with_own_frames(model, tokens, chosen, width)
         dropped = torch.rand(len(tokens), generator=generator) < train.class_dropout
         tokens[dropped, 0] = config.null_token
         weights = None

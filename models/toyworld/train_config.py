@@ -26,6 +26,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     class_dropout: float = 0.1
     changed_code_weight: float = 6.0
+    self_context_fraction: float = 0.0  # windows whose next-to-last frame is the model's own (scheduled sampling)
     bf16_autocast: bool = False  # 5-9x slower than fp32 on CPUs without AVX512-BF16 (docs/toyworld.md)
     train_videos: int = 4000
     heldout_videos: int = 64
@@ -57,6 +58,15 @@ class TrainConfig:
             raise UserError(None, "grad_clip", "a value > 0", self.grad_clip)
         if not self.changed_code_weight > 0:
             raise UserError(None, "changed_code_weight", "a value > 0", self.changed_code_weight)
+        if not 0.0 <= self.self_context_fraction <= 1.0:
+            raise UserError(None, "self_context_fraction", "a fraction in [0, 1]", self.self_context_fraction)
+        if self.self_context_fraction > 0 and self.window_frames < 3:
+            raise UserError(
+                None,
+                "window_frames",
+                "at least 3 when self_context_fraction > 0 (a frame to predict from)",
+                self.window_frames,
+            )
         if not 0.0 <= self.class_dropout < 1.0:
             raise UserError(None, "class_dropout", "a fraction in [0, 1)", self.class_dropout)
         if not self.learning_rate > 0.0 or not 0.0 <= self.min_learning_rate <= self.learning_rate:

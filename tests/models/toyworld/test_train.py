@@ -22,11 +22,13 @@ from models.toyworld.train import (
     learning_rate_at,
     load_toy_checkpoint,
     next_token_loss,
+    own_frame,
     save_toy_checkpoint,
     tokenise_videos,
     train_model,
     train_toy_model,
     window_batch,
+    with_own_frames,
 )
 from models.toyworld.train_config import TrainConfig
 from models.toyworld.world import ToyWorldConfig, generate_videos
@@ -94,6 +96,29 @@ def test_window_batch_is_class_token_then_consecutive_frames():
     codes = torch.arange(2 * 4 * 3).view(2, 4, 3)  # 2 videos, 4 frames, 3 positions: value = 12v + 3f + p
     batch = window_batch(codes, torch.tensor([100, 101]), torch.tensor([1, 0]), torch.tensor([2, 0]), 2)
     assert batch.tolist() == [[101, 18, 19, 20, 21, 22, 23], [100, 0, 1, 2, 3, 4, 5]]
+
+
+def test_scheduled_sampling_feeds_the_models_own_next_to_last_frame():
+    torch.manual_seed(0)
+    model = VideoTransformer(CONFIG).eval()
+    per_frame = CONFIG.tokens_per_frame
+    tokens = torch.randint(0, CONFIG.codebook_size, (3, 1 + 3 * per_frame))
+    with torch.no_grad():
+        full = model(tokens[:, :-1])[..., : CONFIG.codebook_size].argmax(-1)
+    predicted = own_frame(model, tokens, 1)
+    assert torch.equal(predicted, full[:, per_frame : 2 * per_frame])  # greedy, the true frames before fed in
+    fed = with_own_frames(model, tokens, torch.tensor([True, False, True]), window_frames=3)
+    frame_2 = slice(1 + per_frame, 1 + 2 * per_frame)
+    assert torch.equal(fed[[0, 2], frame_2], predicted[[0, 2]])
+    assert torch.equal(fed[1], tokens[1])  # rows not chosen keep the truth
+    assert torch.equal(fed[:, : frame_2.start], tokens[:, : frame_2.start])  # the rest keeps the truth
+    assert torch.equal(fed[:, frame_2.stop :], tokens[:, frame_2.stop :])
+    with pytest.raises(UserError, match="window_frames: expected at least 3"):
+        replace(TRAIN, self_context_fraction=0.5)
+    steps = replace(TRAIN, window_frames=3, self_context_fraction=0.5, steps=4, full_sequence_steps=1)
+    _, labels = generate_videos(16, seed=0, config=WORLD)
+    codes = np.random.default_rng(0).integers(0, CONFIG.codebook_size, (16, 3, 16))
+    assert len(train_model(VideoTransformer(CONFIG), codes, labels, steps, progress=False)) == 4
 
 
 def test_changed_codes_weigh_more_in_the_loss():
