@@ -87,3 +87,18 @@ def test_closed_form_dense_baseline_equals_the_step_by_step_simulation(outcomes)
 def test_fast_forward_off_never_uses_the_closed_form(outcomes):
     simulate(GRAPH, _trace("dense"), DESIGN, policy="static", fast_forward=False, timeline_steps=(0, 0))
     assert outcomes[True] == 0
+
+
+def test_periodic_runs_found_from_stretches_equal_those_found_tile_by_tile():
+    from cosim.sim.buffers import periodic_runs, periodic_runs_of_segments
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        values: list[int] = []
+        counts: list[int] = []
+        for value in rng.integers(0, 3, size=int(rng.integers(1, 10))).tolist():
+            if not values or values[-1] != value:  # neighbouring stretches differ
+                values.append(value)
+                counts.append(int(rng.choice([1, 1, 2, 3, 15, 16, 17, 40])))
+        tiles = np.repeat(values, counts)
+        assert periodic_runs_of_segments(list(zip(values, counts, strict=True))) == periodic_runs(tiles, 0 * tiles)
