@@ -155,6 +155,8 @@ class SimContext:
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
+        self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
+        self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
 
     def engine_of(self, op: OpWork) -> str | None:
         if op.engine == "matrix":
@@ -210,7 +212,14 @@ class SimContext:
                     )
 
                 def cycles_of(nbytes: int, k: int, n: int, cont: int) -> int:
-                    return max(tile_cycles(k, n, cont), compute.buffer_read_cycles(nbytes, group.port_bytes_per_cycle))
+                    key = (engine, op.m, nbytes, k, n, cont, group.purpose)  # the next KV length has the same tiles
+                    cycles = self._tile_cycles.get(key)
+                    if cycles is None:
+                        if len(self._tile_cycles) > MAX_CACHED_OPS:
+                            self._tile_cycles = {}
+                        read = compute.buffer_read_cycles(nbytes, group.port_bytes_per_cycle)
+                        cycles = self._tile_cycles[key] = max(tile_cycles(k, n, cont), read)
+                    return cycles
 
                 # thousands of tiles share a few shapes: each formula once per stretch of equal tiles
                 starts = _run_starts(tb, tk, tn, continues)
@@ -298,6 +307,12 @@ class SimContext:
         if cycles is None:
             cycles = self._move_cycles[rounded_bytes] = self.dram_spec.move_cycles(rounded_bytes)
         return cycles
+
+    def tile_move(self, nbytes: int) -> tuple[int, int]:
+        """A tile load of `nbytes` alone in the DRAM: (bytes in whole bursts, cycles to move them); cached."""
+        rounded = self.dram_spec.rounded(nbytes)
+        sized = self.tile_moves[nbytes] = (rounded, self.move_cycles(rounded))
+        return sized
 
     def element_tiles(self, op: OpWork) -> list[int]:
         """Tile bytes of `op`'s streamed weights, as its plan cuts them (the DRS stream's element)."""

@@ -38,7 +38,7 @@ def uses_admission_token(policy: SchedulingPolicy) -> bool | None:
     return policy.serial
 
 
-def run_order(ctx: SimContext, ops: list[OpWork], token: bool) -> tuple[list[int], frozenset[int]] | None:
+def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[list[int], frozenset[int]] | None:
     """The order in which the ops run one after another and the side ops among them, or None if they may overlap
     in DRAM or on an engine.
 
@@ -48,21 +48,21 @@ def run_order(ctx: SimContext, ops: list[OpWork], token: bool) -> tuple[list[int
     the order they ask: those without producers at cycle 0 (by index), then the chain.
     """
     consumed = {p for op in ops for p in op.preds}
-    side = [i for i, op in enumerate(ops) if not op.preds and i not in consumed and _dram_free(ctx, op)]
+    side = [i for i, op in enumerate(ops) if not op.preds and i not in consumed and _dram_free(op, plans[i])]
     chain = [i for i in range(len(ops)) if i not in side]
     if any(ops[c].preds != ((chain[k - 1],) if k else ()) for k, c in enumerate(chain)):
         return None
     if token:
         return sorted([*chain[:1], *side]) + chain[1:], frozenset(side)
-    engines = [ctx.plan(ops[i]).engine for i in side]
-    chain_engines = {ctx.plan(ops[i]).engine for i in chain}
+    engines = [plans[i].engine for i in side]
+    chain_engines = {plans[i].engine for i in chain}
     if None in engines or len(set(engines)) < len(engines) or chain_engines & set(engines):
         return None
     return side + chain, frozenset(side)
 
 
-def _dram_free(ctx: SimContext, op: OpWork) -> bool:
-    return not op.loads and not op.stores and not ctx.plan(op).bytes
+def _dram_free(op: OpWork, plan: TilePlan) -> bool:
+    return not op.loads and not op.stores and not plan.bytes
 
 
 class _Dram:
@@ -100,8 +100,8 @@ class _Dram:
 class SerialSegment:
     """The closed-form evaluation of one segment instance (`evaluate`)."""
 
-    def __init__(self, ctx: SimContext, ops: list[OpWork], block: str) -> None:
-        self.ctx, self.ops, self.block = ctx, ops, block
+    def __init__(self, ctx: SimContext, ops: list[OpWork], plans: list[TilePlan], block: str) -> None:
+        self.ctx, self.ops, self.plans, self.block = ctx, ops, plans, block
         self.dram = _Dram(ctx, block)
         self.changes: dict[str, list[tuple[int, int]]] = {}
 
@@ -124,8 +124,7 @@ class SerialSegment:
 
     def _op(self, i: int, start: int) -> tuple[int, int] | None:
         """Op `i` from `start`: (cycle it releases its engine, cycle its last transfer ends), or None on overlap."""
-        ctx, op, dram = self.ctx, self.ops[i], self.dram
-        plan = ctx.plan(op)
+        ctx, op, plan, dram = self.ctx, self.ops[i], self.plans[i], self.dram
         for name, value in ctx.static_counts(op, self.block).items():
             dram.add(name, value)
         last_transfer = -1
@@ -175,10 +174,11 @@ def evaluate(
     token = uses_admission_token(ctx.policy)
     if token is None:
         return None
-    shape = run_order(ctx, ops, token)
+    plans = [ctx.plan(op) for op in ops]
+    shape = run_order(plans, ops, token)
     if shape is None:
         return None
-    segment = SerialSegment(ctx, ops, block)
+    segment = SerialSegment(ctx, ops, plans, block)
     duration = segment.run(*shape, token)
     if duration is None:
         return None

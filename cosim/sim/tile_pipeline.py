@@ -137,7 +137,7 @@ def walk_tiles(
     run is that shift again (max and + commute with a shift), so whole periods are skipped
     in one step (`_Jump`); `record` keeps their occupancy changes (shifted copies).
     """
-    spec, latency = ctx.dram_spec, ctx.dram_spec.latency_cycles
+    latency, moves = ctx.dram_spec.latency_cycles, ctx.tile_moves
     tile_bytes, tile_cycles = plan.bytes, plan.cycles
     prev_done = issue
     payload = rounded_sum = busy = 0
@@ -148,8 +148,7 @@ def walk_tiles(
             issue = max(prev_done, recent[0])
             continuing = issue == prev_done
         nbytes = tile_bytes[t]
-        rounded = spec.rounded(nbytes)
-        move = ctx.move_cycles(rounded)
+        rounded, move = moves.get(nbytes) or ctx.tile_move(nbytes)
         prev_done = issue + (0 if continuing else latency) + move
         done = max(prev_done, recent[-1]) + tile_cycles[t]
         recent = [*recent[1:], done]
