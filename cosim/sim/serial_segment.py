@@ -127,12 +127,12 @@ class SerialSegment:
         ctx, op, plan, dram = self.ctx, self.ops[i], self.plans[i], self.dram
         for name, value in ctx.static_counts(op, self.block).items():
             dram.add(name, value)
-        last_transfer = -1
+        last_transfer = -1  # cycle the op's last transfer ended (its stream continues if the next starts then)
         if op.loads:
-            last_transfer = dram.transfer("read", op.loads, start, False)
-            if last_transfer is None:
+            load_end = dram.transfer("read", op.loads, start, False)
+            if load_end is None:
                 return None
-            start = last_transfer
+            start = last_transfer = load_end
         if plan.bytes:
             compute_end = self._tiles(plan, start, last_transfer == start)
             if compute_end is None:
