@@ -43,26 +43,23 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
     in DRAM or on an engine.
 
     The ops must be a chain (each one's only producer is the one before) plus *side ops*
-    with no producers and no consumers that never touch DRAM. Without a token a side op
-    computes from cycle 0 on an engine no other op uses; with one, ops take the token in
-    the order they ask: those without producers at cycle 0 (by index), then the chain.
+    with no producers and no consumers. Without a token a side op runs from cycle 0 on an
+    engine no other op uses, or none (its DRAM transfers, if any, checked against the chain's like
+    any other); with one, ops take the token in the order they ask: those without producers
+    at cycle 0 (by index), then the chain.
     """
     consumed = {p for op in ops for p in op.preds}
-    side = [i for i, op in enumerate(ops) if not op.preds and i not in consumed and _dram_free(op, plans[i])]
+    side = [i for i, op in enumerate(ops) if not op.preds and i not in consumed]
     chain = [i for i in range(len(ops)) if i not in side]
     if any(ops[c].preds != ((chain[k - 1],) if k else ()) for k, c in enumerate(chain)):
         return None
     if token:
         return sorted([*chain[:1], *side]) + chain[1:], frozenset(side)
-    engines = [plans[i].engine for i in side]
+    engines = [plans[i].engine for i in side if plans[i].engine is not None]  # a pure transfer holds no engine
     chain_engines = {plans[i].engine for i in chain}
-    if None in engines or len(set(engines)) < len(engines) or chain_engines & set(engines):
+    if len(set(engines)) < len(engines) or chain_engines & set(engines):
         return None
     return side + chain, frozenset(side)
-
-
-def _dram_free(op: OpWork, plan: TilePlan) -> bool:
-    return not op.loads and not op.stores and not plan.bytes
 
 
 class _Dram:
