@@ -14,6 +14,7 @@ reduction too), so every tile fits a slot.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -161,6 +162,39 @@ def periodic_runs(tile_bytes: np.ndarray, tile_cycles: np.ndarray) -> tuple[Run,
         for start, stop in zip(starts[long].tolist(), stops[long].tolist(), strict=True):
             if all(stop <= a or start >= b for a, b, _ in runs):
                 runs.append((start, stop, period))
+    return tuple(sorted(runs))
+
+
+def periodic_runs_of_segments(segments: Sequence[tuple[object, int]]) -> tuple[Run, ...]:
+    """`periodic_runs` of the tiles that `segments` -- (value, count) with no two neighbours equal -- spell out,
+    found from the segments alone (a KV stream is a few thousand tiles in a few segments).
+
+    Period 1 breaks at every segment's start. Period 2 breaks where a tile differs from the one
+    two before: at a segment's second tile always (its neighbour before differs), at its first
+    tile unless the segment before is one tile long and the one before that has its value.
+    """
+    n = sum(count for _, count in segments)
+    if n < MIN_RUN_TILES:
+        return ()
+    starts, position = [], 0
+    for _, count in segments:
+        starts.append(position)
+        position += count
+    runs: list[Run] = []
+    for start, (_, count) in zip(starts, segments, strict=True):
+        if count >= MIN_RUN_TILES:
+            runs.append((start, start + count, 1))
+    breaks = []
+    for i, (value, count) in enumerate(segments):
+        first = starts[i]
+        if i and first >= 2 and not (segments[i - 1][1] == 1 and i >= 2 and segments[i - 2][0] == value):
+            breaks.append(first)
+        if i and count >= 2:
+            breaks.append(first + 1)
+    edges = [0, *breaks, n]
+    for start, stop in itertools.pairwise(edges):
+        if stop - start >= MIN_RUN_TILES and all(stop <= a or start >= b for a, b, _ in runs):
+            runs.append((start, stop, 2))
     return tuple(sorted(runs))
 
 

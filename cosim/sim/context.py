@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cosim.sim import compute
-from cosim.sim.buffers import BufferSet, Run, periodic_runs, tile_columns
+from cosim.sim.buffers import BufferSet, Run, periodic_runs, periodic_runs_of_segments, tile_columns
 from cosim.sim.counters import CounterLayout
 from cosim.sim.dram import DramSpec
 from cosim.sim.policies import SchedulingPolicy
@@ -42,10 +43,20 @@ class TilePlan:
     stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
     runs: tuple[Run, ...] = ()  # stretches of periodic tiles the fast path may jump over (`periodic_runs`)
 
-    @property
+    @cached_property
     def busy_cycles(self) -> int:
         """Cycles the op holds its engine computing (all tiles)."""
         return sum(self.cycles)
+
+
+def _run_starts(*columns: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal rows of `columns` starts."""
+    change = np.zeros(len(columns[0]), dtype=bool)
+    if len(change):
+        change[0] = True
+        for column in columns:
+            change[1:] |= column[1:] != column[:-1]
+    return np.flatnonzero(change)
 
 
 def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarray:
@@ -56,12 +67,7 @@ def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarr
     (alternating shapes) go through `np.unique`.
     """
     count = len(columns[0])
-    change = np.ones(count, dtype=bool)
-    if count:
-        change[1:] = False
-        for column in columns:
-            change[1:] |= column[1:] != column[:-1]
-    starts = np.flatnonzero(change)
+    starts = _run_starts(*columns)
     if len(starts) <= MAX_RUNS_BY_LENGTH:
         memo: dict[tuple[int, ...], int] = {}
         per_run = []
@@ -82,6 +88,40 @@ def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarr
         _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True, return_inverse=True)
     values = np.array([formula(*(int(c[i]) for c in columns)) for i in first.tolist()], dtype=np.int64)
     return values[inverse.ravel()]
+
+
+Segment = tuple[tuple[int, int], int]  # ((bytes, cycles) of a tile, how many such tiles in a row)
+
+
+def _tile_lists(
+    tile_bytes: np.ndarray, tile_cycles: np.ndarray, instances: int
+) -> tuple[list[int], list[int], tuple[Run, ...]]:
+    """Bytes and cycles per tile of `instances` copies of one instance's tiles, and their periodic runs."""
+    starts = _run_starts(tile_bytes, tile_cycles)
+    if len(starts) > MAX_RUNS_BY_LENGTH:
+        all_bytes, all_cycles = np.tile(tile_bytes, instances), np.tile(tile_cycles, instances)
+        return all_bytes.tolist(), all_cycles.tolist(), periodic_runs(all_bytes, all_cycles)
+    lengths = np.diff(np.append(starts, len(tile_bytes))).tolist()
+    values = zip(tile_bytes[starts].tolist(), tile_cycles[starts].tolist(), strict=True)
+    return _segment_lists(list(zip(values, lengths, strict=True)), instances)
+
+
+def _segment_lists(one: list[Segment], instances: int) -> tuple[list[int], list[int], tuple[Run, ...]]:
+    """`_tile_lists` from one instance's stretches of equal tiles: a stream of thousands of tiles in a few
+    stretches (a KV stream: full tiles, then the last one) costs a few list repetitions."""
+    segments: list[Segment] = []
+    for _ in range(instances):
+        for value, length in one:
+            if segments and segments[-1][0] == value:  # neighbours equal (also the last tile of one copy and the
+                segments[-1] = (value, segments[-1][1] + length)  # first of the next): one stretch
+            else:
+                segments.append((value, length))
+    bytes_list: list[int] = []
+    cycles_list: list[int] = []
+    for (nbytes, cycles), length in segments:
+        bytes_list += [nbytes] * length
+        cycles_list += [cycles] * length
+    return bytes_list, cycles_list, periodic_runs_of_segments(segments)
 
 
 class SimContext:
@@ -115,6 +155,8 @@ class SimContext:
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
+        self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
+        self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
 
     def engine_of(self, op: OpWork) -> str | None:
         if op.engine == "matrix":
@@ -169,7 +211,27 @@ class SimContext:
                         kind, op.m, k, n, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays, continues=bool(cont)
                     )
 
-                # thousands of tiles share a few shapes: each formula once per distinct shape and size
+                def cycles_of(nbytes: int, k: int, n: int, cont: int) -> int:
+                    key = (engine, op.m, nbytes, k, n, cont, group.purpose)  # the next KV length has the same tiles
+                    cycles = self._tile_cycles.get(key)
+                    if cycles is None:
+                        if len(self._tile_cycles) > MAX_CACHED_OPS:
+                            self._tile_cycles = {}
+                        read = compute.buffer_read_cycles(nbytes, group.port_bytes_per_cycle)
+                        cycles = self._tile_cycles[key] = max(tile_cycles(k, n, cont), read)
+                    return cycles
+
+                # thousands of tiles share a few shapes: each formula once per stretch of equal tiles
+                starts = _run_starts(tb, tk, tn, continues)
+                if len(starts) <= MAX_RUNS_BY_LENGTH:
+                    lengths = np.diff(np.append(starts, len(tb))).tolist()
+                    firsts = (tb[starts], tk[starts], tn[starts], continues[starts])
+                    shapes = zip(*(column.tolist() for column in firsts), strict=True)
+                    one = [
+                        ((b, cycles_of(b, k, n, c)), count) for (b, k, n, c), count in zip(shapes, lengths, strict=True)
+                    ]
+                    tile_bytes, tile_cycles_all, runs = _segment_lists(one, op.instances)
+                    return TilePlan(engine, tile_bytes, tile_cycles_all, group.purpose, group.slots, runs=runs)
                 cycles_arr = np.maximum(
                     _per_distinct(tile_cycles, tk, tn, continues.astype(np.int64)),
                     _per_distinct(lambda b: compute.buffer_read_cycles(b, group.port_bytes_per_cycle), tb),
@@ -177,15 +239,8 @@ class SimContext:
             else:  # vector op streaming its weights: elements split like the bytes
                 edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
                 cycles_arr = np.array([compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)])
-            tile_bytes, tile_cycles_all = np.tile(tb, op.instances), np.tile(cycles_arr, op.instances)
-            return TilePlan(
-                engine,
-                tile_bytes.tolist(),
-                tile_cycles_all.tolist(),
-                group.purpose,
-                group.slots,
-                runs=periodic_runs(tile_bytes, tile_cycles_all),
-            )
+            tile_bytes, tile_cycles_all, runs = _tile_lists(tb, cycles_arr, op.instances)
+            return TilePlan(engine, tile_bytes, tile_cycles_all, group.purpose, group.slots, runs=runs)
         if op.engine == "matrix":
             assert engine is not None, "a matrix op runs on a matrix engine"
             kind, rows, cols, dataflow = self.matrix
@@ -252,6 +307,12 @@ class SimContext:
         if cycles is None:
             cycles = self._move_cycles[rounded_bytes] = self.dram_spec.move_cycles(rounded_bytes)
         return cycles
+
+    def tile_move(self, nbytes: int) -> tuple[int, int]:
+        """A tile load of `nbytes` alone in the DRAM: (bytes in whole bursts, cycles to move them); cached."""
+        rounded = self.dram_spec.rounded(nbytes)
+        sized = self.tile_moves[nbytes] = (rounded, self.move_cycles(rounded))
+        return sized
 
     def element_tiles(self, op: OpWork) -> list[int]:
         """Tile bytes of `op`'s streamed weights, as its plan cuts them (the DRS stream's element)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cosim.hw.schema import mac_precision
@@ -142,7 +142,9 @@ def size_op(
     """One op for `rows` rows at KV length `kv`, in segment kind `segment` of static-policy partition `partition`;
     `template_index` >= 0: the op of a segment instance (its index in the template; conditional if replayable)."""
     act_purpose = "scores" if segment == "core" and s.has_scores_buffer else "activations"
-    base = OpWork(  # the op's identity and activation traffic; no compute, no DRAM transfer, nothing streamed
+    # the op's identity and activation traffic; no compute, no DRAM transfer, nothing streamed (the fields of an
+    # `OpWork`, built once with what its engine's sizing adds: a long video sizes a new core at every step)
+    base: dict[str, Any] = dict(
         name=op.name,
         kind=op.kind,
         role=op.role,
@@ -174,49 +176,54 @@ def size_op(
     loads: list[Transfer] = []
     stores: list[Transfer] = []
     capacity = s.scores_capacity_bytes if act_purpose == "scores" else s.act_capacity_bytes
-    excess = base.act_read_bytes + base.act_write_bytes - capacity
+    act_read, act_write = base["act_read_bytes"], base["act_write_bytes"]
+    excess = act_read + act_write - capacity
     if excess > 0:  # the part of the working set that does not fit goes through DRAM: inputs first, then outputs
-        loads.append(("activations", min(base.act_read_bytes, excess)))
-        stores.append(("activations", excess - min(base.act_read_bytes, excess)))
+        loads.append(("activations", min(act_read, excess)))
+        stores.append(("activations", excess - min(act_read, excess)))
     if op.kv_write_elems:
         stores.append(("kv_write", _nbytes(op.kv_write_elems * rows, s.kv_bytes)))
     return _SIZE_BY_ENGINE[op.engine](_OpSizing(op, kv, tas_flag, s, base, loads, stores))
 
 
-def _size_replay_op(base: OpWork, s: Sizing) -> OpWork:
+def _size_replay_op(base: dict[str, Any], s: Sizing) -> OpWork:
     """A replay-cache read (for the replaying rows) or write (for the computing rows) of hidden-size
     activations, from and to a buffer or DRAM. A ring larger than its buffer keeps the rest in DRAM:
     every access moves that share of its bytes through DRAM."""
-    reads = base.role == "replay_read"
-    nbytes = base.act_read_bytes if reads else base.act_write_bytes
+    reads = base["role"] == "replay_read"
+    nbytes = base["act_read_bytes"] if reads else base["act_write_bytes"]
     share, ring = s.replay_dram_share
     dram_bytes = nbytes * share // ring
-    in_dram = ((base.role, dram_bytes),) if dram_bytes else ()
+    in_dram = ((base["role"], dram_bytes),) if dram_bytes else ()
     onchip = nbytes - dram_bytes
-    return replace(
-        base,
-        loads=in_dram if reads else (),
-        stores=() if reads else in_dram,
-        act_purpose="activations",
-        act_read_bytes=0 if reads else nbytes,
-        act_write_bytes=nbytes if reads else 0,
-        onchip_purpose="replay_cache" if onchip else None,
-        onchip_read_bytes=onchip if reads else 0,
-        onchip_write_bytes=0 if reads else onchip,
+    return OpWork(
+        **{
+            **base,
+            "loads": in_dram if reads else (),
+            "stores": () if reads else in_dram,
+            "act_purpose": "activations",
+            "act_read_bytes": 0 if reads else nbytes,
+            "act_write_bytes": nbytes if reads else 0,
+            "onchip_purpose": "replay_cache" if onchip else None,
+            "onchip_read_bytes": onchip if reads else 0,
+            "onchip_write_bytes": 0 if reads else onchip,
+        }
     )
 
 
-def _size_row_move_op(base: OpWork) -> OpWork:
+def _size_row_move_op(base: dict[str, Any]) -> OpWork:
     """A gather (scatter) of the computing rows' MLP inputs (outputs), hidden activations each: read from
     their rows' places in the activation buffer and written packed (or back), through its ports."""
-    nbytes = base.act_read_bytes
-    return replace(
-        base,
-        act_read_bytes=0,
-        act_write_bytes=0,
-        onchip_purpose="activations",
-        onchip_read_bytes=nbytes,
-        onchip_write_bytes=nbytes,
+    nbytes = base["act_read_bytes"]
+    return OpWork(
+        **{
+            **base,
+            "act_read_bytes": 0,
+            "act_write_bytes": 0,
+            "onchip_purpose": "activations",
+            "onchip_read_bytes": nbytes,
+            "onchip_write_bytes": nbytes,
+        }
     )
 
 
@@ -227,13 +234,13 @@ class _OpSizing(NamedTuple):
     kv: int
     tas_flag: int
     sizing: Sizing
-    base: OpWork  # identity and activation traffic (`size_op`)
+    base: dict[str, Any]  # identity and activation traffic (`size_op`): fields of the `OpWork`
     loads: list[Transfer]  # activation spill
     stores: list[Transfer]  # activation spill, KV-cache append
 
     @property
     def rows(self) -> int:
-        return self.base.m
+        return int(self.base["m"])
 
     def per_row(self, quantity: str) -> int:
         return self.template.at(quantity, self.kv)
@@ -244,11 +251,13 @@ class _OpSizing(NamedTuple):
 
     def work(self, extra_loads: Sequence[Transfer], **fields: Any) -> OpWork:
         """The base op with `fields`, and its DRAM transfers (`extra_loads` after the spill) that move bytes."""
-        return replace(
-            self.base,
-            loads=tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0),
-            stores=tuple(p for p in self.stores if p[1] > 0),
-            **fields,
+        return OpWork(
+            **{
+                **self.base,
+                "loads": tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0),
+                "stores": tuple(p for p in self.stores if p[1] > 0),
+                **fields,
+            }
         )
 
 

@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 import simpy
 
+from cosim.sim import serial_segment
 from cosim.sim.buffer_timeline import Occupancy, segment_occupancy
 from cosim.sim.buffers import peak_occupancy
 from cosim.sim.clock import Process, cycle_now
@@ -112,6 +113,10 @@ class Simulation:
         window: Window | None,
         record: bool,
     ) -> SegmentResult:
+        if self.windows is None and not record and self.ctx.fast_forward:
+            closed = serial_segment.evaluate(self.ctx, ops, info.block, _static_peaks(self.ctx, ops))
+            if closed is not None:
+                return SegmentResult(*closed, intervals=None)
         env = simpy.Environment()
         machine = Machine(env, self.ctx)
         if self.windows is not None:

@@ -14,7 +14,7 @@ follow, in one step. Tests check it against the step-by-step run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
@@ -22,6 +22,7 @@ from cosim.sim.buffers import Run
 from cosim.sim.clock import Process, cycle_now
 
 if TYPE_CHECKING:
+    from cosim.sim.context import SimContext, TilePlan
     from cosim.sim.segment_run import OpStream, SegmentRun
     from cosim.sim.weight_stream import WeightStream
 
@@ -90,34 +91,64 @@ def own_tiles(run: SegmentRun, i: int, stream: OpStream) -> Process[int]:
 def _fast_forward(
     run: SegmentRun, i: int, j: int, issue: int, start: int, c_end: list[int], stream: OpStream, category: str
 ) -> int:
-    """Tiles j.. of op `i` by the pipeline's recurrence with the DRAM to itself (appends the last compute end
-    to `c_end`).
+    """Tiles j.. of op `i` by the pipeline's recurrence (`walk_tiles`) with the DRAM to itself: appends the last
+    compute end to `c_end`, counts the bytes and busy cycles on the machine; returns the last load's end."""
+    m, plan = run.m, run.plans[i]
+    assert plan.purpose is not None, "an op with its own tiles has a buffer purpose for them"
+    recent = [start] * max(plan.slots - len(c_end), 0) + c_end[-plan.slots :]
+    changes = m.occupancy.setdefault(plan.purpose, [])
+    walk = walk_tiles(run.ctx, plan, j, issue, recent, m.dram.continues(stream), changes, run.record)
+    c_end.append(walk.compute_end)
+    m.dram.counters.add("read", category, walk.payload, walk.rounded)
+    m.count(f"dram_block.{run.info.block}.read.{category}", walk.rounded)
+    m.dram.add_alone(walk.busy)
+    m.dram.mark_stream_done(stream, walk.load_end)
+    return walk.load_end
 
-    Tile j is issued at `issue`, each later one when the previous load ends and a slot is
-    free; a load issued as the previous one ends continues its stream (no access latency).
-    Within a run of periodic tiles (`TilePlan.runs`) the recurrence becomes periodic: once
-    its state after tile t is the state p tiles earlier shifted by the same number of cycles,
-    every later period of the run is that shift again (max and + commute with a shift), so
-    whole periods are skipped in one step (`_Jump`). Returns the last load's end.
+
+class TileWalk(NamedTuple):
+    """What `walk_tiles` computed: the last load's and the last compute's end, DRAM bytes and busy cycles."""
+
+    load_end: int
+    compute_end: int
+    payload: int
+    rounded: int
+    busy: int
+
+
+def walk_tiles(
+    ctx: SimContext,
+    plan: TilePlan,
+    j: int,
+    issue: int,
+    recent: list[int],
+    continuing: bool,
+    changes: list[tuple[int, int]],
+    record: bool,
+) -> TileWalk:
+    """Tiles j.. of `plan` by the pipeline's recurrence with the DRAM to itself; appends buffer-occupancy changes.
+
+    Tile j is issued at `issue` (continuing its stream if `continuing`), each later one when
+    the previous load ends and a slot is free; a load issued as the previous one ends
+    continues its stream (no access latency). `recent`: compute ends of the last `slots`
+    tiles before j (the op's start where there are fewer). Within a run of periodic tiles
+    (`TilePlan.runs`) the recurrence becomes periodic: once its state after tile t is the
+    state p tiles earlier shifted by the same number of cycles, every later period of the
+    run is that shift again (max and + commute with a shift), so whole periods are skipped
+    in one step (`_Jump`); `record` keeps their occupancy changes (shifted copies).
     """
-    m, plan, ctx = run.m, run.plans[i], run.ctx
-    spec, latency = ctx.dram_spec, ctx.dram_spec.latency_cycles
-    slots, purpose, tile_bytes, tile_cycles = plan.slots, plan.purpose, plan.bytes, plan.cycles
-    assert purpose is not None, "an op with its own tiles has a buffer purpose for them"
-    changes = m.occupancy.setdefault(purpose, [])
-    # recent[0]: compute end of the tile `slots` back (`start` before the first tiles); recent[-1]: the previous one
-    recent = [start] * max(slots - len(c_end), 0) + c_end[-slots:]
-    continuing, prev_done = m.dram.continues(stream), issue
+    latency, moves = ctx.dram_spec.latency_cycles, ctx.tile_moves
+    tile_bytes, tile_cycles = plan.bytes, plan.cycles
+    prev_done = issue
     payload = rounded_sum = busy = 0
-    jump = _Jump(plan.runs, slots)
+    jump = _Jump(plan.runs, plan.slots)
     t, n = j, len(tile_bytes)
     while t < n:
         if t > j:
             issue = max(prev_done, recent[0])
             continuing = issue == prev_done
         nbytes = tile_bytes[t]
-        rounded = spec.rounded(nbytes)
-        move = ctx.move_cycles(rounded)
+        rounded, move = moves.get(nbytes) or ctx.tile_move(nbytes)
         prev_done = issue + (0 if continuing else latency) + move
         done = max(prev_done, recent[-1]) + tile_cycles[t]
         recent = [*recent[1:], done]
@@ -127,7 +158,7 @@ def _fast_forward(
         skip = jump.after(t, j, (prev_done, *recent), (nbytes, rounded, move))
         if skip is not None:
             periods, shift, (period_payload, period_rounded, period_busy) = skip
-            if run.record:  # the timeline draws the level over cycles: the skipped tiles' changes are the last
+            if record:  # the timeline draws the level over cycles: the skipped tiles' changes are the last
                 last_period = changes[-2 * jump.period :]  # period's (two per tile), shifted once per period
                 changes.extend((c + k * shift, d) for k in range(1, periods + 1) for c, d in last_period)
             prev_done += periods * shift
@@ -137,12 +168,7 @@ def _fast_forward(
             busy += periods * period_busy
             t += periods * jump.period
         t += 1
-    c_end.append(recent[-1])
-    m.dram.counters.add("read", category, payload, rounded_sum)
-    m.count(f"dram_block.{run.info.block}.read.{category}", rounded_sum)
-    m.dram.add_alone(busy)
-    m.dram.mark_stream_done(stream, prev_done)
-    return prev_done
+    return TileWalk(prev_done, recent[-1], payload, rounded_sum, busy)
 
 
 class _Jump:
