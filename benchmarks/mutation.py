@@ -237,6 +237,10 @@ def main() -> None:
     unknown = sorted(set(names) - set(MODULES))
     if unknown:
         parser.error(f"unknown modules {unknown}; known: {', '.join(MODULES)}")
+    if args.keep is not None:
+        if args.keep.exists() and not args.keep.is_dir():
+            parser.error(f"--keep {args.keep} is a file, not a folder")
+        args.keep.mkdir(parents=True, exist_ok=True)
     equivalent = equivalent_mutants()
     killed = counted = 0
     for name in names:
