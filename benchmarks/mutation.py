@@ -109,7 +109,10 @@ MODULES = {
         ),
         (
             "tests/sim/test_compute.py",
+            "tests/sim/test_compute_by_hand.py",
             "tests/sim/test_dram.py",
+            "tests/sim/test_dram_by_hand.py",
+            "tests/sim/test_buffers_by_hand.py",
             "tests/sim/test_dram_cancel.py",
             "tests/sim/test_dram_latency_and_bursts.py",
             "tests/sim/test_workload.py",
