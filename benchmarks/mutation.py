@@ -68,6 +68,7 @@ MODULES = {
             "tests/artifacts/test_replay_trace.py",
             "tests/artifacts/test_trace_input_checks.py",
             "tests/artifacts/test_replay_trace_api.py",
+            "tests/artifacts/test_replay_trace_lockstep_and_budget.py",
         ),
     ),
     "graph": Module(
