@@ -117,6 +117,7 @@ MODULES = {
             "tests/sim/test_dram_cancel.py",
             "tests/sim/test_dram_latency_and_bursts.py",
             "tests/sim/test_workload.py",
+            "tests/sim/test_workload_by_hand.py",
             "tests/sim/test_simulator.py",
             "tests/sim/test_first_frame_never_replays.py",
             "tests/sim/test_policy_hand_cases.py",
