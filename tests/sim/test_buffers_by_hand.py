@@ -115,6 +115,15 @@ def test_groups_of_columns_cut_along_the_reduction_into_equal_parts():
     assert tiles(10, 5, 2, 6, 2) == [[5, 5], [2, 3], [2, 2]]
 
 
+def test_parts_of_a_reduction_fit_the_slot_where_floating_point_undercounts_them():
+    # one column of 17 x slot + 3 bytes: the quotient 17 + 3 / slot rounds to 17.0 in floating point, but 17 parts
+    # would hold slot + 3/17 bytes each, over the slot: it takes 18 parts (of (17 x slot + 3) / 18 bytes, rounded)
+    slot = 2251799813685245
+    bytes_, k, n = tile_columns(17 * slot + 3, 18, 1, slot)
+    assert len(bytes_) == 18 and bytes_.max() <= slot and bytes_.sum() == 17 * slot + 3
+    assert k.tolist() == [1] * 18 and n.tolist() == [1] * 18
+
+
 def test_sizes_read_from_int32_arrays_still_give_int64_tiles():
     bytes_, k, n = tile_columns(np.int32(10), np.int32(5), np.int32(3), 4)
     assert bytes_.dtype == k.dtype == n.dtype == np.int64
