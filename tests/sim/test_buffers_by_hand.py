@@ -125,7 +125,9 @@ def test_parts_of_a_reduction_fit_the_slot_where_floating_point_undercounts_them
 
 
 def test_sizes_read_from_int32_arrays_still_give_int64_tiles():
-    bytes_, k, n = tile_columns(np.int32(10), np.int32(5), np.int32(3), 4)
+    # the workload keeps its sizes in int32 arrays: an element not converted to int must not make int32 tiles
+    size = np.int32
+    bytes_, k, n = tile_columns(size(10), size(5), size(3), 4)  # type: ignore[arg-type]
     assert bytes_.dtype == k.dtype == n.dtype == np.int64
 
 
