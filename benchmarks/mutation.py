@@ -158,24 +158,54 @@ def tracked_files(root: Path) -> list[Path]:
 # mutmut gives a mutant's tests to pytest in no particular order and stops at the first failure,
 # so a killed mutant costs the tests run before the one that fails: run the fastest files first
 # (by the durations of mutmut's own stats run; a file's tests stay together, so module-scoped
-# fixtures are built once).
-FASTEST_FILES_FIRST = """\
-# Written by benchmarks/mutation.py into its scratch copy: a mutant's test files, fastest first.
+# fixtures are built once). A mutant that makes a test loop forever would run until mutmut's
+# limit for the whole mutant, (1 + the seconds of all its tests) x 3 of CPU, a minute for a
+# simulator function: each test instead stops after a few times its own duration, CPU time
+# (load does not count), and fails, so the mutant is killed in seconds.
+SCRATCH_CONFTEST = """\
+# Written by benchmarks/mutation.py into its scratch copy: a mutant's test files fastest first,
+# and a CPU-time limit per test.
 
 import json
+import signal
 from collections import Counter
 from pathlib import Path
+
+import pytest
+
+CPU_LIMIT_FACTOR, CPU_LIMIT_SLACK_S = 4.0, 2.0
+_seconds: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(items):
     stats = Path("mutmut-stats.json")
     if not stats.is_file():  # mutmut's stats run itself
         return
+    _seconds.update(json.loads(stats.read_text())["duration_by_test"])
     file_time = Counter()
-    for test, seconds in json.loads(stats.read_text())["duration_by_test"].items():
+    for test, seconds in _seconds.items():
         file_time[test.partition("::")[0]] += seconds
     order = {id(item): index for index, item in enumerate(items)}
     items.sort(key=lambda item: (file_time[item.nodeid.partition("::")[0]], order[id(item)]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    if item.nodeid not in _seconds:
+        yield
+        return
+    limit = CPU_LIMIT_FACTOR * _seconds[item.nodeid] + CPU_LIMIT_SLACK_S
+
+    def stop(signum, frame):
+        raise TimeoutError(f"{item.nodeid}: over {limit:.1f} s of CPU (stats run: {_seconds[item.nodeid]:.2f} s)")
+
+    previous = signal.signal(signal.SIGPROF, stop)
+    signal.setitimer(signal.ITIMER_PROF, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 """
 
 
@@ -194,8 +224,8 @@ def prepare(work: Path, module: Module) -> None:
     text = _set_list(text, "also_copy", (*also_copy, "conftest.py"))
     pyproject.write_text(text)
     assert tomllib.loads(text)["tool"]["mutmut"]["only_mutate"] == list(module.sources)
-    assert not (work / "conftest.py").exists(), "the repository has a root conftest.py: merge FASTEST_FILES_FIRST"
-    (work / "conftest.py").write_text(FASTEST_FILES_FIRST)
+    assert not (work / "conftest.py").exists(), "the repository has a root conftest.py: merge SCRATCH_CONFTEST"
+    (work / "conftest.py").write_text(SCRATCH_CONFTEST)
 
 
 def _set_list(text: str, key: str, values: tuple[str, ...]) -> str:

@@ -1,7 +1,10 @@
-"""benchmarks/mutation.py's command line, with mutmut itself replaced by a stub (a real run takes minutes)."""
+"""benchmarks/mutation.py: its command line with mutmut stubbed (a real run takes minutes), and the conftest it
+writes into its scratch copy."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -57,3 +60,20 @@ def test_a_killed_mutant_listed_as_equivalent_is_reported_and_not_discounted(mut
     out = capsys.readouterr().out.splitlines()
     assert "-- killed, but listed as equivalent in docs/testing.md: energy.x_f__mutmut_1" in out
     assert out[-1] == "mutation score: 50.0 %"
+
+
+def test_a_test_that_loops_forever_under_a_mutant_fails_within_its_cpu_limit(tmp_path):
+    # the scratch copy's conftest gives each test 4 x its stats-run seconds + 2 s of CPU: a test measured at
+    # 0.1 s that now loops forever fails after 2.4 s of CPU (a TimeoutError), and the mutant counts as killed
+    mutation = load_benchmark("mutation")
+    (tmp_path / "conftest.py").write_text(mutation.SCRATCH_CONFTEST)
+    (tmp_path / "test_loop.py").write_text(
+        "def test_loops():\n    while True:\n        pass\n\n\ndef test_ends():\n    pass\n"
+    )
+    stats = {"duration_by_test": {"test_loop.py::test_loops": 0.1, "test_loop.py::test_ends": 0.1}}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps(stats))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_loop.py"]
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout
+    assert "TimeoutError: test_loop.py::test_loops: over 2.4 s of CPU (stats run: 0.10 s)" in run.stdout
+    assert "1 failed, 1 passed" in run.stdout

@@ -116,12 +116,13 @@ def test_groups_of_columns_cut_along_the_reduction_into_equal_parts():
 
 
 def test_parts_of_a_reduction_fit_the_slot_where_floating_point_undercounts_them():
-    # one column of 17 x slot + 3 bytes: the quotient 17 + 3 / slot rounds to 17.0 in floating point, but 17 parts
-    # would hold slot + 3/17 bytes each, over the slot: it takes 18 parts (of (17 x slot + 3) / 18 bytes, rounded)
-    slot = 2251799813685245
-    bytes_, k, n = tile_columns(17 * slot + 3, 18, 1, slot)
-    assert len(bytes_) == 18 and bytes_.max() <= slot and bytes_.sum() == 17 * slot + 3
-    assert k.tolist() == [1] * 18 and n.tolist() == [1] * 18
+    # 14 columns of (14 x slot + 1) / 14 = slot + 1/14 bytes each, in groups of 4: the estimate 4 x 14 x (slot + 1/14)
+    # / (14 x slot) = 4 + 2 / (7 x slot) rounds to 4.0 in floating point, but a quarter of a group is one column,
+    # over the slot: 5 parts per group. 3 groups of 4 columns and one of 2, 5 parts each: 20 tiles
+    slot = 2**50 - 2
+    bytes_, k, n = tile_columns(14 * slot + 1, 5, 14, slot, 4)
+    assert len(bytes_) == 20 and bytes_.max() <= slot and bytes_.sum() == 14 * slot + 1
+    assert k.tolist() == [1] * 20 and n.tolist() == [4] * 15 + [2] * 5
 
 
 def test_sizes_read_from_int32_arrays_still_give_int64_tiles():
