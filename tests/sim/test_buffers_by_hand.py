@@ -125,6 +125,21 @@ def test_parts_of_a_reduction_fit_the_slot_where_floating_point_undercounts_them
     assert k.tolist() == [1] * 20 and n.tolist() == [4] * 15 + [2] * 5
 
 
+@pytest.mark.parametrize(
+    ("total", "k", "n", "group"),
+    [
+        # 2 columns of slot + 1/2 bytes: 16 parts would hold slot + 1/16 bytes, which floating point reads as the slot
+        (16 * (2**50 - 2) + 1, 17, 2, 2),
+        # 3 x total = 49 x slot + 6: 7 parts of a 3-column group would hold slot + 6/49 bytes
+        (18389698478429560, 8, 7, 3),
+    ],
+)
+def test_every_tile_fits_its_slot_at_sizes_beyond_floating_point(total, k, n, group):
+    slot = 2**50 - 2 if n == 2 else 1125899906842626
+    bytes_, _, _ = tile_columns(total, k, n, slot, group)
+    assert bytes_.max() <= slot and bytes_.sum() == total
+
+
 def test_sizes_read_from_int32_arrays_still_give_int64_tiles():
     # the workload keeps its sizes in int32 arrays: an element not converted to int must not make int32 tiles
     size = np.int32
