@@ -96,6 +96,9 @@ MODULES = {
         slow=(  # decode a real model several times (23 s and 4 s); test_calibrate_by_hand.py checks the same arithmetic
             "tests/models/decoding/test_calibrate.py::test_ratio_calibration_holds_on_held_out_videos",
             "tests/models/decoding/test_calibrate.py::test_quality_budget_keeps_agreement_and_trades_ratio",
+            # builds the 7B model on the meta device (16 s, reached by every FastCarRun mutant);
+            # test_fastcar_run_by_hand.py takes the same meta-device path on the tiny model
+            "tests/models/decoding/test_fastcar.py::test_fastcar_step_traces_on_meta",
         ),
     ),
     # The simulation core's formulas that the cycle and byte claims rest on: engine cycles,

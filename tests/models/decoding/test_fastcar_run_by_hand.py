@@ -11,6 +11,8 @@ import torch
 
 from cosim.common.errors import UserError
 from models.decoding.fastcar import FastCarRun, FastCarSettings
+from models.transformer import VideoTransformer
+from tiny_models import decoder_layer, tiny_config
 
 CONFIG = SimpleNamespace(tokens_per_frame=4, num_layers=1, hidden=2, num_heads=1, frame_rows=2, frame_cols=2)
 LAYER = SimpleNamespace(layer_idx=0, dense_mlp=lambda h: 10 * h)
@@ -72,3 +74,25 @@ def test_one_threshold_per_layer():
     with pytest.raises(UserError) as refusal:
         FastCarRun(FastCarSettings((1.0, 2.0)), CONFIG, batch=1, prefix_len=0, max_steps=1)
     assert refusal.value.key == "thresholds"
+
+
+@torch.no_grad()
+def test_a_step_on_the_meta_device_computes_tas_and_the_mlp_but_decides_nothing():
+    # the tiny model's geometry on meta tensors (test_fastcar.py does the same at 7B size, in seconds)
+    config = tiny_config()
+    model = VideoTransformer(config, device="meta", dtype=torch.float16)
+    settings = FastCarSettings.uniform(0.0, config.num_layers)
+    run = FastCarRun(settings, config, batch=2, prefix_len=1, max_steps=1, device="meta", dtype=torch.float16)
+    cache = model.new_cache(batch=2, max_len=64)
+    cache.length = 1 + config.tokens_per_frame + 2  # a token of frame 2
+    run.step = 0
+    calls: list[torch.Size] = []
+    hooks = [
+        decoder_layer(model, i).tas.register_forward_hook(lambda m, a, out: calls.append(out.shape))
+        for i in range(config.num_layers)
+    ]
+    codes = model.step(torch.zeros(2, 1, dtype=torch.long, device="meta"), cache, run)
+    for hook in hooks:
+        hook.remove()
+    assert codes.shape == (2, 1) and calls == [(2,)] * config.num_layers
+    assert not run.replay.any() and torch.isnan(run.tas).all()
