@@ -70,6 +70,16 @@ def test_the_ring_takes_the_run_dtype():
     assert run.ring.dtype == torch.float64
 
 
+def test_the_chunkwise_rule_keeps_the_previous_inputs_in_the_run_dtype():
+    # 1 + 1e-9 is no float32: kept as float32 it would read as a change of 1e-9 / 2 in the next frame
+    settings = FastCarSettings((float("inf"),), chunk_deltas=((0.6,),))
+    run = FastCarRun(settings, CONFIG, batch=1, prefix_len=0, max_steps=1, dtype=torch.float64)
+    mlp(run, 0, *[(1 + 1e-9, 1)] * 4)
+    run.step = 0
+    mlp(run, 4, (1 + 1e-9, 1))
+    assert run.tas[0, 0, 0].item() == 0.0 and run.replay[0, 0, 0]
+
+
 def test_one_threshold_per_layer():
     with pytest.raises(UserError) as refusal:
         FastCarRun(FastCarSettings((1.0, 2.0)), CONFIG, batch=1, prefix_len=0, max_steps=1)
