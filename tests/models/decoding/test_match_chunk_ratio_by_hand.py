@@ -61,6 +61,24 @@ def test_regula_falsi_with_illinois_halving_by_hand(monkeypatch):
     assert np.allclose(decoder.calls[1]["chunk_deltas"], [[2.0 * math.exp(0.5)], [30.0 * math.exp(0.5)]])
 
 
+@pytest.mark.parametrize(
+    ("xs", "tried_by_hand"),
+    [
+        # x = -1, 0.1, 0.2, 0.9: the high end moves twice (0.35, then 0.245: 0.75 each), so the low end's error
+        # halves to -0.175: L = 0.245 x 0.175 / 0.325 = 0.131923 (0.5), then (0.131923 x 0.15 + 0.245 x 0.1) / 0.25
+        ([-1, 0.1, 0.2, 0.9], [0.0, 0.5, 0.35, 0.245, 0.131923, 0.177154]),
+        # x = -1, 0.1, 0.4, 0.45: bracketed [0 (-0.35), 0.5 (+0.4)]; the low end moves first (0.5 at L = 0.233333),
+        # with no halving yet; then again at 0.286667 = (0.233333 x 0.4 + 0.5 x 0.1) / 0.5, halving the high end to
+        # 0.2: (0.286667 x 0.2 + 0.5 x 0.1) / 0.3 = 0.357778
+        ([-1, 0.1, 0.4, 0.45], [0.0, 0.5, 0.233333, 0.286667, 0.357778]),
+    ],
+)
+def test_either_stuck_end_has_its_error_halved(monkeypatch, xs, tried_by_hand):
+    decoder = install_scripted_decoder(monkeypatch, [[table(xs)]])
+    match_chunk_ratio(MODEL, START, quantiles(), 0.6, iterations=len(tried_by_hand))  # type: ignore[arg-type]
+    assert tried(decoder) == pytest.approx(tried_by_hand, abs=1e-6)
+
+
 def test_too_many_replays_bracket_downwards_and_a_hit_stops_the_search(monkeypatch):
     # x = -1, -0.6, -0.2, 0.4: L = 0 replays 0.75 > 0.5, so the bracket steps down; L = -0.5 -> 0.5 exactly
     decoder = install_scripted_decoder(monkeypatch, [[table([-1, -0.6, -0.2, 0.4])]])
