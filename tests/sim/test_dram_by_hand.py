@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 import simpy
 
+from cosim.common.errors import UserError
 from cosim.sim.clock import cycle_now
-from cosim.sim.dram import Dram, DramSpec
+from cosim.sim.dram import Dram, DramCounters, DramSpec
+from simulator_graphs import tiny_design
 
 # 64 bytes per cycle, 64-byte bursts, no access latency, every requester class weighted 1
 SPEC = DramSpec(Fraction(64), 64, 0, (("weights", 1), ("kv", 1), ("activations", 1), ("replay", 1)))
@@ -88,3 +91,26 @@ def test_a_closed_dram_completes_nothing():
     dram.closed = waiting.closed = True
     env.run()
     assert not moving.event.triggered and not latent.event.triggered and not latent.admitted
+
+
+@pytest.mark.parametrize(
+    ("weights", "key", "expected", "found"),
+    [
+        ({"bogus": 1}, "dram_weights", "requester classes among weights, kv, activations, replay", "bogus"),
+        ({"kv": "2"}, "dram_weights.kv", "an integer >= 1", "2"),
+        ({"kv": True}, "dram_weights.kv", "an integer >= 1", True),
+        ({"kv": 0}, "dram_weights.kv", "an integer >= 1", 0),
+    ],
+)
+def test_requester_weights_are_refused_in_full(weights, key, expected, found):
+    with pytest.raises(UserError) as refusal:
+        DramSpec.from_design(tiny_design(), weights)
+    error = refusal.value
+    assert (error.file, error.key, error.expected, error.found) == (None, key, expected, found)
+
+
+def test_the_dram_counts_into_the_counters_it_is_given():
+    counters = DramCounters()
+    dram = Dram(simpy.Environment(), SPEC, counters)
+    dram.transfer([("read", "kv_read", 100)])
+    assert dram.counters is counters and counters.rounded == {("read", "kv_read"): 128}

@@ -21,16 +21,16 @@ def workload(replay: list[tuple[bool, ...]]) -> Workload:
 
 
 def test_the_summary_by_hand():
-    # 3 steps (one per frame) of 2 rows: 3 of 6 MLPs replayed; step 1 replays both rows, so 1 of 3 skips the weights
-    summary = workload([(False, False), (True, True), (True, False)]).summary()
+    # 3 steps (one per frame) of 2 rows: 4 of 6 MLPs replayed; steps 1 and 2 replay both rows: 2 of 3 skip the weights
+    summary = workload([(False, False), (True, True), (True, True)]).summary()
     assert summary == {
         "steps": 3,
         "layers": 1,
         "batch_rows": 2,
         "videos": 1,
         "tokens_per_step": 1,
-        "replay_ratio": 0.5,
-        "weights_skipped_ratio": 1 / 3,
+        "replay_ratio": 4 / 6,
+        "weights_skipped_ratio": 2 / 3,
         "graph_model": "one-op",
         "trace_source": "synthetic",
     }
