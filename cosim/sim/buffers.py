@@ -129,9 +129,9 @@ def tile_columns(
         ends = np.minimum(starts + columns_per_tile, n)
         bytes_ = (total_bytes * ends) // n - (total_bytes * starts) // n
         return bytes_, np.full(tiles, k, np.int64), ends - starts
-    parts = math.ceil(total_bytes * group / (n * slot_bytes))
-    while math.ceil(total_bytes * group / (n * parts)) > slot_bytes:
-        parts += 1
+    # in whole numbers (floating point misses a byte beyond 2**53): a part then holds at most
+    # ceil(total x group / (n x parts)) <= slot bytes
+    parts = -(-total_bytes * group // (n * slot_bytes))
     groups = math.ceil(n / group)
     starts = np.arange(groups, dtype=np.int64) * group
     widths = np.minimum(starts + group, n) - starts

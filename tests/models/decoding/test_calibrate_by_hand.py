@@ -1,12 +1,13 @@
 """Calibration's arithmetic against hand-derived thresholds, ratios and bisection steps.
 
 A real model's TAS cannot be predicted by hand, so these tests stand a scripted decoder in
-for `decode_video` (`ScriptedDecoder`): round k of the calibration sees the TAS table the
-test gives for round k, and a step replays by FastCar's rule (TAS strictly above the
-layer's threshold) or, with chunk thresholds, by the accumulated-change rule. Everything
-calibration computes from the runs (quantiles, fixed-point rounds, per-chunk deltas, the
-bisection over the ratio, token agreement) is then checked against numbers worked out in
-the comments. Tests of calibration on a real model are in test_calibrate.py.
+for `decode_video` (`ScriptedDecoder`, tests/support/scripted_decoder.py): round k of the
+calibration sees the TAS table the test gives for round k, and a step replays by FastCar's
+rule (TAS strictly above the layer's threshold) or, with chunk thresholds, by the
+accumulated-change rule. Everything calibration computes from the runs (quantiles,
+fixed-point rounds, per-chunk deltas, the bisection over the ratio, token agreement) is then
+checked against numbers worked out in the comments. Tests of calibration on a real model are
+in test_calibrate.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 import pytest
 
 from cosim.common.errors import UserError
-from models.decoding import calibrate
 from models.decoding.calibrate import (
     Start,
     calibrate_chunk_ratio,
@@ -26,57 +26,15 @@ from models.decoding.calibrate import (
     thresholds_for_ratio,
     token_agreement,
 )
+from scripted_decoder import install_scripted_decoder
 
 INF = float("inf")
 MODEL = SimpleNamespace(config=SimpleNamespace(frame_rows=2, frame_cols=2, num_layers=2))  # read by the chunk rule
 
 
-class ScriptedDecoder:
-    """Stands in for `decode_video`: run i of start s decodes round i // len(starts) with
-    `tables[round][s]` as its TAS [steps, layers, rows] (the last table for later rounds).
-
-    A step replays when its TAS is strictly above its layer's threshold, or, with
-    `chunk_deltas`, when its logged value (-A) is strictly above -delta of its layer and
-    chunk (steps walk the 2 x 2 frame row by row; chunks are bands of its rows). Codes: frame 1 holds the run's index
-    (calibration must not compare it), frames 2.. are 0 with one 1 per replayed decision.
-    """
-
-    def __init__(self, tables: list[list[list]], frames: int = 3, tokens: int = 8) -> None:
-        self.tables = [[np.asarray(t, dtype=float) for t in round_tables] for round_tables in tables]
-        self.frames, self.tokens = frames, tokens
-        self.calls: list[dict] = []
-
-    def __call__(self, model, first_frame_codes, class_id, *, thresholds, chunk_deltas=None, **kwargs):
-        starts = len(self.tables[0])
-        round_tables = self.tables[min(len(self.calls) // starts, len(self.tables) - 1)]
-        tas = round_tables[len(self.calls) % starts]
-        call = dict(
-            model=model, first=first_frame_codes, class_id=class_id, thresholds=thresholds, chunk_deltas=chunk_deltas
-        )
-        self.calls.append({**call, **kwargs})
-        steps, layers, _ = tas.shape
-        row, col = np.arange(steps) // 2, np.arange(steps) % 2
-        if chunk_deltas is not None:
-            chunk = row * len(chunk_deltas[0]) // 2  # bands of the frame's 2 rows
-            delta = np.array(chunk_deltas)[:, chunk].T  # [steps, layers]
-            replay = tas > -delta[:, :, None]
-        else:
-            replay = tas > np.broadcast_to(np.asarray(thresholds, dtype=float), (layers,))[None, :, None]
-        codes = np.zeros((self.frames, self.tokens), dtype=np.int64)
-        codes[0] = len(self.calls)
-        codes[1:].reshape(-1)[: int(replay.sum())] = 1
-        trace = SimpleNamespace(tas=tas, replay=replay, row=row, col=col, num_layers=layers)
-        return SimpleNamespace(codes=codes, trace=trace)
-
-
 @pytest.fixture
 def script(monkeypatch):
-    def install(tables, **sizes) -> ScriptedDecoder:
-        decoder = ScriptedDecoder(tables, **sizes)
-        monkeypatch.setattr(calibrate, "decode_video", decoder)
-        return decoder
-
-    return install
+    return lambda tables, **sizes: install_scripted_decoder(monkeypatch, tables, **sizes)
 
 
 def _one_step(*layers: list[float]) -> list:
