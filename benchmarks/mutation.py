@@ -120,6 +120,7 @@ MODULES = {
             "tests/sim/test_dram.py",
             "tests/sim/test_dram_by_hand.py",
             "tests/sim/test_buffers_by_hand.py",
+            "tests/sim/test_buffers_survivors.py",
             "tests/sim/test_dram_cancel.py",
             "tests/sim/test_dram_latency_and_bursts.py",
             "tests/sim/test_workload.py",
