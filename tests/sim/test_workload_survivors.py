@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import networkx as nx
 import numpy as np
 
 from cosim.artifacts.graph import add_op
@@ -92,7 +93,7 @@ def test_a_later_step_never_predicts_an_earlier_one():
     assert known == [False] * 4
 
 
-def mlp_graph() -> object:
+def mlp_graph() -> nx.DiGraph:
     """One layer whose MLP block is one replayable linear op (its output goes to the replay ring)."""
     graph = one_layer_graph("one-mlp")
     add_op(graph, "layers.0.mlp", "linear", "mlp", layer=0, replayable=True, weight_elems=64 * 64, macs_fixed=64 * 64)
@@ -102,7 +103,7 @@ def mlp_graph() -> object:
 def test_a_run_without_fastcar_writes_no_replay_ring():
     trace = one_token_per_frame_trace([(False,), (False,)])
     baseline = dataclasses.replace(trace, meta={**trace.meta, "dense_baseline": True})
-    roles = {}
+    roles: dict[str, list[str]] = {}
     for name, run in (("fastcar", trace), ("baseline", baseline)):
         work = Workload(mlp_graph(), run, tiny_design())
         roles[name] = [op.role for op in work.instance_ops(1, work.segment_kind.index("mlp"))]
