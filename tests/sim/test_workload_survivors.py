@@ -30,9 +30,9 @@ def test_the_workload_keeps_its_design_and_integer_and_boolean_arrays():
     design = tiny_design()
     work = Workload(GRAPH, one_token_per_frame_trace([(False,), (True,)]), design)
     assert work.design is design
-    assert (work.n_compute.dtype, work.kv_len.dtype, work.kv_attended.dtype) == (np.int64, np.int64, np.int64)
-    assert (work.predicted_compute.dtype, work.has_prediction.dtype) == (bool, bool)
-    assert work.segment_template.dtype == np.int64
+    int64, boolean = np.dtype(np.int64), np.dtype(bool)
+    assert [a.dtype for a in (work.n_compute, work.kv_len, work.kv_attended, work.segment_template)] == [int64] * 4
+    assert [work.predicted_compute.dtype, work.has_prediction.dtype] == [boolean] * 2
 
 
 def test_an_op_reading_the_kv_outside_the_core_is_sized_by_the_kv_length():
