@@ -86,7 +86,7 @@ def _replay_dram_share(design: Design, ring_elems: int) -> tuple[int, int]:
 
 
 def size_segment(
-    template: SegmentTemplate, param: SegmentParam, rows: int, hidden: int, sizing: Sizing, *, replay_ring: bool = True
+    template: SegmentTemplate, param: SegmentParam, rows: int, sizing: Sizing, *, replay_ring: bool = True
 ) -> list[OpWork]:
     """Sized ops of `template` at parameter `param`; skipped ops are dropped, preds remapped.
 

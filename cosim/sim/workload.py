@@ -146,7 +146,7 @@ class Workload:
             if len(self._ops_cache) > 10_000:  # a long video sizes new ops at every step: keep memory flat
                 self._ops_cache.clear()
             self._ops_cache[key] = size_segment(
-                self.templates[template_id], param, self.rows, self.hidden, self.sizing, replay_ring=self.fastcar
+                self.templates[template_id], param, self.rows, self.sizing, replay_ring=self.fastcar
             )
         return self._ops_cache[key]
 
