@@ -1,7 +1,7 @@
 """`FastCarRun` and its settings by hand, continued (the stand-in layer of test_fastcar_run_by_hand.py: its MLP
 multiplies by 10, on a 2 x 2 frame of 2-wide hidden states): where a step's slot comes from, the
 adaptive thresholds of a decode that starts mid-frame, the TAS read off the scores of a sparse
-attention, the chunkwise rule after a prompt and on two layers, a prefill many frames long, and chunk
+attention, the chunkwise rule after a prompt and on two layers, a prefill longer than a frame, and chunk
 thresholds given as lists."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import torch
-from test_fastcar_run_by_hand import CONFIG, LAYER, mlp, ring
+from test_fastcar_run_by_hand import CONFIG, LAYER, mlp
 
 from models.decoding.fastcar import FastCarRun, FastCarSettings
 
@@ -84,20 +84,32 @@ def test_the_chunkwise_rule_settles_each_layer_on_its_own_decision():
     assert run.tas[:, :, 0].tolist() == [[-0.5, -0.5], [-0.5, 0.0]]
 
 
-def test_a_prefill_many_frames_long_writes_each_slot_once():
-    # 40,000 video positions in one prefill: only the last frame is written (position p into slot p % 4), so
-    # the ring holds the last frame whatever order torch's threads copy in (writing every position, the
-    # slots would get whichever write a thread made last)
+class RecordingRing:
+    """Stands in for `FastCarRun.ring`: records each `ring[layer].index_copy_` (layer, slots, the first hidden
+    value of each copied token) and makes it."""
+
+    def __init__(self, ring: torch.Tensor) -> None:
+        self.ring, self.writes = ring, []
+
+    def __getitem__(self, layer: int) -> SimpleNamespace:
+        def index_copy_(dim: int, slots: torch.Tensor, values: torch.Tensor) -> None:
+            self.writes.append((layer, dim, slots.tolist(), values[0, :, 0].tolist()))
+            self.ring[layer].index_copy_(dim, slots, values)
+
+        return SimpleNamespace(index_copy_=index_copy_)
+
+
+def test_a_prefill_longer_than_a_frame_writes_each_slot_once():
+    # video positions 0..9 in one prefill: only the last frame, positions 6..9, is written (into slots 2, 3, 0, 1).
+    # Writing every position would give each slot several writes in one index_copy_, whose last one wins only
+    # when the copy is not split across threads (torch splits a long one: then a slot may keep an older token).
     run = FastCarRun(FastCarSettings((0.0,)), CONFIG, batch=1, prefix_len=0, max_steps=1)
-    count = 40_000
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        h = torch.arange(count, dtype=torch.float32)[None, :, None].expand(1, count, 2)
-        run.mlp_output(LAYER, h, 0, h, h, None, None, None)  # type: ignore[arg-type]
-    finally:
-        torch.set_num_threads(threads)
-    assert ring(run) == [[10.0 * p] * 2 for p in range(count - 4, count)]
+    recorder = RecordingRing(run.ring)
+    run.ring = recorder  # type: ignore[assignment]
+    h = torch.tensor([[(p, p) for p in range(10)]], dtype=torch.float32)
+    run.mlp_output(LAYER, h, 0, h, h, None, None, None)  # type: ignore[arg-type]
+    assert recorder.writes == [(0, 1, [2, 3, 0, 1], [60.0, 70.0, 80.0, 90.0])]
+    assert recorder.ring[0, 0].tolist() == [[80, 80], [90, 90], [60, 60], [70, 70]]
 
 
 def test_chunk_thresholds_given_as_lists_are_stored_as_a_hashable_table_of_floats():
