@@ -9,9 +9,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import torch
-from test_fastcar_run_by_hand import CONFIG, LAYER, mlp
 
 from models.decoding.fastcar import FastCarRun, FastCarSettings
+from tests.models.decoding.test_fastcar_run_by_hand import CONFIG, LAYER, mlp
 
 TWO_LAYERS = SimpleNamespace(**{**vars(CONFIG), "num_layers": 2})
 
@@ -89,7 +89,8 @@ class RecordingRing:
     value of each copied token) and makes it."""
 
     def __init__(self, ring: torch.Tensor) -> None:
-        self.ring, self.writes = ring, []
+        self.ring = ring
+        self.writes: list[tuple[int, int, list[int], list[float]]] = []
 
     def __getitem__(self, layer: int) -> SimpleNamespace:
         def index_copy_(dim: int, slots: torch.Tensor, values: torch.Tensor) -> None:

@@ -4,10 +4,9 @@ log-factor L is the fraction of the x's below L)."""
 
 from __future__ import annotations
 
-from test_match_chunk_ratio_by_hand import MODEL, START, quantiles, table, tried
-
 from models.decoding.calibrate import match_chunk_ratio
 from scripted_decoder import install_scripted_decoder
+from tests.models.decoding.test_match_chunk_ratio_by_hand import MODEL, START, quantiles, table, tried
 
 
 def test_the_bracket_walks_half_a_step_at_a_time_up_to_the_cap(monkeypatch):
