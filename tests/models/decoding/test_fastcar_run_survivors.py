@@ -34,6 +34,18 @@ def test_the_slot_follows_the_position_within_a_step():
     assert branch(run, LAYER, 5, [(9, 9)], scores) == [[20, 20]]
 
 
+def test_a_position_computed_outside_a_step_is_decided_when_a_step_comes():
+    # position 4 first runs outside a decode step (dense: (5, 5) -> ring slot 0 holds (50, 50)), then again in
+    # step 0: now it is decided, and TAS 1 > 0 replays the ring's (50, 50)
+    run = FastCarRun(FastCarSettings((0.0,)), CONFIG, batch=1, prefix_len=0, max_steps=1)
+    mlp(run, 0, *[(t, t) for t in range(1, 5)])
+    scores = torch.ones(1, 1, 1, 8)
+    assert branch(run, LAYER, 4, [(5, 5)], scores) == [[50, 50]]
+    run.step = 0
+    assert branch(run, LAYER, 4, [(9, 9)], scores) == [[50, 50]]
+    assert run.replay[0, 0, 0]
+
+
 def test_a_decode_that_starts_mid_frame_adapts_that_frame():
     # the prefill covers frame 0 and slot 0 of frame 1: the first decoded position is slot 1 of frame 1, whose
     # thresholds are set there (kept as given: no decoded frame before it)
