@@ -91,7 +91,9 @@ MODULES = {
             "tests/models/decoding/test_calibrate.py",
             "tests/models/decoding/test_calibrate_by_hand.py",
             "tests/models/decoding/test_match_chunk_ratio_by_hand.py",
+            "tests/models/decoding/test_match_chunk_ratio_stops.py",
             "tests/models/decoding/test_fastcar_run_by_hand.py",
+            "tests/models/decoding/test_fastcar_run_survivors.py",
         ),
         slow=(  # decode a real model several times (23 s and 4 s); test_calibrate_by_hand.py checks the same arithmetic
             "tests/models/decoding/test_calibrate.py::test_ratio_calibration_holds_on_held_out_videos",

@@ -204,7 +204,8 @@ def match_chunk_ratio(
         high += step
         error_high = measure(high)
     side = 0
-    while abs(min(error_low, error_high, key=abs)) > tolerance and len(tries) < iterations:
+    # the kept ends' errors may have been halved: whether a try is within tolerance is read off the tries
+    while min(abs(attempt[1].replay_ratio - ratio) for attempt in tries) > tolerance and len(tries) < iterations:
         middle = (low * error_high - high * error_low) / (error_high - error_low)
         error = measure(middle)
         if error * error_high > 0:
