@@ -173,6 +173,8 @@ def match_chunk_ratio(
     """
     if calibration.chunk_deltas is None:
         raise UserError(None, "calibration", "chunk thresholds (calibrate_chunk_ratio)", "TAS thresholds")
+    if not tolerance >= 0:
+        raise UserError(None, "tolerance", "a replay-ratio difference >= 0", tolerance)
     base = calibration.chunk_deltas
     tries: list[tuple[float, Calibration]] = []
 
@@ -199,7 +201,7 @@ def match_chunk_ratio(
     low, high = 0.0, 0.0
     error_low = error_high = measure(0.0)
     step = 0.5 if error_low < 0 else -0.5
-    while error_low * error_high > 0 and abs(error_high) > tolerance and len(tries) < iterations:
+    while _same_side(error_low, error_high) and abs(error_high) > tolerance and len(tries) < iterations:
         low, error_low = high, error_high
         high += step
         error_high = measure(high)
@@ -208,7 +210,7 @@ def match_chunk_ratio(
     while min(abs(attempt[1].replay_ratio - ratio) for attempt in tries) > tolerance and len(tries) < iterations:
         middle = (low * error_high - high * error_low) / (error_high - error_low)
         error = measure(middle)
-        if error * error_high > 0:
+        if _same_side(error, error_high):
             high, error_high = middle, error
             error_low = error_low / 2 if side == -1 else error_low
             side = -1
@@ -217,6 +219,12 @@ def match_chunk_ratio(
             error_high = error_high / 2 if side == 1 else error_high
             side = 1
     return min(tries, key=lambda attempt: abs(attempt[1].replay_ratio - ratio))[1]
+
+
+def _same_side(error: float, other: float) -> bool:
+    """Both errors nonzero and on one side of the target. Their signs are compared, not their
+    product: two errors below 1e-154 multiply to 0 (a target ratio that small)."""
+    return bool(np.sign(error) * np.sign(other) > 0)
 
 
 def token_agreement(runs: Sequence[DecodeResult], references: Sequence[DecodeResult]) -> float:

@@ -4,6 +4,9 @@ log-factor L is the fraction of the x's below L)."""
 
 from __future__ import annotations
 
+import pytest
+
+from cosim.common.errors import UserError
 from models.decoding.calibrate import match_chunk_ratio
 from scripted_decoder import install_scripted_decoder
 from tests.models.decoding.test_match_chunk_ratio_by_hand import MODEL, START, quantiles, table, tried
@@ -31,3 +34,16 @@ def test_a_halved_error_is_not_a_hit(monkeypatch):
     decoder = install_scripted_decoder(monkeypatch, [[table(xs)]])
     result = match_chunk_ratio(MODEL, START, quantiles(), 0.611, iterations=12)  # type: ignore[arg-type]
     assert len(decoder.calls) == 12 and result.replay_ratio in (0.6, 0.62)
+
+
+def test_errors_too_small_to_multiply_still_bracket(monkeypatch):
+    # target 1e-200, every x above 5: L = 0, 0.5, 1 replay 0, each 1e-200 short. The product of two such errors
+    # underflows to 0, which stopped the bracket at once and then divided 0 by 0; the signs say: keep stepping up.
+    decoder = install_scripted_decoder(monkeypatch, [[table([5.0, 6.0, 7.0, 8.0])]])
+    result = match_chunk_ratio(MODEL, START, quantiles(), 1e-200, tolerance=0.0, iterations=3)  # type: ignore[arg-type]
+    assert tried(decoder) == [0.0, 0.5, 1.0] and result.replay_ratio == 0.0
+
+
+def test_a_negative_tolerance_is_refused():
+    with pytest.raises(UserError, match=r"^tolerance: expected a replay-ratio difference >= 0, found -0\.1$"):
+        match_chunk_ratio(MODEL, START, quantiles(), 0.5, tolerance=-0.1)  # type: ignore[arg-type]
