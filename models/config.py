@@ -62,6 +62,10 @@ class ModelConfig:
     codebook_size: int = 0
     depth: DepthConfig | None = field(default=None)
     rope_layout: str = "sequence"  # or "frame-row-col" (models/video_rope.py)
+    # Rotate each query at the position of the token it predicts (the next one) instead of its own, so that
+    # "the same cell one frame earlier" is one fixed rotation for every target, the first column of a row too
+    # (models/transformer.py, VideoTransformer._layers).
+    rope_queries_at_target: bool = False
 
     def __post_init__(self) -> None:
         where = f"model config {self.name!r}"
@@ -176,6 +180,7 @@ PRESETS: dict[str, ModelConfig] = {
         codebook_size=256,  # the toy world's patch codebook (models/toyworld/tokenizer.py)
         depth=None,
         rope_layout="frame-row-col",  # models/video_rope.py: why a tiny video model needs it
+        rope_queries_at_target=True,  # without it a row's first cell is predicted from the previous row's last
     ),
 }
 

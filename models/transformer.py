@@ -103,8 +103,10 @@ class Attention(nn.Module):
         cache: KVCache | None,
         start: int,
         attention=None,
+        query_rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, Ranges | None]:
-        """x [B, T, hidden] at positions start..start+T-1.
+        """x [B, T, hidden] at positions start..start+T-1; keys are rotated by cos/sin, queries by
+        `query_rope` (cos, sin) when given (`ModelConfig.rope_queries_at_target`), else by cos/sin too.
 
         Returns (output [B, T, hidden], query before RoPE [B, H, T, d], query after RoPE,
         all keys of this layer [B, KV, start+T, d], scaled scores [B, KV, groups*T, n],
@@ -119,7 +121,7 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(batch, count, self.num_heads, d).transpose(1, 2)
         k = self.k_proj(x).view(batch, count, self.num_kv_heads, d).transpose(1, 2)
         v = self.v_proj(x).view(batch, count, self.num_kv_heads, d).transpose(1, 2)
-        q_rot = apply_rope(q, cos, sin)
+        q_rot = apply_rope(q, *(query_rope or (cos, sin)))
         k_rot = apply_rope(k, cos, sin)
         if cache is None:
             # Training: torch's fused kernel, same mathematics as the explicit path below
@@ -187,10 +189,12 @@ class DecoderLayer(nn.Module):
         start: int = 0,
         replay=None,
         attention=None,
+        query_rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """x [B, T, hidden] -> [B, T, hidden]; `replay` is a FastCar run, `attention` a sparse-attention run."""
+        """x [B, T, hidden] -> [B, T, hidden]; `replay` is a FastCar run, `attention` a sparse-attention run,
+        `query_rope` the queries' own cos/sin tables (see Attention.forward)."""
         attn_out, q_pre, q_rot, keys, scores, ranges = self.self_attn(
-            self.input_layernorm(x), cos, sin, cache, start, attention
+            self.input_layernorm(x), cos, sin, cache, start, attention, query_rope
         )
         h = x + attn_out
         if replay is None:
@@ -323,9 +327,22 @@ class VideoTransformer(nn.Module):
 
     # -- running the decoder -------------------------------------------------------------
     def _layers(self, x: torch.Tensor, cache: KVCache | None, start: int, replay=None, attention=None) -> torch.Tensor:
-        cos, sin = self.rotary_emb(start, x.shape[1], x.dtype, x.device)
+        """Every decoder layer on inputs x [B, T, hidden] at positions start..start+T-1.
+
+        With `rope_queries_at_target` the query of position p is rotated as position p + 1, the
+        token it predicts (keys stay at their own positions): copying "the same cell one frame
+        earlier" is then one relative rotation for every target. Otherwise, with the frame-row-col
+        layout, the first cell of a row is predicted by the query of the previous row's last cell,
+        an offset of one row and -15 columns that only 1 target in 16 uses; the toy model trained
+        that way got most of its copy errors there (docs/toyworld.md)."""
+        count = x.shape[1]
+        shift = 1 if self.config.rope_queries_at_target else 0
+        cos, sin = self.rotary_emb(start, count + shift, x.dtype, x.device)
+        query_rope = (cos[shift:], sin[shift:]) if shift else None
+        if shift:
+            cos, sin = cos[:count], sin[:count]
         for layer in self.layers:
-            x = layer(x, cos, sin, cache, start, replay, attention)
+            x = layer(x, cos, sin, cache, start, replay, attention, query_rope)
         if cache is not None:
             cache.advance(x.shape[1])
         return x

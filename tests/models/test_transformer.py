@@ -15,9 +15,10 @@ from tiny_models import tiny_config, tiny_depth_config, tiny_model
 torch.set_num_threads(1)
 
 
+@pytest.mark.parametrize("queries_at_target", [False, True])
 @torch.no_grad()
-def test_kv_cache_decode_equals_full_forward_logits():
-    model = tiny_model()
+def test_kv_cache_decode_equals_full_forward_logits(queries_at_target):
+    model = tiny_model(rope_queries_at_target=queries_at_target)
     tokens = torch.randint(0, 256, (2, 24), generator=torch.Generator().manual_seed(1))
     full = model(tokens)
     cache = model.new_cache(batch=2, max_len=24)

@@ -61,3 +61,32 @@ def test_toy_model_selects_the_layout_and_unknown_layouts_are_rejected():
     )
     with pytest.raises(UserError, match="rope_layout: expected one of sequence, frame-row-col, found"):
         dataclasses.replace(toy, rope_layout="2d")
+
+
+@pytest.mark.parametrize("at_target", [False, True])
+@torch.no_grad()
+def test_queries_at_their_target_see_the_previous_frame_at_one_offset(at_target):
+    """The same input everywhere, so a score depends on the positions only: the query that
+    predicts cell c against the key of cell c one frame earlier. With the queries rotated at the
+    position of the token they predict that score is the same for every cell, the first of a row
+    too; rotated at their own position, the first cell of a row (predicted from the last of the
+    row before) gets another."""
+    from tiny_models import tiny_model
+
+    model = tiny_model(num_layers=1, num_kv_heads=4, rope_queries_at_target=at_target)
+    per_frame, cols = model.config.tokens_per_frame, model.config.frame_cols
+    length = 1 + 2 * per_frame
+    captured = []
+    model.layers[0].self_attn.register_forward_hook(lambda module, args, out: captured.append(out[4]))
+    embeds = torch.randn(1, 1, model.config.hidden, generator=torch.Generator().manual_seed(0)).repeat(1, length, 1)
+    model.prefill(embeds, model.new_cache(1, length))
+    scores = captured[0][0, 0]  # head 0: [queries, keys]
+    # Sequence index 1 + per_frame + i holds frame-2 cell i; the query one before it predicts it.
+    targets = range(1, per_frame)
+    copy = torch.stack([scores[per_frame + i, 1 + i] for i in targets])
+    first_of_row = torch.tensor([i % cols == 0 for i in targets])
+    if at_target:
+        torch.testing.assert_close(copy, copy[0].expand_as(copy), atol=1e-5, rtol=1e-5)
+    else:
+        torch.testing.assert_close(copy[~first_of_row], copy[~first_of_row][0].expand(int((~first_of_row).sum())))
+        assert (copy[first_of_row] - copy[~first_of_row][0]).abs().min() > 1e-3

@@ -26,7 +26,9 @@ class DecodeOptions(TypedDict, total=False):
 
 
 def tiny_config(**changes) -> ModelConfig:
-    """The toyworld geometry shrunk: 2 layers, hidden 32, 4 heads on 2 kv heads, 4x4 frames."""
+    """The toyworld geometry shrunk: 2 layers, hidden 32, 4 heads on 2 kv heads, 4x4 frames; queries
+    rotated at their own position (the hand computations of FastCar and sparse attention are written so;
+    tests of `rope_queries_at_target` turn it on)."""
     base = replace(
         get_preset("toyworld"),
         name="tiny",
@@ -38,6 +40,7 @@ def tiny_config(**changes) -> ModelConfig:
         frames=3,
         frame_rows=4,
         frame_cols=4,
+        rope_queries_at_target=False,
     )
     return replace(base, **changes)
 

@@ -38,11 +38,14 @@ def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
     return x * cos + np.concatenate((-x[..., half:], x[..., :half]), axis=-1) * sin
 
 
-@pytest.mark.parametrize("layout", ["sequence", "frame-row-col"])
+@pytest.mark.parametrize(
+    ("layout", "at_target"), [("sequence", False), ("frame-row-col", False), ("frame-row-col", True)]
+)
 @pytest.mark.parametrize("form", ["rope", "prerope"])
 @torch.no_grad()
-def test_tas_equals_hand_computation_in_a_run(form, layout):
-    model = tiny_model(num_layers=1, rope_layout=layout, rope_theta=10000.0 if layout == "sequence" else 100.0)
+def test_tas_equals_hand_computation_in_a_run(form, layout, at_target):
+    theta = 10000.0 if layout == "sequence" else 100.0
+    model = tiny_model(num_layers=1, rope_layout=layout, rope_theta=theta, rope_queries_at_target=at_target)
     video = _video()
     run = decode_video(
         model, video[0], 2, frames=3, thresholds=float("inf"), tas_form=form, cfg_scale=None, teacher_codes=video
@@ -57,11 +60,11 @@ def test_tas_equals_hand_computation_in_a_run(form, layout):
     if layout == "sequence":  # position p turns pair i by p * 10000^(-2i/d)
         angle = np.arange(len(x))[:, None] * 10000.0 ** (-np.arange(4) * 2.0 / 8)
         cos, sin = np.cos(np.concatenate((angle, angle), -1)), np.sin(np.concatenate((angle, angle), -1))
-    else:  # the model's own tables (tests/test_video_rope.py checks them)
-        cos, sin = (t.numpy() for t in model.rotary_emb(0, len(x), torch.float64))
-    k = _rotate(k, cos, sin)
-    if form == "rope":
-        q = _rotate(q, cos, sin)
+    else:  # the model's own tables (tests/test_video_rope.py checks them), one row more for the queries
+        cos, sin = (t.numpy() for t in model.rotary_emb(0, len(x) + 1, torch.float64))
+    k = _rotate(k, cos[: len(x)], sin[: len(x)])
+    if form == "rope":  # the query of position p turns as p + 1, the token it predicts, when at_target
+        q = _rotate(q, cos[at_target : len(x) + at_target], sin[at_target : len(x) + at_target])
     for step in (0, 5, 20, len(run.trace.tas) - 1):
         p = 1 + F + step  # sequence position of the token fed at this step
         dots = [q[p, h] @ k[p - F, h // 2] for h in range(4)]
