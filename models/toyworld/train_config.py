@@ -14,10 +14,10 @@ class TrainConfig:
     """Everything that determines a training run (recorded in the checkpoint)."""
 
     seed: int = 0
-    steps: int = 1400
+    steps: int = 1700
     batch_size: int = 8
     window_frames: int = 3
-    full_sequence_steps: int = 120
+    full_sequence_steps: int = 140
     full_sequence_batch_size: int = 4
     learning_rate: float = 3e-3
     min_learning_rate: float = 3e-4
