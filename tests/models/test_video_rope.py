@@ -71,13 +71,13 @@ def test_queries_at_their_target_see_the_previous_frame_at_one_offset(at_target)
     position of the token they predict that score is the same for every cell, the first of a row
     too; rotated at their own position, the first cell of a row (predicted from the last of the
     row before) gets another."""
-    from tiny_models import tiny_model
+    from tiny_models import decoder_layer, tiny_model
 
     model = tiny_model(num_layers=1, num_kv_heads=4, rope_queries_at_target=at_target)
     per_frame, cols = model.config.tokens_per_frame, model.config.frame_cols
     length = 1 + 2 * per_frame
     captured = []
-    model.layers[0].self_attn.register_forward_hook(lambda module, args, out: captured.append(out[4]))
+    decoder_layer(model, 0).self_attn.register_forward_hook(lambda module, args, out: captured.append(out[4]))
     embeds = torch.randn(1, 1, model.config.hidden, generator=torch.Generator().manual_seed(0)).repeat(1, length, 1)
     model.prefill(embeds, model.new_cache(1, length))
     scores = captured[0][0, 0]  # head 0: [queries, keys]
