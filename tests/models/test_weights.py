@@ -37,8 +37,8 @@ def test_round_trip_reads_geometry_and_weights(checkpoint):
         "lm_head.weight",
     } <= keys
     # A Hugging Face config has no frame layout: it comes from the base preset (here the
-    # tiny model's 4 x 4 frames, which its frame-row-col rotary embedding depends on).
-    base = replace(get_preset("toyworld"), frames=3, frame_rows=4, frame_cols=4)
+    # tiny model's 4 x 4 frames and query positions, which its rotary embedding depends on).
+    base = replace(get_preset("toyworld"), frames=3, frame_rows=4, frame_cols=4, rope_queries_at_target=False)
     loaded, random_init = load_weights(folder, base)
     config = loaded.config
     assert (config.num_layers, config.hidden, config.num_heads, config.num_kv_heads, config.mlp_hidden) == (
