@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cosim.sim.buffers import peak_occupancy
 from cosim.sim.policies.base import SchedulingPolicy
-from cosim.sim.tile_pipeline import walk_tiles
+from cosim.sim.tile_pipeline import walk_pieces
 
 if TYPE_CHECKING:
-    from cosim.sim.context import SimContext, TilePlan
+    from cosim.sim.context import SimContext
     from cosim.sim.segments import OpWork
+    from cosim.sim.tile_plan import TilePlan
 
 
 def uses_admission_token(policy: SchedulingPolicy) -> bool | None:
@@ -44,9 +44,10 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
 
     The ops must be a chain (each one's only producer is the one before) plus *side ops*
     with no producers and no consumers. Without a token a side op runs from cycle 0 on an
-    engine no other op uses, or none (its DRAM transfers, if any, checked against the chain's like
-    any other); with one, ops take the token in the order they ask: those without producers
-    at cycle 0 (by index), then the chain.
+    engine no other op uses, or none (its DRAM transfers, if any, checked against the chain's
+    like any other; one streaming tiles is left to SimPy: its buffer level would add to the
+    chain's); with one, ops take the token in the order they ask: those without producers at
+    cycle 0 (by index), then the chain.
     """
     consumed = {p for op in ops for p in op.preds}
     side = [i for i, op in enumerate(ops) if not op.preds and i not in consumed]
@@ -55,6 +56,8 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
         return None
     if token:
         return sorted([*chain[:1], *side]) + chain[1:], frozenset(side)
+    if any(plans[i].pieces for i in side):  # its tiles would sit in a buffer beside the chain's: peaks would add
+        return None
     engines = [plans[i].engine for i in side if plans[i].engine is not None]  # a pure transfer holds no engine
     chain_engines = {plans[i].engine for i in chain}
     if len(set(engines)) < len(engines) or chain_engines & set(engines):
@@ -100,10 +103,10 @@ class SerialSegment:
     def __init__(self, ctx: SimContext, ops: list[OpWork], plans: list[TilePlan], block: str) -> None:
         self.ctx, self.ops, self.plans, self.block = ctx, ops, plans, block
         self.dram = _Dram(ctx, block)
-        self.changes: dict[str, list[tuple[int, int]]] = {}
+        self.peaks: dict[str, int] = {}  # buffer purpose -> the most bytes an op's tiles held in it
 
     def run(self, order: list[int], side: frozenset[int], token: bool) -> int | None:
-        """The segment's duration (counts in `dram.counts`, occupancy in `changes`), or None if transfers overlap.
+        """The segment's duration (counts in `dram.counts`, tile peaks in `peaks`), or None if transfers overlap.
 
         Each op starts when the one before it in `order` releases its engine (and token), except side ops
         without a token, which start at cycle 0 beside the chain."""
@@ -130,13 +133,13 @@ class SerialSegment:
             if load_end is None:
                 return None
             start = last_transfer = load_end
-        if plan.bytes:
+        if plan.pieces:
             compute_end = self._tiles(plan, start, last_transfer == start)
             if compute_end is None:
                 return None
             last_transfer = dram.free_at
         else:
-            compute_end = start + plan.cycles[0]
+            compute_end = start + plan.compute_cycles
         release = finished = compute_end
         if op.stores:
             store_end = dram.transfer("write", op.stores, compute_end, last_transfer == compute_end)
@@ -150,13 +153,13 @@ class SerialSegment:
         return release, finished
 
     def _tiles(self, plan: TilePlan, start: int, continuing: bool) -> int | None:
-        """The op's own tile pipeline from `start` (`walk_tiles`); its compute end, or None on overlap."""
+        """The op's own tile pipeline from `start` (`walk_pieces`); its compute end, or None on overlap."""
         if start < self.dram.free_at:
             return None
         assert plan.purpose is not None, "an op with its own tiles has a buffer purpose for them"
         category = "weights" if plan.purpose == "weights" else "kv_read"
-        changes = self.changes.setdefault(plan.purpose, [])
-        walk = walk_tiles(self.ctx, plan, 0, start, [start] * plan.slots, continuing, changes, False)
+        walk = walk_pieces(self.ctx, plan, start, continuing)
+        self.peaks[plan.purpose] = max(self.peaks.get(plan.purpose, 0), walk.peak)
         self.dram.counted("read", category, walk.payload, walk.rounded)
         self.dram.add("dram.busy", walk.busy)
         self.dram.free_at = walk.load_end
@@ -184,6 +187,6 @@ def evaluate(
         if value:
             counters[ctx.layout.index[name]] = value
     peaks = dict(static_peaks)
-    for purpose, changes in segment.changes.items():
-        peaks[purpose] = max(peaks.get(purpose, 0), peak_occupancy(changes, 0))
+    for purpose, peak in segment.peaks.items():
+        peaks[purpose] = max(peaks.get(purpose, 0), peak)
     return duration, counters, peaks
