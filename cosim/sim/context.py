@@ -114,6 +114,7 @@ class SimContext:
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
         self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
+        self.counter_indices: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # of a DRAM transfer's counters
 
     def engine_of(self, op: OpWork) -> str | None:
         if op.engine == "matrix":

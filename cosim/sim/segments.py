@@ -42,6 +42,7 @@ TAS_NONE, TAS_FROM_STREAM, TAS_READS_KEY = 0, 1, 2
 
 # The per-row quantities an op template stores as a fixed part plus a per-KV-entry part.
 QUANTITIES = ("macs", "flops", "act_read_elems", "act_write_elems", "kv_read_elems")
+QUANTITY_INDEX = {q: i for i, q in enumerate(QUANTITIES)}
 
 
 class SegmentParam(NamedTuple):
@@ -67,7 +68,7 @@ class OpTemplate:
     role: str = "graph"  # graph | tas | replay_read | replay_write | row_gather | row_scatter
 
     def at(self, quantity: str, kv: int) -> int:
-        i = QUANTITIES.index(quantity)
+        i = QUANTITY_INDEX[quantity]
         return self.fixed[i] + self.per_kv[i] * kv
 
     @property

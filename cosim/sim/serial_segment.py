@@ -66,15 +66,17 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
 
 
 class _Dram:
-    """Counters of the segment's DRAM transfers, and the cycle at which the last one ends (each must start after)."""
+    """Counters of the segment (by their index in the layout), and the cycle at which its last DRAM transfer ends
+    (each must start after)."""
 
     def __init__(self, ctx: SimContext, block: str) -> None:
         self.ctx, self.block = ctx, block
-        self.counts: dict[str, int] = {}
+        self.index = ctx.layout.index
+        self.counts = [0] * len(ctx.layout.names)
         self.free_at = 0
 
     def add(self, name: str, value: int) -> None:
-        self.counts[name] = self.counts.get(name, 0) + value
+        self.counts[self.index[name]] += value
 
     def transfer(self, direction: str, parts: tuple[tuple[str, int], ...], issue: int, continuing: bool) -> int | None:
         """One request alone in the DRAM (as `Dram.transfer`); its end, or None if it would overlap another."""
@@ -92,9 +94,25 @@ class _Dram:
         return self.free_at
 
     def counted(self, direction: str, category: str, payload: int, rounded: int) -> None:
-        self.add(f"dram.{direction}.{category}", rounded)
-        self.add(f"dram_payload.{direction}.{category}", payload)
-        self.add(f"dram_block.{self.block}.{direction}.{category}", rounded)
+        counts = self.counts
+        rounded_at, payload_at, block_at = _dram_counter_indices(self.ctx, direction, category, self.block)
+        counts[rounded_at] += rounded
+        counts[payload_at] += payload
+        counts[block_at] += rounded
+
+
+def _dram_counter_indices(ctx: SimContext, direction: str, category: str, block: str) -> tuple[int, int, int]:
+    """Indices of the counters a DRAM transfer adds to: bytes in bursts, payload, bytes of its block (cached)."""
+    key = (direction, category, block)
+    indices = ctx.counter_indices.get(key)
+    if indices is None:
+        index = ctx.layout.index
+        indices = ctx.counter_indices[key] = (
+            index[f"dram.{direction}.{category}"],
+            index[f"dram_payload.{direction}.{category}"],
+            index[f"dram_block.{block}.{direction}.{category}"],
+        )
+    return indices
 
 
 class SerialSegment:
@@ -182,10 +200,7 @@ def evaluate(
     duration = segment.run(*shape, token)
     if duration is None:
         return None
-    counters = np.zeros(len(ctx.layout.names), dtype=np.int64)
-    for name, value in segment.dram.counts.items():
-        if value:
-            counters[ctx.layout.index[name]] = value
+    counters = np.array(segment.dram.counts, dtype=np.int64)
     peaks = dict(static_peaks)
     for purpose, peak in segment.peaks.items():
         peaks[purpose] = max(peaks.get(purpose, 0), peak)

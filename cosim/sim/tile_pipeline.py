@@ -269,7 +269,10 @@ def walk_pieces(ctx: SimContext, plan: TilePlan, issue: int, continuing: bool) -
                 first = False
                 rounded, move = moves.get(nbytes) or ctx.tile_move(nbytes)
                 prev_done = issue + (0 if continuing else latency) + move
-                level = nbytes + sum(b for b, end in zip(held[1:], recent[1:], strict=True) if end > issue)
+                if slots == 2:  # the one other tile that may still be resident (else a sum over the others)
+                    level = nbytes + held[1] if recent[1] > issue else nbytes
+                else:
+                    level = nbytes + sum(b for b, end in zip(held[1:], recent[1:], strict=True) if end > issue)
                 peak = max(peak, level)
                 recent = [*recent[1:], max(prev_done, recent[-1]) + cycles]
                 held = [*held[1:], nbytes]

@@ -10,7 +10,7 @@ per-tile lists, built from the pieces only when asked for.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from cosim.sim.buffers import Run, periodic_runs_of_segments
@@ -31,9 +31,16 @@ class TilePlan:
     compute_cycles: int = 0  # cycles of an op that streams nothing
     stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
 
-    @cached_property
-    def tiles(self) -> int:
-        return sum(len(pattern) * repeats for pattern, repeats in self.pieces)
+    tiles: int = field(init=False)  # how many tiles it streams
+    busy_cycles: int = field(init=False)  # cycles the op holds its engine computing (all tiles)
+
+    def __post_init__(self) -> None:  # plain fields: a plan of a new KV length is built and read once
+        self.tiles = sum(len(pattern) * repeats for pattern, repeats in self.pieces)
+        self.busy_cycles = (
+            sum(sum(c for _, c in pattern) * repeats for pattern, repeats in self.pieces)
+            if self.pieces
+            else self.compute_cycles
+        )
 
     @cached_property
     def stretches(self) -> list[tuple[TileValue, int]]:
@@ -69,13 +76,6 @@ class TilePlan:
     def runs(self) -> tuple[Run, ...]:
         """Stretches of periodic tiles the SimPy fast path may jump over (`buffers.periodic_runs`)."""
         return periodic_runs_of_segments(self.stretches)
-
-    @cached_property
-    def busy_cycles(self) -> int:
-        """Cycles the op holds its engine computing (all tiles)."""
-        if not self.pieces:
-            return self.compute_cycles
-        return sum(sum(c for _, c in pattern) * repeats for pattern, repeats in self.pieces)
 
 
 def repeated(one: Iterable[Piece], instances: int) -> tuple[Piece, ...]:
