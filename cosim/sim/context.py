@@ -114,6 +114,7 @@ class SimContext:
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
         self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
+        self._purposes: dict[str, str] = {}  # data purpose -> purpose of the group holding it
         self.counter_indices: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # of a DRAM transfer's counters
 
     def engine_of(self, op: OpWork) -> str | None:
@@ -250,7 +251,7 @@ class SimContext:
         add(f"macs.{block}.{op.mac_precision}", op.macs)
         add(f"vector.{block}", op.vector_elements)
         plan = self.plan(op)
-        act = self.buffers.group(op.act_purpose).purpose
+        act = self._held_in(op.act_purpose)
         # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
         rereads = plan.tiles // op.instances if op.engine == "matrix" and plan.pieces else 1
         add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
@@ -261,20 +262,27 @@ class SimContext:
             add(f"buffer.{block}.{purpose}.read", op.streamed_bytes * op.instances)
         fill = {"kv_read": "kv_cache", "weights": "weights"}
         for category, nbytes in op.loads:
-            purpose = self.buffers.group(fill.get(category, op.act_purpose)).purpose
+            purpose = self._held_in(fill.get(category, op.act_purpose))
             add(f"buffer.{block}.{purpose}.write", nbytes)
             add(f"buffer.{block}.{purpose}.read", nbytes)
-        out = self.buffers.group("output").purpose
+        out = self._held_in("output")
         for _, nbytes in op.stores:
             add(f"buffer.{block}.{out}.read", nbytes)
         if op.onchip_purpose:
-            purpose = self.buffers.group(op.onchip_purpose).purpose
+            purpose = self._held_in(op.onchip_purpose)
             add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
             add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
         if len(self._static) > MAX_CACHED_OPS:
             self._static = {}
         self._static[key] = counts
         return counts
+
+    def _held_in(self, purpose: str) -> str:
+        """The purpose of the buffer group that holds data of `purpose` (`BufferSet.group`), cached."""
+        held = self._purposes.get(purpose)
+        if held is None:
+            held = self._purposes[purpose] = self.buffers.group(purpose).purpose
+        return held
 
     def move_cycles(self, rounded_bytes: int) -> int:
         """`DramSpec.move_cycles`, cached: tiles of a stream mostly share one size (exact fractions are slow)."""

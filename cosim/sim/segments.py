@@ -20,7 +20,8 @@ template plus a `SegmentParam`, and its ops sized for a design are `OpWork` obje
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import NamedTuple
 
 SEGMENT_BLOCK = {
@@ -122,3 +123,18 @@ class OpWork:
     onchip_write_bytes: int = 0
     conditional: bool = False  # replayable: runs only for computing rows
     template_index: int = -1  # index of the op in its segment template
+
+    def __hash__(self) -> int:
+        """Hashed once: a sized op keys the caches of tile plans and static counts, several lookups per segment."""
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(_op_work_fields(self))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, object]:
+        """Without the cached hash: string hashes differ between processes."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
+_op_work_fields = attrgetter(*(f.name for f in fields(OpWork)))  # an `OpWork`'s fields as a tuple, in C
