@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
-MAX_CACHED_PLANS = 20_000  # tile plans kept for reuse
+MAX_CACHED_PLAN_TILES = 200_000  # tiles of the tile plans kept for reuse (their per-tile lists: a few MB)
 MAX_CACHED_OPS = 20_000  # static counts kept for reuse
 MAX_RUNS_BY_LENGTH = 64  # `_per_distinct` evaluates per run up to this many runs, else per distinct row
 
@@ -109,6 +109,7 @@ class SimContext:
         # Ops sized at a KV length are met once per step of a long video: the caches are emptied
         # when they grow past these bounds, so that memory stays flat however long the video.
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
+        self._plan_tiles = 0  # tiles of the cached plans
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
@@ -133,9 +134,10 @@ class SimContext:
             overflow = sum(b for _, b in op.stores) > self.buffers.group("output").capacity_bytes
             plan = self._make_plan(op, engine)
             plan.stores_hold_engine = overflow
-            if len(self._plans) > MAX_CACHED_PLANS:
-                self._plans = {}
+            if self._plan_tiles > MAX_CACHED_PLAN_TILES:
+                self._plans, self._plan_tiles = {}, 0
             self._plans[key] = plan
+            self._plan_tiles += plan.tiles
         return plan
 
     def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
