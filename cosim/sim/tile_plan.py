@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from cosim.sim.buffers import Run, periodic_runs_of_segments
+import numpy as np
+
+from cosim.sim.buffers import Run, periodic_runs, periodic_runs_of_segments
 
 TileValue = tuple[int, int]  # (bytes, compute cycles) of one tile
 Piece = tuple[tuple[TileValue, ...], int]  # a pattern of tiles and how many times it repeats in a row
@@ -43,23 +45,11 @@ class TilePlan:
         )
 
     @cached_property
-    def stretches(self) -> list[tuple[TileValue, int]]:
-        """Maximal stretches of equal tiles, (value, count)."""
-        out: list[tuple[TileValue, int]] = []
-        for pattern, repeats in self.pieces:
-            for value, count in [(pattern[0], repeats)] if len(pattern) == 1 else [(v, 1) for v in pattern] * repeats:
-                if out and out[-1][0] == value:
-                    out[-1] = (value, out[-1][1] + count)
-                else:
-                    out.append((value, count))
-        return out
-
-    @cached_property
     def bytes(self) -> list[int]:
         """Streamed bytes per tile (empty: not streamed)."""
         out: list[int] = []
-        for (nbytes, _), count in self.stretches:
-            out += [nbytes] * count
+        for pattern, repeats in self.pieces:
+            out += [nbytes for nbytes, _ in pattern] * repeats
         return out
 
     @cached_property
@@ -68,14 +58,23 @@ class TilePlan:
         if not self.pieces:
             return [self.compute_cycles]
         out: list[int] = []
-        for (_, cycles), count in self.stretches:
-            out += [cycles] * count
+        for pattern, repeats in self.pieces:
+            out += [cycles for _, cycles in pattern] * repeats
         return out
 
     @cached_property
     def runs(self) -> tuple[Run, ...]:
-        """Stretches of periodic tiles the SimPy fast path may jump over (`buffers.periodic_runs`)."""
-        return periodic_runs_of_segments(self.stretches)
+        """Stretches of periodic tiles the SimPy fast path may jump over (`buffers.periodic_runs`): from the stretches
+        of equal tiles where every pattern is one tile (a few stretches), else tile by tile in numpy."""
+        if any(len(pattern) > 1 for pattern, _ in self.pieces):
+            return periodic_runs(np.array(self.bytes), np.array(self.cycles))
+        stretches: list[tuple[TileValue, int]] = []
+        for (value,), repeats in self.pieces:
+            if stretches and stretches[-1][0] == value:
+                stretches[-1] = (value, stretches[-1][1] + repeats)
+            else:
+                stretches.append((value, repeats))
+        return periodic_runs_of_segments(stretches)
 
 
 def repeated(one: Iterable[Piece], instances: int) -> tuple[Piece, ...]:
