@@ -5,8 +5,9 @@ it in SimPy (~45 events) is most of what a step of a long video costs. Its ops (
 softmax, values) form a chain, and the TAS op beside them computes without touching DRAM
 (or, one op at a time under time multiplexing, runs between the first two). When no two
 DRAM transfers of the segment overlap in time, each op is exactly: the access latency and
-the move of its loads, the tile recurrence of the fast path (`tile_pipeline.walk_tiles`,
-with its period jumps; the first tile continues the load's stream), its compute, and its
+the move of its loads, the tile recurrence of the fast path over the plan's repeated
+patterns (`tile_pipeline.walk_pieces`, which skips a piece's repeats once they shift and
+gives the op's buffer peak; the first tile continues the load's stream), its compute, and its
 stores (before it ends if they overflow the output buffer, else after). That is what the
 SimPy processes do with nothing else in flight, so the segment's cycles, counters and
 buffer peaks are computed directly; where a transfer would overlap another (a store that
