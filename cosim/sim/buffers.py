@@ -143,6 +143,42 @@ def tile_columns(
     return bytes_, np.tile(k_parts, groups), np.repeat(widths, parts)
 
 
+Tile = tuple[int, int, int]  # (bytes, k, n) of one tile
+TilePiece = tuple[tuple[Tile, ...], int]  # a pattern of tiles and how many times it repeats in a row
+
+
+def column_tile_pieces(
+    total_bytes: int, k: int, n: int, slot_bytes: int, min_columns: int = 1
+) -> list[TilePiece] | None:
+    """`tile_columns` in closed form, as repeated patterns, where tiles take whole columns and the full tiles'
+    bytes repeat every tile or every other tile (a KV stream: the same slot-sized tiles whatever its length, or
+    sizes alternating by one byte); None otherwise (then `tile_columns` cuts it tile by tile).
+
+    Full tile t holds columns [t c, (t + 1) c) and ``floor(A (t + 1) / n) - floor(A t / n)`` bytes, A =
+    total x c: with ``A = q n + r`` that is q for every tile if r = 0 and q, q + 1 alternately if 2 r = n.
+    """
+    if total_bytes <= 0:
+        return []
+    n, k = max(n, 1), max(k, 1)
+    columns = (slot_bytes * n) // total_bytes
+    if columns < min(max(min_columns, 1), n):
+        return None
+    columns = min(columns, n)
+    q, r = divmod(total_bytes * columns, n)
+    if r and 2 * r != n:
+        return None
+    full = -(-n // columns) - 1  # tiles before the last
+    last = (total_bytes - (total_bytes * full * columns) // n, k, n - full * columns)
+    pieces: list[TilePiece] = []
+    if r == 0:
+        pieces.append((((q, k, columns),), full))
+    else:
+        pieces.append((((q, k, columns), (q + 1, k, columns)), full // 2))
+        pieces.append((((q, k, columns),), full % 2))
+    pieces = [piece for piece in pieces if piece[1]]
+    return [*pieces, ((last,), 1)]
+
+
 def periodic_runs(tile_bytes: np.ndarray, tile_cycles: np.ndarray) -> tuple[Run, ...]:
     """Stretches of at least `MIN_RUN_TILES` tiles whose (bytes, cycles) repeat every tile, or every other tile
     (stretches of period 1 first, then those of period 2 that do not overlap them), in tile order.

@@ -8,45 +8,26 @@ MACs / vector work / on-chip buffer bytes an op counts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cosim.sim import compute
-from cosim.sim.buffers import BufferSet, Run, periodic_runs, periodic_runs_of_segments, tile_columns
+from cosim.sim.buffers import BufferGroup, BufferSet, column_tile_pieces, tile_columns
 from cosim.sim.counters import CounterLayout
 from cosim.sim.dram import DramSpec
 from cosim.sim.policies import SchedulingPolicy
 from cosim.sim.segments import OpWork
+from cosim.sim.tile_plan import Piece, TilePlan, TileValue, pieces_of_stretches, repeated
 from cosim.sim.workload import Workload
 
 if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
-MAX_CACHED_PLAN_TILES = 200_000  # tile plans kept for reuse (a few MB)
+MAX_CACHED_PLAN_TILES = 200_000  # tiles of the tile plans kept for reuse (their per-tile lists: a few MB)
 MAX_CACHED_OPS = 20_000  # static counts kept for reuse
 MAX_RUNS_BY_LENGTH = 64  # `_per_distinct` evaluates per run up to this many runs, else per distinct row
-
-
-@dataclass
-class TilePlan:
-    """How an op runs: on which engine, its streamed tiles (bytes, compute cycles) and buffer slots."""
-
-    engine: str | None  # resource name; None for pure transfers
-    bytes: list[int]  # streamed bytes per tile (empty: not streamed)
-    cycles: list[int]  # compute cycles per tile (one entry when not streamed)
-    purpose: str | None  # buffer purpose of the streamed operand
-    slots: int
-    stores_hold_engine: bool = False  # its DRAM stores overflow the output buffer: written before the op ends
-    runs: tuple[Run, ...] = ()  # stretches of periodic tiles the fast path may jump over (`periodic_runs`)
-
-    @cached_property
-    def busy_cycles(self) -> int:
-        """Cycles the op holds its engine computing (all tiles)."""
-        return sum(self.cycles)
 
 
 def _run_starts(*columns: np.ndarray) -> np.ndarray:
@@ -57,6 +38,17 @@ def _run_starts(*columns: np.ndarray) -> np.ndarray:
         for column in columns:
             change[1:] |= column[1:] != column[:-1]
     return np.flatnonzero(change)
+
+
+def _joined(values: list[TileValue], lengths: list[int]) -> list[tuple[TileValue, int]]:
+    """Stretches (value, count) of tiles given as values with counts, equal neighbours joined."""
+    out: list[tuple[TileValue, int]] = []
+    for value, count in zip(values, lengths, strict=True):
+        if out and out[-1][0] == value:
+            out[-1] = (value, out[-1][1] + count)
+        else:
+            out.append((value, count))
+    return out
 
 
 def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarray:
@@ -90,40 +82,6 @@ def _per_distinct(formula: Callable[..., int], *columns: np.ndarray) -> np.ndarr
     return values[inverse.ravel()]
 
 
-Segment = tuple[tuple[int, int], int]  # ((bytes, cycles) of a tile, how many such tiles in a row)
-
-
-def _tile_lists(
-    tile_bytes: np.ndarray, tile_cycles: np.ndarray, instances: int
-) -> tuple[list[int], list[int], tuple[Run, ...]]:
-    """Bytes and cycles per tile of `instances` copies of one instance's tiles, and their periodic runs."""
-    starts = _run_starts(tile_bytes, tile_cycles)
-    if len(starts) > MAX_RUNS_BY_LENGTH:
-        all_bytes, all_cycles = np.tile(tile_bytes, instances), np.tile(tile_cycles, instances)
-        return all_bytes.tolist(), all_cycles.tolist(), periodic_runs(all_bytes, all_cycles)
-    lengths = np.diff(np.append(starts, len(tile_bytes))).tolist()
-    values = zip(tile_bytes[starts].tolist(), tile_cycles[starts].tolist(), strict=True)
-    return _segment_lists(list(zip(values, lengths, strict=True)), instances)
-
-
-def _segment_lists(one: list[Segment], instances: int) -> tuple[list[int], list[int], tuple[Run, ...]]:
-    """`_tile_lists` from one instance's stretches of equal tiles: a stream of thousands of tiles in a few
-    stretches (a KV stream: full tiles, then the last one) costs a few list repetitions."""
-    segments: list[Segment] = []
-    for _ in range(instances):
-        for value, length in one:
-            if segments and segments[-1][0] == value:  # neighbours equal (also the last tile of one copy and the
-                segments[-1] = (value, segments[-1][1] + length)  # first of the next): one stretch
-            else:
-                segments.append((value, length))
-    bytes_list: list[int] = []
-    cycles_list: list[int] = []
-    for (nbytes, cycles), length in segments:
-        bytes_list += [nbytes] * length
-        cycles_list += [cycles] * length
-    return bytes_list, cycles_list, periodic_runs_of_segments(segments)
-
-
 class SimContext:
     """Design-level constants and caches shared by every segment simulation of a run."""
 
@@ -151,12 +109,14 @@ class SimContext:
         # Ops sized at a KV length are met once per step of a long video: the caches are emptied
         # when they grow past these bounds, so that memory stays flat however long the video.
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
-        self._plan_tiles = 0  # tiles held by the cached plans
+        self._plan_tiles = 0  # tiles of the cached plans
         self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
         self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
+        self._purposes: dict[str, str] = {}  # data purpose -> purpose of the group holding it
+        self.counter_indices: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # of a DRAM transfer's counters
 
     def engine_of(self, op: OpWork) -> str | None:
         if op.engine == "matrix":
@@ -177,7 +137,7 @@ class SimContext:
             if self._plan_tiles > MAX_CACHED_PLAN_TILES:
                 self._plans, self._plan_tiles = {}, 0
             self._plans[key] = plan
-            self._plan_tiles += len(plan.bytes)
+            self._plan_tiles += plan.tiles
         return plan
 
     def tiles(self, op: OpWork, engine: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,60 +147,78 @@ class SimContext:
         tiles before it knows (`element_tiles`).
         """
         group = self.buffers.group(STREAMED_PURPOSE[op.streamed or ""])
-        min_columns = 1
-        if op.engine == "matrix" and engine is not None:
-            kind, rows, cols, dataflow = self.matrix
-            m = self.workload.rows if op.streamed == "weights" else op.m
-            arrays = self.matrix_engines[engine]
-            min_columns = compute.min_tile_columns(kind, m, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays)
-        return tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes, min_columns)
+        return tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes, self._min_columns(op, engine))
+
+    def _min_columns(self, op: OpWork, engine: str | None) -> int:
+        """Output columns a tile of `op` needs so that every array of its engine has a fold."""
+        if op.engine != "matrix" or engine is None:
+            return 1
+        kind, rows, cols, dataflow = self.matrix
+        m = self.workload.rows if op.streamed == "weights" else op.m
+        arrays = self.matrix_engines[engine]
+        return compute.min_tile_columns(kind, m, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays)
 
     def _make_plan(self, op: OpWork, engine: str | None) -> TilePlan:
         if op.streamed:
             group = self.buffers.group(STREAMED_PURPOSE[op.streamed])
-            tb, tk, tn = self.tiles(op, engine)
-            if op.engine == "matrix":
-                assert engine is not None, "a matrix op runs on a matrix engine"
-                kind, rows, cols, dataflow = self.matrix
-                arrays = self.matrix_engines[engine]
-                reduced = np.cumsum(tk) % max(op.k, 1)  # reduction done after each tile: 0 ends an output group
-                continues = np.concatenate([[False], reduced[:-1] != 0])
+            one = self._matrix_pieces(op, engine, group) if op.engine == "matrix" else self._vector_pieces(op, group)
+            return TilePlan(engine, repeated(one, op.instances), group.purpose, group.slots)
+        return TilePlan(engine, (), None, 1, compute_cycles=self._unstreamed_cycles(op, engine))
 
-                def tile_cycles(k: int, n: int, cont: int) -> int:
-                    return compute.matrix_tile_cycles(
-                        kind, op.m, k, n, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays, continues=bool(cont)
-                    )
+    def _matrix_pieces(self, op: OpWork, engine: str | None, group: BufferGroup) -> list[Piece]:
+        """One instance's tiles of a matrix op, as pieces of (bytes, cycles): in closed form where tiles take whole
+        columns (`column_tile_pieces`), else cut tile by tile with each formula once per stretch or distinct tile."""
+        assert engine is not None, "a matrix op runs on a matrix engine"
+        kind, rows, cols, dataflow = self.matrix
+        arrays = self.matrix_engines[engine]
 
-                def cycles_of(nbytes: int, k: int, n: int, cont: int) -> int:
-                    key = (engine, op.m, nbytes, k, n, cont, group.purpose)  # the next KV length has the same tiles
-                    cycles = self._tile_cycles.get(key)
-                    if cycles is None:
-                        if len(self._tile_cycles) > MAX_CACHED_OPS:
-                            self._tile_cycles = {}
-                        read = compute.buffer_read_cycles(nbytes, group.port_bytes_per_cycle)
-                        cycles = self._tile_cycles[key] = max(tile_cycles(k, n, cont), read)
-                    return cycles
+        def tile_cycles(k: int, n: int, cont: int) -> int:
+            return compute.matrix_tile_cycles(
+                kind, op.m, k, n, rows=rows, cols=cols, dataflow=dataflow, arrays=arrays, continues=bool(cont)
+            )
 
-                # thousands of tiles share a few shapes: each formula once per stretch of equal tiles
-                starts = _run_starts(tb, tk, tn, continues)
-                if len(starts) <= MAX_RUNS_BY_LENGTH:
-                    lengths = np.diff(np.append(starts, len(tb))).tolist()
-                    firsts = (tb[starts], tk[starts], tn[starts], continues[starts])
-                    shapes = zip(*(column.tolist() for column in firsts), strict=True)
-                    one = [
-                        ((b, cycles_of(b, k, n, c)), count) for (b, k, n, c), count in zip(shapes, lengths, strict=True)
-                    ]
-                    tile_bytes, tile_cycles_all, runs = _segment_lists(one, op.instances)
-                    return TilePlan(engine, tile_bytes, tile_cycles_all, group.purpose, group.slots, runs=runs)
-                cycles_arr = np.maximum(
-                    _per_distinct(tile_cycles, tk, tn, continues.astype(np.int64)),
-                    _per_distinct(lambda b: compute.buffer_read_cycles(b, group.port_bytes_per_cycle), tb),
-                )
-            else:  # vector op streaming its weights: elements split like the bytes
-                edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
-                cycles_arr = np.array([compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)])
-            tile_bytes, tile_cycles_all, runs = _tile_lists(tb, cycles_arr, op.instances)
-            return TilePlan(engine, tile_bytes, tile_cycles_all, group.purpose, group.slots, runs=runs)
+        def cycles_of(nbytes: int, k: int, n: int, cont: int) -> int:
+            key = (engine, op.m, nbytes, k, n, cont, group.purpose)  # the next KV length has the same tiles
+            cycles = self._tile_cycles.get(key)
+            if cycles is None:
+                if len(self._tile_cycles) > MAX_CACHED_OPS:
+                    self._tile_cycles = {}
+                read = compute.buffer_read_cycles(nbytes, group.port_bytes_per_cycle)
+                cycles = self._tile_cycles[key] = max(tile_cycles(k, n, cont), read)
+            return cycles
+
+        min_columns = self._min_columns(op, engine)
+        closed = column_tile_pieces(op.streamed_bytes, op.k, op.n, group.slot_bytes, min_columns)
+        if closed is not None:  # whole columns: no tile continues a reduction
+            return [(tuple((b, cycles_of(b, k, n, 0)) for b, k, n in pattern), count) for pattern, count in closed]
+        tb, tk, tn = tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes, min_columns)
+        reduced = np.cumsum(tk) % max(op.k, 1)  # reduction done after each tile: 0 ends an output group
+        continues = np.concatenate([[False], reduced[:-1] != 0])
+        # thousands of tiles share a few shapes: each formula once per stretch of equal tiles
+        starts = _run_starts(tb, tk, tn, continues)
+        if len(starts) <= MAX_RUNS_BY_LENGTH:
+            lengths = np.diff(np.append(starts, len(tb))).tolist()
+            firsts = zip(*(c[starts].tolist() for c in (tb, tk, tn, continues)), strict=True)
+            values = [(b, cycles_of(b, k, n, c)) for b, k, n, c in firsts]
+        else:
+            cycles = np.maximum(
+                _per_distinct(tile_cycles, tk, tn, continues.astype(np.int64)),
+                _per_distinct(lambda b: compute.buffer_read_cycles(b, group.port_bytes_per_cycle), tb),
+            )
+            starts = _run_starts(tb, cycles)
+            lengths = np.diff(np.append(starts, len(tb))).tolist()
+            values = list(zip(tb[starts].tolist(), cycles[starts].tolist(), strict=True))
+        return pieces_of_stretches(_joined(values, lengths))
+
+    def _vector_pieces(self, op: OpWork, group: BufferGroup) -> list[Piece]:
+        """One instance's tiles of a vector op streaming its weights: elements split like the bytes."""
+        tb = tile_columns(op.streamed_bytes, op.k, op.n, group.slot_bytes)[0]
+        edges = (op.vector_elements * np.concatenate([[0], np.cumsum(tb)])) // max(int(tb.sum()), 1)
+        cycles = [compute.vector_cycles(int(e), self.vector_lanes) for e in np.diff(edges)]
+        return pieces_of_stretches(_joined(list(zip(tb.tolist(), cycles, strict=True)), [1] * len(cycles)))
+
+    def _unstreamed_cycles(self, op: OpWork, engine: str | None) -> int:
+        """Cycles of an op that streams nothing: one GEMM per instance, vector or TAS work, or on-chip moves."""
         if op.engine == "matrix":
             assert engine is not None, "a matrix op runs on a matrix engine"
             kind, rows, cols, dataflow = self.matrix
@@ -259,7 +237,7 @@ class SimContext:
             c = compute.buffer_read_cycles(op.onchip_read_bytes + op.onchip_write_bytes, group.port_bytes_per_cycle)
         else:
             c = 0
-        return TilePlan(engine, [], [c], None, 1)
+        return c
 
     def static_counts(self, op: OpWork, block: str) -> dict[str, int]:
         """Counters that do not depend on timing: MACs, vector work, on-chip buffer bytes (of `block`)."""
@@ -275,9 +253,9 @@ class SimContext:
         add(f"macs.{block}.{op.mac_precision}", op.macs)
         add(f"vector.{block}", op.vector_elements)
         plan = self.plan(op)
-        act = self.buffers.group(op.act_purpose).purpose
+        act = self._held_in(op.act_purpose)
         # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
-        rereads = len(plan.bytes) // op.instances if op.engine == "matrix" and plan.bytes else 1
+        rereads = plan.tiles // op.instances if op.engine == "matrix" and plan.pieces else 1
         add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
         add(f"buffer.{block}.{act}.write", op.act_write_bytes)
         if op.streamed:
@@ -286,20 +264,27 @@ class SimContext:
             add(f"buffer.{block}.{purpose}.read", op.streamed_bytes * op.instances)
         fill = {"kv_read": "kv_cache", "weights": "weights"}
         for category, nbytes in op.loads:
-            purpose = self.buffers.group(fill.get(category, op.act_purpose)).purpose
+            purpose = self._held_in(fill.get(category, op.act_purpose))
             add(f"buffer.{block}.{purpose}.write", nbytes)
             add(f"buffer.{block}.{purpose}.read", nbytes)
-        out = self.buffers.group("output").purpose
+        out = self._held_in("output")
         for _, nbytes in op.stores:
             add(f"buffer.{block}.{out}.read", nbytes)
         if op.onchip_purpose:
-            purpose = self.buffers.group(op.onchip_purpose).purpose
+            purpose = self._held_in(op.onchip_purpose)
             add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
             add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
         if len(self._static) > MAX_CACHED_OPS:
             self._static = {}
         self._static[key] = counts
         return counts
+
+    def _held_in(self, purpose: str) -> str:
+        """The purpose of the buffer group that holds data of `purpose` (`BufferSet.group`), cached."""
+        held = self._purposes.get(purpose)
+        if held is None:
+            held = self._purposes[purpose] = self.buffers.group(purpose).purpose
+        return held
 
     def move_cycles(self, rounded_bytes: int) -> int:
         """`DramSpec.move_cycles`, cached: tiles of a stream mostly share one size (exact fractions are slow)."""

@@ -134,13 +134,13 @@ class SegmentRun:
         loader = self._stream_feeding(i)
         if loader is not None:
             return (yield from tile_pipeline.consume_stream(self, i, loader))
-        if plan.bytes:
+        if plan.pieces:
             return (yield from tile_pipeline.own_tiles(self, i, stream))
         if not op.stores and not (self.m.loader is not None and op.kind == "tas"):
             self.phase[i] = COMPUTE_ONLY
-        end = cycle_now(self.env) + plan.cycles[0]
-        if plan.cycles[0]:
-            yield self.env.timeout(plan.cycles[0])
+        end = cycle_now(self.env) + plan.compute_cycles
+        if plan.compute_cycles:
+            yield self.env.timeout(plan.compute_cycles)
         return end
 
     def _release(self, i: int, held: Held, compute_start: int, end: int) -> None:

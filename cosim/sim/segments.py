@@ -20,7 +20,8 @@ template plus a `SegmentParam`, and its ops sized for a design are `OpWork` obje
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import NamedTuple
 
 SEGMENT_BLOCK = {
@@ -42,6 +43,7 @@ TAS_NONE, TAS_FROM_STREAM, TAS_READS_KEY = 0, 1, 2
 
 # The per-row quantities an op template stores as a fixed part plus a per-KV-entry part.
 QUANTITIES = ("macs", "flops", "act_read_elems", "act_write_elems", "kv_read_elems")
+QUANTITY_INDEX = {q: i for i, q in enumerate(QUANTITIES)}
 
 
 class SegmentParam(NamedTuple):
@@ -67,7 +69,7 @@ class OpTemplate:
     role: str = "graph"  # graph | tas | replay_read | replay_write | row_gather | row_scatter
 
     def at(self, quantity: str, kv: int) -> int:
-        i = QUANTITIES.index(quantity)
+        i = QUANTITY_INDEX[quantity]
         return self.fixed[i] + self.per_kv[i] * kv
 
     @property
@@ -121,3 +123,18 @@ class OpWork:
     onchip_write_bytes: int = 0
     conditional: bool = False  # replayable: runs only for computing rows
     template_index: int = -1  # index of the op in its segment template
+
+    def __hash__(self) -> int:
+        """Hashed once: a sized op keys the caches of tile plans and static counts, several lookups per segment."""
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(_op_work_fields(self))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, object]:
+        """Without the cached hash: string hashes differ between processes."""
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
+_op_work_fields = attrgetter(*(f.name for f in fields(OpWork)))  # an `OpWork`'s fields as a tuple, in C

@@ -5,8 +5,9 @@ it in SimPy (~45 events) is most of what a step of a long video costs. Its ops (
 softmax, values) form a chain, and the TAS op beside them computes without touching DRAM
 (or, one op at a time under time multiplexing, runs between the first two). When no two
 DRAM transfers of the segment overlap in time, each op is exactly: the access latency and
-the move of its loads, the tile recurrence of the fast path (`tile_pipeline.walk_tiles`,
-with its period jumps; the first tile continues the load's stream), its compute, and its
+the move of its loads, the tile recurrence of the fast path over the plan's repeated
+patterns (`tile_pipeline.walk_pieces`, which skips a piece's repeats once they shift and
+gives the op's buffer peak; the first tile continues the load's stream), its compute, and its
 stores (before it ends if they overflow the output buffer, else after). That is what the
 SimPy processes do with nothing else in flight, so the segment's cycles, counters and
 buffer peaks are computed directly; where a transfer would overlap another (a store that
@@ -21,13 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cosim.sim.buffers import peak_occupancy
 from cosim.sim.policies.base import SchedulingPolicy
-from cosim.sim.tile_pipeline import walk_tiles
+from cosim.sim.tile_pipeline import walk_pieces
 
 if TYPE_CHECKING:
-    from cosim.sim.context import SimContext, TilePlan
+    from cosim.sim.context import SimContext
     from cosim.sim.segments import OpWork
+    from cosim.sim.tile_plan import TilePlan
 
 
 def uses_admission_token(policy: SchedulingPolicy) -> bool | None:
@@ -44,9 +45,10 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
 
     The ops must be a chain (each one's only producer is the one before) plus *side ops*
     with no producers and no consumers. Without a token a side op runs from cycle 0 on an
-    engine no other op uses, or none (its DRAM transfers, if any, checked against the chain's like
-    any other); with one, ops take the token in the order they ask: those without producers
-    at cycle 0 (by index), then the chain.
+    engine no other op uses, or none (its DRAM transfers, if any, checked against the chain's
+    like any other; one streaming tiles is left to SimPy: its buffer level would add to the
+    chain's); with one, ops take the token in the order they ask: those without producers at
+    cycle 0 (by index), then the chain.
     """
     consumed = {p for op in ops for p in op.preds}
     side = [i for i, op in enumerate(ops) if not op.preds and i not in consumed]
@@ -55,6 +57,8 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
         return None
     if token:
         return sorted([*chain[:1], *side]) + chain[1:], frozenset(side)
+    if any(plans[i].pieces for i in side):  # its tiles would sit in a buffer beside the chain's: peaks would add
+        return None
     engines = [plans[i].engine for i in side if plans[i].engine is not None]  # a pure transfer holds no engine
     chain_engines = {plans[i].engine for i in chain}
     if len(set(engines)) < len(engines) or chain_engines & set(engines):
@@ -63,15 +67,17 @@ def run_order(plans: list[TilePlan], ops: list[OpWork], token: bool) -> tuple[li
 
 
 class _Dram:
-    """Counters of the segment's DRAM transfers, and the cycle at which the last one ends (each must start after)."""
+    """Counters of the segment (by their index in the layout), and the cycle at which its last DRAM transfer ends
+    (each must start after)."""
 
     def __init__(self, ctx: SimContext, block: str) -> None:
         self.ctx, self.block = ctx, block
-        self.counts: dict[str, int] = {}
+        self.index = ctx.layout.index
+        self.counts = [0] * len(ctx.layout.names)
         self.free_at = 0
 
     def add(self, name: str, value: int) -> None:
-        self.counts[name] = self.counts.get(name, 0) + value
+        self.counts[self.index[name]] += value
 
     def transfer(self, direction: str, parts: tuple[tuple[str, int], ...], issue: int, continuing: bool) -> int | None:
         """One request alone in the DRAM (as `Dram.transfer`); its end, or None if it would overlap another."""
@@ -89,9 +95,25 @@ class _Dram:
         return self.free_at
 
     def counted(self, direction: str, category: str, payload: int, rounded: int) -> None:
-        self.add(f"dram.{direction}.{category}", rounded)
-        self.add(f"dram_payload.{direction}.{category}", payload)
-        self.add(f"dram_block.{self.block}.{direction}.{category}", rounded)
+        counts = self.counts
+        rounded_at, payload_at, block_at = _dram_counter_indices(self.ctx, direction, category, self.block)
+        counts[rounded_at] += rounded
+        counts[payload_at] += payload
+        counts[block_at] += rounded
+
+
+def _dram_counter_indices(ctx: SimContext, direction: str, category: str, block: str) -> tuple[int, int, int]:
+    """Indices of the counters a DRAM transfer adds to: bytes in bursts, payload, bytes of its block (cached)."""
+    key = (direction, category, block)
+    indices = ctx.counter_indices.get(key)
+    if indices is None:
+        index = ctx.layout.index
+        indices = ctx.counter_indices[key] = (
+            index[f"dram.{direction}.{category}"],
+            index[f"dram_payload.{direction}.{category}"],
+            index[f"dram_block.{block}.{direction}.{category}"],
+        )
+    return indices
 
 
 class SerialSegment:
@@ -100,10 +122,10 @@ class SerialSegment:
     def __init__(self, ctx: SimContext, ops: list[OpWork], plans: list[TilePlan], block: str) -> None:
         self.ctx, self.ops, self.plans, self.block = ctx, ops, plans, block
         self.dram = _Dram(ctx, block)
-        self.changes: dict[str, list[tuple[int, int]]] = {}
+        self.peaks: dict[str, int] = {}  # buffer purpose -> the most bytes an op's tiles held in it
 
     def run(self, order: list[int], side: frozenset[int], token: bool) -> int | None:
-        """The segment's duration (counts in `dram.counts`, occupancy in `changes`), or None if transfers overlap.
+        """The segment's duration (counts in `dram.counts`, tile peaks in `peaks`), or None if transfers overlap.
 
         Each op starts when the one before it in `order` releases its engine (and token), except side ops
         without a token, which start at cycle 0 beside the chain."""
@@ -130,13 +152,13 @@ class SerialSegment:
             if load_end is None:
                 return None
             start = last_transfer = load_end
-        if plan.bytes:
+        if plan.pieces:
             compute_end = self._tiles(plan, start, last_transfer == start)
             if compute_end is None:
                 return None
             last_transfer = dram.free_at
         else:
-            compute_end = start + plan.cycles[0]
+            compute_end = start + plan.compute_cycles
         release = finished = compute_end
         if op.stores:
             store_end = dram.transfer("write", op.stores, compute_end, last_transfer == compute_end)
@@ -150,13 +172,13 @@ class SerialSegment:
         return release, finished
 
     def _tiles(self, plan: TilePlan, start: int, continuing: bool) -> int | None:
-        """The op's own tile pipeline from `start` (`walk_tiles`); its compute end, or None on overlap."""
+        """The op's own tile pipeline from `start` (`walk_pieces`); its compute end, or None on overlap."""
         if start < self.dram.free_at:
             return None
         assert plan.purpose is not None, "an op with its own tiles has a buffer purpose for them"
         category = "weights" if plan.purpose == "weights" else "kv_read"
-        changes = self.changes.setdefault(plan.purpose, [])
-        walk = walk_tiles(self.ctx, plan, 0, start, [start] * plan.slots, continuing, changes, False)
+        walk = walk_pieces(self.ctx, plan, start, continuing)
+        self.peaks[plan.purpose] = max(self.peaks.get(plan.purpose, 0), walk.peak)
         self.dram.counted("read", category, walk.payload, walk.rounded)
         self.dram.add("dram.busy", walk.busy)
         self.dram.free_at = walk.load_end
@@ -179,11 +201,8 @@ def evaluate(
     duration = segment.run(*shape, token)
     if duration is None:
         return None
-    counters = np.zeros(len(ctx.layout.names), dtype=np.int64)
-    for name, value in segment.dram.counts.items():
-        if value:
-            counters[ctx.layout.index[name]] = value
+    counters = np.array(segment.dram.counts, dtype=np.int64)
     peaks = dict(static_peaks)
-    for purpose, changes in segment.changes.items():
-        peaks[purpose] = max(peaks.get(purpose, 0), peak_occupancy(changes, 0))
+    for purpose, peak in segment.peaks.items():
+        peaks[purpose] = max(peaks.get(purpose, 0), peak)
     return duration, counters, peaks

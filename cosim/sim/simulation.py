@@ -165,6 +165,11 @@ class Simulation:
         bar = _progress(len(wl.segment_kind), progress, "simulating distinct segments", "segment")
         for q in range(len(wl.segment_kind)):
             template, params = self._column_keys(q)
+            same = self._same_column(q)
+            if same is not None:  # every layer's core has the same KV lengths: its ids are the earlier column's
+                ids[:, q] = ids[:, same]
+                bar.update(1)
+                continue
             distinct, where, inverse = np.unique(params, return_index=True, return_inverse=True)
             column = np.zeros(len(distinct), dtype=np.int32)
             for k, (param, step) in enumerate(zip(distinct.tolist(), where.tolist(), strict=True)):
@@ -185,11 +190,21 @@ class Simulation:
         """Segment `q`'s template and, per step, its parameter (TAS flags are 0..2)."""
         return int(self.wl.segment_template[q]), self.wl.param_size[:, q].astype(np.int64) * 4 + self.wl.param_tas[:, q]
 
+    def _same_column(self, q: int) -> int | None:
+        """An earlier segment column of the same template with the same parameter at every step, if any."""
+        template, params = self._column_keys(q)
+        for earlier in range(q):
+            if self.wl.segment_template[earlier] == template and np.array_equal(self._column_keys(earlier)[1], params):
+                return earlier
+        return None
+
     def _first_steps(self) -> dict[tuple[int, int], int]:
         """The first step at which each distinct (template, parameter) occurs in any column, so that its one
         simulation knows whether the timeline may use its op intervals."""
         first: dict[tuple[int, int], int] = {}
         for q in range(len(self.wl.segment_kind)):
+            if self._same_column(q) is not None:
+                continue
             template, params = self._column_keys(q)
             distinct, where = np.unique(params, return_index=True)
             for param, step in zip(distinct.tolist(), where.tolist(), strict=True):

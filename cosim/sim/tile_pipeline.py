@@ -22,8 +22,9 @@ from cosim.sim.buffers import Run
 from cosim.sim.clock import Process, cycle_now
 
 if TYPE_CHECKING:
-    from cosim.sim.context import SimContext, TilePlan
+    from cosim.sim.context import SimContext
     from cosim.sim.segment_run import OpStream, SegmentRun
+    from cosim.sim.tile_plan import TilePlan
     from cosim.sim.weight_stream import WeightStream
 
 # Op phases, for deciding when an op may take the fast path.
@@ -227,6 +228,75 @@ class _Jump:
         per_period = (sum(x[0] for x in period), sum(x[1] for x in period), sum(x[2] for x in period))
         self.steady_at, self.history = -1, {}  # the run's rest is walked explicitly (its last `margin` tiles)
         return periods, self.shift, per_period
+
+
+class PieceWalk(NamedTuple):
+    """What `walk_pieces` computed: `TileWalk`'s figures and the peak bytes the op's tiles hold in their buffer."""
+
+    load_end: int
+    compute_end: int
+    payload: int
+    rounded: int
+    busy: int
+    peak: int
+
+
+def walk_pieces(ctx: SimContext, plan: TilePlan, issue: int, continuing: bool) -> PieceWalk:
+    """All tiles of `plan` from the op's start at `issue`, with the DRAM to itself: `walk_tiles`' recurrence,
+    a repeat of a piece's pattern at a time, and the peak of the op's buffer occupancy.
+
+    Once the state after a repeat (last load end, compute ends of the last `slots` tiles) is
+    the state after the repeat before plus one shift, every later repeat of the piece is that
+    shift again (max and + commute with a shift), so the piece's remaining repeats are added
+    at once. The occupancy only rises when a tile is issued, to its bytes plus those of the
+    earlier tiles still resident (computed after the issue; releases at that cycle go first);
+    a skipped repeat repeats, shifted, the levels of the walked one before it, so the peak over
+    the walked tiles is the op's peak.
+    """
+    latency, moves, slots = ctx.dram_spec.latency_cycles, ctx.tile_moves, plan.slots
+    recent, held = [issue] * slots, [0] * slots  # compute ends and bytes of the last `slots` tiles
+    prev_done, first = issue, True
+    payload = rounded_sum = busy = peak = 0
+    for pattern, repeats in plan.pieces:
+        before: tuple[int, ...] | None = None
+        before_held: list[int] = []
+        for repeat in range(repeats):
+            piece_payload = piece_rounded = piece_busy = 0
+            for nbytes, cycles in pattern:
+                if not first:
+                    issue = max(prev_done, recent[0])
+                    continuing = issue == prev_done
+                first = False
+                rounded, move = moves.get(nbytes) or ctx.tile_move(nbytes)
+                prev_done = issue + (0 if continuing else latency) + move
+                if slots == 2:  # the one other tile that may still be resident (else a sum over the others)
+                    level = nbytes + held[1] if recent[1] > issue else nbytes
+                else:
+                    level = nbytes + sum(b for b, end in zip(held[1:], recent[1:], strict=True) if end > issue)
+                peak = max(peak, level)
+                recent = [*recent[1:], max(prev_done, recent[-1]) + cycles]
+                held = [*held[1:], nbytes]
+                piece_payload, piece_rounded, piece_busy = (
+                    piece_payload + nbytes,
+                    piece_rounded + rounded,
+                    piece_busy + move,
+                )
+            payload, rounded_sum, busy = payload + piece_payload, rounded_sum + piece_rounded, busy + piece_busy
+            state = (prev_done, *recent)
+            if before is not None and held == before_held:
+                shifts = {now - then for now, then in zip(state, before, strict=True)}
+                if len(shifts) == 1:
+                    left, shift = repeats - 1 - repeat, shifts.pop()
+                    prev_done += left * shift
+                    recent = [c + left * shift for c in recent]
+                    payload, rounded_sum, busy = (
+                        payload + left * piece_payload,
+                        rounded_sum + left * piece_rounded,
+                        busy + left * piece_busy,
+                    )
+                    break
+            before, before_held = state, held
+    return PieceWalk(prev_done, recent[-1], payload, rounded_sum, busy, peak)
 
 
 def _alone(run: SegmentRun, i: int) -> bool:
