@@ -11,6 +11,7 @@ continuous simulation (`Simulation.run_continuous`), which tests check.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -192,11 +193,19 @@ class Simulation:
 
     def _same_column(self, q: int) -> int | None:
         """An earlier segment column of the same template with the same parameter at every step, if any."""
-        template, params = self._column_keys(q)
-        for earlier in range(q):
-            if self.wl.segment_template[earlier] == template and np.array_equal(self._column_keys(earlier)[1], params):
-                return earlier
-        return None
+        return self._earlier_twins[q]
+
+    @cached_property
+    def _earlier_twins(self) -> list[int | None]:
+        """Per segment column, the first column of the same template and parameters (None for that first one):
+        found once, by key, instead of comparing every pair of columns at each use."""
+        first: dict[tuple[int, bytes], int] = {}
+        twins: list[int | None] = []
+        for q in range(len(self.wl.segment_kind)):
+            template, params = self._column_keys(q)
+            earlier = first.setdefault((template, params.tobytes()), q)
+            twins.append(None if earlier == q else earlier)
+        return twins
 
     def _first_steps(self) -> dict[tuple[int, int], int]:
         """The first step at which each distinct (template, parameter) occurs in any column, so that its one
