@@ -47,7 +47,8 @@ def free_running_motion(
     to the true code where the true code changed from the previous true frame) per frame
     2..N and overall, token accuracy, and PSNR against the true frames 2..N of the decode,
     of repeating frame 1 (a model that moves nothing) and of the tokenised truth (a perfect
-    model); psnr_per_frame_db covers frames 1..N (frame 1 is given: the tokenizer's PSNR)."""
+    model); psnr_per_frame_db covers frames 1..N (frame 1 is given: the tokenizer's PSNR);
+    the changed codes and hits per video feed `recall_interval`."""
     from models.decoding.decode import decode_video  # decoding imports the transformer; keep this light
 
     frames, labels = generate_videos(videos, seed, world, start=start)
@@ -64,9 +65,28 @@ def free_running_motion(
         "changed_recall": float(hits[changed].mean()),
         "changed_recall_per_frame": per_frame,
         "changed_codes": int(changed.sum()),
+        "changed_codes_per_video": [int(n) for n in changed.sum(axis=(1, 2, 3))],
+        "changed_hits_per_video": [int(n) for n in (hits & changed).sum(axis=(1, 2, 3))],
         "token_accuracy": float(hits.mean()),
         "psnr_db": psnr(tokenizer.decode(decoded[:, 1:]), later),
         "psnr_per_frame_db": [float(v) for v in psnr_per_frame(tokenizer.decode(decoded), frames)],
         "repeat_frame_1_psnr_db": psnr(np.repeat(frames[:, :1], world.num_frames - 1, axis=1), later),
         "tokenizer_psnr_db": psnr(tokenizer.decode(truth[:, 1:]), later),
     }
+
+
+def recall_interval(
+    hits_per_video: list[int], codes_per_video: list[int], level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap interval over videos of the pooled recall sum(hits) / sum(codes).
+
+    Videos differ much more than codes within a video (a sprite lost early costs every
+    later frame), so the uncertainty of a recall measured on a few videos comes from
+    which videos were drawn: resample whole videos with replacement, seeded.
+    """
+    hits, codes = np.asarray(hits_per_video, dtype=np.int64), np.asarray(codes_per_video, dtype=np.int64)
+    picks = np.random.default_rng(seed).integers(0, len(hits), size=(resamples, len(hits)))
+    recalls = hits[picks].sum(axis=1) / np.maximum(codes[picks].sum(axis=1), 1)
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(recalls, [tail, 1.0 - tail])
+    return float(low), float(high)

@@ -13,6 +13,7 @@ import torch
 from cosim.cli import main as cosim_main
 from cosim.common.errors import UserError
 from models.decoding.quality import psnr
+from models.toyworld.motion import recall_interval
 from models.toyworld.tokenizer import fit_tokenizer
 from models.toyworld.train import (
     DEFAULT_CHECKPOINT,
@@ -177,6 +178,8 @@ def test_changed_code_figures_split_the_held_out_codes(trained):
     frames, _labels = generate_videos(8, 0, WORLD, start=HELDOUT_START)
     codes = tokenizer.encode(frames)
     assert free["changed_codes"] == int((codes[:, 1:] != codes[:, :-1]).sum())
+    assert free["changed_codes_per_video"] == [int((v[1:] != v[:-1]).sum()) for v in codes]
+    assert sum(free["changed_hits_per_video"]) / free["changed_codes"] == pytest.approx(free["changed_recall"])
     heldout = metadata["heldout"]
     assert 0.0 <= heldout["changed_accuracy"] <= 1.0 and 0.0 <= heldout["unchanged_accuracy"] <= 1.0
 
@@ -240,3 +243,12 @@ def test_shipped_checkpoint_beats_copying_the_previous_frame():
     assert report["model_accuracy_frames_2_on"] > report["copy_accuracy_frames_2_on"]
     assert min(report["accuracy_per_frame"][1:]) > 0.85  # no collapse on later frames (RoPE distances)
     assert metadata["command"].startswith("cosim train-toy --seed 0 ")
+
+
+def test_recall_interval_resamples_whole_videos():
+    """Videos of equal recall leave no uncertainty; one perfect and one failed video of the
+    same size pool to 0, 1/2 or 1 (probabilities 1/4, 1/2, 1/4), so the 95 % interval is [0, 1]
+    and a 40 % one is [1/2, 1/2]."""
+    assert recall_interval([3, 6, 30], [4, 8, 40]) == (0.75, 0.75)
+    assert recall_interval([10, 0], [10, 10]) == (0.0, 1.0)
+    assert recall_interval([10, 0], [10, 10], level=0.4) == (0.5, 0.5)
