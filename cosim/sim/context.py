@@ -8,7 +8,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -110,10 +110,12 @@ class SimContext:
         # when they grow past these bounds, so that memory stays flat however long the video.
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._plan_tiles = 0  # tiles of the cached plans
-        self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
+        self._static: dict[tuple[OpWork, str], tuple[tuple[int, int], ...]] = {}
+        self._block_indices: dict[str, dict[str, int]] = {}  # block -> its static counters' indices (`_block_index`)
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
+        self.piece_walks: dict[tuple[object, ...], Any] = {}  # `tile_pipeline.walk_pieces`' walked pieces
         self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
         self._purposes: dict[str, str] = {}  # data purpose -> purpose of the group holding it
         self.counter_indices: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # of a DRAM transfer's counters
@@ -239,45 +241,63 @@ class SimContext:
             c = 0
         return c
 
-    def static_counts(self, op: OpWork, block: str) -> dict[str, int]:
-        """Counters that do not depend on timing: MACs, vector work, on-chip buffer bytes (of `block`)."""
+    def static_counts(self, op: OpWork, block: str) -> tuple[tuple[int, int], ...]:
+        """Counters that do not depend on timing -- MACs, vector work, on-chip buffer bytes (of `block`) -- as
+        (index in the layout, value) pairs: a long video counts a new core at every step, by index."""
         key = (op, block)
-        if key in self._static:
-            return self._static[key]
-        counts: dict[str, int] = {}
+        cached = self._static.get(key)
+        if cached is not None:
+            return cached
+        index = self._block_index(block)
+        counts: dict[int, int] = {}
 
         def add(name: str, value: int) -> None:
             if value:
-                counts[name] = counts.get(name, 0) + int(value)
+                at = index[name]
+                counts[at] = counts.get(at, 0) + int(value)
 
-        add(f"macs.{block}.{op.mac_precision}", op.macs)
-        add(f"vector.{block}", op.vector_elements)
+        add(f"macs.{op.mac_precision}", op.macs)
+        add("vector", op.vector_elements)
         plan = self.plan(op)
         act = self._held_in(op.act_purpose)
         # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
         rereads = plan.tiles // op.instances if op.engine == "matrix" and plan.pieces else 1
-        add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
-        add(f"buffer.{block}.{act}.write", op.act_write_bytes)
+        add(f"{act}.read", op.act_read_bytes * rereads)
+        add(f"{act}.write", op.act_write_bytes)
         if op.streamed:
             purpose = plan.purpose
-            add(f"buffer.{block}.{purpose}.write", op.streamed_bytes * op.instances)
-            add(f"buffer.{block}.{purpose}.read", op.streamed_bytes * op.instances)
+            add(f"{purpose}.write", op.streamed_bytes * op.instances)
+            add(f"{purpose}.read", op.streamed_bytes * op.instances)
         fill = {"kv_read": "kv_cache", "weights": "weights"}
         for category, nbytes in op.loads:
             purpose = self._held_in(fill.get(category, op.act_purpose))
-            add(f"buffer.{block}.{purpose}.write", nbytes)
-            add(f"buffer.{block}.{purpose}.read", nbytes)
+            add(f"{purpose}.write", nbytes)
+            add(f"{purpose}.read", nbytes)
         out = self._held_in("output")
         for _, nbytes in op.stores:
-            add(f"buffer.{block}.{out}.read", nbytes)
+            add(f"{out}.read", nbytes)
         if op.onchip_purpose:
             purpose = self._held_in(op.onchip_purpose)
-            add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
-            add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
+            add(f"{purpose}.read", op.onchip_read_bytes)
+            add(f"{purpose}.write", op.onchip_write_bytes)
         if len(self._static) > MAX_CACHED_OPS:
             self._static = {}
-        self._static[key] = counts
-        return counts
+        result = self._static[key] = tuple(counts.items())
+        return result
+
+    def _block_index(self, block: str) -> dict[str, int]:
+        """Layout indices of `block`'s static counters by their name after the block: ``macs.<precision>``,
+        ``vector``, ``<purpose>.<read|write>`` (cached)."""
+        index = self._block_indices.get(block)
+        if index is None:
+            prefixes = (f"macs.{block}.", f"vector.{block}", f"buffer.{block}.")
+            index = self._block_indices[block] = {}
+            for name, at in self.layout.index.items():
+                for prefix in prefixes:
+                    if name.startswith(prefix):
+                        short = name[len(prefix) :] if prefix.endswith(".") else "vector"
+                        index["macs." + short if prefix.startswith("macs") else short] = at
+        return index
 
     def _held_in(self, purpose: str) -> str:
         """The purpose of the buffer group that holds data of `purpose` (`BufferSet.group`), cached."""
