@@ -8,7 +8,7 @@ MACs / vector work / on-chip buffer bytes an op counts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -115,7 +115,6 @@ class SimContext:
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
-        self.piece_walks: dict[tuple[object, ...], Any] = {}  # `tile_pipeline.walk_pieces`' walked pieces
         self._tile_cycles: dict[tuple[object, ...], int] = {}  # compute cycles of a streamed tile, by its shape
         self._purposes: dict[str, str] = {}  # data purpose -> purpose of the group holding it
         self.counter_indices: dict[tuple[str, str, str], tuple[int, int, int]] = {}  # of a DRAM transfer's counters

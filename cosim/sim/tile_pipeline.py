@@ -251,100 +251,52 @@ def walk_pieces(ctx: SimContext, plan: TilePlan, issue: int, continuing: bool) -
     at once. The occupancy only rises when a tile is issued, to its bytes plus those of the
     earlier tiles still resident (computed after the issue; releases at that cycle go first);
     a skipped repeat repeats, shifted, the levels of the walked one before it, so the peak over
-    the walked tiles is the op's peak. A piece's walk depends on its entry state only relative
-    to the last load's end, so it is kept (`_PieceSteps`, by pattern and relative entry state)
-    and reused, shifted, by the next KV length's plan, whose pieces mostly repeat.
+    the walked tiles is the op's peak.
     """
-    slots, memo = plan.slots, ctx.piece_walks
-    prev_done, recent, held = issue, (issue,) * slots, (0,) * slots
+    latency, moves, slots = ctx.dram_spec.latency_cycles, ctx.tile_moves, plan.slots
+    recent, held = [issue] * slots, [0] * slots  # compute ends and bytes of the last `slots` tiles
+    prev_done, first = issue, True
     payload = rounded_sum = busy = peak = 0
-    first = True
     for pattern, repeats in plan.pieces:
-        if not repeats:
-            continue
-        key = (pattern, tuple(c - prev_done for c in recent), held, first, continuing and first)
-        steps = memo.get(key)
-        if steps is None or (steps.shift is None and len(steps.states) < repeats):
-            if len(memo) > MAX_PIECE_WALKS:
-                memo.clear()
-            steps = memo[key] = _walk_piece(ctx, pattern, repeats, key[1], held, first, continuing and first)
-        walked = min(repeats, len(steps.states))
-        (done, ends, held), sums, piece_peak = steps.states[walked - 1], steps.sums[walked - 1], steps.peaks[walked - 1]
-        left = repeats - walked
-        shift = left * steps.shift if left else 0  # left > 0 only once the piece is steady
-        payload += sums[0] + left * steps.per_repeat[0]
-        rounded_sum += sums[1] + left * steps.per_repeat[1]
-        busy += sums[2] + left * steps.per_repeat[2]
-        peak = max(peak, piece_peak)
-        base = prev_done + shift
-        prev_done, recent, first = base + done, tuple(base + c for c in ends), False
+        before: tuple[int, ...] | None = None
+        before_held: list[int] = []
+        for repeat in range(repeats):
+            piece_payload = piece_rounded = piece_busy = 0
+            for nbytes, cycles in pattern:
+                if not first:
+                    issue = max(prev_done, recent[0])
+                    continuing = issue == prev_done
+                first = False
+                rounded, move = moves.get(nbytes) or ctx.tile_move(nbytes)
+                prev_done = issue + (0 if continuing else latency) + move
+                if slots == 2:  # the one other tile that may still be resident (else a sum over the others)
+                    level = nbytes + held[1] if recent[1] > issue else nbytes
+                else:
+                    level = nbytes + sum(b for b, end in zip(held[1:], recent[1:], strict=True) if end > issue)
+                peak = max(peak, level)
+                recent = [*recent[1:], max(prev_done, recent[-1]) + cycles]
+                held = [*held[1:], nbytes]
+                piece_payload, piece_rounded, piece_busy = (
+                    piece_payload + nbytes,
+                    piece_rounded + rounded,
+                    piece_busy + move,
+                )
+            payload, rounded_sum, busy = payload + piece_payload, rounded_sum + piece_rounded, busy + piece_busy
+            state = (prev_done, *recent)
+            if before is not None and held == before_held:
+                shifts = {now - then for now, then in zip(state, before, strict=True)}
+                if len(shifts) == 1:
+                    left, shift = repeats - 1 - repeat, shifts.pop()
+                    prev_done += left * shift
+                    recent = [c + left * shift for c in recent]
+                    payload, rounded_sum, busy = (
+                        payload + left * piece_payload,
+                        rounded_sum + left * piece_rounded,
+                        busy + left * piece_busy,
+                    )
+                    break
+            before, before_held = state, held
     return PieceWalk(prev_done, recent[-1], payload, rounded_sum, busy, peak)
-
-
-MAX_PIECE_WALKS = 20_000  # piece walks kept for reuse (`walk_pieces`)
-
-
-class _PieceSteps(NamedTuple):
-    """One piece walked from an entry state (times relative to the entry's last load end): after each walked
-    repeat, the state (last load end, compute ends and bytes of the last `slots` tiles), the payload / rounded /
-    busy sums and the peak so far; once steady, the shift each further repeat adds and its sums."""
-
-    states: list[tuple[int, tuple[int, ...], tuple[int, ...]]]
-    sums: list[tuple[int, int, int]]
-    peaks: list[int]
-    shift: int | None
-    per_repeat: tuple[int, int, int]
-
-
-def _walk_piece(
-    ctx: SimContext,
-    pattern: tuple[tuple[int, int], ...],
-    repeats: int,
-    recent_in: tuple[int, ...],
-    held_in: tuple[int, ...],
-    first: bool,
-    continuing: bool,
-) -> _PieceSteps:
-    """Up to `repeats` repeats of `pattern` from the entry state (last load end 0, compute ends `recent_in`,
-    bytes `held_in`; `first`: its first tile is the op's first, issued at 0), stopping once the state after a
-    repeat is the state after the repeat before plus one shift."""
-    latency, moves = ctx.dram_spec.latency_cycles, ctx.tile_moves
-    recent, held, prev_done = list(recent_in), list(held_in), 0
-    slots = len(recent)
-    states: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
-    sums: list[tuple[int, int, int]] = []
-    peaks: list[int] = []
-    payload = rounded_sum = busy = peak = 0
-    before: tuple[int, ...] | None = None
-    for _ in range(repeats):
-        piece = (0, 0, 0)
-        for nbytes, cycles in pattern:
-            if first:
-                issue, first = 0, False
-            else:
-                issue = max(prev_done, recent[0])
-                continuing = issue == prev_done
-            rounded, move = moves.get(nbytes) or ctx.tile_move(nbytes)
-            prev_done = issue + (0 if continuing else latency) + move
-            if slots == 2:  # the one other tile that may still be resident (else a sum over the others)
-                level = nbytes + held[1] if recent[1] > issue else nbytes
-            else:
-                level = nbytes + sum(b for b, end in zip(held[1:], recent[1:], strict=True) if end > issue)
-            peak = max(peak, level)
-            recent = [*recent[1:], max(prev_done, recent[-1]) + cycles]
-            held = [*held[1:], nbytes]
-            piece = (piece[0] + nbytes, piece[1] + rounded, piece[2] + move)
-        payload, rounded_sum, busy = payload + piece[0], rounded_sum + piece[1], busy + piece[2]
-        state = (prev_done, *recent)
-        states.append((prev_done, tuple(recent), tuple(held)))
-        sums.append((payload, rounded_sum, busy))
-        peaks.append(peak)
-        if before is not None and held == list(states[-2][2]):
-            shifts = {now - then for now, then in zip(state, before, strict=True)}
-            if len(shifts) == 1:
-                return _PieceSteps(states, sums, peaks, shifts.pop(), piece)
-        before = state
-    return _PieceSteps(states, sums, peaks, None, (0, 0, 0))
 
 
 def _alone(run: SegmentRun, i: int) -> bool:

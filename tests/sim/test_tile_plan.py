@@ -72,7 +72,7 @@ def _walk_one_by_one(ctx, plan, issue, continuing):
 
 def test_walk_over_pieces_equals_the_tile_by_tile_recurrence():
     spec = DramSpec.from_design(load_design("kv260-fastcar"), None)
-    ctx = SimpleNamespace(dram_spec=spec, tile_moves={}, piece_walks={})
+    ctx = SimpleNamespace(dram_spec=spec, tile_moves={})
     ctx.tile_move = lambda nbytes: (spec.rounded(nbytes), spec.move_cycles(spec.rounded(nbytes)))
     rng = np.random.default_rng(2)
     for _ in range(300):
