@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
 MAX_CACHED_PLAN_TILES = 200_000  # tiles of the tile plans kept for reuse (their per-tile lists: a few MB)
-MAX_CACHED_OPS = 20_000  # static counts kept for reuse
+MAX_CACHED_OPS = 4_000  # static counts (and tile cycles by shape) kept for reuse
 MAX_RUNS_BY_LENGTH = 64  # `_per_distinct` evaluates per run up to this many runs, else per distinct row
 
 
