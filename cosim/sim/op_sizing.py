@@ -165,6 +165,9 @@ def size_op(
         act_purpose=act_purpose,
         act_read_bytes=_nbytes(op.at("act_read_elems", kv) * rows, s.act_bytes),
         act_write_bytes=_nbytes(op.at("act_write_elems", kv) * rows, s.act_bytes),
+        onchip_purpose=None,
+        onchip_read_bytes=0,
+        onchip_write_bytes=0,
         conditional=op.replayable and template_index >= 0,
         template_index=template_index,
     )
@@ -196,8 +199,8 @@ def _size_replay_op(base: dict[str, Any], s: Sizing) -> OpWork:
     dram_bytes = nbytes * share // ring
     in_dram = ((base["role"], dram_bytes),) if dram_bytes else ()
     onchip = nbytes - dram_bytes
-    return OpWork(
-        **{
+    return OpWork.of(
+        {
             **base,
             "loads": in_dram if reads else (),
             "stores": () if reads else in_dram,
@@ -215,8 +218,8 @@ def _size_row_move_op(base: dict[str, Any]) -> OpWork:
     """A gather (scatter) of the computing rows' MLP inputs (outputs), hidden activations each: read from
     their rows' places in the activation buffer and written packed (or back), through its ports."""
     nbytes = base["act_read_bytes"]
-    return OpWork(
-        **{
+    return OpWork.of(
+        {
             **base,
             "act_read_bytes": 0,
             "act_write_bytes": 0,
@@ -251,14 +254,11 @@ class _OpSizing(NamedTuple):
 
     def work(self, extra_loads: Sequence[Transfer], **fields: Any) -> OpWork:
         """The base op with `fields`, and its DRAM transfers (`extra_loads` after the spill) that move bytes."""
-        return OpWork(
-            **{
-                **self.base,
-                "loads": tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0),
-                "stores": tuple(p for p in self.stores if p[1] > 0),
-                **fields,
-            }
-        )
+        values = dict(self.base)
+        values["loads"] = tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0)
+        values["stores"] = tuple(p for p in self.stores if p[1] > 0)
+        values.update(fields)
+        return OpWork.of(values)
 
 
 def _size_tas_op(op: _OpSizing) -> OpWork:
