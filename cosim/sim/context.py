@@ -8,10 +8,11 @@ MACs / vector work / on-chip buffer bytes an op counts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from cosim.hw.precisions import MAC_PRECISIONS
 from cosim.sim import compute
 from cosim.sim.buffers import BufferGroup, BufferSet, column_tile_pieces, tile_columns
 from cosim.sim.counters import CounterLayout
@@ -28,6 +29,18 @@ STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
 MAX_CACHED_PLAN_TILES = 200_000  # tiles of the tile plans kept for reuse (their per-tile lists: a few MB)
 MAX_CACHED_OPS = 4_000  # static counts (and tile cycles by shape) kept for reuse
 MAX_RUNS_BY_LENGTH = 64  # `_per_distinct` evaluates per run up to this many runs, else per distinct row
+
+
+LOAD_FILLS = {"kv_read": "kv_cache", "weights": "weights"}  # the buffer a load of a DRAM category fills
+
+
+class _BlockCounters(NamedTuple):
+    """Layout indices of one block's static counters: MACs by precision, vector work, buffer bytes by purpose."""
+
+    macs: dict[str, int]
+    vector: int
+    read: dict[str, int]
+    write: dict[str, int]
 
 
 def _run_starts(*columns: np.ndarray) -> np.ndarray:
@@ -111,7 +124,7 @@ class SimContext:
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._plan_tiles = 0  # tiles of the cached plans
         self._static: dict[tuple[OpWork, str], tuple[tuple[int, int], ...]] = {}
-        self._block_indices: dict[str, dict[str, int]] = {}  # block -> its static counters' indices (`_block_index`)
+        self._block_indices: dict[str, _BlockCounters] = {}  # block -> its static counters' indices
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
@@ -240,63 +253,61 @@ class SimContext:
             c = 0
         return c
 
-    def static_counts(self, op: OpWork, block: str) -> tuple[tuple[int, int], ...]:
+    def static_counts(self, op: OpWork, block: str, plan: TilePlan) -> tuple[tuple[int, int], ...]:
         """Counters that do not depend on timing -- MACs, vector work, on-chip buffer bytes (of `block`) -- as
-        (index in the layout, value) pairs: a long video counts a new core at every step, by index."""
+        (index in the layout, value) pairs: a long video counts a new core at every step, by index. `plan`: the
+        op's (`plan`)."""
         key = (op, block)
         cached = self._static.get(key)
         if cached is not None:
             return cached
-        index = self._block_index(block)
+        at = self._block_counters(block)
+        read, write, held_in = at.read, at.write, self._held_in
         counts: dict[int, int] = {}
 
-        def add(name: str, value: int) -> None:
+        def add(index: int, value: int) -> None:
             if value:
-                at = index[name]
-                counts[at] = counts.get(at, 0) + int(value)
+                counts[index] = counts.get(index, 0) + int(value)
 
-        add(f"macs.{op.mac_precision}", op.macs)
-        add("vector", op.vector_elements)
-        plan = self.plan(op)
-        act = self._held_in(op.act_purpose)
+        add(at.macs[op.mac_precision], op.macs)
+        add(at.vector, op.vector_elements)
+        act = held_in(op.act_purpose)
         # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
         rereads = plan.tiles // op.instances if op.engine == "matrix" and plan.pieces else 1
-        add(f"{act}.read", op.act_read_bytes * rereads)
-        add(f"{act}.write", op.act_write_bytes)
+        add(read[act], op.act_read_bytes * rereads)
+        add(write[act], op.act_write_bytes)
         if op.streamed:
-            purpose = plan.purpose
-            add(f"{purpose}.write", op.streamed_bytes * op.instances)
-            add(f"{purpose}.read", op.streamed_bytes * op.instances)
-        fill = {"kv_read": "kv_cache", "weights": "weights"}
+            purpose = plan.purpose or ""
+            add(write[purpose], op.streamed_bytes * op.instances)
+            add(read[purpose], op.streamed_bytes * op.instances)
         for category, nbytes in op.loads:
-            purpose = self._held_in(fill.get(category, op.act_purpose))
-            add(f"{purpose}.write", nbytes)
-            add(f"{purpose}.read", nbytes)
-        out = self._held_in("output")
+            purpose = held_in(LOAD_FILLS.get(category, op.act_purpose))
+            add(write[purpose], nbytes)
+            add(read[purpose], nbytes)
+        out = held_in("output")
         for _, nbytes in op.stores:
-            add(f"{out}.read", nbytes)
+            add(read[out], nbytes)
         if op.onchip_purpose:
-            purpose = self._held_in(op.onchip_purpose)
-            add(f"{purpose}.read", op.onchip_read_bytes)
-            add(f"{purpose}.write", op.onchip_write_bytes)
+            purpose = held_in(op.onchip_purpose)
+            add(read[purpose], op.onchip_read_bytes)
+            add(write[purpose], op.onchip_write_bytes)
         if len(self._static) > MAX_CACHED_OPS:
             self._static = {}
         result = self._static[key] = tuple(counts.items())
         return result
 
-    def _block_index(self, block: str) -> dict[str, int]:
-        """Layout indices of `block`'s static counters by their name after the block: ``macs.<precision>``,
-        ``vector``, ``<purpose>.<read|write>`` (cached)."""
-        index = self._block_indices.get(block)
-        if index is None:
-            prefixes = (f"macs.{block}.", f"vector.{block}", f"buffer.{block}.")
-            index = self._block_indices[block] = {}
-            for name, at in self.layout.index.items():
-                for prefix in prefixes:
-                    if name.startswith(prefix):
-                        short = name[len(prefix) :] if prefix.endswith(".") else "vector"
-                        index["macs." + short if prefix.startswith("macs") else short] = at
-        return index
+    def _block_counters(self, block: str) -> _BlockCounters:
+        """Layout indices of `block`'s static counters (cached)."""
+        counters = self._block_indices.get(block)
+        if counters is None:
+            index, purposes = self.layout.index, sorted(self.buffers.groups)
+            counters = self._block_indices[block] = _BlockCounters(
+                macs={p: index[f"macs.{block}.{p}"] for p in MAC_PRECISIONS},
+                vector=index[f"vector.{block}"],
+                read={p: index[f"buffer.{block}.{p}.read"] for p in purposes},
+                write={p: index[f"buffer.{block}.{p}.write"] for p in purposes},
+            )
+        return counters
 
     def _held_in(self, purpose: str) -> str:
         """The purpose of the buffer group that holds data of `purpose` (`BufferSet.group`), cached."""

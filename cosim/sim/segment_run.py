@@ -101,7 +101,7 @@ class SegmentRun:
         self.not_started.discard(i)
         self.running.add(i)
         names = self.ctx.layout.names
-        for at, value in self.ctx.static_counts(op, self.info.block):
+        for at, value in self.ctx.static_counts(op, self.info.block, plan):
             m.count(names[at], value)
         held = Held(stream=("op", self.run_id, i))
         if m.token is not None:
