@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 
-MAX_CACHED_SEGMENTS = 2_000  # sized segments kept for reuse (fewer live objects for the garbage collector to scan)
+MAX_CACHED_SEGMENTS = 10_000  # sized segments kept for reuse
 
 
 def _refuse_replay_without_previous_frame(trace: ReplayTrace) -> None:
