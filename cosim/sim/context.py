@@ -255,45 +255,40 @@ class SimContext:
 
     def static_counts(self, op: OpWork, block: str, plan: TilePlan) -> tuple[tuple[int, int], ...]:
         """Counters that do not depend on timing -- MACs, vector work, on-chip buffer bytes (of `block`) -- as
-        (index in the layout, value) pairs: a long video counts a new core at every step, by index. `plan`: the
-        op's (`plan`)."""
+        (index in the layout, value) pairs to add (an index may come more than once): a long video counts a new
+        core at every step, by index. `plan`: the op's (`plan`)."""
         key = (op, block)
         cached = self._static.get(key)
         if cached is not None:
             return cached
         at = self._block_counters(block)
         read, write, held_in = at.read, at.write, self._held_in
-        counts: dict[int, int] = {}
-
-        def add(index: int, value: int) -> None:
-            if value:
-                counts[index] = counts.get(index, 0) + int(value)
-
-        add(at.macs[op.mac_precision], op.macs)
-        add(at.vector, op.vector_elements)
         act = held_in(op.act_purpose)
         # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
         rereads = plan.tiles // op.instances if op.engine == "matrix" and plan.pieces else 1
-        add(read[act], op.act_read_bytes * rereads)
-        add(write[act], op.act_write_bytes)
+        pairs = [
+            (at.macs[op.mac_precision], op.macs),
+            (at.vector, op.vector_elements),
+            (read[act], op.act_read_bytes * rereads),
+            (write[act], op.act_write_bytes),
+        ]
         if op.streamed:
             purpose = plan.purpose or ""
-            add(write[purpose], op.streamed_bytes * op.instances)
-            add(read[purpose], op.streamed_bytes * op.instances)
+            pairs += [
+                (write[purpose], op.streamed_bytes * op.instances),
+                (read[purpose], op.streamed_bytes * op.instances),
+            ]
         for category, nbytes in op.loads:
             purpose = held_in(LOAD_FILLS.get(category, op.act_purpose))
-            add(write[purpose], nbytes)
-            add(read[purpose], nbytes)
-        out = held_in("output")
-        for _, nbytes in op.stores:
-            add(read[out], nbytes)
+            pairs += [(write[purpose], nbytes), (read[purpose], nbytes)]
+        out = read[held_in("output")]
+        pairs += [(out, nbytes) for _, nbytes in op.stores]
         if op.onchip_purpose:
             purpose = held_in(op.onchip_purpose)
-            add(read[purpose], op.onchip_read_bytes)
-            add(write[purpose], op.onchip_write_bytes)
+            pairs += [(read[purpose], op.onchip_read_bytes), (write[purpose], op.onchip_write_bytes)]
         if len(self._static) > MAX_CACHED_OPS:
             self._static = {}
-        result = self._static[key] = tuple(counts.items())
+        result = self._static[key] = tuple((index, int(value)) for index, value in pairs if value)
         return result
 
     def _block_counters(self, block: str) -> _BlockCounters:
