@@ -199,8 +199,8 @@ def _size_replay_op(base: dict[str, Any], s: Sizing) -> OpWork:
     dram_bytes = nbytes * share // ring
     in_dram = ((base["role"], dram_bytes),) if dram_bytes else ()
     onchip = nbytes - dram_bytes
-    return OpWork.of(
-        {
+    return OpWork(
+        **{
             **base,
             "loads": in_dram if reads else (),
             "stores": () if reads else in_dram,
@@ -218,8 +218,8 @@ def _size_row_move_op(base: dict[str, Any]) -> OpWork:
     """A gather (scatter) of the computing rows' MLP inputs (outputs), hidden activations each: read from
     their rows' places in the activation buffer and written packed (or back), through its ports."""
     nbytes = base["act_read_bytes"]
-    return OpWork.of(
-        {
+    return OpWork(
+        **{
             **base,
             "act_read_bytes": 0,
             "act_write_bytes": 0,
@@ -258,7 +258,7 @@ class _OpSizing(NamedTuple):
         values["loads"] = tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0)
         values["stores"] = tuple(p for p in self.stores if p[1] > 0)
         values.update(fields)
-        return OpWork.of(values)
+        return OpWork(**values)
 
 
 def _size_tas_op(op: _OpSizing) -> OpWork:

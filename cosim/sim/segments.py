@@ -124,14 +124,6 @@ class OpWork:
     conditional: bool = False  # replayable: runs only for computing rows
     template_index: int = -1  # index of the op in its segment template
 
-    @classmethod
-    def of(cls, values: dict[str, object]) -> OpWork:
-        """An op from `values` (every field, defaults included): set in one step instead of through the frozen
-        dataclass's field-by-field `__init__` (a long video sizes four new ops at every step)."""
-        op = object.__new__(cls)
-        op.__dict__.update(values)
-        return op
-
     def __hash__(self) -> int:
         """Hashed once: a sized op keys the caches of tile plans and static counts, several lookups per segment."""
         cached: int | None = self.__dict__.get("_hash")

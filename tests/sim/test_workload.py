@@ -178,17 +178,3 @@ def test_layer_mismatch_and_dense_trace():
     dense = trace.dense_baseline(full_attention=False)
     assert not dense.replay.any() and (dense.kv_attended == trace.kv_attended).all()
     assert dense.meta["dense_baseline"] is True
-
-
-def test_sized_ops_built_in_one_step_equal_the_dataclass_built_field_by_field():
-    """`OpWork.of` (sizing's fast constructor) gives the op `OpWork(**fields)` gives: equal, same hash, same fields."""
-    import dataclasses
-
-    from cosim.sim.segments import OpWork
-
-    wl = Workload(GRAPH, trace_with([[False, True], [True, True]], kv_len=777), tiny_design())
-    ops = [op for step in range(wl.steps) for q in range(len(wl.segment_kind)) for op in wl.instance_ops(step, q)]
-    assert {op.role for op in ops} >= {"graph", "replay_read", "replay_write", "row_gather"}
-    for op in ops:
-        plain = OpWork(**{f.name: getattr(op, f.name) for f in dataclasses.fields(OpWork)})
-        assert op == plain and hash(op) == hash(plain) and dataclasses.asdict(op) == dataclasses.asdict(plain)
