@@ -238,7 +238,7 @@ def peak_occupancy(changes: list[tuple[int, int]], start_bytes: int = 0) -> int:
     """Peak of a running sum of (time, +/- bytes) changes; releases at a time go before fills."""
     if not changes:
         return start_bytes
-    ordered = sorted(changes, key=lambda c: (c[0], c[1]))
+    ordered = sorted(changes)  # (time, delta) tuples: by time, releases (negative) first
     level = peak = start_bytes
     for _, delta in ordered:
         level += delta

@@ -8,10 +8,11 @@ MACs / vector work / on-chip buffer bytes an op counts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from cosim.hw.precisions import MAC_PRECISIONS
 from cosim.sim import compute
 from cosim.sim.buffers import BufferGroup, BufferSet, column_tile_pieces, tile_columns
 from cosim.sim.counters import CounterLayout
@@ -26,8 +27,20 @@ if TYPE_CHECKING:
 
 STREAMED_PURPOSE = {"weights": "weights", "kv_cache": "kv_cache"}
 MAX_CACHED_PLAN_TILES = 200_000  # tiles of the tile plans kept for reuse (their per-tile lists: a few MB)
-MAX_CACHED_OPS = 20_000  # static counts kept for reuse
+MAX_CACHED_OPS = 4_000  # static counts (and tile cycles by shape) kept for reuse
 MAX_RUNS_BY_LENGTH = 64  # `_per_distinct` evaluates per run up to this many runs, else per distinct row
+
+
+LOAD_FILLS = {"kv_read": "kv_cache", "weights": "weights"}  # the buffer a load of a DRAM category fills
+
+
+class _BlockCounters(NamedTuple):
+    """Layout indices of one block's static counters: MACs by precision, vector work, buffer bytes by purpose."""
+
+    macs: dict[str, int]
+    vector: int
+    read: dict[str, int]
+    write: dict[str, int]
 
 
 def _run_starts(*columns: np.ndarray) -> np.ndarray:
@@ -110,7 +123,8 @@ class SimContext:
         # when they grow past these bounds, so that memory stays flat however long the video.
         self._plans: dict[tuple[OpWork, str | None], TilePlan] = {}
         self._plan_tiles = 0  # tiles of the cached plans
-        self._static: dict[tuple[OpWork, str], dict[str, int]] = {}
+        self._static: dict[tuple[OpWork, str], tuple[tuple[int, int], ...]] = {}
+        self._block_indices: dict[str, _BlockCounters] = {}  # block -> its static counters' indices
         self._element_tiles: dict[tuple[int, int, int, str], list[int]] = {}
         self._move_cycles: dict[int, int] = {}
         self.tile_moves: dict[int, tuple[int, int]] = {}  # tile bytes -> (bytes in whole bursts, move cycles)
@@ -239,45 +253,56 @@ class SimContext:
             c = 0
         return c
 
-    def static_counts(self, op: OpWork, block: str) -> dict[str, int]:
-        """Counters that do not depend on timing: MACs, vector work, on-chip buffer bytes (of `block`)."""
+    def static_counts(self, op: OpWork, block: str, plan: TilePlan) -> tuple[tuple[int, int], ...]:
+        """Counters that do not depend on timing -- MACs, vector work, on-chip buffer bytes (of `block`) -- as
+        (index in the layout, value) pairs to add (an index may come more than once): a long video counts a new
+        core at every step, by index. `plan`: the op's (`plan`)."""
         key = (op, block)
-        if key in self._static:
-            return self._static[key]
-        counts: dict[str, int] = {}
-
-        def add(name: str, value: int) -> None:
-            if value:
-                counts[name] = counts.get(name, 0) + int(value)
-
-        add(f"macs.{block}.{op.mac_precision}", op.macs)
-        add(f"vector.{block}", op.vector_elements)
-        plan = self.plan(op)
-        act = self._held_in(op.act_purpose)
+        cached = self._static.get(key)
+        if cached is not None:
+            return cached
+        at = self._block_counters(block)
+        read, write, held_in = at.read, at.write, self._held_in
+        act = held_in(op.act_purpose)
         # the inputs are read again for every tile of one instance (`act_read_bytes` covers all instances)
         rereads = plan.tiles // op.instances if op.engine == "matrix" and plan.pieces else 1
-        add(f"buffer.{block}.{act}.read", op.act_read_bytes * rereads)
-        add(f"buffer.{block}.{act}.write", op.act_write_bytes)
+        pairs = [
+            (at.macs[op.mac_precision], op.macs),
+            (at.vector, op.vector_elements),
+            (read[act], op.act_read_bytes * rereads),
+            (write[act], op.act_write_bytes),
+        ]
         if op.streamed:
-            purpose = plan.purpose
-            add(f"buffer.{block}.{purpose}.write", op.streamed_bytes * op.instances)
-            add(f"buffer.{block}.{purpose}.read", op.streamed_bytes * op.instances)
-        fill = {"kv_read": "kv_cache", "weights": "weights"}
+            purpose = plan.purpose or ""
+            pairs += [
+                (write[purpose], op.streamed_bytes * op.instances),
+                (read[purpose], op.streamed_bytes * op.instances),
+            ]
         for category, nbytes in op.loads:
-            purpose = self._held_in(fill.get(category, op.act_purpose))
-            add(f"buffer.{block}.{purpose}.write", nbytes)
-            add(f"buffer.{block}.{purpose}.read", nbytes)
-        out = self._held_in("output")
-        for _, nbytes in op.stores:
-            add(f"buffer.{block}.{out}.read", nbytes)
+            purpose = held_in(LOAD_FILLS.get(category, op.act_purpose))
+            pairs += [(write[purpose], nbytes), (read[purpose], nbytes)]
+        out = read[held_in("output")]
+        pairs += [(out, nbytes) for _, nbytes in op.stores]
         if op.onchip_purpose:
-            purpose = self._held_in(op.onchip_purpose)
-            add(f"buffer.{block}.{purpose}.read", op.onchip_read_bytes)
-            add(f"buffer.{block}.{purpose}.write", op.onchip_write_bytes)
+            purpose = held_in(op.onchip_purpose)
+            pairs += [(read[purpose], op.onchip_read_bytes), (write[purpose], op.onchip_write_bytes)]
         if len(self._static) > MAX_CACHED_OPS:
             self._static = {}
-        self._static[key] = counts
-        return counts
+        result = self._static[key] = tuple((index, int(value)) for index, value in pairs if value)
+        return result
+
+    def _block_counters(self, block: str) -> _BlockCounters:
+        """Layout indices of `block`'s static counters (cached)."""
+        counters = self._block_indices.get(block)
+        if counters is None:
+            index, purposes = self.layout.index, sorted(self.buffers.groups)
+            counters = self._block_indices[block] = _BlockCounters(
+                macs={p: index[f"macs.{block}.{p}"] for p in MAC_PRECISIONS},
+                vector=index[f"vector.{block}"],
+                read={p: index[f"buffer.{block}.{p}.read"] for p in purposes},
+                write={p: index[f"buffer.{block}.{p}.write"] for p in purposes},
+            )
+        return counters
 
     def _held_in(self, purpose: str) -> str:
         """The purpose of the buffer group that holds data of `purpose` (`BufferSet.group`), cached."""

@@ -165,6 +165,9 @@ def size_op(
         act_purpose=act_purpose,
         act_read_bytes=_nbytes(op.at("act_read_elems", kv) * rows, s.act_bytes),
         act_write_bytes=_nbytes(op.at("act_write_elems", kv) * rows, s.act_bytes),
+        onchip_purpose=None,
+        onchip_read_bytes=0,
+        onchip_write_bytes=0,
         conditional=op.replayable and template_index >= 0,
         template_index=template_index,
     )
@@ -251,14 +254,11 @@ class _OpSizing(NamedTuple):
 
     def work(self, extra_loads: Sequence[Transfer], **fields: Any) -> OpWork:
         """The base op with `fields`, and its DRAM transfers (`extra_loads` after the spill) that move bytes."""
-        return OpWork(
-            **{
-                **self.base,
-                "loads": tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0),
-                "stores": tuple(p for p in self.stores if p[1] > 0),
-                **fields,
-            }
-        )
+        values = dict(self.base)
+        values["loads"] = tuple(p for p in (*self.loads, *extra_loads) if p[1] > 0)
+        values["stores"] = tuple(p for p in self.stores if p[1] > 0)
+        values.update(fields)
+        return OpWork(**values)
 
 
 def _size_tas_op(op: _OpSizing) -> OpWork:

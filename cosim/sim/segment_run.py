@@ -100,8 +100,9 @@ class SegmentRun:
         self.phase[i] = WAIT_RESOURCE
         self.not_started.discard(i)
         self.running.add(i)
-        for name, value in self.ctx.static_counts(op, self.info.block).items():
-            m.count(name, value)
+        names = self.ctx.layout.names
+        for at, value in self.ctx.static_counts(op, self.info.block, plan):
+            m.count(names[at], value)
         held = Held(stream=("op", self.run_id, i))
         if m.token is not None:
             self.waiting_for[i] = "token"

@@ -144,8 +144,9 @@ class SerialSegment:
     def _op(self, i: int, start: int) -> tuple[int, int] | None:
         """Op `i` from `start`: (cycle it releases its engine, cycle its last transfer ends), or None on overlap."""
         ctx, op, plan, dram = self.ctx, self.ops[i], self.plans[i], self.dram
-        for name, value in ctx.static_counts(op, self.block).items():
-            dram.add(name, value)
+        counts = dram.counts
+        for at, value in ctx.static_counts(op, self.block, plan):
+            counts[at] += value
         last_transfer = -1  # cycle the op's last transfer ended (its stream continues if the next starts then)
         if op.loads:
             load_end = dram.transfer("read", op.loads, start, False)

@@ -19,7 +19,10 @@ The modules, in the order a run uses them: `context` (design constants, tile pla
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -76,13 +79,41 @@ def simulate(
         default_timeline_steps(trace) if timeline_steps is None else (int(timeline_steps[0]), int(timeline_steps[1]))
     )
     simulation = Simulation(ctx, window)
-    results, ids = simulation.run_memoised(progress) if memoize else simulation.run_continuous()
+    with _fewer_collections(enabled=not scheduling.streams_weights()):
+        results, ids = simulation.run_memoised(progress) if memoize else simulation.run_continuous()
     result = assemble(ctx, results, ids, window, max_timeline_events)
     result.segments_simulated = len(results)  # continuous: one result per instance
     result.segments_total = int(ids.size)
     result.events_simulated = simulation.events
     result.wall_time_s = time.perf_counter() - started
     return result
+
+
+GC_OLDEST_THRESHOLD = 1_000  # younger collections between two of the oldest generation during a run (Python: 10)
+
+
+@contextmanager
+def _fewer_collections(enabled: bool) -> Iterator[None]:
+    """Python's cyclic garbage collector scans its oldest generation less often while segments are simulated
+    (if `enabled`: runs without a weight stream).
+
+    A long video keeps tens of thousands of sized ops, plans and results alive, and with Python's
+    default thresholds every tenth middle-generation collection scanned them all again: ~10 % of a
+    run's CPU time (measured: 1.04 of 10.2 s at 64 frames, `static`). The young generations keep
+    their thresholds: they free SimPy's environments (reference cycles) as soon as a segment is
+    done. Not under DRS: its SimPy segments leave cycles that reach the oldest generation, and
+    collecting them rarely raised a 256-frame run's peak from 442 to 538 MB (for 4 % less CPU).
+    Results do not depend on the collector.
+    """
+    if not enabled:
+        yield
+        return
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*thresholds[:2], max(thresholds[2], GC_OLDEST_THRESHOLD))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def simulate_dense(graph: nx.DiGraph, trace: ReplayTrace, design: Design, **kwargs: Any) -> SimResult:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from cosim.hw.schema import Design
 
 
+MAX_CACHED_SEGMENTS = 10_000  # sized segments kept for reuse
+
+
 def _refuse_replay_without_previous_frame(trace: ReplayTrace) -> None:
     """Frame 0 has no previous frame: no TAS, no cached MLP output, so nothing it could replay."""
     replayed = np.argwhere(trace.replay & (trace.frame == 0)[:, None, None])
@@ -143,7 +146,7 @@ class Workload:
         """The sized ops of one segment instance (cached per distinct (template, parameter))."""
         key = (template_id, param)
         if key not in self._ops_cache:
-            if len(self._ops_cache) > 10_000:  # a long video sizes new ops at every step: keep memory flat
+            if len(self._ops_cache) > MAX_CACHED_SEGMENTS:  # a long video sizes new ops at every step: keep memory flat
                 self._ops_cache.clear()
             self._ops_cache[key] = size_segment(
                 self.templates[template_id], param, self.rows, self.sizing, replay_ring=self.fastcar

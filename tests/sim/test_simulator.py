@@ -490,3 +490,14 @@ def test_long_kv_streams_skip_whole_periods_and_equal_the_continuous_simulation(
         assert same(memoised, simulate(graph, trace, design, policy=policy, memoize=False, fast_forward=False))
     assert same(simulate_dense(graph, trace, design), simulate_dense(graph, trace, design, memoize=False))
     assert any(skip is not None for skip in skipped)
+
+
+@pytest.mark.parametrize("policy", ["time_multiplexed", "drs"])
+def test_a_run_leaves_the_garbage_collectors_thresholds_as_it_found_them(policy):
+    import gc
+
+    before = gc.get_threshold()
+    graph = llama_graph(num_layers=2, hidden=128, heads=4, mlp_hidden=256, vocab=64)
+    trace = synthetic_trace(num_layers=2, layer_rates=0.5, frames=2, frame_rows=2, frame_cols=2)
+    simulate(graph, trace, tiny_design(), policy=policy)
+    assert gc.get_threshold() == before
