@@ -19,7 +19,7 @@ docs/toyworld.md), so 16 cannot tell 80 % from 88 %.
 
 The last line is the issue's goal: moving-token recall over frames 2-8.
 
-    .venv/bin/python benchmarks/toy_motion.py [--videos 64] [--checkpoint PATH]
+    .venv/bin/python benchmarks/toy_motion.py [--videos 64] [--first-video 0] [--checkpoint PATH]
 """
 
 from __future__ import annotations
@@ -37,14 +37,20 @@ from models.toyworld.world import ToyWorldConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=64, help="held-out videos (default: 64)")
+    parser.add_argument(
+        "--first-video", type=int, default=0, help="first held-out index, counted from the held-out start (default: 0)"
+    )
     parser.add_argument("--checkpoint", default=None, help="a `cosim train-toy` checkpoint (default: the shipped one)")
     args = parser.parse_args()
+    if args.videos < 1 or args.first_video < 0:
+        parser.error(f"--videos must be >= 1 and --first-video >= 0, found {args.videos} and {args.first_video}")
     torch.set_num_threads(1)
     model, tokenizer, metadata = load_toy_checkpoint(args.checkpoint)
     world = ToyWorldConfig(**metadata["toyworld"])
     seed = int(metadata["seed"])
 
-    codes, labels = tokenise_videos(tokenizer, args.videos, seed, world, HELDOUT_START)
+    start = HELDOUT_START + args.first_video
+    codes, labels = tokenise_videos(tokenizer, args.videos, seed, world, start)
     oracle = oracle_changed_recall(tokenizer, world, codes.reshape(*codes.shape[:2], world.grid, world.grid), labels)
     print(
         f"oracle (the world's rule on the true frames before), frames 2-{world.num_frames}: "
@@ -56,7 +62,7 @@ def main() -> None:
         f"unchanged codes {split['unchanged_accuracy']:.3f} right, "
         f"changed codes {split['changed_accuracy']:.3f} right ({split['changed_codes']})"
     )
-    motion = free_running_motion(model, tokenizer, world, seed, args.videos, HELDOUT_START)
+    motion = free_running_motion(model, tokenizer, world, seed, args.videos, start)
     print(f"greedy dense decoding on its own (CFG 3), {args.videos} held-out videos, against the truth:")
     print("frame  changed_codes_recall  psnr_db")
     recalls, decibels = motion["changed_recall_per_frame"], motion["psnr_per_frame_db"][1:]
