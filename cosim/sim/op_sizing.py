@@ -165,9 +165,6 @@ def size_op(
         act_purpose=act_purpose,
         act_read_bytes=_nbytes(op.at("act_read_elems", kv) * rows, s.act_bytes),
         act_write_bytes=_nbytes(op.at("act_write_elems", kv) * rows, s.act_bytes),
-        onchip_purpose=None,
-        onchip_read_bytes=0,
-        onchip_write_bytes=0,
         conditional=op.replayable and template_index >= 0,
         template_index=template_index,
     )
